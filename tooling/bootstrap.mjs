@@ -1,0 +1,94 @@
+// The one entry behind `npm start`, `npm test`, `npm run bench`: gets a suitable Node and pnpm
+// from the npm registry when the machine lacks them, installs, builds, then runs the command.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import {
+  nodeBinary,
+  nodeMajor,
+  pnpmScript,
+  ROOT,
+  TOOLCHAIN_NODE_MAJOR,
+  ToolchainError,
+} from "./toolchain.mjs";
+
+const COMMANDS = {
+  /** Everything: lint, typecheck, unit tests, then the conformance suite on five runtimes. */
+  test: [
+    ["turbo", "run", "lint", "typecheck", "test"],
+    ["node", join("tooling", "runtimes", "matrix.mjs")],
+  ],
+  build: [],
+  bench: [["turbo", "run", "bench", "--log-prefix=none", "--concurrency=1"]],
+  start: [["node", join("tooling", "start.mjs")]],
+};
+
+function fail(message) {
+  process.stderr.write(`bootstrap: ${message}\n`);
+  process.exit(1);
+}
+
+function spawn(command, args, env) {
+  const result = spawnSync(command, args, { cwd: ROOT, stdio: "inherit", env });
+  if (result.error) fail(`${command} could not start: ${result.error.message}`);
+  if (result.signal) process.kill(process.pid, result.signal);
+  return result.status ?? 1;
+}
+
+function main() {
+  const [command = "test", ...rest] = process.argv.slice(2);
+  const steps = COMMANDS[command];
+  if (!steps) fail(`unknown command "${command}"; one of: ${Object.keys(COMMANDS).join(", ")}`);
+
+  // 1. A Node recent enough for the toolchain: re-run this script under the pinned Node 24.
+  if (nodeMajor() < TOOLCHAIN_NODE_MAJOR) {
+    const node = nodeBinary(24);
+    const env = {
+      ...process.env,
+      X_SYSTEM_NODE: process.env.X_SYSTEM_NODE ?? process.execPath,
+      PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ""}`,
+    };
+    process.exit(spawn(node, [process.argv[1], command, ...rest], env));
+  }
+
+  // 2. pnpm at the version pinned in package.json, run by this Node.
+  const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+  const pinned = /^pnpm@(\d+\.\d+\.\d+)$/.exec(manifest.packageManager ?? "");
+  if (!pinned) fail('package.json must pin "packageManager": "pnpm@<x.y.z>"');
+  const pnpm = pnpmScript(pinned[1]);
+  const env = {
+    ...process.env,
+    X_SYSTEM_NODE: process.env.X_SYSTEM_NODE ?? process.execPath,
+    PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}`,
+    TURBO_TELEMETRY_DISABLED: "1",
+    TURBO_NO_UPDATE_NOTIFIER: "1",
+    DO_NOT_TRACK: "1",
+  };
+  const runPnpm = (...args) => spawn(process.execPath, [pnpm, ...args], env);
+
+  // 3. Install exactly what the lockfile says, then build every package (turbo caches both runs).
+  const install = ["install", "--frozen-lockfile", "--prefer-offline"];
+  if (!existsSync(join(ROOT, "node_modules"))) install.push("--reporter=append-only");
+  if (runPnpm(...install) !== 0) fail("pnpm install failed");
+  if (runPnpm("exec", "turbo", "run", "build", "--output-logs=errors-only") !== 0) {
+    fail("the build failed");
+  }
+
+  // 4. The command itself; every step runs, and the first failure decides the exit code.
+  let status = 0;
+  for (const [tool, ...args] of steps) {
+    const code =
+      tool === "node"
+        ? spawn(process.execPath, [...args, ...rest], env)
+        : runPnpm("exec", tool, ...args, ...rest);
+    if (code !== 0 && status === 0) status = code;
+  }
+  process.exit(status);
+}
+
+try {
+  main();
+} catch (error) {
+  if (error instanceof ToolchainError) fail(error.message);
+  throw error;
+}
