@@ -6,7 +6,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const CACHE = join(ROOT, ".cache", "toolchain");
+/** Where fetched toolchains live; X_TOOLCHAIN_CACHE moves it (tests use an empty one). */
+export const CACHE = process.env.X_TOOLCHAIN_CACHE ?? join(ROOT, ".cache", "toolchain");
 
 /** The exact Node.js releases the project runs under; the registry packages are node-<os>-<arch>. */
 export const NODE_VERSIONS = { 20: "20.20.2", 24: "24.21.0" };

@@ -25,7 +25,11 @@ export const DEFAULT_MAX_BODY_BYTES: number = 1024 * 1024;
 export function checkTimeout(vendor: string, value: unknown, field = "timeoutMs"): number {
   if (value === undefined) return DEFAULT_TIMEOUT_MS;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 300_000) {
-    throw invalidInput(vendor, field, `must be a whole number of milliseconds from 1 to 300000, got ${String(value)}`);
+    throw invalidInput(
+      vendor,
+      field,
+      `must be a whole number of milliseconds from 1 to 300000, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -35,7 +39,8 @@ export function checkTimeout(vendor: string, value: unknown, field = "timeoutMs"
  * no fragment, no credentials.
  */
 export function checkBaseUrl(vendor: string, value: unknown, field = "baseUrl"): string {
-  if (typeof value !== "string" || value.length === 0) throw invalidInput(vendor, field, "must be a non-empty URL string");
+  if (typeof value !== "string" || value.length === 0)
+    throw invalidInput(vendor, field, "must be a non-empty URL string");
   let url: URL;
   try {
     url = new URL(value);
@@ -46,7 +51,8 @@ export function checkBaseUrl(vendor: string, value: unknown, field = "baseUrl"):
     throw invalidInput(vendor, field, `must use http or https, not ${url.protocol}`);
   }
   if (url.username || url.password) throw invalidInput(vendor, field, "must not carry credentials");
-  if (url.search || url.hash) throw invalidInput(vendor, field, "must not have a query or fragment");
+  if (url.search || url.hash)
+    throw invalidInput(vendor, field, "must not have a query or fragment");
   return url.href.replace(/\/+$/, "");
 }
 
@@ -82,7 +88,10 @@ export async function sendRequest(request: Request, options: SendOptions): Promi
     }, timeoutMs);
   });
   try {
-    return await Promise.race([fetcher(new Request(request, { signal: controller.signal })), timedOut]);
+    return await Promise.race([
+      fetcher(new Request(request, { signal: controller.signal })),
+      timedOut,
+    ]);
   } catch (error) {
     if (error instanceof VendorError) throw error;
     if (outer?.aborted) throw outer.reason;
@@ -100,7 +109,12 @@ export async function sendRequest(request: Request, options: SendOptions): Promi
   }
 }
 
-function badAnswer(vendor: string, response: Response, message: string, cause?: unknown): VendorError {
+function badAnswer(
+  vendor: string,
+  response: Response,
+  message: string,
+  cause?: unknown,
+): VendorError {
   return new VendorError({
     vendor,
     code: "BAD_RESPONSE",
@@ -124,7 +138,11 @@ export async function readBodyText(
   const declared = Number(response.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body.cancel().catch(() => {});
-    throw badAnswer(vendor, response, `${vendor} answered with ${declared} bytes, more than the ${maxBytes} accepted`);
+    throw badAnswer(
+      vendor,
+      response,
+      `${vendor} answered with ${declared} bytes, more than the ${maxBytes} accepted`,
+    );
   }
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -137,7 +155,11 @@ export async function readBodyText(
       total += value.byteLength;
       if (total > maxBytes) {
         await reader.cancel().catch(() => {});
-        throw badAnswer(vendor, response, `${vendor} answered with more than the ${maxBytes} bytes accepted`);
+        throw badAnswer(
+          vendor,
+          response,
+          `${vendor} answered with more than the ${maxBytes} bytes accepted`,
+        );
       }
       text += decoder.decode(value, { stream: true });
     }
@@ -159,6 +181,11 @@ export async function readBodyJson(
     return JSON.parse(text);
   } catch (cause) {
     const preview = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-    throw badAnswer(vendor, response, `${vendor} answered HTTP ${response.status} with a body that is not JSON: ${JSON.stringify(preview)}`, cause);
+    throw badAnswer(
+      vendor,
+      response,
+      `${vendor} answered HTTP ${response.status} with a body that is not JSON: ${JSON.stringify(preview)}`,
+      cause,
+    );
   }
 }

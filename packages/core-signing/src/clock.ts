@@ -8,7 +8,8 @@ export type RandomSource = (length: number) => Uint8Array;
 
 export const systemClock: Clock = () => Date.now();
 
-export const systemRandom: RandomSource = (length) => crypto.getRandomValues(new Uint8Array(length));
+export const systemRandom: RandomSource = (length) =>
+  crypto.getRandomValues(new Uint8Array(length));
 
 export type TimestampUnit = "s" | "ms";
 
@@ -53,7 +54,8 @@ export class ClockOffset {
 
   /** Records a server reading taken between `sentAt` and now (both local, ms). */
   observe(serverTimeMs: number, sentAt: number = this.#now()): void {
-    if (!Number.isFinite(serverTimeMs)) throw new RangeError("server time must be a finite number of ms");
+    if (!Number.isFinite(serverTimeMs))
+      throw new RangeError("server time must be a finite number of ms");
     const receivedAt = this.#now();
     this.#offsetMs = serverTimeMs - (sentAt + receivedAt) / 2;
   }

@@ -1,6 +1,7 @@
 // Just enough DER to read and write RSA keys: SEQUENCE, INTEGER, NULL, OID, BIT STRING, OCTET STRING.
-import { KeyFormatError } from "./errors.ts";
+
 import { concatBytes, fromHex, toHex } from "./encoding.ts";
+import { KeyFormatError } from "./errors.ts";
 
 export const TAG = {
   INTEGER: 0x02,
@@ -52,7 +53,10 @@ export function readDerElement(bytes: Uint8Array, tag: number, what: string): De
   const nodes = readDerSequence(bytes);
   if (nodes.length !== 1) throw malformed(`${what}: expected one element, found ${nodes.length}`);
   const node = nodes[0] as DerNode;
-  if (node.tag !== tag) throw malformed(`${what}: expected tag 0x${tag.toString(16)}, found 0x${node.tag.toString(16)}`);
+  if (node.tag !== tag)
+    throw malformed(
+      `${what}: expected tag 0x${tag.toString(16)}, found 0x${node.tag.toString(16)}`,
+    );
   return node;
 }
 
@@ -77,7 +81,10 @@ export function derOid(node: DerNode | undefined, what: string): string {
   }
   const bytes = node.value;
   const first = bytes[0] as number;
-  const parts = [Math.min(2, Math.floor(first / 40)), first - Math.min(2, Math.floor(first / 40)) * 40];
+  const parts = [
+    Math.min(2, Math.floor(first / 40)),
+    first - Math.min(2, Math.floor(first / 40)) * 40,
+  ];
   let value = 0;
   for (let i = 1; i < bytes.length; i++) {
     const byte = bytes[i] as number;

@@ -17,8 +17,13 @@ function encode(bytes: Uint8Array, alphabet: string, pad: boolean): string {
   let out = "";
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
-    out += alphabet.charAt(n >>> 18) + alphabet.charAt((n >>> 12) & 63) + alphabet.charAt((n >>> 6) & 63) + alphabet.charAt(n & 63);
+    const n =
+      ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out +=
+      alphabet.charAt(n >>> 18) +
+      alphabet.charAt((n >>> 12) & 63) +
+      alphabet.charAt((n >>> 6) & 63) +
+      alphabet.charAt(n & 63);
   }
   const rest = bytes.length - i;
   if (rest === 1) {
@@ -26,7 +31,11 @@ function encode(bytes: Uint8Array, alphabet: string, pad: boolean): string {
     out += alphabet.charAt(n >>> 18) + alphabet.charAt((n >>> 12) & 63) + (pad ? "==" : "");
   } else if (rest === 2) {
     const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
-    out += alphabet.charAt(n >>> 18) + alphabet.charAt((n >>> 12) & 63) + alphabet.charAt((n >>> 6) & 63) + (pad ? "=" : "");
+    out +=
+      alphabet.charAt(n >>> 18) +
+      alphabet.charAt((n >>> 12) & 63) +
+      alphabet.charAt((n >>> 6) & 63) +
+      (pad ? "=" : "");
   }
   return out;
 }
@@ -138,7 +147,9 @@ export function utf8Decode(bytes: Uint8Array): string {
 export function toBytes(data: string | Uint8Array): Uint8Array<ArrayBuffer> {
   if (typeof data === "string") return encoder.encode(data);
   if (!(data instanceof Uint8Array)) throw new TypeError("data must be a string or a Uint8Array");
-  return data.buffer instanceof ArrayBuffer ? (data as Uint8Array<ArrayBuffer>) : new Uint8Array(data);
+  return data.buffer instanceof ArrayBuffer
+    ? (data as Uint8Array<ArrayBuffer>)
+    : new Uint8Array(data);
 }
 
 /**

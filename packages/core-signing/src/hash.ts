@@ -20,8 +20,18 @@ interface HashInfo {
 }
 
 export const HASHES: Readonly<Record<SignatureHash, HashInfo>> = {
-  MD5: { length: 16, digestInfoPrefix: fromHex("3020300c06082a864886f70d020505000410"), digest: md5, webCrypto: false },
-  "SHA-1": { length: 20, digestInfoPrefix: fromHex("3021300906052b0e03021a05000414"), digest: sha1, webCrypto: true },
+  MD5: {
+    length: 16,
+    digestInfoPrefix: fromHex("3020300c06082a864886f70d020505000410"),
+    digest: md5,
+    webCrypto: false,
+  },
+  "SHA-1": {
+    length: 20,
+    digestInfoPrefix: fromHex("3021300906052b0e03021a05000414"),
+    digest: sha1,
+    webCrypto: true,
+  },
   "SHA-256": {
     length: 32,
     digestInfoPrefix: fromHex("3031300d060960864801650304020105000420"),
@@ -46,10 +56,15 @@ export function signatureHash(hash: unknown): SignatureHash {
   if (typeof hash === "string" && (SIGNATURE_HASHES as readonly string[]).includes(hash)) {
     return hash as SignatureHash;
   }
-  throw new TypeError(`hash must be one of ${SIGNATURE_HASHES.join(", ")}; got ${JSON.stringify(hash)}`);
+  throw new TypeError(
+    `hash must be one of ${SIGNATURE_HASHES.join(", ")}; got ${JSON.stringify(hash)}`,
+  );
 }
 
 export function oaepHash(hash: unknown): OaepHash {
-  if (typeof hash === "string" && (OAEP_HASHES as readonly string[]).includes(hash)) return hash as OaepHash;
-  throw new TypeError(`OAEP hash must be one of ${OAEP_HASHES.join(", ")}; got ${JSON.stringify(hash)}`);
+  if (typeof hash === "string" && (OAEP_HASHES as readonly string[]).includes(hash))
+    return hash as OaepHash;
+  throw new TypeError(
+    `OAEP hash must be one of ${OAEP_HASHES.join(", ")}; got ${JSON.stringify(hash)}`,
+  );
 }

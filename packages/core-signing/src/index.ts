@@ -37,8 +37,8 @@ export {
 export {
   DataTooLongError,
   DecryptionError,
-  ERROR_KINDS,
   EncodingError,
+  ERROR_KINDS,
   type ErrorKind,
   invalidInput,
   isErrorKind,

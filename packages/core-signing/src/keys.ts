@@ -5,9 +5,9 @@ import {
   derEncodeInteger,
   derInteger,
   derOid,
-  readDerElement,
   RSA_ALGORITHM_IDENTIFIER,
   RSA_ENCRYPTION_OID,
+  readDerElement,
   sequenceChildren,
   TAG,
 } from "./der.ts";
@@ -48,7 +48,12 @@ export function partsOf(key: RsaPrivateKey): PrivateParts {
 class CryptoKeyCache {
   readonly #keys = new Map<string, Promise<CryptoKey | undefined>>();
 
-  get(jwk: () => JsonWebKey, name: string, hash: string, usage: KeyUsage): Promise<CryptoKey | undefined> {
+  get(
+    jwk: () => JsonWebKey,
+    name: string,
+    hash: string,
+    usage: KeyUsage,
+  ): Promise<CryptoKey | undefined> {
     const id = `${name}/${hash}/${usage}`;
     let key = this.#keys.get(id);
     if (!key) {
@@ -81,13 +86,25 @@ export class RsaPublicKey {
   }
 
   toJwk(): JsonWebKey {
-    return { kty: "RSA", n: toBase64Url(bigIntToBytes(this.n, this.size)), e: toBase64Url(minimalBytes(this.e)) };
+    return {
+      kty: "RSA",
+      n: toBase64Url(bigIntToBytes(this.n, this.size)),
+      e: toBase64Url(minimalBytes(this.e)),
+    };
   }
 
   /** SubjectPublicKeyInfo DER. */
   toSpki(): Uint8Array {
-    const rsaPublicKey = derEncode(TAG.SEQUENCE, derEncodeInteger(this.n), derEncodeInteger(this.e));
-    return derEncode(TAG.SEQUENCE, RSA_ALGORITHM_IDENTIFIER, derEncode(TAG.BIT_STRING, Uint8Array.of(0), rsaPublicKey));
+    const rsaPublicKey = derEncode(
+      TAG.SEQUENCE,
+      derEncodeInteger(this.n),
+      derEncodeInteger(this.e),
+    );
+    return derEncode(
+      TAG.SEQUENCE,
+      RSA_ALGORITHM_IDENTIFIER,
+      derEncode(TAG.BIT_STRING, Uint8Array.of(0), rsaPublicKey),
+    );
   }
 
   /** SPKI PEM (`BEGIN PUBLIC KEY`). */
@@ -141,8 +158,16 @@ export class RsaPrivateKey {
   /** PKCS#8 PrivateKeyInfo DER. */
   toPkcs8(): Uint8Array {
     const { n, e, d, p, q, dp, dq, qi } = partsOf(this);
-    const rsaPrivateKey = derEncode(TAG.SEQUENCE, ...[0n, n, e, d, p, q, dp, dq, qi].map(derEncodeInteger));
-    return derEncode(TAG.SEQUENCE, derEncodeInteger(0n), RSA_ALGORITHM_IDENTIFIER, derEncode(TAG.OCTET_STRING, rsaPrivateKey));
+    const rsaPrivateKey = derEncode(
+      TAG.SEQUENCE,
+      ...[0n, n, e, d, p, q, dp, dq, qi].map(derEncodeInteger),
+    );
+    return derEncode(
+      TAG.SEQUENCE,
+      derEncodeInteger(0n),
+      RSA_ALGORITHM_IDENTIFIER,
+      derEncode(TAG.OCTET_STRING, rsaPrivateKey),
+    );
   }
 
   /** PKCS#8 PEM (`BEGIN PRIVATE KEY`). */
@@ -172,9 +197,7 @@ function toPem(label: string, der: Uint8Array): string {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-type Parsed =
-  | { kind: "private"; parts: PrivateParts }
-  | { kind: "public"; n: bigint; e: bigint };
+type Parsed = { kind: "private"; parts: PrivateParts } | { kind: "public"; n: bigint; e: bigint };
 
 const PEM = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/;
 
@@ -201,19 +224,28 @@ function parseString(text: string): Parsed {
     try {
       jwk = JSON.parse(trimmed);
     } catch (cause) {
-      throw new KeyFormatError("jwk", "key material starts with { but is not valid JSON", { cause });
+      throw new KeyFormatError("jwk", "key material starts with { but is not valid JSON", {
+        cause,
+      });
     }
     return parseJwk(jwk);
   }
   if (trimmed.startsWith("-----BEGIN")) {
     const match = PEM.exec(trimmed);
-    if (!match) throw new KeyFormatError("encoding", "PEM has a BEGIN line but no matching END line");
+    if (!match)
+      throw new KeyFormatError("encoding", "PEM has a BEGIN line but no matching END line");
     const [, label, body = "", endLabel] = match;
     if (label !== endLabel) {
-      throw new KeyFormatError("pem-label", `PEM BEGIN label "${label}" does not match END label "${endLabel}"`);
+      throw new KeyFormatError(
+        "pem-label",
+        `PEM BEGIN label "${label}" does not match END label "${endLabel}"`,
+      );
     }
     if (/Proc-Type:|DEK-Info:/.test(body) || label === "ENCRYPTED PRIVATE KEY") {
-      throw new KeyFormatError("encoding", "encrypted PEM keys are not supported: decrypt the key first");
+      throw new KeyFormatError(
+        "encoding",
+        "encrypted PEM keys are not supported: decrypt the key first",
+      );
     }
     const der = decodeBase64Body(body, `the body of the ${label} PEM`);
     switch (label) {
@@ -241,19 +273,29 @@ function parseDer(der: Uint8Array): Parsed {
   const children = sequenceChildren(top, "key");
   const tags = children.map((child) => child.tag);
   if (tags[0] === TAG.SEQUENCE && tags[1] === TAG.BIT_STRING) return parseSpki(der);
-  if (tags[0] === TAG.INTEGER && tags[1] === TAG.SEQUENCE) return { kind: "private", parts: parsePkcs8(der) };
+  if (tags[0] === TAG.INTEGER && tags[1] === TAG.SEQUENCE)
+    return { kind: "private", parts: parsePkcs8(der) };
   if (tags.length === 2 && tags.every((tag) => tag === TAG.INTEGER)) return parsePkcs1Public(der);
   if (tags.length >= 9 && tags.every((tag) => tag === TAG.INTEGER)) {
     return { kind: "private", parts: parsePkcs1Private(der) };
   }
-  throw new KeyFormatError("der", "DER is not an RSA key in PKCS#8, PKCS#1 or SubjectPublicKeyInfo form");
+  throw new KeyFormatError(
+    "der",
+    "DER is not an RSA key in PKCS#8, PKCS#1 or SubjectPublicKeyInfo form",
+  );
 }
 
-function checkAlgorithm(node: Parameters<typeof sequenceChildren>[0] | undefined, what: string): void {
+function checkAlgorithm(
+  node: Parameters<typeof sequenceChildren>[0] | undefined,
+  what: string,
+): void {
   if (!node) throw new KeyFormatError("der", `${what}: missing AlgorithmIdentifier`);
   const oid = derOid(sequenceChildren(node, `${what} AlgorithmIdentifier`)[0], `${what} algorithm`);
   if (oid !== RSA_ENCRYPTION_OID) {
-    throw new KeyFormatError("not-rsa", `${what} holds a key of algorithm ${oid}, not RSA (${RSA_ENCRYPTION_OID})`);
+    throw new KeyFormatError(
+      "not-rsa",
+      `${what} holds a key of algorithm ${oid}, not RSA (${RSA_ENCRYPTION_OID})`,
+    );
   }
 }
 
@@ -262,37 +304,70 @@ function parsePkcs8(der: Uint8Array): PrivateParts {
   derInteger(children[0], "PKCS#8 version");
   checkAlgorithm(children[1], "PKCS#8");
   const inner = children[2];
-  if (!inner || inner.tag !== TAG.OCTET_STRING) throw new KeyFormatError("der", "malformed DER: PKCS#8 without its key");
+  if (!inner || inner.tag !== TAG.OCTET_STRING)
+    throw new KeyFormatError("der", "malformed DER: PKCS#8 without its key");
   return parsePkcs1Private(inner.value);
 }
 
 function parsePkcs1Private(der: Uint8Array): PrivateParts {
-  const children = sequenceChildren(readDerElement(der, TAG.SEQUENCE, "RSAPrivateKey"), "RSAPrivateKey");
+  const children = sequenceChildren(
+    readDerElement(der, TAG.SEQUENCE, "RSAPrivateKey"),
+    "RSAPrivateKey",
+  );
   if (children.length === 2) {
-    throw new KeyFormatError("public-key", "this is a PKCS#1 public key where a private key is needed");
+    throw new KeyFormatError(
+      "public-key",
+      "this is a PKCS#1 public key where a private key is needed",
+    );
   }
   const names = ["version", "n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
   const values = names.map((name, i) => derInteger(children[i], `RSAPrivateKey ${name}`));
-  const [, n, e, d, p, q, dp, dq, qi] = values as [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+  const [, n, e, d, p, q, dp, dq, qi] = values as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
   return { n, e, d, p, q, dp, dq, qi };
 }
 
 function parseSpki(der: Uint8Array): Parsed {
-  const children = sequenceChildren(readDerElement(der, TAG.SEQUENCE, "SubjectPublicKeyInfo"), "SubjectPublicKeyInfo");
+  const children = sequenceChildren(
+    readDerElement(der, TAG.SEQUENCE, "SubjectPublicKeyInfo"),
+    "SubjectPublicKeyInfo",
+  );
   checkAlgorithm(children[0], "SubjectPublicKeyInfo");
   const bitString = children[1];
   if (!bitString || bitString.tag !== TAG.BIT_STRING || bitString.value[0] !== 0) {
-    throw new KeyFormatError("der", "malformed DER: SubjectPublicKeyInfo without its key BIT STRING");
+    throw new KeyFormatError(
+      "der",
+      "malformed DER: SubjectPublicKeyInfo without its key BIT STRING",
+    );
   }
   return parsePkcs1Public(bitString.value.subarray(1));
 }
 
 function parsePkcs1Public(der: Uint8Array): Parsed {
-  const children = sequenceChildren(readDerElement(der, TAG.SEQUENCE, "RSAPublicKey"), "RSAPublicKey");
+  const children = sequenceChildren(
+    readDerElement(der, TAG.SEQUENCE, "RSAPublicKey"),
+    "RSAPublicKey",
+  );
   if (children.length !== 2) {
-    throw new KeyFormatError("der", `malformed DER: RSAPublicKey has ${children.length} elements, not 2`);
+    throw new KeyFormatError(
+      "der",
+      `malformed DER: RSAPublicKey has ${children.length} elements, not 2`,
+    );
   }
-  return { kind: "public", n: derInteger(children[0], "RSAPublicKey n"), e: derInteger(children[1], "RSAPublicKey e") };
+  return {
+    kind: "public",
+    n: derInteger(children[0], "RSAPublicKey n"),
+    e: derInteger(children[1], "RSAPublicKey e"),
+  };
 }
 
 function jwkInteger(jwk: Record<string, unknown>, member: string): bigint {
@@ -308,50 +383,61 @@ function jwkInteger(jwk: Record<string, unknown>, member: string): bigint {
 }
 
 function parseJwk(value: unknown): Parsed {
-  if (typeof value !== "object" || value === null) throw new KeyFormatError("jwk", "JWK must be an object");
+  if (typeof value !== "object" || value === null)
+    throw new KeyFormatError("jwk", "JWK must be an object");
   const jwk = value as Record<string, unknown>;
-  if (jwk.kty !== "RSA") throw new KeyFormatError("not-rsa", `JWK kty is ${JSON.stringify(jwk.kty)}, not "RSA"`);
+  if (jwk.kty !== "RSA")
+    throw new KeyFormatError("not-rsa", `JWK kty is ${JSON.stringify(jwk.kty)}, not "RSA"`);
   const n = jwkInteger(jwk, "n");
   const e = jwkInteger(jwk, "e");
   if (jwk.d === undefined) return { kind: "public", n, e };
-  if (jwk.oth !== undefined) throw new KeyFormatError("jwk", "multi-prime RSA keys (JWK oth) are not supported");
-  const [d, p, q, dp, dq, qi] = ["d", "p", "q", "dp", "dq", "qi"].map((member) => jwkInteger(jwk, member)) as [
-    bigint,
-    bigint,
-    bigint,
-    bigint,
-    bigint,
-    bigint,
-  ];
+  if (jwk.oth !== undefined)
+    throw new KeyFormatError("jwk", "multi-prime RSA keys (JWK oth) are not supported");
+  const [d, p, q, dp, dq, qi] = ["d", "p", "q", "dp", "dq", "qi"].map((member) =>
+    jwkInteger(jwk, member),
+  ) as [bigint, bigint, bigint, bigint, bigint, bigint];
   return { kind: "private", parts: { n, e, d, p, q, dp, dq, qi } };
 }
 
 function checkPublic(n: bigint, e: bigint): void {
   const bits = bitLength(n);
   if (bits < MIN_KEY_BITS || bits > MAX_KEY_BITS) {
-    throw new KeyFormatError("size", `unsupported RSA key size ${bits} bits: ${MIN_KEY_BITS} to ${MAX_KEY_BITS} are supported`);
+    throw new KeyFormatError(
+      "size",
+      `unsupported RSA key size ${bits} bits: ${MIN_KEY_BITS} to ${MAX_KEY_BITS} are supported`,
+    );
   }
   if (n % 2n === 0n) throw new KeyFormatError("inconsistent", "RSA modulus is even");
-  if (e < 3n || e % 2n === 0n || e >= n) throw new KeyFormatError("inconsistent", `RSA public exponent ${e} is invalid`);
+  if (e < 3n || e % 2n === 0n || e >= n)
+    throw new KeyFormatError("inconsistent", `RSA public exponent ${e} is invalid`);
 }
 
 /** The CRT parameters must agree with n and d, or CRT signing would produce wrong signatures. */
 function checkPrivate(parts: PrivateParts): void {
   const { n, d, p, q, dp, dq, qi } = parts;
   checkPublic(n, parts.e);
-  if (p * q !== n) throw new KeyFormatError("inconsistent", "RSA private key is inconsistent: p·q ≠ n");
-  if (d <= 0n || d >= n) throw new KeyFormatError("inconsistent", "RSA private exponent out of range");
+  if (p * q !== n)
+    throw new KeyFormatError("inconsistent", "RSA private key is inconsistent: p·q ≠ n");
+  if (d <= 0n || d >= n)
+    throw new KeyFormatError("inconsistent", "RSA private exponent out of range");
   if (dp !== d % (p - 1n) || dq !== d % (q - 1n)) {
-    throw new KeyFormatError("inconsistent", "RSA private key is inconsistent: dp or dq does not match d");
+    throw new KeyFormatError(
+      "inconsistent",
+      "RSA private key is inconsistent: dp or dq does not match d",
+    );
   }
-  if (modInverse(q, p) !== qi) throw new KeyFormatError("inconsistent", "RSA private key is inconsistent: qi ≠ q⁻¹ mod p");
+  if (modInverse(q, p) !== qi)
+    throw new KeyFormatError("inconsistent", "RSA private key is inconsistent: qi ≠ q⁻¹ mod p");
 }
 
 function parseMaterial(material: unknown): Parsed {
   if (typeof material === "string") return parseString(material);
   if (material instanceof Uint8Array) return parseDer(material);
   if (typeof material === "object" && material !== null) return parseJwk(material);
-  throw new KeyFormatError("encoding", `key material must be a string, bytes or a JWK, not ${typeof material}`);
+  throw new KeyFormatError(
+    "encoding",
+    `key material must be a string, bytes or a JWK, not ${typeof material}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,10 +514,18 @@ export function importPublicKey(material: PublicKeyMaterial): RsaPublicKey {
 /** A fresh RSA key pair from the platform's WebCrypto, e.g. for simulators and tests. */
 export async function generateKeyPair(bits = 2048): Promise<RsaPrivateKey> {
   if (!Number.isInteger(bits) || bits < MIN_KEY_BITS || bits > MAX_KEY_BITS || bits % 8 !== 0) {
-    throw new KeyFormatError("size", `cannot generate a ${bits}-bit key: ${MIN_KEY_BITS} to ${MAX_KEY_BITS}, a multiple of 8`);
+    throw new KeyFormatError(
+      "size",
+      `cannot generate a ${bits}-bit key: ${MIN_KEY_BITS} to ${MAX_KEY_BITS}, a multiple of 8`,
+    );
   }
   const pair = await crypto.subtle.generateKey(
-    { name: "RSASSA-PKCS1-v1_5", modulusLength: bits, publicExponent: Uint8Array.of(1, 0, 1), hash: "SHA-256" },
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: bits,
+      publicExponent: Uint8Array.of(1, 0, 1),
+      hash: "SHA-256",
+    },
     true,
     ["sign", "verify"],
   );

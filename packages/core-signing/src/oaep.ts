@@ -7,7 +7,10 @@ import { RsaPrivateKey, type RsaPublicKey } from "./keys.ts";
 const ALGORITHM = "RSA-OAEP";
 
 /** The most bytes one OAEP block carries: k - 2·hLen - 2 (RFC 8017 §7.1.1). */
-export function oaepCapacity(key: RsaPublicKey | RsaPrivateKey, hash: OaepHash = "SHA-256"): number {
+export function oaepCapacity(
+  key: RsaPublicKey | RsaPrivateKey,
+  hash: OaepHash = "SHA-256",
+): number {
   return Math.max(0, key.size - 2 * HASHES[oaepHash(hash)].length - 2);
 }
 
@@ -26,7 +29,11 @@ export async function encryptOaep(
   const bytes = toBytes(data);
   const limit = oaepCapacity(publicKey, name);
   if (bytes.length > limit) {
-    throw new DataTooLongError(bytes.length, limit, `RSA-OAEP ${name} with a ${publicKey.bits}-bit key`);
+    throw new DataTooLongError(
+      bytes.length,
+      limit,
+      `RSA-OAEP ${name} with a ${publicKey.bits}-bit key`,
+    );
   }
   const cryptoKey = await publicKey.cryptoKey(ALGORITHM, name, "encrypt");
   if (!cryptoKey) throw unsupported(publicKey.bits);
@@ -41,19 +48,27 @@ export async function decryptOaep(
 ): Promise<Uint8Array> {
   const name = oaepHash(hash);
   if (!(data instanceof Uint8Array) || data.length !== key.size) {
-    throw new DecryptionError(`RSA-OAEP ciphertext must be ${key.size} bytes for a ${key.bits}-bit key`);
+    throw new DecryptionError(
+      `RSA-OAEP ciphertext must be ${key.size} bytes for a ${key.bits}-bit key`,
+    );
   }
   const cryptoKey = await key.cryptoKey(ALGORITHM, name, "decrypt");
   if (!cryptoKey) throw unsupported(key.bits);
   try {
     return new Uint8Array(await crypto.subtle.decrypt(ALGORITHM, cryptoKey, toBytes(data)));
   } catch (cause) {
-    throw new DecryptionError(`RSA-OAEP ${name} decryption failed: wrong key, hash or corrupted ciphertext`, {
-      cause,
-    });
+    throw new DecryptionError(
+      `RSA-OAEP ${name} decryption failed: wrong key, hash or corrupted ciphertext`,
+      {
+        cause,
+      },
+    );
   }
 }
 
 function unsupported(bits: number): KeyFormatError {
-  return new KeyFormatError("size", `this runtime's WebCrypto refuses a ${bits}-bit key for RSA-OAEP`);
+  return new KeyFormatError(
+    "size",
+    `this runtime's WebCrypto refuses a ${bits}-bit key for RSA-OAEP`,
+  );
 }
