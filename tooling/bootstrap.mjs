@@ -6,7 +6,7 @@ import { delimiter, dirname, join } from "node:path";
 import {
   nodeBinary,
   nodeMajor,
-  pnpmScript,
+  pnpmCommand,
   ROOT,
   TOOLCHAIN_NODE_MAJOR,
   ToolchainError,
@@ -55,11 +55,11 @@ function main() {
   const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
   const pinned = /^pnpm@(\d+\.\d+\.\d+)$/.exec(manifest.packageManager ?? "");
   if (!pinned) fail('package.json must pin "packageManager": "pnpm@<x.y.z>"');
-  const pnpm = pnpmScript(pinned[1]);
+  const { script: pnpm, binDir: pnpmBin } = pnpmCommand(pinned[1]);
   const env = {
     ...process.env,
     X_SYSTEM_NODE: process.env.X_SYSTEM_NODE ?? process.execPath,
-    PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}`,
+    PATH: [dirname(process.execPath), pnpmBin, process.env.PATH ?? ""].join(delimiter),
     TURBO_TELEMETRY_DISABLED: "1",
     TURBO_NO_UPDATE_NOTIFIER: "1",
     DO_NOT_TRACK: "1",

@@ -1,7 +1,7 @@
 // Fetches pinned Node.js and pnpm builds from the npm registry into a git-ignored cache.
 // Plain JavaScript that runs on the oldest Node the project supports (20), with no dependencies.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -85,12 +85,22 @@ export function nodeBinary(major) {
   return binary;
 }
 
-/** Path of pnpm's CLI script at the version pinned in package.json's packageManager. */
-export function pnpmScript(version) {
+/**
+ * pnpm at the version pinned in package.json's packageManager: its CLI script, and a folder with a
+ * `pnpm` command in it for PATH (turbo looks the package manager up there).
+ */
+export function pnpmCommand(version) {
   const target = join(CACHE, `pnpm-${version}`);
   const script = join(target, "package", "bin", "pnpm.cjs");
   if (!existsSync(script)) fetchPackage(`pnpm@${version}`, target, ["package"]);
-  return script;
+  const binDir = join(target, "bin");
+  const shim = join(binDir, "pnpm");
+  if (!existsSync(shim)) {
+    mkdirSync(binDir, { recursive: true });
+    writeFileSync(shim, `#!/bin/sh\nexec node "${script}" "$@"\n`);
+    chmodSync(shim, 0o755);
+  }
+  return { script, binDir };
 }
 
 export function nodeMajor(versionString = process.versions.node) {
