@@ -15,7 +15,7 @@ import {
 const COMMANDS = {
   /** Everything: lint, typecheck, unit tests, then the conformance suite on five runtimes. */
   test: [
-    ["turbo", "run", "lint", "typecheck", "test"],
+    ["turbo", "run", "lint", "typecheck", "test", "--continue"],
     ["node", join("tooling", "runtimes", "matrix.mjs")],
   ],
   build: [],
