@@ -72,10 +72,11 @@ export async function sendRequest(request: Request, options: SendOptions): Promi
   const controller = new AbortController();
   const outer = options.signal;
   if (outer?.aborted) throw outer.reason;
-  const onOuterAbort = () => controller.abort(outer?.reason);
-  outer?.addEventListener("abort", onOuterAbort, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let rejectEarly: (reason: unknown) => void = () => {};
+  // Settles on the deadline or on the caller's abort, even if the fetch ignores its signal.
   const timedOut = new Promise<never>((_, reject) => {
+    rejectEarly = reject;
     timer = setTimeout(() => {
       const error = new VendorError({
         vendor,
@@ -87,6 +88,11 @@ export async function sendRequest(request: Request, options: SendOptions): Promi
       reject(error);
     }, timeoutMs);
   });
+  const onOuterAbort = () => {
+    controller.abort(outer?.reason);
+    rejectEarly(outer?.reason);
+  };
+  outer?.addEventListener("abort", onOuterAbort, { once: true });
   try {
     return await Promise.race([
       fetcher(new Request(request, { signal: controller.signal })),

@@ -1,6 +1,5 @@
-// The digest algorithms RSA signatures use, in one table: names, DigestInfo prefixes, sync digests.
-import { md5, sha1 } from "@noble/hashes/legacy.js";
-import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
+// The digest algorithms RSA signatures use, in one table: names, DigestInfo prefixes, digests.
+import { md5 } from "@noble/hashes/legacy.js";
 import { fromHex } from "./encoding.ts";
 
 export const SIGNATURE_HASHES = ["MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512"] as const;
@@ -14,7 +13,6 @@ interface HashInfo {
   length: number;
   /** DER of DigestInfo up to the digest itself (RFC 8017 §9.2, note 1). */
   digestInfoPrefix: Uint8Array;
-  digest: (data: Uint8Array) => Uint8Array;
   /** WebCrypto implements it; MD5 it does not. */
   webCrypto: boolean;
 }
@@ -23,34 +21,37 @@ export const HASHES: Readonly<Record<SignatureHash, HashInfo>> = {
   MD5: {
     length: 16,
     digestInfoPrefix: fromHex("3020300c06082a864886f70d020505000410"),
-    digest: md5,
     webCrypto: false,
   },
   "SHA-1": {
     length: 20,
     digestInfoPrefix: fromHex("3021300906052b0e03021a05000414"),
-    digest: sha1,
     webCrypto: true,
   },
   "SHA-256": {
     length: 32,
     digestInfoPrefix: fromHex("3031300d060960864801650304020105000420"),
-    digest: sha256,
     webCrypto: true,
   },
   "SHA-384": {
     length: 48,
     digestInfoPrefix: fromHex("3041300d060960864801650304020205000430"),
-    digest: sha384,
     webCrypto: true,
   },
   "SHA-512": {
     length: 64,
     digestInfoPrefix: fromHex("3051300d060960864801650304020305000440"),
-    digest: sha512,
     webCrypto: true,
   },
 };
+
+/** The digest of `data`: MD5 from @noble/hashes, the SHA family from WebCrypto. */
+export async function digest(
+  hash: SignatureHash,
+  data: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array> {
+  return hash === "MD5" ? md5(data) : new Uint8Array(await crypto.subtle.digest(hash, data));
+}
 
 export function signatureHash(hash: unknown): SignatureHash {
   if (typeof hash === "string" && (SIGNATURE_HASHES as readonly string[]).includes(hash)) {

@@ -140,18 +140,18 @@ export class RsaPrivateKey {
 
   toJwk(): JsonWebKey {
     const { n, e, d, p, q, dp, dq, qi } = partsOf(this);
-    const half = Math.ceil(this.size / 2);
-    const b64 = (value: bigint, length: number) => toBase64Url(bigIntToBytes(value, length));
+    // RFC 7518 §2 (Base64urlUInt): every member in the minimum number of octets.
+    const b64 = (value: bigint) => toBase64Url(minimalBytes(value));
     return {
       kty: "RSA",
-      n: b64(n, this.size),
-      e: toBase64Url(minimalBytes(e)),
-      d: b64(d, this.size),
-      p: b64(p, half),
-      q: b64(q, half),
-      dp: b64(dp, half),
-      dq: b64(dq, half),
-      qi: b64(qi, half),
+      n: b64(n),
+      e: b64(e),
+      d: b64(d),
+      p: b64(p),
+      q: b64(q),
+      dp: b64(dp),
+      dq: b64(dq),
+      qi: b64(qi),
     };
   }
 
@@ -416,7 +416,7 @@ function checkPublic(n: bigint, e: bigint): void {
 function checkPrivate(parts: PrivateParts): void {
   const { n, d, p, q, dp, dq, qi } = parts;
   checkPublic(n, parts.e);
-  if (p * q !== n)
+  if (p <= 1n || q <= 1n || p * q !== n)
     throw new KeyFormatError("inconsistent", "RSA private key is inconsistent: p·q ≠ n");
   if (d <= 0n || d >= n)
     throw new KeyFormatError("inconsistent", "RSA private exponent out of range");
@@ -424,6 +424,12 @@ function checkPrivate(parts: PrivateParts): void {
     throw new KeyFormatError(
       "inconsistent",
       "RSA private key is inconsistent: dp or dq does not match d",
+    );
+  }
+  if ((parts.e * dp) % (p - 1n) !== 1n || (parts.e * dq) % (q - 1n) !== 1n) {
+    throw new KeyFormatError(
+      "inconsistent",
+      "RSA private key is inconsistent: the public exponent e does not match d",
     );
   }
   if (modInverse(q, p) !== qi)

@@ -27,6 +27,13 @@ export async function encryptOaep(
   const name = oaepHash(hash);
   const publicKey = key instanceof RsaPrivateKey ? key.publicKey : key;
   const bytes = toBytes(data);
+  const overhead = 2 * HASHES[name].length + 2;
+  if (publicKey.size < overhead) {
+    throw new KeyFormatError(
+      "size",
+      `a ${publicKey.bits}-bit key is too small for RSA-OAEP ${name}: at least ${overhead * 8} bits needed`,
+    );
+  }
   const limit = oaepCapacity(publicKey, name);
   if (bytes.length > limit) {
     throw new DataTooLongError(

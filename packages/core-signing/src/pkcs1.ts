@@ -2,7 +2,7 @@
 import { bigIntToBytes, bytesToBigInt } from "./bigint.ts";
 import { concatBytes, timingSafeEqual, toBytes } from "./encoding.ts";
 import { KeyFormatError } from "./errors.ts";
-import { HASHES, type SignatureHash, signatureHash } from "./hash.ts";
+import { digest, HASHES, type SignatureHash, signatureHash } from "./hash.ts";
 import { RsaPrivateKey, type RsaPublicKey } from "./keys.ts";
 import { rsaPrivate, rsaPublic } from "./rsa.ts";
 
@@ -20,9 +20,13 @@ function checkKeyFits(hash: SignatureHash, size: number, bits: number): void {
 }
 
 /** EMSA-PKCS1-v1_5: 00 01 FF…FF 00 DigestInfo, exactly `size` bytes. */
-function encodeMessage(data: Uint8Array, hash: SignatureHash, size: number): Uint8Array {
+async function encodeMessage(
+  data: Uint8Array<ArrayBuffer>,
+  hash: SignatureHash,
+  size: number,
+): Promise<Uint8Array> {
   const info = HASHES[hash];
-  const t = concatBytes(info.digestInfoPrefix, info.digest(data));
+  const t = concatBytes(info.digestInfoPrefix, await digest(hash, data));
   const em = new Uint8Array(size).fill(0xff);
   em[0] = 0;
   em[1] = 1;
@@ -48,7 +52,7 @@ export async function signPkcs1v15(
     const cryptoKey = await key.cryptoKey(ALGORITHM, name, "sign");
     if (cryptoKey) return new Uint8Array(await crypto.subtle.sign(ALGORITHM, cryptoKey, bytes));
   }
-  const em = encodeMessage(bytes, name, key.size);
+  const em = await encodeMessage(bytes, name, key.size);
   return bigIntToBytes(rsaPrivate(key, bytesToBigInt(em)), key.size);
 }
 
@@ -83,6 +87,6 @@ export async function verifyPkcs1v15(
   }
   const s = bytesToBigInt(signature);
   if (s >= publicKey.n) return false;
-  const expected = encodeMessage(bytes, name, publicKey.size);
+  const expected = await encodeMessage(bytes, name, publicKey.size);
   return timingSafeEqual(bigIntToBytes(rsaPublic(publicKey, s), publicKey.size), expected);
 }

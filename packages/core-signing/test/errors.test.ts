@@ -1,0 +1,174 @@
+// The error contract (src/errors.ts): VendorError and its kinds, and the key, encoding and OAEP errors.
+import { describe, expect, test } from "vitest";
+import {
+  DataTooLongError,
+  DecryptionError,
+  EncodingError,
+  ERROR_KINDS,
+  type ErrorKind,
+  invalidInput,
+  isErrorKind,
+  isVendorError,
+  KeyFormatError,
+  VendorError,
+} from "../src/index.ts";
+
+describe("ERROR_KINDS", () => {
+  test("are exactly the seven kinds, in order", () => {
+    expect([...ERROR_KINDS]).toEqual([
+      "invalid_request",
+      "unauthorized",
+      "not_found",
+      "rate_limited",
+      "unavailable",
+      "misconfigured",
+      "upstream",
+    ]);
+    expect(new Set(ERROR_KINDS).size).toBe(7);
+  });
+
+  test("isErrorKind accepts the kinds and nothing else", () => {
+    for (const kind of ERROR_KINDS) expect(isErrorKind(kind)).toBe(true);
+    for (const value of ["", "timeout", "Unavailable", "upstream ", 1, null, undefined, {}]) {
+      expect(isErrorKind(value)).toBe(false);
+    }
+  });
+});
+
+describe("VendorError", () => {
+  test.each(ERROR_KINDS)(
+    "kind %s: retryable defaults to true only for unavailable and rate_limited",
+    (kind) => {
+      const error = new VendorError({ vendor: "ebet", code: 1, kind, message: "m" });
+      expect(error.retryable).toBe(kind === "unavailable" || kind === "rate_limited");
+    },
+  );
+
+  test.each(ERROR_KINDS)("kind %s: an explicit retryable wins", (kind) => {
+    for (const retryable of [true, false]) {
+      const error = new VendorError({ vendor: "ebet", code: 1, kind, message: "m", retryable });
+      expect(error.retryable).toBe(retryable);
+    }
+  });
+
+  test("carries every field it was given", () => {
+    const cause = new TypeError("socket hang up");
+    const error = new VendorError({
+      vendor: "oneaccess",
+      code: "APP.0001",
+      kind: "upstream",
+      message: "the vendor failed",
+      upstreamStatus: 502,
+      field: "amount",
+      cause,
+    });
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toBeInstanceOf(VendorError);
+    expect(error.name).toBe("VendorError");
+    expect(error.vendor).toBe("oneaccess");
+    expect(error.code).toBe("APP.0001");
+    expect(error.kind).toBe("upstream");
+    expect(error.message).toBe("the vendor failed");
+    expect(error.upstreamStatus).toBe(502);
+    expect(error.field).toBe("amount");
+    expect(error.cause).toBe(cause);
+    expect(error.stack).toContain("VendorError");
+  });
+
+  test("leaves absent fields undefined, and sets no cause when none is given", () => {
+    const error = new VendorError({ vendor: "ebet", code: 4026, kind: "not_found", message: "m" });
+    expect(error.code).toBe(4026);
+    expect(error.upstreamStatus).toBeUndefined();
+    expect(error.field).toBeUndefined();
+    expect("cause" in error).toBe(false);
+  });
+
+  test("toJSON gives the fields and the message, nothing more", () => {
+    const error = new VendorError({
+      vendor: "ebet",
+      code: 4026,
+      kind: "rate_limited",
+      message: "slow down",
+      upstreamStatus: 429,
+      cause: new Error("secret detail"),
+    });
+    expect(error.toJSON()).toEqual({
+      name: "VendorError",
+      vendor: "ebet",
+      code: 4026,
+      kind: "rate_limited",
+      retryable: true,
+      upstreamStatus: 429,
+      field: undefined,
+      message: "slow down",
+    });
+    const json = JSON.parse(JSON.stringify(error)) as Record<string, unknown>;
+    expect(json).toEqual({
+      name: "VendorError",
+      vendor: "ebet",
+      code: 4026,
+      kind: "rate_limited",
+      retryable: true,
+      upstreamStatus: 429,
+      message: "slow down",
+    });
+    expect(JSON.stringify(error)).not.toContain("secret detail");
+    expect(JSON.stringify(error)).not.toContain("stack");
+  });
+
+  test("isVendorError tells VendorErrors from look-alikes", () => {
+    const error = new VendorError({ vendor: "v", code: 1, kind: "upstream", message: "m" });
+    expect(isVendorError(error)).toBe(true);
+    expect(isVendorError(error.toJSON())).toBe(false);
+    expect(isVendorError(new Error("m"))).toBe(false);
+    expect(isVendorError(undefined)).toBe(false);
+  });
+});
+
+describe("invalidInput", () => {
+  test("is an invalid_request VendorError with code INVALID_INPUT naming the field", () => {
+    const error = invalidInput("ebet", "amount", "must be positive");
+    expect(error).toBeInstanceOf(VendorError);
+    expect(error.vendor).toBe("ebet");
+    expect(error.kind).toBe<ErrorKind>("invalid_request");
+    expect(error.code).toBe("INVALID_INPUT");
+    expect(error.field).toBe("amount");
+    expect(error.retryable).toBe(false);
+    expect(error.upstreamStatus).toBeUndefined();
+    expect(error.message).toBe("amount: must be positive");
+  });
+});
+
+describe("the other errors", () => {
+  test("KeyFormatError carries its problem, message and cause", () => {
+    const cause = new Error("inner");
+    const error = new KeyFormatError("size", "too small", { cause });
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe("KeyFormatError");
+    expect(error.problem).toBe("size");
+    expect(error.message).toBe("too small");
+    expect(error.cause).toBe(cause);
+  });
+
+  test("DataTooLongError is a RangeError stating the length and the limit", () => {
+    const error = new DataTooLongError(191, 190, "RSA-OAEP SHA-256 with a 2048-bit key");
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error.name).toBe("DataTooLongError");
+    expect(error.length).toBe(191);
+    expect(error.limit).toBe(190);
+    expect(error.message).toBe(
+      "RSA-OAEP SHA-256 with a 2048-bit key: data is 191 bytes, at most 190 fit",
+    );
+  });
+
+  test("EncodingError and DecryptionError are named Errors", () => {
+    const encoding = new EncodingError("bad", { cause: 1 });
+    expect(encoding).toBeInstanceOf(Error);
+    expect(encoding.name).toBe("EncodingError");
+    expect(encoding.cause).toBe(1);
+    const decryption = new DecryptionError("bad");
+    expect(decryption).toBeInstanceOf(Error);
+    expect(decryption.name).toBe("DecryptionError");
+    expect(decryption).not.toBeInstanceOf(EncodingError);
+  });
+});
