@@ -4,22 +4,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 // @ts-expect-error: plain JavaScript module without declarations
-import { NODE_VERSIONS, nodeBinary, ROOT } from "../toolchain.mjs";
+import { NODE_VERSIONS, ROOT } from "../toolchain.mjs";
 
 const emptyCache = mkdtempSync(join(tmpdir(), "x-toolchain-"));
 afterAll(() => rmSync(emptyCache, { recursive: true, force: true }));
 
-/** Runs bootstrap.mjs under the pinned Node 20 with `process.platform` pretending to be `platform`. */
+/**
+ * Runs bootstrap.mjs as if on Node 20 (so that it needs Node 24) on `platform`, with an empty
+ * toolchain cache, so that it must fetch a Node build for that platform.
+ */
 function bootstrapOn(platform: string) {
-  const fake = `data:text/javascript,Object.defineProperty(process,"platform",{value:${JSON.stringify(platform)}})`;
-  return spawnSync(
-    nodeBinary(20),
-    ["--import", fake, join(ROOT, "tooling", "bootstrap.mjs"), "test"],
-    {
-      encoding: "utf8",
-      env: { ...process.env, X_TOOLCHAIN_CACHE: emptyCache, X_SYSTEM_NODE: "" },
-    },
-  );
+  const fake = [
+    'Object.defineProperty(process.versions,"node",{value:"20.0.0"})',
+    `Object.defineProperty(process,"platform",{value:${JSON.stringify(platform)}})`,
+  ].join(";");
+  const args = [
+    "--import",
+    `data:text/javascript,${fake}`,
+    join(ROOT, "tooling", "bootstrap.mjs"),
+    "test",
+  ];
+  return spawnSync(process.execPath, args, {
+    encoding: "utf8",
+    env: { ...process.env, X_TOOLCHAIN_CACHE: emptyCache, X_SYSTEM_NODE: "" },
+  });
 }
 
 describe("bootstrap", () => {
