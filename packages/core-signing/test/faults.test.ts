@@ -47,6 +47,12 @@ describe("FaultSwitch (simulator misbehaviour)", () => {
     await expect(pending).rejects.toThrow("stop");
   });
 
+  it("an already aborted signal ends the delay at once", async () => {
+    const faults = new FaultSwitch();
+    faults.set({ delayMs: 60_000 });
+    await expect(faults.intercept(AbortSignal.abort(new Error("gone")))).rejects.toThrow("gone");
+  });
+
   it("a delay alone answers normally afterwards", async () => {
     const faults = new FaultSwitch();
     faults.set({ delayMs: 1 });

@@ -56,7 +56,7 @@ export class FaultSwitch {
       });
     }
     if (truncatedJson) {
-      return new Response('{"status": 200, "apiVer', {
+      return new Response('{"result": {"items": [1, 2', {
         status: 200,
         headers: { "content-type": "application/json" },
       });
@@ -75,6 +75,7 @@ export class FaultSwitch {
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener(

@@ -1,0 +1,104 @@
+// EbetClient: the channel's side of eBET's logout and login notification, as build -> send -> parse.
+import {
+  type CallOptions,
+  type Clock,
+  checkTimeout,
+  type FetchLike,
+  type SendOptions,
+  sendRequest,
+} from "@x/core-signing";
+import { ebetCheck, invalidEbetInput, toEbetError, VENDOR } from "./errors.ts";
+import { checkFunction, checkObject } from "./input.ts";
+import {
+  type CallbackInput,
+  callbackRequest,
+  type EbetRequestConfig,
+  type LogoutInput,
+  logoutRequest,
+  type ResolvedConfig,
+  resolveConfig,
+} from "./requests.ts";
+import {
+  type CallbackResult,
+  type LogoutResult,
+  parseCallbackResponse,
+  parseLogoutResponse,
+} from "./responses.ts";
+
+export interface EbetClientOptions extends EbetRequestConfig {
+  /** Defaults to the global fetch; a simulator's or a service binding's fetch fits too. */
+  fetch?: FetchLike;
+  /** Deadline for a whole call, answer included: 1 to 300 000 ms, 10 000 by default. */
+  timeoutMs?: number;
+}
+
+/**
+ * A client for one eBET channel. The private key is imported once, when the client is made; every
+ * option is checked then, and every call's input before anything is sent.
+ */
+export class EbetClient {
+  readonly #config: ResolvedConfig;
+  readonly #fetch: FetchLike | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(options: EbetClientOptions) {
+    this.#config = resolveConfig(options);
+    this.#fetch = checkFunction<FetchLike>(options.fetch, "fetch");
+    this.#timeoutMs = ebetCheck(() => checkTimeout(VENDOR, options.timeoutMs));
+  }
+
+  get baseUrl(): string {
+    return this.#config.baseUrl;
+  }
+
+  get channelId(): number {
+    return this.#config.channelId;
+  }
+
+  /** Makes the player leave eBET's game: `POST /api/logout`. Resolves to `{ status: 200, apiVersion }`. */
+  async logout(input: LogoutInput, options?: CallOptions): Promise<LogoutResult> {
+    const call = this.#callOptions(options);
+    const request = await logoutRequest(call.config, input);
+    return parseLogoutResponse(await this.#send(request, call.send));
+  }
+
+  /**
+   * Tells eBET that the channel has logged the player in: `POST /api/callback`. Resolves to the
+   * player's account and wallets.
+   */
+  async callback(input: CallbackInput, options?: CallOptions): Promise<CallbackResult> {
+    const call = this.#callOptions(options);
+    const request = await callbackRequest(call.config, input);
+    return parseCallbackResponse(await this.#send(request, call.send));
+  }
+
+  /** Merges per-call options over the client's, checking them before anything is built. */
+  #callOptions(options: CallOptions | undefined): { config: ResolvedConfig; send: SendOptions } {
+    const given = options === undefined ? {} : checkObject(options, "options");
+    const fetch = checkFunction<FetchLike>(given.fetch, "fetch") ?? this.#fetch;
+    const now = checkFunction<Clock>(given.now, "now");
+    const timeoutMs =
+      given.timeoutMs === undefined
+        ? this.#timeoutMs
+        : ebetCheck(() => checkTimeout(VENDOR, given.timeoutMs));
+    const signal = given.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw invalidEbetInput("signal", "must be an AbortSignal");
+    }
+    const send: SendOptions = {
+      vendor: VENDOR,
+      timeoutMs,
+      ...(fetch === undefined ? {} : { fetch }),
+      ...(signal === undefined ? {} : { signal }),
+    };
+    return { config: now === undefined ? this.#config : { ...this.#config, now }, send };
+  }
+
+  async #send(request: Request, options: SendOptions): Promise<Response> {
+    try {
+      return await sendRequest(request, options);
+    } catch (error) {
+      throw toEbetError(error);
+    }
+  }
+}

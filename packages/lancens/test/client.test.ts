@@ -1,0 +1,386 @@
+// Tests for the client with a scripted fetch: options, one call each, refusals before any request, the flow.
+import { describe, expect, it } from "vitest";
+import { LANCENS_BASE_URL, LancensClient, LancensError } from "../src/index.ts";
+
+const TOKEN = "0123456789abcdef0123456789abcdef";
+const USER = "lancens-user";
+
+type Script = (request: Request) => Response | Promise<Response>;
+
+/** A fetch that records every request and answers from a script. */
+function scripted(script: Script = () => new Response(null, { status: 200 })) {
+  const requests: Request[] = [];
+  const fetch = async (request: Request) => {
+    requests.push(request);
+    return script(request);
+  };
+  return { fetch, requests };
+}
+
+const json = (message: string, status: number) =>
+  new Response(JSON.stringify({ message }), { status });
+
+function client(fetch: (request: Request) => Promise<Response>, extra = {}) {
+  return new LancensClient({ baseUrl: LANCENS_BASE_URL, fetch, ...extra });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<LancensError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(LancensError);
+    return error as LancensError;
+  }
+  throw new Error("expected a LancensError");
+}
+
+function thrown(run: () => unknown): LancensError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(LancensError);
+    return error as LancensError;
+  }
+  throw new Error("expected a LancensError");
+}
+
+const pathOf = (request: Request) => `${request.method} ${new URL(request.url).pathname}`;
+
+describe("options", () => {
+  it("normalises the base URL and keeps the defaults", () => {
+    const c = new LancensClient({ baseUrl: "https://weixin.lancens.com:6443/" });
+    expect(c.baseUrl).toBe(LANCENS_BASE_URL);
+    expect(c.timeoutMs).toBe(10_000);
+    expect(c.paths).toEqual({
+      ringPushToken: "/v1/api/user/token",
+      messagePushToken: "/v1/api/user/message/token",
+      logout: "/v1/api/user/logout",
+    });
+  });
+
+  it.each([
+    [{ baseUrl: "" }, "baseUrl"],
+    [{ baseUrl: "not a url" }, "baseUrl"],
+    [{ baseUrl: "ftp://x" }, "baseUrl"],
+    [{ baseUrl: LANCENS_BASE_URL, timeoutMs: 0 }, "timeoutMs"],
+    [{ baseUrl: LANCENS_BASE_URL, timeoutMs: 1.5 }, "timeoutMs"],
+    [{ baseUrl: LANCENS_BASE_URL, timeoutMs: 300_001 }, "timeoutMs"],
+    [{ baseUrl: LANCENS_BASE_URL, fetch: "fetch" }, "fetch"],
+    [{ baseUrl: LANCENS_BASE_URL, maxBodyBytes: 0 }, "maxBodyBytes"],
+    [{ baseUrl: LANCENS_BASE_URL, paths: { logout: "logout" } }, "paths.logout"],
+    [{ baseUrl: LANCENS_BASE_URL, alreadyLoggedOutCodes: ["EXPIRED"] }, "alreadyLoggedOutCodes"],
+    [{ baseUrl: LANCENS_BASE_URL, pushTokensGoneWithSession: "yes" }, "pushTokensGoneWithSession"],
+  ])("refuses %j, naming %s", (options, field) => {
+    const error = thrown(() => new LancensClient(options as never));
+    expect(error.field).toBe(field);
+    expect(error.kind).toBe("invalid_request");
+  });
+
+  it("refuses missing options", () => {
+    expect(thrown(() => new LancensClient(undefined as never)).field).toBe("options");
+  });
+});
+
+describe("one call each", () => {
+  it("clearRingPushToken sends one DELETE and reports cleared", async () => {
+    const { fetch, requests } = scripted(() => new Response(null, { status: 204 }));
+    await expect(client(fetch).clearRingPushToken(TOKEN)).resolves.toEqual({
+      outcome: "cleared",
+      status: 204,
+    });
+    expect(requests.map(pathOf)).toEqual(["DELETE /v1/api/user/token"]);
+    expect(requests[0]?.headers.get("token")).toBe(TOKEN);
+  });
+
+  it("clearMessagePushToken sends one DELETE and reports cleared", async () => {
+    const { fetch, requests } = scripted(() => json("success", 200));
+    await expect(client(fetch).clearMessagePushToken(TOKEN)).resolves.toMatchObject({
+      outcome: "cleared",
+    });
+    expect(requests.map(pathOf)).toEqual(["DELETE /v1/api/user/message/token"]);
+  });
+
+  it("logout sends one POST and reports cleared, or already_cleared for an invalid token", async () => {
+    const ok = scripted(() => new Response(null, { status: 201 }));
+    await expect(client(ok.fetch).logout({ username: USER, token: TOKEN })).resolves.toEqual({
+      outcome: "cleared",
+      alreadyLoggedOut: false,
+      status: 201,
+    });
+    expect(ok.requests.map(pathOf)).toEqual(["POST /v1/api/user/logout"]);
+    expect(await ok.requests[0]?.json()).toEqual({ username: USER, token: TOKEN });
+    const gone = scripted(() => json("invalid token", 401));
+    await expect(client(gone.fetch).logout({ username: USER, token: TOKEN })).resolves.toEqual({
+      outcome: "already_cleared",
+      alreadyLoggedOut: true,
+      status: 401,
+    });
+  });
+
+  it("push-token calls report invalid token as an unauthorized error", async () => {
+    const { fetch } = scripted(() => json("invalid token", 401));
+    const error = await rejection(client(fetch).clearRingPushToken(TOKEN));
+    expect(error.kind).toBe("unauthorized");
+    expect(error.code).toBe("INVALID_TOKEN");
+    expect(error.call).toBe("clearRingPushToken");
+  });
+
+  it("a logout refused with undefined username keeps the field", async () => {
+    const { fetch } = scripted(() => json("undefined username", 400));
+    const error = await rejection(client(fetch).logout({ username: USER, token: TOKEN }));
+    expect(error.kind).toBe("invalid_request");
+    expect(error.field).toBe("username");
+  });
+
+  it("uses the configured paths", async () => {
+    const { fetch, requests } = scripted();
+    const c = client(fetch, { paths: { logout: "/gw/logout" } });
+    await c.logout({ username: USER, token: TOKEN });
+    await c.clearRingPushToken(TOKEN);
+    expect(requests.map(pathOf)).toEqual(["POST /gw/logout", "DELETE /v1/api/user/token"]);
+  });
+
+  it("per-call fetch and timeout override the client's", async () => {
+    const base = scripted(() => json("paramer error", 400));
+    const other = scripted();
+    const c = client(base.fetch);
+    await expect(c.clearRingPushToken(TOKEN, { fetch: other.fetch })).resolves.toMatchObject({
+      outcome: "cleared",
+    });
+    expect(base.requests).toHaveLength(0);
+    expect(other.requests).toHaveLength(1);
+    const error = await rejection(c.clearRingPushToken(TOKEN, { timeoutMs: -1 }));
+    expect(error.field).toBe("timeoutMs");
+    expect(base.requests).toHaveLength(0);
+  });
+});
+
+describe("refused before any request", () => {
+  const BAD: [string, { username: string; token: string }, string, RegExp][] = [
+    ["a 5-character username", { username: "abcde", token: TOKEN }, "username", /got 5/],
+    ["a 33-character username", { username: "a".repeat(33), token: TOKEN }, "username", /got 33/],
+    ["an empty token", { username: USER, token: "" }, "token", /must not be empty/],
+    ["a token with CR", { username: USER, token: "abc\rdef" }, "token", /CR or LF/],
+    ["a token with LF", { username: USER, token: "abc\ndef" }, "token", /CR or LF/],
+    ["a token with CRLF", { username: USER, token: `${TOKEN}\r\nx-admin: 1` }, "token", /CR or LF/],
+  ];
+
+  it.each(BAD)("logout and logoutFully refuse %s", async (_, input, field, pattern) => {
+    const { fetch, requests } = scripted();
+    const c = client(fetch);
+    for (const run of [() => c.logout(input), () => c.logoutFully(input)]) {
+      const error = await rejection(run());
+      expect(error.field).toBe(field);
+      expect(error.code).toBe("INVALID_INPUT");
+      expect(error.message).toMatch(pattern);
+      expect(error.message).not.toContain(TOKEN);
+    }
+    expect(requests).toHaveLength(0);
+  });
+
+  it.each(BAD.filter(([, , field]) => field === "token"))(
+    "push-token calls refuse %s",
+    async (_, input) => {
+      const { fetch, requests } = scripted();
+      const c = client(fetch);
+      expect((await rejection(c.clearRingPushToken(input.token))).field).toBe("token");
+      expect((await rejection(c.clearMessagePushToken(input.token))).field).toBe("token");
+      expect(requests).toHaveLength(0);
+    },
+  );
+
+  it("a missing input is refused, not a crash", async () => {
+    const { fetch, requests } = scripted();
+    const c = client(fetch);
+    expect((await rejection(c.logoutFully(undefined as never))).field).toBe("username");
+    expect((await rejection(c.logout({ username: USER } as never))).field).toBe("token");
+    expect(requests).toHaveLength(0);
+  });
+});
+
+describe("transport failures", () => {
+  it("no answer in time is a retryable TIMEOUT naming the call", async () => {
+    const never = () => new Promise<Response>(() => {});
+    const error = await rejection(
+      new LancensClient({ baseUrl: LANCENS_BASE_URL, fetch: never, timeoutMs: 20 }).logout({
+        username: USER,
+        token: TOKEN,
+      }),
+    );
+    expect(error.code).toBe("TIMEOUT");
+    expect(error.kind).toBe("unavailable");
+    expect(error.retryable).toBe(true);
+    expect(error.call).toBe("logout");
+    expect(error.upstreamStatus).toBeUndefined();
+  });
+
+  it("a network failure is a retryable NETWORK_ERROR with its cause", async () => {
+    const cause = new TypeError("fetch failed");
+    const error = await rejection(
+      client(async () => {
+        throw cause;
+      }).clearMessagePushToken(TOKEN),
+    );
+    expect(error.code).toBe("NETWORK_ERROR");
+    expect(error.retryable).toBe(true);
+    expect(error.call).toBe("clearMessagePushToken");
+    expect(error.cause).toBe(cause);
+  });
+
+  it("the caller's abort is rethrown as is", async () => {
+    const controller = new AbortController();
+    const reason = new Error("caller gave up");
+    controller.abort(reason);
+    const { fetch, requests } = scripted();
+    await expect(
+      client(fetch).clearRingPushToken(TOKEN, { signal: controller.signal }),
+    ).rejects.toBe(reason);
+    expect(requests).toHaveLength(0);
+  });
+});
+
+describe("logoutFully", () => {
+  it("clears the ring push token, then the message push token, then logs out", async () => {
+    const { fetch, requests } = scripted();
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect(result).toEqual({
+      ringPushToken: "cleared",
+      messagePushToken: "cleared",
+      session: "cleared",
+      alreadyLoggedOut: false,
+      ok: true,
+    });
+    expect(requests.map(pathOf)).toEqual([
+      "DELETE /v1/api/user/token",
+      "DELETE /v1/api/user/message/token",
+      "POST /v1/api/user/logout",
+    ]);
+    for (const request of requests.slice(0, 2)) expect(request.headers.get("token")).toBe(TOKEN);
+  });
+
+  it("a failed push-token step does not stop the logout", async () => {
+    const { fetch, requests } = scripted((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/v1/api/user/token") return json("paramer error", 400);
+      if (path === "/v1/api/user/message/token")
+        return new Response("bad gateway", { status: 502 });
+      return new Response(null, { status: 200 });
+    });
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect(requests).toHaveLength(3);
+    expect(result.ringPushToken).toBeInstanceOf(LancensError);
+    expect((result.ringPushToken as LancensError).code).toBe("PARAMER_ERROR");
+    expect((result.messagePushToken as LancensError).kind).toBe("unavailable");
+    expect(result.session).toBe("cleared");
+    expect(result.ok).toBe(false);
+  });
+
+  it("network failures and timeouts on push-token steps do not stop the logout", async () => {
+    let calls = 0;
+    const fetch = async (request: Request) => {
+      calls++;
+      if (new URL(request.url).pathname === "/v1/api/user/logout") return new Response(null);
+      if (calls === 1) throw new TypeError("connection refused");
+      return new Promise<Response>(() => {});
+    };
+    const result = await new LancensClient({
+      baseUrl: LANCENS_BASE_URL,
+      fetch,
+      timeoutMs: 20,
+    }).logoutFully({ username: USER, token: TOKEN });
+    expect((result.ringPushToken as LancensError).code).toBe("NETWORK_ERROR");
+    expect((result.messagePushToken as LancensError).code).toBe("TIMEOUT");
+    expect(result.session).toBe("cleared");
+  });
+
+  it("a failed logout is the session step's error, not a throw", async () => {
+    const { fetch } = scripted((request) =>
+      new URL(request.url).pathname === "/v1/api/user/logout"
+        ? json("10051", 400)
+        : new Response(null, { status: 200 }),
+    );
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect(result.ringPushToken).toBe("cleared");
+    expect(result.messagePushToken).toBe("cleared");
+    expect(result.session).toBeInstanceOf(LancensError);
+    expect((result.session as LancensError).code).toBe(10051);
+    expect((result.session as LancensError).retryable).toBe(true);
+    expect(result.alreadyLoggedOut).toBe(false);
+    expect(result.ok).toBe(false);
+  });
+
+  it("after an earlier logout every step is already_cleared", async () => {
+    const { fetch, requests } = scripted(() => json("invalid token", 401));
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect(requests).toHaveLength(3);
+    expect(result).toEqual({
+      ringPushToken: "already_cleared",
+      messagePushToken: "already_cleared",
+      session: "already_cleared",
+      alreadyLoggedOut: true,
+      ok: true,
+    });
+  });
+
+  it("with pushTokensGoneWithSession false the push-token refusals stay errors", async () => {
+    const { fetch } = scripted(() => json("invalid token", 401));
+    const result = await client(fetch, { pushTokensGoneWithSession: false }).logoutFully({
+      username: USER,
+      token: TOKEN,
+    });
+    expect((result.ringPushToken as LancensError).code).toBe("INVALID_TOKEN");
+    expect((result.messagePushToken as LancensError).code).toBe("INVALID_TOKEN");
+    expect(result.session).toBe("already_cleared");
+    expect(result.alreadyLoggedOut).toBe(true);
+    expect(result.ok).toBe(false);
+  });
+
+  it("push-token refusals stay errors when the logout itself did not find the session gone", async () => {
+    const { fetch } = scripted((request) =>
+      new URL(request.url).pathname === "/v1/api/user/logout"
+        ? new Response(null, { status: 200 })
+        : json("invalid token", 401),
+    );
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect((result.ringPushToken as LancensError).code).toBe("INVALID_TOKEN");
+    expect(result.session).toBe("cleared");
+  });
+
+  it("other push-token errors stay errors even when the session was already gone", async () => {
+    const { fetch } = scripted((request) =>
+      new URL(request.url).pathname === "/v1/api/user/token"
+        ? json("no data error", 400)
+        : json("invalid token", 401),
+    );
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect((result.ringPushToken as LancensError).code).toBe("NO_DATA");
+    expect(result.messagePushToken).toBe("already_cleared");
+    expect(result.session).toBe("already_cleared");
+  });
+
+  it("the caller's abort stops the flow and is rethrown", async () => {
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    const { fetch, requests } = scripted(() => {
+      controller.abort(reason);
+      return new Response(null, { status: 200 });
+    });
+    await expect(
+      client(fetch).logoutFully({ username: USER, token: TOKEN }, { signal: controller.signal }),
+    ).rejects.toBe(reason);
+    expect(requests).toHaveLength(1);
+  });
+
+  it("no error carries the token, even when Lancens repeats it", async () => {
+    const { fetch } = scripted(() => json(`token ${TOKEN} is not valid`, 401));
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    for (const step of [result.ringPushToken, result.messagePushToken, result.session]) {
+      const error = step as LancensError;
+      expect(error).toBeInstanceOf(LancensError);
+      expect(error.vendorMessage).toBe("token [redacted] is not valid");
+      expect(JSON.stringify(error)).not.toContain(TOKEN);
+      expect(error.message).not.toContain(TOKEN);
+      expect(String(error.stack)).not.toContain(TOKEN);
+    }
+  });
+});

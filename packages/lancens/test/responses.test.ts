@@ -1,0 +1,265 @@
+// Tests for the answer parsers: any 2xx is success, each error wording typed, logout idempotent.
+import { describe, expect, it } from "vitest";
+import {
+  errorFromAnswer,
+  interpretLogoutAnswer,
+  interpretPushTokenAnswer,
+  isSessionGone,
+  LancensError,
+  parseClearMessagePushTokenResponse,
+  parseClearRingPushTokenResponse,
+  parseLogoutResponse,
+} from "../src/index.ts";
+
+const jsonMessage = (message: string | number, status: number) =>
+  new Response(JSON.stringify({ message }), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+
+async function rejection(promise: Promise<unknown>): Promise<LancensError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(LancensError);
+    return error as LancensError;
+  }
+  throw new Error("expected a LancensError");
+}
+
+const SUCCESSES: [string, () => Response][] = [
+  ["200 JSON", () => jsonMessage("success", 200)],
+  ["200 text", () => new Response("ok", { status: 200 })],
+  ["200 empty", () => new Response(null, { status: 200 })],
+  ["201 JSON", () => jsonMessage("created", 201)],
+  ["204", () => new Response(null, { status: 204 })],
+  ["202 text", () => new Response("accepted", { status: 202 })],
+  ["299 HTML", () => new Response("<html>ok</html>", { status: 299 })],
+];
+
+describe("push-token answers", () => {
+  it.each(SUCCESSES)("%s is cleared", async (_, make) => {
+    const response = make();
+    await expect(parseClearRingPushTokenResponse(response)).resolves.toEqual({
+      outcome: "cleared",
+      status: response.status,
+    });
+    const again = make();
+    await expect(parseClearMessagePushTokenResponse(again)).resolves.toEqual({
+      outcome: "cleared",
+      status: again.status,
+    });
+  });
+
+  it("does not read a success body it does not need (even a huge one)", async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(1024 * 1024));
+      },
+    });
+    const result = await parseClearRingPushTokenResponse(new Response(body, { status: 200 }));
+    expect(result.outcome).toBe("cleared");
+    expect(pulled).toBeLessThanOrEqual(1);
+  });
+
+  it("invalid token and no token are unauthorized errors naming the token", async () => {
+    for (const message of ["invalid token", "no token"]) {
+      const error = await rejection(parseClearRingPushTokenResponse(jsonMessage(message, 401)));
+      expect(error.kind).toBe("unauthorized");
+      expect(error.field).toBe("token");
+      expect(error.code).toBe(message === "no token" ? "NO_TOKEN" : "INVALID_TOKEN");
+      expect(error.upstreamStatus).toBe(401);
+      expect(error.vendorMessage).toBe(message);
+      expect(error.call).toBe("clearRingPushToken");
+      expect(error.retryable).toBe(false);
+    }
+  });
+
+  it("reads JSON, plain-text and empty error bodies", async () => {
+    const text = await rejection(
+      parseClearMessagePushTokenResponse(new Response("invalid token", { status: 401 })),
+    );
+    expect(text.code).toBe("INVALID_TOKEN");
+    expect(text.call).toBe("clearMessagePushToken");
+    const empty = await rejection(
+      parseClearMessagePushTokenResponse(new Response(null, { status: 401 })),
+    );
+    expect(empty.code).toBe("HTTP_ERROR");
+    expect(empty.kind).toBe("unauthorized");
+    expect(empty.vendorMessage).toBeUndefined();
+    expect(empty.message).toBe(
+      "lancens clearing the message push token failed: HTTP 401, no message",
+    );
+  });
+
+  it("a gateway page is a retryable unavailable error", async () => {
+    const error = await rejection(
+      parseClearRingPushTokenResponse(
+        new Response("<html><h1>502 Bad Gateway</h1></html>", { status: 502 }),
+      ),
+    );
+    expect(error.kind).toBe("unavailable");
+    expect(error.retryable).toBe(true);
+    expect(error.upstreamStatus).toBe(502);
+  });
+
+  it("an unknown message keeps the message and falls back on the status", async () => {
+    const error = await rejection(
+      parseClearRingPushTokenResponse(jsonMessage("the server is on fire", 500)),
+    );
+    expect(error.code).toBe("UNKNOWN_MESSAGE");
+    expect(error.kind).toBe("unavailable");
+    expect(error.vendorMessage).toBe("the server is on fire");
+    expect(error.message).toContain('"the server is on fire"');
+  });
+
+  it("an oversized or broken error body is judged by its status", async () => {
+    const big = new Response(JSON.stringify({ message: "x".repeat(200_000) }), { status: 400 });
+    const error = await rejection(parseClearRingPushTokenResponse(big, { maxBodyBytes: 1024 }));
+    expect(error.code).toBe("HTTP_ERROR");
+    expect(error.kind).toBe("invalid_request");
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.error(new Error("connection reset"));
+      },
+    });
+    const brokenError = await rejection(
+      parseClearRingPushTokenResponse(new Response(broken, { status: 503 })),
+    );
+    expect(brokenError.kind).toBe("unavailable");
+  });
+});
+
+describe("logout answers", () => {
+  it.each(SUCCESSES)("%s is cleared", async (_, make) => {
+    const response = make();
+    await expect(parseLogoutResponse(response)).resolves.toEqual({
+      outcome: "cleared",
+      alreadyLoggedOut: false,
+      status: response.status,
+    });
+  });
+
+  it.each([
+    ["JSON invalid token", () => jsonMessage("invalid token", 401)],
+    ["JSON invalid token on 400", () => jsonMessage("invalid token", 400)],
+    ["text invalid token", () => new Response("invalid token", { status: 401 })],
+    ["JSON no token", () => jsonMessage("no token", 401)],
+  ])("%s is already_cleared", async (_, make) => {
+    const response = make();
+    await expect(parseLogoutResponse(response)).resolves.toEqual({
+      outcome: "already_cleared",
+      alreadyLoggedOut: true,
+      status: response.status,
+    });
+  });
+
+  it("an empty 401 is not proof the session ended: it stays an error", async () => {
+    const error = await rejection(parseLogoutResponse(new Response(null, { status: 401 })));
+    expect(error.kind).toBe("unauthorized");
+    expect(error.code).toBe("HTTP_ERROR");
+  });
+
+  it("token error (checking the token failed) is an error, not already_cleared", async () => {
+    const error = await rejection(parseLogoutResponse(jsonMessage("token error", 400)));
+    expect(error.code).toBe("CHECK_FAILED");
+    expect(error.kind).toBe("unauthorized");
+    expect(error.field).toBe("token");
+  });
+
+  it("alreadyLoggedOutCodes narrows which messages count as already logged out", async () => {
+    const options = { alreadyLoggedOutCodes: ["INVALID_TOKEN"] as const };
+    await expect(
+      parseLogoutResponse(jsonMessage("invalid token", 401), options),
+    ).resolves.toMatchObject({ alreadyLoggedOut: true });
+    const error = await rejection(parseLogoutResponse(jsonMessage("no token", 401), options));
+    expect(error.code).toBe("NO_TOKEN");
+    const none = await rejection(
+      parseLogoutResponse(jsonMessage("invalid token", 401), { alreadyLoggedOutCodes: [] }),
+    );
+    expect(none.code).toBe("INVALID_TOKEN");
+  });
+
+  it.each([
+    ["undefined username", 400, "UNDEFINED_FIELD", "invalid_request", "username", false],
+    ["undefined token", 400, "UNDEFINED_FIELD", "invalid_request", "token", false],
+    ["username length error", 400, "LENGTH_ERROR", "invalid_request", "username", false],
+    ["username format error", 400, "FORMAT_ERROR", "invalid_request", "username", false],
+    ["username error", 400, "CHECK_FAILED", "invalid_request", "username", false],
+    ["username exist", 400, "EXISTS", "invalid_request", "username", false],
+    ["no data error", 400, "NO_DATA", "upstream", undefined, false],
+    ["paramer error", 400, "PARAMER_ERROR", "upstream", undefined, false],
+    ["10001", 400, 10001, "unavailable", undefined, true],
+    ["10051", 500, 10051, "unavailable", undefined, true],
+    ["20001", 400, 20001, "unavailable", undefined, true],
+    ["30007", 400, 30007, "unavailable", undefined, true],
+  ] as const)(
+    "%s (HTTP %i) -> %s / %s, field %s",
+    async (message, status, code, kind, field, retryable) => {
+      const error = await rejection(parseLogoutResponse(jsonMessage(message, status)));
+      expect(error.code).toBe(code);
+      expect(error.kind).toBe(kind);
+      expect(error.field).toBe(field);
+      expect(error.retryable).toBe(retryable);
+      expect(error.upstreamStatus).toBe(status);
+      expect(error.vendorMessage).toBe(message);
+      expect(error.call).toBe("logout");
+    },
+  );
+
+  it("a numeric JSON message is a database code", async () => {
+    const error = await rejection(parseLogoutResponse(jsonMessage(10051, 400)));
+    expect(error.code).toBe(10051);
+  });
+
+  it.each([
+    [404, "misconfigured"],
+    [429, "rate_limited"],
+    [500, "unavailable"],
+    [503, "unavailable"],
+    [302, "upstream"],
+  ])("a bare HTTP %i is %s", async (status, kind) => {
+    const error = await rejection(parseLogoutResponse(new Response("", { status })));
+    expect(error.kind).toBe(kind);
+    expect(error.upstreamStatus).toBe(status);
+  });
+});
+
+describe("sans-IO interpreters", () => {
+  it("work on a status and a body string", () => {
+    expect(interpretPushTokenAnswer("clearRingPushToken", 204, "")).toEqual({
+      outcome: "cleared",
+      status: 204,
+    });
+    expect(interpretLogoutAnswer(401, '{"message":"invalid token"}')).toEqual({
+      outcome: "already_cleared",
+      alreadyLoggedOut: true,
+      status: 401,
+    });
+    expect(() => interpretPushTokenAnswer("clearMessagePushToken", 401, "invalid token")).toThrow(
+      LancensError,
+    );
+    expect(() => interpretLogoutAnswer(400, "undefined username")).toThrow(/undefined username/);
+  });
+
+  it("errorFromAnswer builds the same error the parsers throw", () => {
+    const error = errorFromAnswer("logout", 400, '{"message":"username length error"}');
+    expect(error.field).toBe("username");
+    expect(error.message).toBe('lancens logout failed: HTTP 400, "username length error"');
+  });
+
+  it("isSessionGone only believes answers from Lancens", () => {
+    expect(isSessionGone(errorFromAnswer("logout", 401, "invalid token"))).toBe(true);
+    expect(isSessionGone(errorFromAnswer("logout", 401, "no token"))).toBe(true);
+    expect(isSessionGone(errorFromAnswer("logout", 401, "no token"), ["INVALID_TOKEN"])).toBe(
+      false,
+    );
+    expect(isSessionGone(errorFromAnswer("logout", 400, "paramer error"))).toBe(false);
+    const local = new LancensError({ code: "INVALID_TOKEN", kind: "unauthorized", message: "m" });
+    expect(isSessionGone(local)).toBe(false);
+    expect(isSessionGone(new Error("invalid token"))).toBe(false);
+    expect(isSessionGone("already_cleared")).toBe(false);
+  });
+});

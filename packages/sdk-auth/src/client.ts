@@ -1,0 +1,386 @@
+// The OneAccess SDK client: server time, the application's public key, and logout in one request when warm.
+import {
+  type Clock,
+  ClockOffset,
+  checkBaseUrl,
+  checkTimeout,
+  timestamp as clockTimestamp,
+  type ErrorKind,
+  type FetchLike,
+  importPublicKey,
+  isErrorKind,
+  KeyFormatError,
+  type PublicKeyMaterial,
+  type RsaPublicKey,
+  sendRequest,
+  systemClock,
+  type TimestampUnit,
+  VendorError,
+} from "@x/core-signing";
+import { DEFAULT_REFRESH_CODES } from "./codes.ts";
+import { asOneAccess, OneAccessError, refuse, VENDOR } from "./errors.ts";
+import { type ApplicationIdentity, checkDevice, type DeviceInfo } from "./headers.ts";
+import {
+  buildLogoutRequest,
+  buildPublicKeyRequest,
+  buildServerDateRequest,
+  type CallTarget,
+  checkIdentity,
+} from "./requests.ts";
+import {
+  type LogoutResult,
+  type ParseOptions,
+  parseLogoutResponse,
+  parsePublicKeyResponse,
+  parseServerDateResponse,
+  type ServerDate,
+} from "./responses.ts";
+import { checkNonce, checkSessionToken } from "./signature.ts";
+import {
+  detectTimestampUnit,
+  hexNonce,
+  type TimestampUnitOption,
+  timestampToMs,
+  timestampValue,
+} from "./timestamp.ts";
+
+/** Makes the nonce for a signature from the timestamp it signs. */
+export type NonceFunction = (timestamp: string) => string;
+
+export interface OneAccessClientOptions {
+  /** The tenant domain, e.g. "https://example.huaweioneaccess.com" (for ISV applications, the common domain). */
+  baseUrl: string;
+  /** The application's ClientId, sent as X-client-id. */
+  clientId: string;
+  /** Sent as X-tenant-id when set; required by OneAccess for ISV applications. */
+  tenantId?: string | undefined;
+  /** Defaults to the global fetch. */
+  fetch?: FetchLike | undefined;
+  /** Deadline per request, answer included; 10 000 ms by default. */
+  timeoutMs?: number | undefined;
+  /** The local clock (ms since the epoch); defaults to Date.now. */
+  now?: Clock | undefined;
+  /** The nonce for a timestamp; defaults to the timestamp in hexadecimal, as documented. */
+  nonce?: NonceFunction | undefined;
+  /** The server's timestamp unit; "auto" (the default) reads it from the server's own timestamp. */
+  timestampUnit?: TimestampUnitOption | undefined;
+  /**
+   * The device headers of the calls the client makes on its own behalf (server time, public key),
+   * which OneAccess requires like any SDK call. Defaults to DEFAULT_SERVICE_DEVICE.
+   */
+  device?: DeviceInfo | undefined;
+  /** The application's public key, when known in advance: the first logout then skips fetching it. */
+  publicKey?: PublicKeyMaterial | undefined;
+  /**
+   * Which logout errors mean "the signature or its timestamp was refused", so that the key and the
+   * clock offset are refreshed and the logout retried once. Defaults to defaultRefreshOn.
+   */
+  refreshOn?: ((error: OneAccessError) => boolean) | undefined;
+  /** Kinds for OneAccess error codes, over ONEACCESS_ERROR_KINDS. */
+  errorKinds?: Readonly<Record<string, ErrorKind>> | undefined;
+  /** Largest answer read, in bytes; 1 MiB by default. */
+  maxBodyBytes?: number | undefined;
+}
+
+/** Options of one call. */
+export interface OneAccessCallOptions {
+  /** Aborts the call; the abort reason is thrown as is. */
+  signal?: AbortSignal | undefined;
+  /** Deadline for each request of this call, overriding the client's. */
+  timeoutMs?: number | undefined;
+}
+
+export interface LogoutInput {
+  /** The OneAccess session token to end. */
+  sessionToken: string;
+  /** The user's device, sent as the X-operating-sys-version, X-device-fingerprint, X-agent, X-device-ip and X-L headers. */
+  device: DeviceInfo;
+}
+
+/** The device named on the client's own calls (server time, public key) unless the `device` option says otherwise. */
+export const DEFAULT_SERVICE_DEVICE: Readonly<DeviceInfo> = Object.freeze({
+  osVersion: "server",
+  fingerprint: "x-sdk-auth",
+  agent: "x-sdk-auth",
+});
+
+const SIGNATURE_WORDS = /signature|timestamp|签名|时间戳/i;
+
+/**
+ * The default `refreshOn`: an HTTP 400 whose code is one of DEFAULT_REFRESH_CODES, or whose
+ * `error_msg` speaks of the signature or the timestamp.
+ */
+export function defaultRefreshOn(error: OneAccessError): boolean {
+  if (error.upstreamStatus !== 400) return false;
+  return DEFAULT_REFRESH_CODES.includes(error.code) || SIGNATURE_WORDS.test(error.errorMsg ?? "");
+}
+
+/** What the client has cached, for inspection. */
+export interface OneAccessClientState {
+  publicKey: RsaPublicKey | undefined;
+  /** Server clock minus local clock, in ms, once observed. */
+  clockOffsetMs: number | undefined;
+  /** The server's timestamp unit, once known. */
+  timestampUnit: TimestampUnit | undefined;
+}
+
+/** Rejects with the signal's reason as soon as it aborts; otherwise settles as `promise` does. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function optionalFunction<T>(field: string, value: unknown): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") throw refuse(field, `must be a function, not ${typeof value}`);
+  return value as T;
+}
+
+function checkErrorKinds(value: unknown): Readonly<Record<string, ErrorKind>> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null)
+    throw refuse("errorKinds", "must be an object of code -> kind");
+  for (const [code, kind] of Object.entries(value)) {
+    if (!isErrorKind(kind))
+      throw refuse(`errorKinds.${code}`, `is not an error kind: ${JSON.stringify(kind)}`);
+  }
+  return { ...(value as Record<string, ErrorKind>) };
+}
+
+function checkMaxBodyBytes(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw refuse("maxBodyBytes", "must be a whole number of bytes, at least 1");
+  }
+  return value;
+}
+
+/**
+ * A OneAccess SDK client for one application. The public key and the server clock offset are cached,
+ * so that after the first call a logout costs one request; a logout refused for its signature or
+ * timestamp refreshes both and is retried once.
+ */
+export class OneAccessClient {
+  readonly #baseUrl: string;
+  readonly #app: ApplicationIdentity;
+  readonly #fetch: FetchLike | undefined;
+  readonly #timeoutMs: number;
+  readonly #now: Clock;
+  readonly #nonce: NonceFunction;
+  readonly #unitOption: TimestampUnitOption;
+  readonly #device: DeviceInfo;
+  readonly #refreshOn: (error: OneAccessError) => boolean;
+  readonly #parse: ParseOptions;
+  readonly #offset: ClockOffset;
+  #unit: TimestampUnit | undefined;
+  #key: RsaPublicKey | undefined;
+  #keyLoading: Promise<RsaPublicKey> | undefined;
+  #dateLoading: Promise<ServerDate> | undefined;
+
+  constructor(options: OneAccessClientOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw refuse("baseUrl", "is required: new OneAccessClient({ baseUrl, clientId })");
+    }
+    this.#baseUrl = asOneAccess(() => checkBaseUrl(VENDOR, options.baseUrl));
+    this.#app = checkIdentity(options.clientId, options.tenantId);
+    this.#timeoutMs = asOneAccess(() => checkTimeout(VENDOR, options.timeoutMs));
+    this.#fetch = optionalFunction<FetchLike>("fetch", options.fetch);
+    this.#now = optionalFunction<Clock>("now", options.now) ?? systemClock;
+    this.#nonce = optionalFunction<NonceFunction>("nonce", options.nonce) ?? hexNonce;
+    const unit = options.timestampUnit ?? "auto";
+    if (unit !== "auto" && unit !== "s" && unit !== "ms") {
+      throw refuse("timestampUnit", `must be "auto", "s" or "ms", not ${JSON.stringify(unit)}`);
+    }
+    this.#unitOption = unit;
+    this.#device = checkDevice(options.device ?? DEFAULT_SERVICE_DEVICE, "device");
+    this.#refreshOn =
+      optionalFunction<(error: OneAccessError) => boolean>("refreshOn", options.refreshOn) ??
+      defaultRefreshOn;
+    const errorKinds = checkErrorKinds(options.errorKinds);
+    const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes);
+    this.#parse = {
+      ...(errorKinds === undefined ? {} : { errorKinds }),
+      ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+    };
+    this.#offset = new ClockOffset(this.#now);
+    if (options.publicKey !== undefined) {
+      try {
+        this.#key = importPublicKey(options.publicKey);
+      } catch (error) {
+        if (error instanceof KeyFormatError) throw refuse("publicKey", error.message);
+        throw error;
+      }
+    }
+  }
+
+  /** What is cached: the public key, the clock offset and the server's timestamp unit. */
+  get state(): OneAccessClientState {
+    return {
+      publicKey: this.#key,
+      clockOffsetMs: this.#offset.known ? this.#offset.offsetMs : undefined,
+      timestampUnit: this.#unit,
+    };
+  }
+
+  /** Forgets the public key and the clock offset; the next logout fetches both again. */
+  resetCache(): void {
+    this.#key = undefined;
+    this.#keyLoading = undefined;
+    this.#dateLoading = undefined;
+    this.#offset.reset();
+    this.#unit = undefined;
+  }
+
+  /** `GET /api/v2/sdk/server-date` -> `{ timestamp }`, verbatim. Also refreshes the cached clock offset. */
+  async serverDate(options: OneAccessCallOptions = {}): Promise<ServerDate> {
+    const timeoutMs = this.#callTimeout(options);
+    return this.#fetchServerDate(options.signal, timeoutMs);
+  }
+
+  /** The application's public key: fetched with `GET /api/v2/sdk/public-key` once, then cached. */
+  async publicKey(options: OneAccessCallOptions = {}): Promise<RsaPublicKey> {
+    const timeoutMs = this.#callTimeout(options);
+    if (this.#key) return this.#key;
+    if (!this.#keyLoading) {
+      const loading = this.#fetchPublicKey(timeoutMs);
+      this.#keyLoading = loading;
+      loading.then(
+        (key) => {
+          if (this.#keyLoading === loading) this.#key = key;
+        },
+        () => {},
+      );
+      loading
+        .finally(() => {
+          if (this.#keyLoading === loading) this.#keyLoading = undefined;
+        })
+        .catch(() => {});
+    }
+    return abortable(this.#keyLoading, options.signal);
+  }
+
+  /**
+   * `GET /api/v2/sdk/logout` for one session token, signed with the X-signature. Bad input is
+   * refused before any request. Warm (key and clock offset cached) it costs one request; cold, the
+   * key and the server time are fetched first. A 400 that points at the signature or the timestamp
+   * refreshes both and retries once.
+   */
+  async logout(input: LogoutInput, options: OneAccessCallOptions = {}): Promise<LogoutResult> {
+    if (typeof input !== "object" || input === null) {
+      throw refuse("sessionToken", "is required: logout({ sessionToken, device })");
+    }
+    const sessionToken = checkSessionToken(input.sessionToken);
+    const device = checkDevice(input.device);
+    this.#callTimeout(options);
+    if (options.signal?.aborted) throw options.signal.reason;
+    const first = await this.#logoutOnce(sessionToken, device, options);
+    if (first.ok) return first.result;
+    if (!this.#refreshOn(first.error)) throw first.error;
+    this.#key = undefined;
+    this.#keyLoading = undefined;
+    this.#dateLoading = undefined;
+    this.#offset.reset();
+    const second = await this.#logoutOnce(sessionToken, device, options);
+    if (second.ok) return second.result;
+    throw second.error;
+  }
+
+  async #logoutOnce(
+    sessionToken: string,
+    device: DeviceInfo,
+    options: OneAccessCallOptions,
+  ): Promise<{ ok: true; result: LogoutResult } | { ok: false; error: OneAccessError }> {
+    const publicKey = await this.publicKey(options);
+    const timestamp = await this.#signingTimestamp(options);
+    const nonce = checkNonce(this.#nonce(timestamp), "nonce");
+    const request = await buildLogoutRequest({
+      ...this.#target(device),
+      publicKey,
+      sessionToken,
+      timestamp,
+      nonce,
+    });
+    const response = await this.#send(request, options.signal, this.#callTimeout(options));
+    try {
+      return { ok: true, result: await parseLogoutResponse(response, this.#parse) };
+    } catch (error) {
+      if (error instanceof OneAccessError) return { ok: false, error };
+      throw error;
+    }
+  }
+
+  /** The timestamp to sign: computed locally from the cached offset, or the server's own, fetched now. */
+  async #signingTimestamp(options: OneAccessCallOptions): Promise<string> {
+    if (this.#offset.known && this.#unit !== undefined) {
+      return String(clockTimestamp(this.#unit, () => this.#offset.serverNow()));
+    }
+    if (!this.#dateLoading) {
+      const loading = this.#fetchServerDate(undefined, this.#callTimeout(options));
+      this.#dateLoading = loading;
+      loading
+        .finally(() => {
+          if (this.#dateLoading === loading) this.#dateLoading = undefined;
+        })
+        .catch(() => {});
+    }
+    return (await abortable(this.#dateLoading, options.signal)).timestamp;
+  }
+
+  async #fetchServerDate(signal: AbortSignal | undefined, timeoutMs: number): Promise<ServerDate> {
+    const sentAt = this.#now();
+    const response = await this.#send(buildServerDateRequest(this.#target()), signal, timeoutMs);
+    const result = await parseServerDateResponse(response, this.#parse);
+    const value = timestampValue(result.timestamp) as number;
+    const unit =
+      this.#unitOption === "auto" ? detectTimestampUnit(result.timestamp) : this.#unitOption;
+    this.#unit = unit;
+    this.#offset.observe(timestampToMs(value, unit), sentAt);
+    return result;
+  }
+
+  async #fetchPublicKey(timeoutMs: number): Promise<RsaPublicKey> {
+    const response = await this.#send(buildPublicKeyRequest(this.#target()), undefined, timeoutMs);
+    return parsePublicKeyResponse(response, this.#parse);
+  }
+
+  #target(device: DeviceInfo = this.#device): CallTarget {
+    return { baseUrl: this.#baseUrl, ...this.#app, device };
+  }
+
+  #callTimeout(options: OneAccessCallOptions): number {
+    if (options.timeoutMs === undefined) return this.#timeoutMs;
+    return asOneAccess(() => checkTimeout(VENDOR, options.timeoutMs));
+  }
+
+  async #send(
+    request: Request,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<Response> {
+    try {
+      return await sendRequest(request, {
+        vendor: VENDOR,
+        timeoutMs,
+        ...(this.#fetch === undefined ? {} : { fetch: this.#fetch }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (error) {
+      if (error instanceof VendorError) throw OneAccessError.from(error);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,231 @@
+// Pure: reads a OneAccess answer into a result, or into a OneAccessError that keeps OneAccess's code.
+import {
+  type ErrorKind,
+  importPublicKey,
+  KeyFormatError,
+  type RsaPublicKey,
+  readBodyText,
+  VendorError,
+} from "@x/core-signing";
+import { ONEACCESS_ERROR_KINDS } from "./codes.ts";
+import { OneAccessError, VENDOR } from "./errors.ts";
+import { timestampValue } from "./timestamp.ts";
+
+export interface ParseOptions {
+  /** Kinds for error codes, merged over ONEACCESS_ERROR_KINDS. */
+  errorKinds?: Readonly<Record<string, ErrorKind>> | undefined;
+  /** Largest answer read, in bytes (1 MiB by default). */
+  maxBodyBytes?: number | undefined;
+}
+
+export interface ServerDate {
+  /** The server's timestamp, verbatim. */
+  timestamp: string;
+}
+
+export interface LogoutResult {
+  /** The answer's body, verbatim (OneAccess documents it only as a string). */
+  body: string;
+}
+
+/** The kind an HTTP status stands for when the answer carries no OneAccess code. */
+export function kindForStatus(status: number): ErrorKind {
+  if (status === 400 || status === 405 || status === 413 || status === 414 || status === 431) {
+    return "invalid_request";
+  }
+  if (status === 401 || status === 403) return "unauthorized";
+  if (status === 404) return "misconfigured";
+  if (status === 429) return "rate_limited";
+  if (status === 408 || status >= 500) return "unavailable";
+  return "upstream";
+}
+
+/** The kind of a OneAccess error code: the caller's table first, then ours, else `upstream`. */
+export function kindForCode(
+  code: string,
+  errorKinds?: Readonly<Record<string, ErrorKind>>,
+): ErrorKind {
+  return errorKinds?.[code] ?? ONEACCESS_ERROR_KINDS[code] ?? "upstream";
+}
+
+async function readText(response: Response, options: ParseOptions): Promise<string> {
+  try {
+    return await readBodyText(response, VENDOR, options.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof VendorError) throw OneAccessError.from(error);
+    throw error;
+  }
+}
+
+function badResponse(response: Response, message: string, cause?: unknown): OneAccessError {
+  return new OneAccessError({
+    code: "BAD_RESPONSE",
+    kind: "upstream",
+    upstreamStatus: response.status,
+    message,
+    cause,
+  });
+}
+
+function preview(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** OneAccess's `{ error_code, error_msg }` as an error, or undefined when the body is not one. */
+function vendorError(
+  response: Response,
+  body: unknown,
+  options: ParseOptions,
+): OneAccessError | undefined {
+  if (!isRecord(body)) return undefined;
+  const raw = body.error_code;
+  if ((typeof raw !== "string" || raw.length === 0) && typeof raw !== "number") return undefined;
+  const code = String(raw);
+  const errorMsg = typeof body.error_msg === "string" ? body.error_msg : undefined;
+  const kind = response.ok
+    ? kindForCode(code, options.errorKinds)
+    : codeOrStatusKind(code, response.status, options);
+  return new OneAccessError({
+    code,
+    kind,
+    upstreamStatus: response.status,
+    message: `OneAccess answered HTTP ${response.status} ${code}${errorMsg ? `: ${errorMsg}` : ""}`,
+    ...(errorMsg === undefined ? {} : { errorMsg }),
+  });
+}
+
+function codeOrStatusKind(code: string, status: number, options: ParseOptions): ErrorKind {
+  const known = options.errorKinds?.[code] ?? ONEACCESS_ERROR_KINDS[code];
+  return known ?? (status === 400 ? "upstream" : kindForStatus(status));
+}
+
+/**
+ * The error for a non-2xx answer: OneAccess's code when the body is `{ error_code, error_msg }`
+ * (the documented 400, and what Huawei's gateways send), else `HTTP_<status>`.
+ */
+export async function parseErrorResponse(
+  response: Response,
+  options: ParseOptions = {},
+): Promise<OneAccessError> {
+  let text: string;
+  try {
+    text = await readText(response, options);
+  } catch (error) {
+    if (error instanceof OneAccessError) text = "";
+    else throw error;
+  }
+  const fromBody = vendorError(response, parseJson(text), options);
+  if (fromBody) return fromBody;
+  return new OneAccessError({
+    code: `HTTP_${response.status}`,
+    kind: kindForStatus(response.status),
+    upstreamStatus: response.status,
+    message: `OneAccess answered HTTP ${response.status} without an error code${text ? `: ${preview(text)}` : ""}`,
+  });
+}
+
+/** A 2xx JSON answer as an object, or the OneAccess error it carries. */
+async function readSuccessJson(
+  response: Response,
+  what: string,
+  options: ParseOptions,
+): Promise<Record<string, unknown>> {
+  if (!response.ok) throw await parseErrorResponse(response, options);
+  const text = await readText(response, options);
+  const body = parseJson(text);
+  if (body === undefined) {
+    throw badResponse(response, `OneAccess's ${what} answer is not JSON: ${preview(text)}`);
+  }
+  if (!isRecord(body)) {
+    throw badResponse(
+      response,
+      `OneAccess's ${what} answer is not a JSON object: ${preview(text)}`,
+    );
+  }
+  return body;
+}
+
+/** `{ "timestamp": "<digits>" }` -> `{ timestamp }`, verbatim; a bare JSON number is taken as its digits. */
+export async function parseServerDateResponse(
+  response: Response,
+  options: ParseOptions = {},
+): Promise<ServerDate> {
+  const body = await readSuccessJson(response, "server-date", options);
+  const raw = body.timestamp;
+  const timestamp =
+    typeof raw === "string"
+      ? raw
+      : typeof raw === "number" && Number.isSafeInteger(raw)
+        ? String(raw)
+        : undefined;
+  if (timestamp === undefined) {
+    throw (
+      vendorError(response, body, options) ??
+      badResponse(response, "OneAccess's server-date answer has no timestamp string")
+    );
+  }
+  if (timestampValue(timestamp) === undefined) {
+    throw badResponse(
+      response,
+      `OneAccess's server-date timestamp is not a decimal integer: ${preview(timestamp)}`,
+    );
+  }
+  return { timestamp };
+}
+
+/**
+ * `{ "public_key": "<base64 SPKI>" }` -> the key. The key may come as bare base64, as PEM, and with
+ * its line breaks written as the two characters `\n`; importPublicKey reads each form.
+ */
+export async function parsePublicKeyResponse(
+  response: Response,
+  options: ParseOptions = {},
+): Promise<RsaPublicKey> {
+  const body = await readSuccessJson(response, "public-key", options);
+  const material = body.public_key;
+  if (typeof material !== "string" || material.length === 0) {
+    throw (
+      vendorError(response, body, options) ??
+      badResponse(response, "OneAccess's public-key answer has no public_key string")
+    );
+  }
+  try {
+    return importPublicKey(material);
+  } catch (error) {
+    if (error instanceof KeyFormatError) {
+      throw badResponse(
+        response,
+        `OneAccess's public_key is not a usable RSA public key (${error.problem}): ${error.message}`,
+        error,
+      );
+    }
+    throw error;
+  }
+}
+
+/** A 2xx logout answer -> `{ body }`; anything else -> the OneAccessError it stands for. */
+export async function parseLogoutResponse(
+  response: Response,
+  options: ParseOptions = {},
+): Promise<LogoutResult> {
+  if (!response.ok) throw await parseErrorResponse(response, options);
+  const body = await readText(response, options);
+  // A 2xx that carries OneAccess's error shape is an error, never a silent success.
+  const refused = body.trimStart().startsWith("{")
+    ? vendorError(response, parseJson(body), options)
+    : undefined;
+  if (refused) throw refused;
+  return { body };
+}
