@@ -28,13 +28,25 @@ export interface VendorErrorInit {
   kind: ErrorKind;
   message: string;
   /** Defaults to true for `unavailable` and `rate_limited`, false otherwise. */
-  retryable?: boolean;
+  retryable?: boolean | undefined;
   /** The HTTP status the vendor answered with; absent when no answer came. */
-  upstreamStatus?: number;
+  upstreamStatus?: number | undefined;
   /** The input field at fault, for errors about a caller's input. */
-  field?: string;
+  field?: string | undefined;
+  /** What caused the failure; absent (or undefined) sets no `cause` on the error. */
   cause?: unknown;
 }
+
+/** A VendorError's fields without the vendor's name, which a vendor's own error class fills in. */
+export type VendorErrorFields = Omit<VendorErrorInit, "vendor">;
+
+/**
+ * Makes a vendor's own error, a VendorError subclass, from the shared fields:
+ * `(init) => new EbetError(init)`. See `defineVendor`.
+ */
+export type VendorErrorFactory<E extends VendorError = VendorError> = (
+  init: VendorErrorFields,
+) => E;
 
 /** Any failure of a vendor call: refused input, a vendor's error answer, a timeout, an unreadable answer. */
 export class VendorError extends Error {
@@ -75,15 +87,20 @@ export function isVendorError(value: unknown): value is VendorError {
   return value instanceof VendorError;
 }
 
-/** A caller's input refused before any request is made; `field` names the culprit. */
-export function invalidInput(vendor: string, field: string, message: string): VendorError {
-  return new VendorError({
-    vendor,
-    code: "INVALID_INPUT",
-    kind: "invalid_request",
-    field,
-    message: `${field}: ${message}`,
-  });
+/**
+ * The fields that make the same failure again, as a vendor's own class: code, kind, message,
+ * retryable, upstreamStatus and field kept, the cause being the original's cause or else the original.
+ */
+export function vendorErrorFields(error: VendorError): VendorErrorFields {
+  return {
+    code: error.code,
+    kind: error.kind,
+    message: error.message,
+    retryable: error.retryable,
+    upstreamStatus: error.upstreamStatus,
+    field: error.field,
+    cause: error.cause ?? error,
+  };
 }
 
 /** What is wrong with key material handed to importPrivateKey or importPublicKey. */

@@ -5,11 +5,15 @@ export {
   checkTimeout,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_TIMEOUT_MS,
+  defineVendor,
   type FetchLike,
+  invalidInput,
+  type KitCallOptions,
   readBodyJson,
   readBodyText,
   type SendOptions,
   sendRequest,
+  type VendorKit,
 } from "./call.ts";
 export {
   type Clock,
@@ -40,13 +44,15 @@ export {
   EncodingError,
   ERROR_KINDS,
   type ErrorKind,
-  invalidInput,
   isErrorKind,
   isVendorError,
   KeyFormatError,
   type KeyFormatProblem,
   VendorError,
+  type VendorErrorFactory,
+  type VendorErrorFields,
   type VendorErrorInit,
+  vendorErrorFields,
 } from "./errors.ts";
 export { OAEP_HASHES, type OaepHash, SIGNATURE_HASHES, type SignatureHash } from "./hash.ts";
 export {

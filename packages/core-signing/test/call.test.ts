@@ -1,15 +1,18 @@
-// The vendor-call contract (src/call.ts): sending with a deadline, option checks, bounded bodies.
+// The vendor-call contract (src/call.ts): sending with a deadline, option checks, bounded bodies, vendor kits.
 import { describe, expect, test } from "vitest";
 import {
   checkBaseUrl,
   checkTimeout,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_TIMEOUT_MS,
+  defineVendor,
   type FetchLike,
+  invalidInput,
   readBodyJson,
   readBodyText,
   sendRequest,
   VendorError,
+  type VendorErrorFields,
 } from "../src/index.ts";
 import { rejection, thrown } from "./fixtures.ts";
 
@@ -460,5 +463,433 @@ describe("readBodyJson", () => {
       code: "BAD_RESPONSE",
       kind: "upstream",
     });
+  });
+});
+
+/** A vendor's own error class, as a vendor package defines one. */
+class AcmeError extends VendorError {
+  override name = "AcmeError";
+  readonly extra: string;
+
+  constructor(init: VendorErrorFields, extra = "made by the kit") {
+    super({ ...init, vendor: "acme" });
+    this.extra = extra;
+  }
+}
+
+const acme = defineVendor("acme", (init) => new AcmeError(init));
+
+function expectAcmeError(error: unknown, fields: Partial<Record<keyof AcmeError, unknown>>) {
+  expect(error).toBeInstanceOf(AcmeError);
+  expect(error).toMatchObject({ vendor: "acme", name: "AcmeError", ...fields });
+  return error as AcmeError;
+}
+
+/** A 200 answer whose body sends one chunk and then never ends, ignoring every signal. */
+function endlessBody() {
+  const state = { cancelled: false };
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"status":'));
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  });
+  return { response: new Response(stream, { status: 200 }), state };
+}
+
+/** As a real fetch does: the answer's body fails with the request's abort reason. */
+const bodyFollowsSignal: FetchLike = async (request) =>
+  new Response(
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("{"));
+        request.signal.addEventListener("abort", () => controller.error(request.signal.reason), {
+          once: true,
+        });
+      },
+    }),
+  );
+
+describe("defineVendor", () => {
+  test("without a factory, the kit's errors are plain VendorErrors naming the vendor", () => {
+    const kit = defineVendor("plain");
+    expect(kit.vendor).toBe("plain");
+    const error = kit.invalidInput("amount", "must be positive");
+    expect(error.constructor).toBe(VendorError);
+    expect(error).toMatchObject({ vendor: "plain", code: "INVALID_INPUT", field: "amount" });
+    expect(kit.error({ code: 7, kind: "upstream", message: "m" }).constructor).toBe(VendorError);
+  });
+
+  test("refuses a nameless vendor, and a factory that does not make a VendorError of that vendor", () => {
+    expect(() => defineVendor("")).toThrow(TypeError);
+    expect(() =>
+      defineVendor("acme", (init) => new VendorError({ ...init, vendor: "other" })),
+    ).toThrow(/vendor "acme"/);
+    expect(() =>
+      defineVendor(
+        "acme",
+        (() => new Error("x")) as unknown as (init: VendorErrorFields) => VendorError,
+      ),
+    ).toThrow(TypeError);
+  });
+
+  test("error() and invalidInput() make the factory's class, fields passed straight through", () => {
+    const made = acme.error({
+      code: "X",
+      kind: "rate_limited",
+      message: "m",
+      retryable: undefined,
+      upstreamStatus: undefined,
+      field: undefined,
+      cause: undefined,
+    });
+    expectAcmeError(made, {
+      code: "X",
+      retryable: true,
+      upstreamStatus: undefined,
+      field: undefined,
+    });
+    expect("cause" in made).toBe(false);
+    const refused = expectAcmeError(acme.invalidInput("amount", "must be positive"), {
+      code: "INVALID_INPUT",
+      kind: "invalid_request",
+      field: "amount",
+      retryable: false,
+      message: "amount: must be positive",
+    });
+    expect(refused.extra).toBe("made by the kit");
+  });
+
+  test("badResponse() is an upstream BAD_RESPONSE of the factory's class with the answer's status", () => {
+    const cause = new SyntaxError("Unexpected token <");
+    const error = expectAcmeError(acme.badResponse(502, "not JSON", cause), {
+      code: "BAD_RESPONSE",
+      kind: "upstream",
+      retryable: false,
+      upstreamStatus: 502,
+      message: "not JSON",
+    });
+    expect(error.cause).toBe(cause);
+    expect("cause" in acme.badResponse(200, "m")).toBe(false);
+  });
+
+  test("checkTimeout and checkBaseUrl check as the free functions do, refusing with the factory's class", () => {
+    expect(acme.checkTimeout(undefined)).toBe(DEFAULT_TIMEOUT_MS);
+    expect(acme.checkTimeout(250)).toBe(250);
+    expectAcmeError(
+      thrown(() => acme.checkTimeout(0)),
+      { field: "timeoutMs", code: "INVALID_INPUT" },
+    );
+    expectAcmeError(
+      thrown(() => acme.checkTimeout(1.5, "readTimeoutMs")),
+      { field: "readTimeoutMs" },
+    );
+    expect(acme.checkBaseUrl("https://api.example.com/v1/")).toBe("https://api.example.com/v1");
+    const error = expectAcmeError(
+      thrown(() => acme.checkBaseUrl("https://user:hunter2@api.example.com/")),
+      { field: "baseUrl", kind: "invalid_request" },
+    );
+    expect(error.message).not.toContain("hunter2");
+    expectAcmeError(
+      thrown(() => acme.checkBaseUrl(42, "endpoint")),
+      { field: "endpoint" },
+    );
+  });
+
+  test("the free functions are the plain kit's", () => {
+    expect(invalidInput("ebet", "f", "m")).toEqual(defineVendor("ebet").invalidInput("f", "m"));
+    expect(checkBaseUrl(VENDOR, "https://a.example/")).toBe(
+      defineVendor(VENDOR).checkBaseUrl("https://a.example/"),
+    );
+  });
+
+  test("adopt() re-types a plain VendorError keeping every field; the factory's own class passes through", () => {
+    const plain = new VendorError({
+      vendor: "acme",
+      code: "BAD_RESPONSE",
+      kind: "upstream",
+      message: "cut off",
+      upstreamStatus: 502,
+      field: "x",
+      retryable: true,
+    });
+    const adopted = expectAcmeError(acme.adopt(plain), {
+      code: "BAD_RESPONSE",
+      kind: "upstream",
+      message: "cut off",
+      upstreamStatus: 502,
+      field: "x",
+      retryable: true,
+    });
+    expect(adopted.toJSON()).toEqual({ ...plain.toJSON(), name: "AcmeError" });
+    expect(adopted.cause).toBe(plain);
+    const cause = new TypeError("socket hang up");
+    const withCause = new VendorError({
+      vendor: "acme",
+      code: 1,
+      kind: "upstream",
+      message: "m",
+      cause,
+    });
+    expect(acme.adopt(withCause).cause).toBe(cause);
+    expect(acme.adopt(adopted)).toBe(adopted);
+    expect(defineVendor("acme").adopt(plain)).toBe(plain);
+  });
+});
+
+describe("a kit's send", () => {
+  test("a fetch that never answers is a TIMEOUT of the factory's class, set as the request's abort reason", async () => {
+    let sent: Request | undefined;
+    const fetch: FetchLike = (request) => {
+      sent = request;
+      return abortableFetch(request);
+    };
+    const error = await rejection(
+      acme.send(new Request("https://api.example.com/"), { fetch, timeoutMs: 30 }),
+    );
+    const acmeError = expectAcmeError(error, {
+      code: "TIMEOUT",
+      kind: "unavailable",
+      retryable: true,
+    });
+    expect(acmeError.message).toBe("acme did not answer within 30 ms");
+    expect(sent?.signal.reason).toBe(error);
+  });
+
+  test("a network failure is a NETWORK_ERROR of the factory's class, with its cause", async () => {
+    const cause = new TypeError("fetch failed");
+    const error = await rejection(
+      acme.send(new Request("https://api.example.com/"), {
+        fetch: async () => {
+          throw cause;
+        },
+      }),
+    );
+    const acmeError = expectAcmeError(error, {
+      code: "NETWORK_ERROR",
+      kind: "unavailable",
+      retryable: true,
+    });
+    expect(acmeError.cause).toBe(cause);
+  });
+
+  test("a VendorError from the fetch is adopted; one of the factory's class passes through", async () => {
+    const plain = new VendorError({ vendor: "acme", code: 4026, kind: "upstream", message: "m" });
+    const adopted = await rejection(
+      acme.send(new Request("https://api.example.com/"), { fetch: () => Promise.reject(plain) }),
+    );
+    expect(expectAcmeError(adopted, { code: 4026 }).cause).toBe(plain);
+    const own = new AcmeError({ code: 1, kind: "upstream", message: "m" }, "thrown by the fetch");
+    const passed = await rejection(
+      acme.send(new Request("https://api.example.com/"), { fetch: () => Promise.reject(own) }),
+    );
+    expect(passed).toBe(own);
+  });
+
+  test("undefined options take their defaults, and the caller's abort reason passes as is", async () => {
+    const response = new Response("ok");
+    const result = await acme.send(new Request("https://api.example.com/"), {
+      fetch: async () => response,
+      signal: undefined,
+      timeoutMs: undefined,
+    });
+    expect(result).toBe(response);
+    const reason = new Error("caller gave up");
+    const controller = new AbortController();
+    const pending = acme.send(new Request("https://api.example.com/"), {
+      fetch: silentFetch,
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(reason), 5);
+    expect(await rejection(pending)).toBe(reason);
+  });
+
+  test("its deadline ends with the headers: a slow body is the caller's to read", async () => {
+    const { response, state } = endlessBody();
+    const result = await acme.send(new Request("https://api.example.com/"), {
+      fetch: async () => response,
+      timeoutMs: 30,
+    });
+    expect(result).toBe(response);
+    await result.body?.cancel();
+    expect(state.cancelled).toBe(true);
+  });
+});
+
+describe("a kit's call", () => {
+  test("sends, parses and resolves with what the parser returns", async () => {
+    const seen: Request[] = [];
+    const result = await acme.call(
+      new Request("https://api.example.com/v1", { method: "POST", body: "x" }),
+      {
+        fetch: async (request) => {
+          seen.push(request);
+          return Response.json({ ok: true }, { status: 201 });
+        },
+      },
+      async (response) => ({ status: response.status, body: await acme.readJson(response) }),
+    );
+    expect(result).toEqual({ status: 201, body: { ok: true } });
+    expect(seen[0]?.method).toBe("POST");
+  });
+
+  test("the deadline covers a slow body, even one that ignores every signal", async () => {
+    const { response } = endlessBody();
+    const error = await rejection(
+      acme.call(
+        new Request("https://api.example.com/"),
+        { fetch: async () => response, timeoutMs: 30 },
+        (answer) => acme.readText(answer),
+      ),
+    );
+    const acmeError = expectAcmeError(error, {
+      code: "TIMEOUT",
+      kind: "unavailable",
+      retryable: true,
+    });
+    expect(acmeError.message).toBe("acme did not answer within 30 ms");
+  });
+
+  test("on the deadline a body that follows the request's signal stops, failing with the same TIMEOUT", async () => {
+    let readFailure: unknown;
+    const error = await rejection(
+      acme.call(
+        new Request("https://api.example.com/"),
+        { fetch: bodyFollowsSignal, timeoutMs: 30 },
+        async (answer) => {
+          try {
+            return await acme.readText(answer);
+          } catch (failure) {
+            readFailure = failure;
+            throw failure;
+          }
+        },
+      ),
+    );
+    expectAcmeError(error, { code: "TIMEOUT" });
+    await Promise.resolve();
+    expect(readFailure).toBe(error);
+  });
+
+  test("a body the parser has not begun reading is cancelled when the deadline ends the call", async () => {
+    const { response, state } = endlessBody();
+    const error = await rejection(
+      acme.call(
+        new Request("https://api.example.com/"),
+        { fetch: async () => response, timeoutMs: 30 },
+        () => new Promise<never>(() => {}),
+      ),
+    );
+    expectAcmeError(error, { code: "TIMEOUT" });
+    expect(state.cancelled).toBe(true);
+  });
+
+  test("an answer that comes after the deadline is not parsed, and its body is cancelled", async () => {
+    const { response, state } = endlessBody();
+    let answer: (response: Response) => void = () => {};
+    let parsed = 0;
+    const error = await rejection(
+      acme.call(
+        new Request("https://api.example.com/"),
+        { fetch: () => new Promise<Response>((resolve) => (answer = resolve)), timeoutMs: 20 },
+        () => {
+          parsed++;
+          return "parsed";
+        },
+      ),
+    );
+    expectAcmeError(error, { code: "TIMEOUT" });
+    answer(response);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(parsed).toBe(0);
+    expect(state.cancelled).toBe(true);
+  });
+
+  test("the caller's abort while the body is read rejects with its reason", async () => {
+    const { response } = endlessBody();
+    const controller = new AbortController();
+    const reason = new Error("user navigated away");
+    const pending = acme.call(
+      new Request("https://api.example.com/"),
+      { fetch: async () => response, signal: controller.signal, timeoutMs: 5000 },
+      (answer) => acme.readText(answer),
+    );
+    setTimeout(() => controller.abort(reason), 10);
+    expect(await rejection(pending)).toBe(reason);
+  });
+
+  test("what the parser throws passes through unchanged", async () => {
+    const own = new AcmeError(
+      { code: 4037, kind: "not_found", message: "gone" },
+      "from the parser",
+    );
+    const foreign = new RangeError("parser bug");
+    for (const thrownByParser of [own, foreign]) {
+      const error = await rejection(
+        acme.call(
+          new Request("https://api.example.com/"),
+          { fetch: async () => new Response("x") },
+          () => {
+            throw thrownByParser;
+          },
+        ),
+      );
+      expect(error).toBe(thrownByParser);
+    }
+  });
+
+  test("a bad timeout is refused with the factory's class before anything is sent", async () => {
+    let calls = 0;
+    const error = await rejection(
+      acme.call(
+        new Request("https://api.example.com/"),
+        {
+          fetch: async () => {
+            calls++;
+            return new Response("ok");
+          },
+          timeoutMs: 0,
+        },
+        (response) => response,
+      ),
+    );
+    expectAcmeError(error, { code: "INVALID_INPUT", field: "timeoutMs" });
+    expect(calls).toBe(0);
+  });
+});
+
+describe("a kit's readText and readJson", () => {
+  test("refuse oversized, unreadable and non-JSON bodies with the factory's class", async () => {
+    const big = new Response("x".repeat(20), { status: 200 });
+    expectAcmeError(await rejection(acme.readText(big, 10)), {
+      code: "BAD_RESPONSE",
+      kind: "upstream",
+      upstreamStatus: 200,
+    });
+    const cause = new Error("connection reset");
+    const broken = new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.error(cause);
+        },
+      }),
+      { status: 502 },
+    );
+    const unreadable = expectAcmeError(await rejection(acme.readText(broken)), {
+      code: "BAD_RESPONSE",
+      upstreamStatus: 502,
+    });
+    expect(unreadable.cause).toBe(cause);
+    const html = expectAcmeError(
+      await rejection(acme.readJson(new Response("<html>", { status: 503 }))),
+      {
+        code: "BAD_RESPONSE",
+        upstreamStatus: 503,
+      },
+    );
+    expect(html.message).toContain("acme answered HTTP 503");
+    expect(await acme.readJson(Response.json([1, 2]))).toEqual([1, 2]);
   });
 });

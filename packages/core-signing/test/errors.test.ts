@@ -11,6 +11,7 @@ import {
   isVendorError,
   KeyFormatError,
   VendorError,
+  vendorErrorFields,
 } from "../src/index.ts";
 
 describe("ERROR_KINDS", () => {
@@ -75,6 +76,23 @@ describe("VendorError", () => {
     expect(error.stack).toContain("VendorError");
   });
 
+  test("takes undefined optional fields as absent", () => {
+    const error = new VendorError({
+      vendor: "ebet",
+      code: 1,
+      kind: "unavailable",
+      message: "m",
+      retryable: undefined,
+      upstreamStatus: undefined,
+      field: undefined,
+      cause: undefined,
+    });
+    expect(error.retryable).toBe(true);
+    expect(error.upstreamStatus).toBeUndefined();
+    expect(error.field).toBeUndefined();
+    expect("cause" in error).toBe(false);
+  });
+
   test("leaves absent fields undefined, and sets no cause when none is given", () => {
     const error = new VendorError({ vendor: "ebet", code: 4026, kind: "not_found", message: "m" });
     expect(error.code).toBe(4026);
@@ -122,6 +140,40 @@ describe("VendorError", () => {
     expect(isVendorError(error.toJSON())).toBe(false);
     expect(isVendorError(new Error("m"))).toBe(false);
     expect(isVendorError(undefined)).toBe(false);
+  });
+});
+
+describe("vendorErrorFields", () => {
+  test("gives every field but the vendor, the cause being the original's or else the original", () => {
+    const error = new VendorError({
+      vendor: "ebet",
+      code: 4026,
+      kind: "upstream",
+      message: "m",
+      upstreamStatus: 200,
+      field: "x",
+      retryable: true,
+    });
+    expect(vendorErrorFields(error)).toEqual({
+      code: 4026,
+      kind: "upstream",
+      message: "m",
+      retryable: true,
+      upstreamStatus: 200,
+      field: "x",
+      cause: error,
+    });
+    const cause = new TypeError("socket hang up");
+    const wrapped = new VendorError({
+      vendor: "ebet",
+      code: 1,
+      kind: "upstream",
+      message: "m",
+      cause,
+    });
+    expect(vendorErrorFields(wrapped).cause).toBe(cause);
+    const again = new VendorError({ ...vendorErrorFields(error), vendor: "fungame" });
+    expect(again.toJSON()).toEqual({ ...error.toJSON(), vendor: "fungame" });
   });
 });
 

@@ -1,13 +1,6 @@
 // EbetClient: the channel's side of eBET's logout and login notification, as build -> send -> parse.
-import {
-  type CallOptions,
-  type Clock,
-  checkTimeout,
-  type FetchLike,
-  type SendOptions,
-  sendRequest,
-} from "@x/core-signing";
-import { ebetCheck, invalidEbetInput, toEbetError, VENDOR } from "./errors.ts";
+import type { CallOptions, Clock, FetchLike, KitCallOptions } from "@x/core-signing";
+import { ebet, invalidEbetInput } from "./errors.ts";
 import { checkFunction, checkObject } from "./input.ts";
 import {
   type CallbackInput,
@@ -44,7 +37,7 @@ export class EbetClient {
   constructor(options: EbetClientOptions) {
     this.#config = resolveConfig(options);
     this.#fetch = checkFunction<FetchLike>(options.fetch, "fetch");
-    this.#timeoutMs = ebetCheck(() => checkTimeout(VENDOR, options.timeoutMs));
+    this.#timeoutMs = ebet.checkTimeout(options.timeoutMs);
   }
 
   get baseUrl(): string {
@@ -59,7 +52,7 @@ export class EbetClient {
   async logout(input: LogoutInput, options?: CallOptions): Promise<LogoutResult> {
     const call = this.#callOptions(options);
     const request = await logoutRequest(call.config, input);
-    return parseLogoutResponse(await this.#send(request, call.send));
+    return ebet.call(request, call.send, parseLogoutResponse);
   }
 
   /**
@@ -69,36 +62,21 @@ export class EbetClient {
   async callback(input: CallbackInput, options?: CallOptions): Promise<CallbackResult> {
     const call = this.#callOptions(options);
     const request = await callbackRequest(call.config, input);
-    return parseCallbackResponse(await this.#send(request, call.send));
+    return ebet.call(request, call.send, parseCallbackResponse);
   }
 
   /** Merges per-call options over the client's, checking them before anything is built. */
-  #callOptions(options: CallOptions | undefined): { config: ResolvedConfig; send: SendOptions } {
+  #callOptions(options: CallOptions | undefined): { config: ResolvedConfig; send: KitCallOptions } {
     const given = options === undefined ? {} : checkObject(options, "options");
     const fetch = checkFunction<FetchLike>(given.fetch, "fetch") ?? this.#fetch;
     const now = checkFunction<Clock>(given.now, "now");
     const timeoutMs =
-      given.timeoutMs === undefined
-        ? this.#timeoutMs
-        : ebetCheck(() => checkTimeout(VENDOR, given.timeoutMs));
+      given.timeoutMs === undefined ? this.#timeoutMs : ebet.checkTimeout(given.timeoutMs);
     const signal = given.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw invalidEbetInput("signal", "must be an AbortSignal");
     }
-    const send: SendOptions = {
-      vendor: VENDOR,
-      timeoutMs,
-      ...(fetch === undefined ? {} : { fetch }),
-      ...(signal === undefined ? {} : { signal }),
-    };
+    const send: KitCallOptions = { timeoutMs, fetch, signal };
     return { config: now === undefined ? this.#config : { ...this.#config, now }, send };
-  }
-
-  async #send(request: Request, options: SendOptions): Promise<Response> {
-    try {
-      return await sendRequest(request, options);
-    } catch (error) {
-      throw toEbetError(error);
-    }
   }
 }

@@ -1,5 +1,11 @@
 // EbetError: the one error type every eBET failure is reported as, on the shared VendorError contract.
-import { KeyFormatError, VendorError, type VendorErrorInit } from "@x/core-signing";
+import {
+  defineVendor,
+  KeyFormatError,
+  VendorError,
+  type VendorErrorInit,
+  type VendorKit,
+} from "@x/core-signing";
 import { type EbetStatusInfo, ebetStatus } from "./status.ts";
 
 export const VENDOR = "ebet";
@@ -23,49 +29,11 @@ export class EbetError extends VendorError {
   }
 }
 
+/** The shared call machinery (option checks, deadline, bounded reads) failing with EbetErrors. */
+export const ebet: VendorKit<EbetError> = defineVendor(VENDOR, (init) => new EbetError(init));
+
 /** A caller's input refused before any request is made; `field` names the culprit. */
-export function invalidEbetInput(field: string, message: string): EbetError {
-  return new EbetError({
-    code: "INVALID_INPUT",
-    kind: "invalid_request",
-    field,
-    message: `${field}: ${message}`,
-  });
-}
-
-/** An answer eBET should not have given: unreadable, not JSON, or missing what the call needs. */
-export function badEbetAnswer(message: string, upstreamStatus: number, cause?: unknown): EbetError {
-  return new EbetError({
-    code: "BAD_RESPONSE",
-    kind: "upstream",
-    message,
-    upstreamStatus,
-    ...(cause === undefined ? {} : { cause }),
-  });
-}
-
-/** Re-types a shared VendorError (timeout, network failure, bounded-read failure) as an EbetError. */
-export function toEbetError(error: unknown): unknown {
-  if (error instanceof EbetError || !(error instanceof VendorError)) return error;
-  return new EbetError({
-    code: error.code,
-    kind: error.kind,
-    message: error.message,
-    retryable: error.retryable,
-    ...(error.upstreamStatus === undefined ? {} : { upstreamStatus: error.upstreamStatus }),
-    ...(error.field === undefined ? {} : { field: error.field }),
-    cause: error,
-  });
-}
-
-/** Runs a core-signing validator, reporting its refusal as an EbetError. */
-export function ebetCheck<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    throw toEbetError(error);
-  }
-}
+export const invalidEbetInput: (field: string, message: string) => EbetError = ebet.invalidInput;
 
 /** A private key that cannot be imported, refused with a message that says why but quotes none of it. */
 export function keyRefused(error: unknown): EbetError {

@@ -1,7 +1,6 @@
 // Pure request building (sans-IO): a checked, signed `Request` for eBET's logout and callback calls.
 import {
   type Clock,
-  checkBaseUrl,
   importPrivateKey,
   type PrivateKeyMaterial,
   type RsaPrivateKey,
@@ -9,7 +8,7 @@ import {
   type TimestampUnit,
   timestamp,
 } from "@x/core-signing";
-import { ebetCheck, invalidEbetInput, keyRefused, VENDOR } from "./errors.ts";
+import { ebet, invalidEbetInput, keyRefused } from "./errors.ts";
 import {
   checkAccessToken,
   checkChannelId,
@@ -68,7 +67,7 @@ export interface ResolvedConfig {
 /** @internal Checks every configuration field and imports the key (importPrivateKey caches it). */
 export function resolveConfig(config: EbetRequestConfig): ResolvedConfig {
   const options = checkObject(config, "options");
-  const baseUrl = ebetCheck(() => checkBaseUrl(VENDOR, options.baseUrl));
+  const baseUrl = ebet.checkBaseUrl(options.baseUrl);
   const channelId = checkChannelId(options.channelId);
   if (options.privateKey === undefined || options.privateKey === null) {
     throw invalidEbetInput("privateKey", "is required");

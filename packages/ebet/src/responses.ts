@@ -1,6 +1,5 @@
 // Pure response parsing (sans-IO): an eBET answer becomes a typed result or a typed EbetError, never a crash.
-import { readBodyJson, readBodyText } from "@x/core-signing";
-import { badEbetAnswer, EbetError, toEbetError, VENDOR } from "./errors.ts";
+import { EbetError, ebet } from "./errors.ts";
 import { ebetStatus } from "./status.ts";
 
 /** eBET answers are a few hundred bytes; anything past this is refused unread. */
@@ -57,24 +56,19 @@ async function successBody(response: Response, call: string): Promise<Body> {
     });
   }
   if (response.status < 200 || response.status > 299) throw await httpFailure(response, call);
-  let parsed: unknown;
-  try {
-    parsed = await readBodyJson(response, VENDOR, MAX_ANSWER_BYTES);
-  } catch (error) {
-    throw toEbetError(error);
-  }
+  const parsed = await ebet.readJson(response, MAX_ANSWER_BYTES);
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw badEbetAnswer(`eBET's ${call} answer is not a JSON object`, response.status);
+    throw ebet.badResponse(response.status, `eBET's ${call} answer is not a JSON object`);
   }
   const body = parsed as Body;
   if (!("status" in body)) {
-    throw badEbetAnswer(`eBET's ${call} answer has no status`, response.status);
+    throw ebet.badResponse(response.status, `eBET's ${call} answer has no status`);
   }
   const status = body.status;
   if (typeof status !== "number" || !Number.isInteger(status)) {
-    throw badEbetAnswer(
-      `eBET's ${call} answer has a status that is not an integer: ${JSON.stringify(status)}`,
+    throw ebet.badResponse(
       response.status,
+      `eBET's ${call} answer has a status that is not an integer: ${JSON.stringify(status)}`,
     );
   }
   if (status !== 200) throw statusFailure(status, response.status, call);
@@ -99,7 +93,7 @@ async function httpFailure(response: Response, call: string): Promise<EbetError>
   const httpStatus = response.status;
   let text = "";
   try {
-    text = await readBodyText(response, VENDOR, MAX_ANSWER_BYTES);
+    text = await ebet.readText(response, MAX_ANSWER_BYTES);
   } catch {
     // The HTTP status says enough.
   }
@@ -152,7 +146,10 @@ function apiVersionOf(body: Body, httpStatus: number, call: string): string | un
   if (value === undefined || value === null) return undefined;
   if (typeof value === "string") return value;
   if (typeof value === "number") return String(value);
-  throw badEbetAnswer(`eBET's ${call} answer has an apiVersion that is not a string`, httpStatus);
+  throw ebet.badResponse(
+    httpStatus,
+    `eBET's ${call} answer has an apiVersion that is not a string`,
+  );
 }
 
 /** Parses eBET's answer to logout: `{ status: 200, apiVersion }`, else throws EbetError. */
@@ -176,11 +173,11 @@ function integerMember(
   if ((value === undefined || value === null) && fallback !== undefined) return fallback;
   const number = typeof value === "string" && DIGITS.test(value) ? Number(value) : value;
   if (typeof number !== "number" || !Number.isSafeInteger(number) || number < min) {
-    throw badEbetAnswer(
+    throw ebet.badResponse(
+      httpStatus,
       value === undefined
         ? `eBET's callback answer has no ${name}`
         : `eBET's callback answer has a ${name} that is not an integer${min > 0 ? ` of at least ${min}` : ""}`,
-      httpStatus,
     );
   }
   return number;
@@ -195,34 +192,34 @@ function moneyValue(value: unknown): number | undefined {
 function walletOf(body: Body, httpStatus: number): EbetWallet[] {
   const wallet = body.wallet;
   if (!Array.isArray(wallet)) {
-    throw badEbetAnswer(
+    throw ebet.badResponse(
+      httpStatus,
       wallet === undefined
         ? "eBET's callback answer has no wallet"
         : "eBET's callback answer has a wallet that is not an array",
-      httpStatus,
     );
   }
   return wallet.map((entry: unknown, index): EbetWallet => {
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
-      throw badEbetAnswer(
-        `eBET's callback answer has wallet[${index}] that is not an object`,
+      throw ebet.badResponse(
         httpStatus,
+        `eBET's callback answer has wallet[${index}] that is not an object`,
       );
     }
     const { typeId: rawTypeId, money: rawMoney } = entry as Body;
     const typeId =
       typeof rawTypeId === "string" && DIGITS.test(rawTypeId) ? Number(rawTypeId) : rawTypeId;
     if (typeof typeId !== "number" || !Number.isSafeInteger(typeId)) {
-      throw badEbetAnswer(
-        `eBET's callback answer has wallet[${index}].typeId that is not an integer`,
+      throw ebet.badResponse(
         httpStatus,
+        `eBET's callback answer has wallet[${index}].typeId that is not an integer`,
       );
     }
     const money = moneyValue(rawMoney);
     if (money === undefined) {
-      throw badEbetAnswer(
-        `eBET's callback answer has wallet[${index}].money that is not a number`,
+      throw ebet.badResponse(
         httpStatus,
+        `eBET's callback answer has wallet[${index}].money that is not a number`,
       );
     }
     return { typeId, money };
@@ -239,22 +236,22 @@ export async function parseCallbackResponse(response: Response): Promise<Callbac
   const httpStatus = response.status;
   const username = body.username;
   if (typeof username !== "string" || username.length === 0) {
-    throw badEbetAnswer(
+    throw ebet.badResponse(
+      httpStatus,
       username === undefined
         ? "eBET's callback answer has no username"
         : "eBET's callback answer has a username that is not a non-empty string",
-      httpStatus,
     );
   }
   const userId = integerMember(body, "userId", httpStatus, 0);
   const wallet = walletOf(body, httpStatus);
   const money = moneyValue(body.money);
   if (money === undefined) {
-    throw badEbetAnswer(
+    throw ebet.badResponse(
+      httpStatus,
       body.money === undefined
         ? "eBET's callback answer has no money"
         : "eBET's callback answer has money that is not a number",
-      httpStatus,
     );
   }
   return {

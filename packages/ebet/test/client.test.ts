@@ -175,6 +175,24 @@ describe("failures in transport", () => {
     expect(error.vendor).toBe("ebet");
   });
 
+  it("times out an answer whose body never ends: the deadline covers the body", async () => {
+    const endless = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"status":'));
+          },
+        }),
+        { status: 200 },
+      );
+    const client = new EbetClient({ ...options, fetch: endless, timeoutMs: 20 });
+    await expectEbetError(client.logout({ username: "demo" }), {
+      code: "TIMEOUT",
+      kind: "unavailable",
+      retryable: true,
+    });
+  });
+
   it("never shows the key, the token or the signature in an error", async () => {
     const { fetch, requests } = recordingFetch(() => json({ status: 4026 }));
     const client = new EbetClient({ ...options, fetch });

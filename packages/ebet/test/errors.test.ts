@@ -1,7 +1,7 @@
-// EbetError: the shared VendorError contract, re-typing of core failures, and secret-free key errors.
+// EbetError: the shared VendorError contract, the eBET kit's re-typing of core failures, and secret-free key errors.
 import { KeyFormatError, VendorError } from "@x/core-signing";
 import { describe, expect, it } from "vitest";
-import { badEbetAnswer, invalidEbetInput, keyRefused, toEbetError } from "../src/errors.ts";
+import { ebet, invalidEbetInput, keyRefused } from "../src/errors.ts";
 import { EBET_STATUS, EbetError } from "../src/index.ts";
 
 describe("EbetError", () => {
@@ -46,7 +46,7 @@ describe("EbetError", () => {
   });
 
   it("marks a bad answer as upstream with the HTTP status", () => {
-    expect(badEbetAnswer("nope", 200)).toMatchObject({
+    expect(ebet.badResponse(200, "nope")).toMatchObject({
       code: "BAD_RESPONSE",
       kind: "upstream",
       upstreamStatus: 200,
@@ -55,7 +55,7 @@ describe("EbetError", () => {
   });
 });
 
-describe("toEbetError", () => {
+describe("the eBET kit", () => {
   it("re-types a core VendorError, keeping its code, kind, retryability, status and field", () => {
     const core = new VendorError({
       vendor: "ebet",
@@ -65,7 +65,7 @@ describe("toEbetError", () => {
       upstreamStatus: 504,
       field: "x",
     });
-    const error = toEbetError(core) as EbetError;
+    const error = ebet.adopt(core);
     expect(error).toBeInstanceOf(EbetError);
     expect(error).toMatchObject({
       code: "TIMEOUT",
@@ -78,11 +78,35 @@ describe("toEbetError", () => {
     expect(error.cause).toBe(core);
   });
 
-  it("passes EbetErrors and foreign errors (a caller's abort reason) through unchanged", () => {
-    const ebet = new EbetError({ code: 1, kind: "upstream", message: "x" });
+  it("passes EbetErrors and foreign errors (a caller's abort reason) through unchanged", async () => {
+    const ebetError = new EbetError({ code: 1, kind: "upstream", message: "x" });
     const abort = new DOMException("stop", "AbortError");
-    expect(toEbetError(ebet)).toBe(ebet);
-    expect(toEbetError(abort)).toBe(abort);
+    expect(ebet.adopt(ebetError)).toBe(ebetError);
+    const fetch = async () => new Response("{}");
+    await expect(
+      ebet.send(new Request("https://api.example.com/"), {
+        fetch,
+        signal: AbortSignal.abort(abort),
+      }),
+    ).rejects.toBe(abort);
+    await expect(
+      ebet.send(new Request("https://api.example.com/"), {
+        fetch: () => Promise.reject(ebetError),
+      }),
+    ).rejects.toBe(ebetError);
+  });
+
+  it("makes its own failures EbetErrors: refused options, timeouts, unreadable answers", async () => {
+    expect(() => ebet.checkTimeout(0)).toThrow(EbetError);
+    expect(() => ebet.checkBaseUrl("ftp://x.example/")).toThrow(EbetError);
+    const silent = () => new Promise<Response>(() => {});
+    await expect(
+      ebet.send(new Request("https://api.example.com/"), { fetch: silent, timeoutMs: 20 }),
+    ).rejects.toMatchObject({ name: "EbetError", code: "TIMEOUT", kind: "unavailable" });
+    await expect(ebet.readJson(new Response("<html>"))).rejects.toMatchObject({
+      name: "EbetError",
+      code: "BAD_RESPONSE",
+    });
   });
 });
 

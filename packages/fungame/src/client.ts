@@ -1,13 +1,6 @@
 // FunGameClient: logout against a FunGame WebAPI server, as build -> send -> parse with one deadline.
-import {
-  checkBaseUrl,
-  checkTimeout,
-  DEFAULT_MAX_BODY_BYTES,
-  type FetchLike,
-  sendRequest,
-  VendorError,
-} from "@x/core-signing";
-import { asFunGameError, FunGameError, invalidInput, VENDOR } from "./errors.ts";
+import { DEFAULT_MAX_BODY_BYTES, type FetchLike } from "@x/core-signing";
+import { fungame, invalidInput } from "./errors.ts";
 import { buildLogoutRequest, LOGOUT_PATH, logoutUrl } from "./requests.ts";
 import { type LogoutResult, parseLogoutResponse } from "./responses.ts";
 
@@ -51,8 +44,8 @@ export class FunGameClient {
     if (typeof options !== "object" || options === null) {
       throw invalidInput("options", "must be an object with a baseUrl");
     }
-    this.baseUrl = asFunGameError(() => checkBaseUrl(VENDOR, options.baseUrl));
-    this.timeoutMs = asFunGameError(() => checkTimeout(VENDOR, options.timeoutMs));
+    this.baseUrl = fungame.checkBaseUrl(options.baseUrl);
+    this.timeoutMs = fungame.checkTimeout(options.timeoutMs);
     if (options.fetch !== undefined && typeof options.fetch !== "function") {
       throw invalidInput("fetch", "must be a function taking a Request");
     }
@@ -79,67 +72,17 @@ export class FunGameClient {
       baseUrl: this.baseUrl,
       path: this.logoutPath,
     });
-    const timeoutMs = asFunGameError(() =>
-      checkTimeout(VENDOR, options.timeoutMs ?? this.timeoutMs),
-    );
-    const fetcher = options.fetch ?? this.#fetch;
-    if (fetcher !== undefined && typeof fetcher !== "function") {
+    const timeoutMs = fungame.checkTimeout(options.timeoutMs ?? this.timeoutMs);
+    const fetch = options.fetch ?? this.#fetch;
+    if (fetch !== undefined && typeof fetch !== "function") {
       throw invalidInput("fetch", "must be a function taking a Request");
     }
-    return withDeadline(timeoutMs, options.signal, async (signal) => {
-      let response: Response;
-      try {
-        response = await sendRequest(request, {
-          vendor: VENDOR,
-          signal,
-          timeoutMs,
-          ...(fetcher ? { fetch: fetcher } : {}),
-        });
-      } catch (error) {
-        if (error instanceof VendorError) throw FunGameError.from(error);
-        throw error;
-      }
-      return parseLogoutResponse(response, {
+    // One deadline for the request and the answer's body.
+    return fungame.call(request, { fetch, signal: options.signal, timeoutMs }, (response) =>
+      parseLogoutResponse(response, {
         treat500AsLoggedOut: this.treat500AsLoggedOut,
         maxBodyBytes: this.maxBodyBytes,
-      });
-    });
-  }
-}
-
-/**
- * Runs `work` under one deadline that covers the answer's body too (sendRequest's own deadline
- * ends when the headers arrive). The caller's abort reason, or the timeout error, is thrown.
- */
-async function withDeadline<T>(
-  timeoutMs: number,
-  outer: AbortSignal | undefined,
-  work: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  if (outer?.aborted) throw outer.reason;
-  const controller = new AbortController();
-  const onOuterAbort = () => controller.abort(outer?.reason);
-  outer?.addEventListener("abort", onOuterAbort, { once: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stopped = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), {
-      once: true,
-    });
-    timer = setTimeout(() => {
-      controller.abort(
-        new FunGameError({
-          code: "TIMEOUT",
-          kind: "unavailable",
-          message: `fungame did not answer within ${timeoutMs} ms`,
-        }),
-      );
-    }, timeoutMs);
-  });
-  stopped.catch(() => {});
-  try {
-    return await Promise.race([work(controller.signal), stopped]);
-  } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener("abort", onOuterAbort);
+      }),
+    );
   }
 }

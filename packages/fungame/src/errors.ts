@@ -1,5 +1,5 @@
 // FunGameError: the one error type of this package, a VendorError with vendor "fungame".
-import { VendorError, type VendorErrorInit } from "@x/core-signing";
+import { defineVendor, VendorError, type VendorErrorInit, type VendorKit } from "@x/core-signing";
 
 /** The vendor name every FunGame error carries. */
 export const VENDOR = "fungame";
@@ -18,19 +18,15 @@ export class FunGameError extends VendorError {
 
   /** The same failure as a FunGameError: core-signing's errors (timeouts, unreadable bodies) keep every field. */
   static from(error: VendorError): FunGameError {
-    if (error instanceof FunGameError) return error;
-    const init: Omit<VendorErrorInit, "vendor"> = {
-      code: error.code,
-      kind: error.kind,
-      message: error.message,
-      retryable: error.retryable,
-      cause: error.cause ?? error,
-    };
-    if (error.upstreamStatus !== undefined) init.upstreamStatus = error.upstreamStatus;
-    if (error.field !== undefined) init.field = error.field;
-    return new FunGameError(init);
+    return fungame.adopt(error);
   }
 }
+
+/** The shared call machinery (option checks, deadline, bounded reads) failing with FunGameErrors. */
+export const fungame: VendorKit<FunGameError> = defineVendor(
+  VENDOR,
+  (init) => new FunGameError(init),
+);
 
 export function isFunGameError(value: unknown): value is FunGameError {
   return value instanceof FunGameError;
@@ -38,12 +34,7 @@ export function isFunGameError(value: unknown): value is FunGameError {
 
 /** A caller's input refused before any request; `field` names the culprit, the value is never echoed. */
 export function invalidInput(field: string, message: string): FunGameError {
-  return new FunGameError({
-    code: "INVALID_INPUT",
-    kind: "invalid_request",
-    field,
-    message: `${field}: ${message}`,
-  });
+  return fungame.invalidInput(field, message);
 }
 
 /** Runs `fn`, turning core-signing's VendorErrors into FunGameErrors; anything else passes through. */

@@ -1,6 +1,5 @@
 // Pure request building for FunGame calls (sans-IO): the token is checked before a Request exists.
-import { checkBaseUrl } from "@x/core-signing";
-import { asFunGameError, invalidInput } from "./errors.ts";
+import { fungame, invalidInput } from "./errors.ts";
 import { checkBearerToken } from "./token.ts";
 
 export const LOGOUT_PATH = "/user/logout";
@@ -30,7 +29,7 @@ export function buildLogoutRequest(bearerToken: string, target: RequestTarget): 
 
 /** The logout URL of a target; throws an `invalid_request` FunGameError naming `baseUrl` or `path`. */
 export function logoutUrl(target: RequestTarget): string {
-  const base = asFunGameError(() => checkBaseUrl("fungame", target?.baseUrl, "baseUrl"));
+  const base = fungame.checkBaseUrl(target?.baseUrl, "baseUrl");
   return `${base}${checkPath(target.path ?? LOGOUT_PATH)}`;
 }
 

@@ -1,6 +1,6 @@
 // Pure parsing of FunGame answers (sans-IO): a logout Response becomes a result or a FunGameError.
-import { DEFAULT_MAX_BODY_BYTES, type ErrorKind, readBodyText, VendorError } from "@x/core-signing";
-import { FunGameError, invalidInput } from "./errors.ts";
+import { DEFAULT_MAX_BODY_BYTES, type ErrorKind } from "@x/core-signing";
+import { FunGameError, fungame, invalidInput } from "./errors.ts";
 import { readPayloadFields, SERVER_FAILURE_MESSAGE, SESSION_GONE_MESSAGE } from "./payload.ts";
 
 /** The outcome of a logout that FunGame accepted or that had already happened. */
@@ -63,8 +63,8 @@ export async function parseLogoutResponse(
   if (status >= 200 && status < 300) {
     const payload = await readPayload(response, maxBytes);
     if (payload.statusCode !== 200) {
-      return badAnswer(
-        response,
+      throw fungame.badResponse(
+        response.status,
         `FunGame answered HTTP ${status} with a PayloadModel whose StatusCode is ${describe(payload.statusCode)}, not 200`,
       );
     }
@@ -136,7 +136,10 @@ export async function parseLogoutResponse(
       message: `FunGame refused the logout (HTTP ${status})${serverSays}`,
     });
   }
-  return badAnswer(response, `FunGame answered with unexpected HTTP status ${status}`);
+  throw fungame.badResponse(
+    response.status,
+    `FunGame answered with unexpected HTTP status ${status}`,
+  );
 }
 
 /** A PayloadModel whose members have the types FunGame sends. */
@@ -189,34 +192,28 @@ function validate(value: unknown): ErrorPayload | undefined {
 }
 
 async function readPayload(response: Response, maxBytes: number): Promise<ValidPayload> {
-  let text: string;
-  try {
-    text = await readBodyText(response, "fungame", maxBytes);
-  } catch (error) {
-    if (error instanceof VendorError) throw FunGameError.from(error);
-    throw error;
-  }
+  const text = await fungame.readText(response, maxBytes);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (cause) {
     const preview = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-    return badAnswer(
-      response,
+    throw fungame.badResponse(
+      response.status,
       `FunGame answered HTTP ${response.status} with a body that is not JSON: ${JSON.stringify(preview)}`,
       cause,
     );
   }
   const payload = validate(value);
   if (!payload) {
-    return badAnswer(
-      response,
+    throw fungame.badResponse(
+      response.status,
       `FunGame answered HTTP ${response.status} with JSON that is not a PayloadModel`,
     );
   }
   if (!payload.valid) {
-    return badAnswer(
-      response,
+    throw fungame.badResponse(
+      response.status,
       `FunGame answered HTTP ${response.status} with a PayloadModel lacking a numeric StatusCode, a string Message or a RequestType`,
     );
   }
@@ -227,7 +224,7 @@ async function readPayload(response: Response, maxBytes: number): Promise<ValidP
 async function readErrorPayload(response: Response): Promise<ErrorPayload | undefined> {
   let text: string;
   try {
-    text = await readBodyText(response, "fungame", ERROR_BODY_BYTES);
+    text = await fungame.readText(response, ERROR_BODY_BYTES);
   } catch {
     return undefined;
   }
@@ -258,16 +255,6 @@ function describe(value: unknown): string {
   return value === undefined ? "missing" : (JSON.stringify(value)?.slice(0, 40) ?? String(value));
 }
 
-function badAnswer(response: Response, message: string, cause?: unknown): never {
-  throw new FunGameError({
-    code: "BAD_RESPONSE",
-    kind: "upstream",
-    upstreamStatus: response.status,
-    message,
-    cause,
-  });
-}
-
 function fail(init: {
   code: string | number;
   kind: ErrorKind;
@@ -275,12 +262,11 @@ function fail(init: {
   message: string;
   retryable?: boolean;
 }): never {
-  const error: ConstructorParameters<typeof FunGameError>[0] = {
+  throw new FunGameError({
     code: init.code,
     kind: init.kind,
     upstreamStatus: init.status,
     message: init.message,
-  };
-  if (init.retryable !== undefined) error.retryable = init.retryable;
-  throw new FunGameError(error);
+    retryable: init.retryable,
+  });
 }

@@ -1,6 +1,6 @@
 // The Lancens client: one method per call (build, send, parse) and the whole logout flow with per-step outcomes.
-import { checkTimeout, type FetchLike, sendRequest, VendorError } from "@x/core-signing";
-import { invalidLancensInput, type LancensCall, LancensError } from "./errors.ts";
+import type { FetchLike } from "@x/core-signing";
+import { invalidLancensInput, type LancensCall, LancensError, lancensKit } from "./errors.ts";
 import { checkToken, checkUsername } from "./input.ts";
 import {
   buildClearMessagePushTokenRequest,
@@ -86,7 +86,7 @@ export class LancensClient {
     }
     this.baseUrl = resolveBaseUrl(options.baseUrl);
     this.paths = Object.freeze(resolvePaths(options.paths));
-    this.timeoutMs = checkedTimeout(options.timeoutMs);
+    this.timeoutMs = lancensKit().checkTimeout(options.timeoutMs);
     if (options.fetch !== undefined && typeof options.fetch !== "function") {
       throw invalidLancensInput("fetch", "must be a function");
     }
@@ -123,11 +123,12 @@ export class LancensClient {
     options: LancensCallOptions = {},
   ): Promise<PushTokenClearResult> {
     const request = buildClearRingPushTokenRequest(this, token);
-    const response = await this.#send(request, "clearRingPushToken", options);
-    return parseClearRingPushTokenResponse(response, {
-      maxBodyBytes: this.#maxBodyBytes,
-      secrets: [token],
-    });
+    return this.#call(request, "clearRingPushToken", options, (response) =>
+      parseClearRingPushTokenResponse(response, {
+        maxBodyBytes: this.#maxBodyBytes,
+        secrets: [token],
+      }),
+    );
   }
 
   /** `DELETE /v1/api/user/message/token`: clears the message push token. */
@@ -136,11 +137,12 @@ export class LancensClient {
     options: LancensCallOptions = {},
   ): Promise<PushTokenClearResult> {
     const request = buildClearMessagePushTokenRequest(this, token);
-    const response = await this.#send(request, "clearMessagePushToken", options);
-    return parseClearMessagePushTokenResponse(response, {
-      maxBodyBytes: this.#maxBodyBytes,
-      secrets: [token],
-    });
+    return this.#call(request, "clearMessagePushToken", options, (response) =>
+      parseClearMessagePushTokenResponse(response, {
+        maxBodyBytes: this.#maxBodyBytes,
+        secrets: [token],
+      }),
+    );
   }
 
   /**
@@ -149,12 +151,13 @@ export class LancensClient {
    */
   async logout(input: LogoutInput, options: LancensCallOptions = {}): Promise<LogoutResult> {
     const request = buildLogoutRequest(this, input);
-    const response = await this.#send(request, "logout", options);
-    return parseLogoutResponse(response, {
-      maxBodyBytes: this.#maxBodyBytes,
-      alreadyLoggedOutCodes: this.#alreadyLoggedOutCodes,
-      secrets: [input.token],
-    });
+    return this.#call(request, "logout", options, (response) =>
+      parseLogoutResponse(response, {
+        maxBodyBytes: this.#maxBodyBytes,
+        alreadyLoggedOutCodes: this.#alreadyLoggedOutCodes,
+        secrets: [input.token],
+      }),
+    );
   }
 
   /**
@@ -201,30 +204,19 @@ export class LancensClient {
     return { ...result, ok };
   }
 
-  async #send(request: Request, call: LancensCall, options: LancensCallOptions): Promise<Response> {
+  /** Sends a request and parses its answer under one deadline; the call's own failures name it. */
+  #call<T>(
+    request: Request,
+    call: LancensCall,
+    options: LancensCallOptions,
+    parse: (response: Response) => Promise<T>,
+  ): Promise<T> {
     const timeoutMs =
-      options.timeoutMs === undefined ? this.timeoutMs : checkedTimeout(options.timeoutMs);
-    const fetcher = options.fetch ?? this.#fetch;
-    try {
-      return await sendRequest(request, {
-        vendor: "lancens",
-        timeoutMs,
-        ...(fetcher === undefined ? {} : { fetch: fetcher }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      });
-    } catch (error) {
-      if (error instanceof VendorError) throw LancensError.from(error, call);
-      throw error;
-    }
-  }
-}
-
-function checkedTimeout(value: unknown): number {
-  try {
-    return checkTimeout("lancens", value);
-  } catch (error) {
-    if (error instanceof VendorError) throw LancensError.from(error);
-    throw error;
+      options.timeoutMs === undefined
+        ? this.timeoutMs
+        : lancensKit().checkTimeout(options.timeoutMs);
+    const fetch = options.fetch ?? this.#fetch;
+    return lancensKit(call).call(request, { fetch, signal: options.signal, timeoutMs }, parse);
   }
 }
 

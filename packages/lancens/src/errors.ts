@@ -1,5 +1,11 @@
 // The Lancens error class: every failure of a Lancens call, with the vendor's message kept and its field named.
-import { type ErrorKind, VendorError } from "@x/core-signing";
+import {
+  defineVendor,
+  type ErrorKind,
+  VendorError,
+  type VendorKit,
+  vendorErrorFields,
+} from "@x/core-signing";
 
 /** The vendor name every Lancens error carries. */
 export const VENDOR = "lancens";
@@ -53,12 +59,12 @@ export interface LancensErrorInit {
   code: LancensErrorCode;
   kind: ErrorKind;
   message: string;
-  retryable?: boolean;
-  upstreamStatus?: number;
-  field?: string;
+  retryable?: boolean | undefined;
+  upstreamStatus?: number | undefined;
+  field?: string | undefined;
   /** The message Lancens answered with, control characters removed, at most 200 characters. */
-  vendorMessage?: string;
-  call?: LancensCall;
+  vendorMessage?: string | undefined;
+  call?: LancensCall | undefined;
   cause?: unknown;
 }
 
@@ -72,34 +78,20 @@ export class LancensError extends VendorError {
   readonly call: LancensCall | undefined;
 
   constructor(init: LancensErrorInit) {
-    super({
-      vendor: VENDOR,
-      code: init.code,
-      kind: init.kind,
-      message: init.message,
-      ...(init.retryable === undefined ? {} : { retryable: init.retryable }),
-      ...(init.upstreamStatus === undefined ? {} : { upstreamStatus: init.upstreamStatus }),
-      ...(init.field === undefined ? {} : { field: init.field }),
-      ...(init.cause === undefined ? {} : { cause: init.cause }),
-    });
+    super({ ...init, vendor: VENDOR });
     this.vendorMessage = init.vendorMessage;
     this.call = init.call;
   }
 
   /** A VendorError from a shared helper (timeout, network, refused option) as a LancensError. */
   static from(error: VendorError, call?: LancensCall): LancensError {
-    if (error instanceof LancensError && (call === undefined || error.call === call)) return error;
-    const vendorMessage = error instanceof LancensError ? error.vendorMessage : undefined;
+    if (!(error instanceof LancensError)) return lancensKit(call).adopt(error);
+    if (call === undefined || error.call === call) return error;
     return new LancensError({
-      code: error.code as LancensErrorCode,
-      kind: error.kind,
-      message: error.message,
-      retryable: error.retryable,
-      ...(error.upstreamStatus === undefined ? {} : { upstreamStatus: error.upstreamStatus }),
-      ...(error.field === undefined ? {} : { field: error.field }),
-      ...(vendorMessage === undefined ? {} : { vendorMessage }),
-      ...(call === undefined ? {} : { call }),
-      cause: error.cause ?? error,
+      ...vendorErrorFields(error),
+      code: error.code,
+      vendorMessage: error.vendorMessage,
+      call,
     });
   }
 
@@ -108,16 +100,29 @@ export class LancensError extends VendorError {
   }
 }
 
+const kits = new Map<LancensCall | undefined, VendorKit<LancensError>>();
+
+/**
+ * The shared call machinery (option checks, deadline, bounded reads) failing with LancensErrors
+ * that name `call`, when given.
+ */
+export function lancensKit(call?: LancensCall): VendorKit<LancensError> {
+  let kit = kits.get(call);
+  if (kit === undefined) {
+    kit = defineVendor(
+      VENDOR,
+      (init) => new LancensError({ ...init, code: init.code as LancensErrorCode, call }),
+    );
+    kits.set(call, kit);
+  }
+  return kit;
+}
+
 export function isLancensError(value: unknown): value is LancensError {
   return value instanceof LancensError;
 }
 
 /** Input refused before any request; the message names the field and never repeats a secret. */
 export function invalidLancensInput(field: string, message: string): LancensError {
-  return new LancensError({
-    code: "INVALID_INPUT",
-    kind: "invalid_request",
-    field,
-    message: `${field}: ${message}`,
-  });
+  return lancensKit().invalidInput(field, message);
 }

@@ -1,6 +1,5 @@
 // Pure: builds the Request for each Lancens call (sans-IO); input is checked first, naming the field.
-import { checkBaseUrl, VendorError } from "@x/core-signing";
-import { LancensError } from "./errors.ts";
+import { lancensKit } from "./errors.ts";
 import { checkPath, checkToken, checkUsername } from "./input.ts";
 
 /** The production host of the Lancens API. */
@@ -37,12 +36,7 @@ export interface LogoutInput {
 
 /** The base URL without a trailing slash; a bad one is a LancensError naming `baseUrl`. */
 export function resolveBaseUrl(baseUrl: unknown): string {
-  try {
-    return checkBaseUrl("lancens", baseUrl);
-  } catch (error) {
-    if (error instanceof VendorError) throw LancensError.from(error);
-    throw error;
-  }
+  return lancensKit().checkBaseUrl(baseUrl);
 }
 
 /** The three paths, defaults filled in; a bad one is a LancensError naming `paths.<name>`. */

@@ -1,6 +1,6 @@
 // Pure: turns a Lancens answer into a result or a LancensError (sans-IO); any 2xx is success.
-import { readBodyText, VendorError } from "@x/core-signing";
-import { type LancensCall, LancensError, type LancensErrorCode } from "./errors.ts";
+import { VendorError } from "@x/core-signing";
+import { type LancensCall, LancensError, type LancensErrorCode, lancensKit } from "./errors.ts";
 import { classifyMessage, classifyStatus, extractMessage } from "./messages.ts";
 
 /** How a clearing step ended: done now, or found already done. */
@@ -73,9 +73,9 @@ export function errorFromAnswer(
     message: `lancens ${LABELS[call]} failed: HTTP ${status}, ${said}`,
     upstreamStatus: status,
     call,
-    ...(meaning.retryable === undefined ? {} : { retryable: meaning.retryable }),
-    ...(meaning.field === undefined ? {} : { field: meaning.field }),
-    ...(vendorMessage === undefined ? {} : { vendorMessage }),
+    retryable: meaning.retryable,
+    field: meaning.field,
+    vendorMessage,
   });
 }
 
@@ -130,7 +130,7 @@ function redact(text: string, secrets: readonly string[]): string {
 /** The body of a failure answer as text; an unreadable or oversized body counts as empty. */
 async function failureBody(response: Response, maxBodyBytes: number): Promise<string> {
   try {
-    return await readBodyText(response, "lancens", maxBodyBytes);
+    return await lancensKit().readText(response, maxBodyBytes);
   } catch (error) {
     if (error instanceof VendorError) return "";
     throw error;

@@ -214,6 +214,22 @@ describe("transport failures", () => {
     expect(error.upstreamStatus).toBeUndefined();
   });
 
+  it("an error answer whose body never ends is a TIMEOUT naming the call: the deadline covers the body", async () => {
+    const endless = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"message":'));
+          },
+        }),
+        { status: 400 },
+      );
+    const error = await rejection(client(endless, { timeoutMs: 20 }).clearRingPushToken(TOKEN));
+    expect(error.code).toBe("TIMEOUT");
+    expect(error.retryable).toBe(true);
+    expect(error.call).toBe("clearRingPushToken");
+  });
+
   it("a network failure is a retryable NETWORK_ERROR with its cause", async () => {
     const cause = new TypeError("fetch failed");
     const error = await rejection(

@@ -2,8 +2,6 @@
 import {
   type Clock,
   ClockOffset,
-  checkBaseUrl,
-  checkTimeout,
   timestamp as clockTimestamp,
   type ErrorKind,
   type FetchLike,
@@ -12,13 +10,11 @@ import {
   KeyFormatError,
   type PublicKeyMaterial,
   type RsaPublicKey,
-  sendRequest,
   systemClock,
   type TimestampUnit,
-  VendorError,
 } from "@x/core-signing";
 import { DEFAULT_REFRESH_CODES } from "./codes.ts";
-import { asOneAccess, OneAccessError, refuse, VENDOR } from "./errors.ts";
+import { OneAccessError, oneAccess, refuse } from "./errors.ts";
 import { type ApplicationIdentity, checkDevice, type DeviceInfo } from "./headers.ts";
 import {
   buildLogoutRequest,
@@ -115,6 +111,9 @@ export function defaultRefreshOn(error: OneAccessError): boolean {
   return DEFAULT_REFRESH_CODES.includes(error.code) || SIGNATURE_WORDS.test(error.errorMsg ?? "");
 }
 
+/** One logout attempt: its result, or the OneAccessError its answer carried. */
+type LogoutAttempt = { ok: true; result: LogoutResult } | { ok: false; error: OneAccessError };
+
 /** What the client has cached, for inspection. */
 export interface OneAccessClientState {
   publicKey: RsaPublicKey | undefined;
@@ -195,9 +194,9 @@ export class OneAccessClient {
     if (typeof options !== "object" || options === null) {
       throw refuse("baseUrl", "is required: new OneAccessClient({ baseUrl, clientId })");
     }
-    this.#baseUrl = asOneAccess(() => checkBaseUrl(VENDOR, options.baseUrl));
+    this.#baseUrl = oneAccess.checkBaseUrl(options.baseUrl);
     this.#app = checkIdentity(options.clientId, options.tenantId);
-    this.#timeoutMs = asOneAccess(() => checkTimeout(VENDOR, options.timeoutMs));
+    this.#timeoutMs = oneAccess.checkTimeout(options.timeoutMs);
     this.#fetch = optionalFunction<FetchLike>("fetch", options.fetch);
     this.#now = optionalFunction<Clock>("now", options.now) ?? systemClock;
     this.#nonce = optionalFunction<NonceFunction>("nonce", options.nonce) ?? hexNonce;
@@ -210,11 +209,9 @@ export class OneAccessClient {
     this.#refreshOn =
       optionalFunction<(error: OneAccessError) => boolean>("refreshOn", options.refreshOn) ??
       defaultRefreshOn;
-    const errorKinds = checkErrorKinds(options.errorKinds);
-    const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes);
     this.#parse = {
-      ...(errorKinds === undefined ? {} : { errorKinds }),
-      ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+      errorKinds: checkErrorKinds(options.errorKinds),
+      maxBodyBytes: checkMaxBodyBytes(options.maxBodyBytes),
     };
     this.#offset = new ClockOffset(this.#now);
     if (options.publicKey !== undefined) {
@@ -303,7 +300,7 @@ export class OneAccessClient {
     sessionToken: string,
     device: DeviceInfo,
     options: OneAccessCallOptions,
-  ): Promise<{ ok: true; result: LogoutResult } | { ok: false; error: OneAccessError }> {
+  ): Promise<LogoutAttempt> {
     const publicKey = await this.publicKey(options);
     const timestamp = await this.#signingTimestamp(options);
     const nonce = checkNonce(this.#nonce(timestamp), "nonce");
@@ -314,13 +311,19 @@ export class OneAccessClient {
       timestamp,
       nonce,
     });
-    const response = await this.#send(request, options.signal, this.#callTimeout(options));
-    try {
-      return { ok: true, result: await parseLogoutResponse(response, this.#parse) };
-    } catch (error) {
-      if (error instanceof OneAccessError) return { ok: false, error };
-      throw error;
-    }
+    return this.#call(
+      request,
+      options.signal,
+      this.#callTimeout(options),
+      async (response): Promise<LogoutAttempt> => {
+        try {
+          return { ok: true, result: await parseLogoutResponse(response, this.#parse) };
+        } catch (error) {
+          if (error instanceof OneAccessError) return { ok: false, error };
+          throw error;
+        }
+      },
+    );
   }
 
   /** The timestamp to sign: computed locally from the cached offset, or the server's own, fetched now. */
@@ -342,8 +345,12 @@ export class OneAccessClient {
 
   async #fetchServerDate(signal: AbortSignal | undefined, timeoutMs: number): Promise<ServerDate> {
     const sentAt = this.#now();
-    const response = await this.#send(buildServerDateRequest(this.#target()), signal, timeoutMs);
-    const result = await parseServerDateResponse(response, this.#parse);
+    const result = await this.#call(
+      buildServerDateRequest(this.#target()),
+      signal,
+      timeoutMs,
+      (response) => parseServerDateResponse(response, this.#parse),
+    );
     const value = timestampValue(result.timestamp) as number;
     const unit =
       this.#unitOption === "auto" ? detectTimestampUnit(result.timestamp) : this.#unitOption;
@@ -353,8 +360,9 @@ export class OneAccessClient {
   }
 
   async #fetchPublicKey(timeoutMs: number): Promise<RsaPublicKey> {
-    const response = await this.#send(buildPublicKeyRequest(this.#target()), undefined, timeoutMs);
-    return parsePublicKeyResponse(response, this.#parse);
+    return this.#call(buildPublicKeyRequest(this.#target()), undefined, timeoutMs, (response) =>
+      parsePublicKeyResponse(response, this.#parse),
+    );
   }
 
   #target(device: DeviceInfo = this.#device): CallTarget {
@@ -363,24 +371,16 @@ export class OneAccessClient {
 
   #callTimeout(options: OneAccessCallOptions): number {
     if (options.timeoutMs === undefined) return this.#timeoutMs;
-    return asOneAccess(() => checkTimeout(VENDOR, options.timeoutMs));
+    return oneAccess.checkTimeout(options.timeoutMs);
   }
 
-  async #send(
+  /** Sends a request and parses its answer under one deadline, body included. */
+  #call<T>(
     request: Request,
     signal: AbortSignal | undefined,
     timeoutMs: number,
-  ): Promise<Response> {
-    try {
-      return await sendRequest(request, {
-        vendor: VENDOR,
-        timeoutMs,
-        ...(this.#fetch === undefined ? {} : { fetch: this.#fetch }),
-        ...(signal === undefined ? {} : { signal }),
-      });
-    } catch (error) {
-      if (error instanceof VendorError) throw OneAccessError.from(error);
-      throw error;
-    }
+    parse: (response: Response) => Promise<T>,
+  ): Promise<T> {
+    return oneAccess.call(request, { fetch: this.#fetch, signal, timeoutMs }, parse);
   }
 }

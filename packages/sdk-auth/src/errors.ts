@@ -1,5 +1,5 @@
 // The one error class of this package: every failure, refused input included, is a OneAccessError.
-import { type ErrorKind, VendorError } from "@x/core-signing";
+import { defineVendor, type ErrorKind, VendorError, type VendorKit } from "@x/core-signing";
 
 /** The vendor name every error of this package carries. */
 export const VENDOR = "sdk-auth";
@@ -9,11 +9,11 @@ export interface OneAccessErrorInit {
   code: string;
   kind: ErrorKind;
   message: string;
-  retryable?: boolean;
-  upstreamStatus?: number;
-  field?: string;
+  retryable?: boolean | undefined;
+  upstreamStatus?: number | undefined;
+  field?: string | undefined;
   /** OneAccess's own `error_msg`, when it sent one. */
-  errorMsg?: string;
+  errorMsg?: string | undefined;
   cause?: unknown;
 }
 
@@ -25,31 +25,13 @@ export class OneAccessError extends VendorError {
   readonly errorMsg: string | undefined;
 
   constructor(init: OneAccessErrorInit) {
-    super({
-      vendor: VENDOR,
-      code: init.code,
-      kind: init.kind,
-      message: init.message,
-      ...(init.retryable === undefined ? {} : { retryable: init.retryable }),
-      ...(init.upstreamStatus === undefined ? {} : { upstreamStatus: init.upstreamStatus }),
-      ...(init.field === undefined ? {} : { field: init.field }),
-      ...(init.cause === undefined ? {} : { cause: init.cause }),
-    });
+    super({ ...init, vendor: VENDOR });
     this.errorMsg = init.errorMsg;
   }
 
   /** The same failure as a OneAccessError: for the shared helpers' VendorErrors (timeouts, bad bodies). */
   static from(error: VendorError): OneAccessError {
-    if (error instanceof OneAccessError) return error;
-    return new OneAccessError({
-      code: String(error.code),
-      kind: error.kind,
-      message: error.message,
-      retryable: error.retryable,
-      ...(error.upstreamStatus === undefined ? {} : { upstreamStatus: error.upstreamStatus }),
-      ...(error.field === undefined ? {} : { field: error.field }),
-      cause: error.cause ?? error,
-    });
+    return oneAccess.adopt(error);
   }
 
   override toJSON(): Record<string, unknown> {
@@ -57,22 +39,11 @@ export class OneAccessError extends VendorError {
   }
 }
 
-/** Input refused before any request; the message starts with the field's name. */
-export function refuse(field: string, message: string): OneAccessError {
-  return new OneAccessError({
-    code: "INVALID_INPUT",
-    kind: "invalid_request",
-    field,
-    message: `${field}: ${message}`,
-  });
-}
+/** The shared call machinery (option checks, deadline, bounded reads) failing with OneAccessErrors. */
+export const oneAccess: VendorKit<OneAccessError> = defineVendor(
+  VENDOR,
+  (init) => new OneAccessError({ ...init, code: String(init.code) }),
+);
 
-/** Runs a check from @x/core-signing and rethrows its VendorError as a OneAccessError. */
-export function asOneAccess<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof VendorError) throw OneAccessError.from(error);
-    throw error;
-  }
-}
+/** Input refused before any request; the message starts with the field's name. */
+export const refuse: (field: string, message: string) => OneAccessError = oneAccess.invalidInput;

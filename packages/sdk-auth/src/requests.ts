@@ -1,6 +1,6 @@
 // Pure: builds each OneAccess SDK request (server time, public key, logout) from checked input.
-import { checkBaseUrl, type RsaPublicKey } from "@x/core-signing";
-import { asOneAccess, refuse } from "./errors.ts";
+import type { RsaPublicKey } from "@x/core-signing";
+import { oneAccess, refuse } from "./errors.ts";
 import {
   type ApplicationIdentity,
   checkDevice,
@@ -45,7 +45,7 @@ export function checkIdentity(clientId: unknown, tenantId: unknown): Application
 function checkTarget(target: CallTarget): CheckedTarget {
   if (typeof target !== "object" || target === null) throw refuse("baseUrl", "is required");
   return {
-    baseUrl: asOneAccess(() => checkBaseUrl("sdk-auth", target.baseUrl)),
+    baseUrl: oneAccess.checkBaseUrl(target.baseUrl),
     app: checkIdentity(target.clientId, target.tenantId),
     device: checkDevice(target.device),
   };

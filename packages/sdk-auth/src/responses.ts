@@ -4,11 +4,9 @@ import {
   importPublicKey,
   KeyFormatError,
   type RsaPublicKey,
-  readBodyText,
-  VendorError,
 } from "@x/core-signing";
 import { ONEACCESS_ERROR_KINDS } from "./codes.ts";
-import { OneAccessError, VENDOR } from "./errors.ts";
+import { OneAccessError, oneAccess } from "./errors.ts";
 import { timestampValue } from "./timestamp.ts";
 
 export interface ParseOptions {
@@ -48,23 +46,8 @@ export function kindForCode(
   return errorKinds?.[code] ?? ONEACCESS_ERROR_KINDS[code] ?? "upstream";
 }
 
-async function readText(response: Response, options: ParseOptions): Promise<string> {
-  try {
-    return await readBodyText(response, VENDOR, options.maxBodyBytes);
-  } catch (error) {
-    if (error instanceof VendorError) throw OneAccessError.from(error);
-    throw error;
-  }
-}
-
-function badResponse(response: Response, message: string, cause?: unknown): OneAccessError {
-  return new OneAccessError({
-    code: "BAD_RESPONSE",
-    kind: "upstream",
-    upstreamStatus: response.status,
-    message,
-    cause,
-  });
+function readText(response: Response, options: ParseOptions): Promise<string> {
+  return oneAccess.readText(response, options.maxBodyBytes);
 }
 
 function preview(text: string): string {
@@ -102,7 +85,7 @@ function vendorError(
     kind,
     upstreamStatus: response.status,
     message: `OneAccess answered HTTP ${response.status} ${code}${errorMsg ? `: ${errorMsg}` : ""}`,
-    ...(errorMsg === undefined ? {} : { errorMsg }),
+    errorMsg,
   });
 }
 
@@ -146,11 +129,14 @@ async function readSuccessJson(
   const text = await readText(response, options);
   const body = parseJson(text);
   if (body === undefined) {
-    throw badResponse(response, `OneAccess's ${what} answer is not JSON: ${preview(text)}`);
+    throw oneAccess.badResponse(
+      response.status,
+      `OneAccess's ${what} answer is not JSON: ${preview(text)}`,
+    );
   }
   if (!isRecord(body)) {
-    throw badResponse(
-      response,
+    throw oneAccess.badResponse(
+      response.status,
       `OneAccess's ${what} answer is not a JSON object: ${preview(text)}`,
     );
   }
@@ -173,12 +159,15 @@ export async function parseServerDateResponse(
   if (timestamp === undefined) {
     throw (
       vendorError(response, body, options) ??
-      badResponse(response, "OneAccess's server-date answer has no timestamp string")
+      oneAccess.badResponse(
+        response.status,
+        "OneAccess's server-date answer has no timestamp string",
+      )
     );
   }
   if (timestampValue(timestamp) === undefined) {
-    throw badResponse(
-      response,
+    throw oneAccess.badResponse(
+      response.status,
       `OneAccess's server-date timestamp is not a decimal integer: ${preview(timestamp)}`,
     );
   }
@@ -198,15 +187,18 @@ export async function parsePublicKeyResponse(
   if (typeof material !== "string" || material.length === 0) {
     throw (
       vendorError(response, body, options) ??
-      badResponse(response, "OneAccess's public-key answer has no public_key string")
+      oneAccess.badResponse(
+        response.status,
+        "OneAccess's public-key answer has no public_key string",
+      )
     );
   }
   try {
     return importPublicKey(material);
   } catch (error) {
     if (error instanceof KeyFormatError) {
-      throw badResponse(
-        response,
+      throw oneAccess.badResponse(
+        response.status,
         `OneAccess's public_key is not a usable RSA public key (${error.problem}): ${error.message}`,
         error,
       );

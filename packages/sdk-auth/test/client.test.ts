@@ -437,6 +437,20 @@ describe("logout", () => {
     expect(network).toMatchObject({ code: "NETWORK_ERROR", kind: "unavailable", retryable: true });
   });
 
+  it("times out an answer whose body never ends: the deadline covers the body", async () => {
+    const endless = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"public_key":'));
+          },
+        }),
+        { status: 200 },
+      );
+    const timeout = await rejection(client(endless, { timeoutMs: 20 }).publicKey());
+    expect(timeout).toMatchObject({ code: "TIMEOUT", kind: "unavailable", retryable: true });
+  });
+
   it("forgets key and offset on resetCache", async () => {
     const { fetch, requests } = scriptedFetch(keyAnswer, json({ timestamp: "1" }), keyAnswer);
     const oa = client(fetch);

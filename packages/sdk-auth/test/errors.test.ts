@@ -1,6 +1,6 @@
 import { VendorError } from "@x/core-signing";
 import { describe, expect, it } from "vitest";
-import { asOneAccess, OneAccessError, refuse, VENDOR } from "../src/errors.ts";
+import { OneAccessError, oneAccess, refuse, VENDOR } from "../src/errors.ts";
 
 describe("OneAccessError", () => {
   it("is a VendorError of vendor sdk-auth with the whole contract", () => {
@@ -65,23 +65,43 @@ describe("OneAccessError", () => {
     expect(error.message).toBe("device.agent: contains a line break");
   });
 
-  it("asOneAccess turns a shared check's VendorError into a OneAccessError and passes other throws", () => {
-    expect(() =>
-      asOneAccess(() => {
-        throw new VendorError({
-          vendor: "sdk-auth",
-          code: "INVALID_INPUT",
-          kind: "invalid_request",
-          field: "baseUrl",
-          message: "baseUrl: bad",
-        });
+  it("the kit makes the shared checks refuse with a OneAccessError, adopts plain VendorErrors and passes other throws", async () => {
+    expect(() => oneAccess.checkBaseUrl("ftp://x.example/")).toThrow(
+      expect.objectContaining({ name: "OneAccessError", field: "baseUrl" }),
+    );
+    expect(() => oneAccess.checkTimeout(0)).toThrow(
+      expect.objectContaining({ name: "OneAccessError", field: "timeoutMs" }),
+    );
+    const plain = new VendorError({
+      vendor: "sdk-auth",
+      code: "INVALID_INPUT",
+      kind: "invalid_request",
+      field: "baseUrl",
+      message: "baseUrl: bad",
+    });
+    expect(oneAccess.adopt(plain)).toEqual(
+      expect.objectContaining({ name: "OneAccessError", field: "baseUrl" }),
+    );
+    const fetch = async () => new Response("{}");
+    const other = new TypeError("other");
+    await expect(
+      oneAccess.call(new Request("https://x.example/"), { fetch }, () => {
+        throw other;
       }),
-    ).toThrow(expect.objectContaining({ name: "OneAccessError", field: "baseUrl" }));
-    expect(() =>
-      asOneAccess(() => {
-        throw new TypeError("other");
-      }),
-    ).toThrow(TypeError);
-    expect(asOneAccess(() => 42)).toBe(42);
+    ).rejects.toBe(other);
+    expect(await oneAccess.call(new Request("https://x.example/"), { fetch }, () => 42)).toBe(42);
+  });
+
+  it("the kit's own failures are OneAccessErrors with a string code", async () => {
+    const silent = () => new Promise<Response>(() => {});
+    const timeout = await oneAccess
+      .send(new Request("https://x.example/"), { fetch: silent, timeoutMs: 10 })
+      .catch((error: unknown) => error);
+    expect(timeout).toBeInstanceOf(OneAccessError);
+    expect(timeout).toMatchObject({ code: "TIMEOUT", kind: "unavailable", retryable: true });
+    expect(
+      oneAccess.adopt(new VendorError({ vendor: VENDOR, code: 4, kind: "upstream", message: "m" }))
+        .code,
+    ).toBe("4");
   });
 });
