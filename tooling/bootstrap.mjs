@@ -75,6 +75,8 @@ function main() {
   }
 
   // 4. The command itself; every step runs, and the first failure decides the exit code.
+  // Ctrl-C reaches the children too (same process group): let them stop cleanly, then exit with them.
+  process.on("SIGINT", () => {});
   let status = 0;
   for (const [tool, ...args] of steps) {
     const code =

@@ -1,0 +1,227 @@
+// Finds the runtimes and tools the proxy runs under (Node, Bun, Deno, wrangler) and runs them as process groups.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CACHE, platformSuffix } from "../../../tooling/toolchain.mjs";
+
+/** apps/edge-proxy */
+export const APP = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** The repository root. */
+export const ROOT = resolve(APP, "..", "..");
+
+const fromApp = createRequire(join(APP, "package.json"));
+// Bun and Deno come from the npm registry as tooling's dev dependencies, like the conformance matrix's.
+const fromTooling = createRequire(join(ROOT, "tooling", "package.json"));
+
+/** The binary a registry package ships inside its platform-specific optional dependency. */
+function optionalBinary(wrapper, platformPackage, relative) {
+  let path;
+  try {
+    const fromWrapper = createRequire(fromTooling.resolve(`${wrapper}/package.json`));
+    path = join(dirname(fromWrapper.resolve(`${platformPackage}/package.json`)), relative);
+  } catch (error) {
+    throw new Error(
+      `${platformPackage} is not installed (run \`npm start\` or \`pnpm install\` at the repository root): ${error.message}`,
+    );
+  }
+  if (!existsSync(path)) throw new Error(`${platformPackage} has no ${relative}`);
+  return path;
+}
+
+/** The Bun binary of the `bun` package. */
+export function bunBinary() {
+  return optionalBinary(
+    "bun",
+    `@oven/bun-${platformSuffix().replace("arm64", "aarch64")}`,
+    "bin/bun",
+  );
+}
+
+/** The Deno binary of the `deno` package. */
+export function denoBinary() {
+  const suffix = `${platformSuffix()}${process.platform === "linux" ? "-glibc" : ""}`;
+  return optionalBinary("deno", `@deno/${suffix}`, "deno");
+}
+
+/** wrangler's CLI script, to run with this Node (the same one `npm start` chose). */
+export function wranglerScript() {
+  return join(dirname(fromApp.resolve("wrangler/package.json")), "bin", "wrangler.js");
+}
+
+/**
+ * The command, arguments and extra environment that run one of the proxy's entries, listening on
+ * `port` (0: any free port; the entry prints the one it got).
+ */
+export function entryCommand(runtime) {
+  const entry = (name) => join(APP, "src", "entry", name);
+  switch (runtime) {
+    case "node":
+      return { command: process.execPath, args: [entry("node.ts")], env: {} };
+    case "bun":
+      return {
+        command: bunBinary(),
+        args: ["run", entry("bun.ts")],
+        env: { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
+      };
+    case "deno":
+      return {
+        command: denoBinary(),
+        args: [
+          "run",
+          "--no-prompt",
+          "--no-lock",
+          "--allow-env",
+          "--allow-net=127.0.0.1",
+          `--allow-read=${ROOT}`,
+          entry("deno.ts"),
+        ],
+        env: { DENO_NO_UPDATE_CHECK: "1", DENO_DIR: join(CACHE, "deno"), NO_COLOR: "1" },
+      };
+    default:
+      throw new Error(`unknown runtime ${runtime}`);
+  }
+}
+
+/** Whether `port` on 127.0.0.1 can be listened on right now. */
+export function portIsFree(port) {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolveFree(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveFree(true)));
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Variables the proxy reads: never inherited, so that only what the caller passes configures it. */
+const PROXY_VARIABLE = /^(EBET|FUNGAME|SDK_AUTH|LANCENS|PROXY|UPSTREAM)_|^PORT$/;
+
+/**
+ * Starts a command as the leader of its own process group, so that stopping it also stops what it
+ * started (wrangler's workerd and esbuild). Output is collected; `onLine` sees each line as it comes.
+ */
+export function spawnGroup(command, args, { env = {}, cwd = APP, onLine } = {}) {
+  const child = spawn(command, args, {
+    cwd,
+    env: {
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => !PROXY_VARIABLE.test(name)),
+      ),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const output = [];
+  const exited = new Promise((resolveExit) => {
+    child.on("error", (error) => {
+      output.push(`(could not start ${command}: ${error.message})`);
+      resolveExit({ code: null, signal: null, error });
+    });
+    child.on("exit", (code, signal) => resolveExit({ code, signal }));
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    let pending = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk) => {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        output.push(line);
+        onLine?.(line);
+      }
+    });
+    stream.on("end", () => {
+      if (pending) {
+        output.push(pending);
+        onLine?.(pending);
+      }
+    });
+  }
+  return { child, output, exited };
+}
+
+/** Whether any process of the group led by `pid` is still alive. */
+function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops a process group started by spawnGroup: SIGTERM to the whole group, then SIGKILL to what is
+ * left after `graceMs`. Resolves once the leader has exited and the group is gone.
+ */
+export async function stopGroup(handle, graceMs = 5000) {
+  const pid = handle.child.pid;
+  if (pid === undefined) return;
+  const signal = (name) => {
+    try {
+      process.kill(-pid, name);
+    } catch {
+      // Already gone.
+    }
+  };
+  if (handle.child.exitCode === null && handle.child.signalCode === null) signal("SIGTERM");
+  else if (groupAlive(pid)) signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  const leaderExited = handle.exited.then(() => true);
+  while (Date.now() < deadline) {
+    const done = await Promise.race([leaderExited, sleep(50).then(() => false)]);
+    if (done && !groupAlive(pid)) return;
+  }
+  signal("SIGKILL");
+  await handle.exited;
+  const killDeadline = Date.now() + 2000;
+  while (groupAlive(pid) && Date.now() < killDeadline) await sleep(20);
+}
+
+export function sleep(ms) {
+  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+}
+
+/**
+ * Waits until `url` answers HTTP 200 or the process exits or `timeoutMs` passes; the error carries the
+ * process's output.
+ */
+export async function waitForHttp(url, handle, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  handle.exited.then(() => {
+    exited = true;
+  });
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    if (exited) break;
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = error.cause?.code ?? error.message;
+    }
+    await sleep(100);
+  }
+  const why = exited ? "the process exited" : `no HTTP 200 within ${timeoutMs} ms (last: ${last})`;
+  throw new Error(`${url}: ${why}\n${handle.output.slice(-60).join("\n")}`);
+}

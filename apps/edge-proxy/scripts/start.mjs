@@ -1,0 +1,265 @@
+// `npm start`: the four vendor simulators and the proxy under `wrangler dev` (workerd), demo keys made at
+// start, and one checked curl per vendor. Ctrl-C stops everything; START_EXIT_AFTER_READY=1 stops after printing.
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startSimulators } from "./simulators.mjs";
+import {
+  APP,
+  freePort,
+  portIsFree,
+  spawnGroup,
+  stopGroup,
+  waitForHttp,
+  wranglerScript,
+} from "./start-runtimes.mjs";
+
+/** wrangler dev's usual port, taken when free; any free port otherwise. */
+const PREFERRED_PORT = 8787;
+const READY_TIMEOUT_MS = 90_000;
+const REQUEST_TIMEOUT_MS = 15_000;
+const exitAfterReady = process.env.START_EXIT_AFTER_READY === "1";
+/** A device as a OneAccess SDK would describe it. */
+const DEMO_DEVICE = { osVersion: "Linux 6.1", fingerprint: "demo-device-0001", agent: "curl" };
+
+const say = (line = "") => process.stdout.write(`${line}\n`);
+const warn = (line) => process.stderr.write(`${line}\n`);
+
+class StartError extends Error {}
+
+/** A shell word: single-quoted unless it is plainly safe. */
+function shellWord(text) {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The curl command line that sends `demo` to the proxy at `baseUrl`. */
+function curlCommand(baseUrl, demo) {
+  const words = ["curl", "-sS", "-X", demo.method, `${baseUrl}${demo.path}`];
+  for (const [name, value] of Object.entries(demo.headers)) words.push("-H", `${name}: ${value}`);
+  if (demo.body !== undefined) words.push("--data", JSON.stringify(demo.body));
+  return words.map(shellWord).join(" ");
+}
+
+/** Sends `demo` once, as its curl would, and fails unless the proxy answers a logout success. */
+async function check(baseUrl, demo) {
+  const response = await fetch(`${baseUrl}${demo.path}`, {
+    method: demo.method,
+    headers: demo.headers,
+    body: demo.body === undefined ? null : JSON.stringify(demo.body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (response.status !== 200 || json?.ok !== true) {
+    throw new StartError(
+      `the ${demo.vendor} demo curl does not work: HTTP ${response.status} ${text.slice(0, 500)}`,
+    );
+  }
+  return json;
+}
+
+/**
+ * The demo requests, one per vendor, with users and tokens made in the simulators now. Called twice:
+ * once for the requests the script sends to check the demo, once for the curls it prints. A logout
+ * ends its session (and the proxy's deny-list refuses a FunGame token after its logout), so the
+ * printed curls carry credentials of their own, unused, in requests otherwise the same.
+ */
+async function makeDemos(simulators, names) {
+  const fungameToken = await simulators.fungameToken();
+  const sessionToken = simulators.sdkAuthSession(names.sdkAuth);
+  const lancens = await simulators.lancensLogin(names.lancens);
+  const json = { "content-type": "application/json" };
+  return [
+    {
+      vendor: "ebet",
+      method: "POST",
+      path: "/v1/ebet/logout",
+      headers: { authorization: `Bearer ${simulators.apiKey}`, ...json },
+      body: { username: simulators.ebetUser(names.ebet) },
+    },
+    {
+      vendor: "fungame",
+      method: "POST",
+      path: "/v1/fungame/logout",
+      headers: { authorization: `Bearer ${fungameToken}` },
+      body: undefined,
+    },
+    {
+      vendor: "sdk-auth",
+      method: "POST",
+      path: "/v1/sdk-auth/logout",
+      headers: json,
+      body: { sessionToken, device: DEMO_DEVICE },
+    },
+    {
+      vendor: "lancens",
+      method: "POST",
+      path: "/v1/lancens/logout",
+      headers: json,
+      body: { username: lancens.username, token: lancens.token },
+    },
+  ];
+}
+
+/** Writes the proxy's variables to a private .env file in a fresh temporary folder, never in the repository. */
+function writeEnvFile(env) {
+  const folder = mkdtempSync(join(tmpdir(), "edge-proxy-start-"));
+  const file = join(folder, "proxy.env");
+  const lines = Object.entries(env).map(
+    ([name, value]) => `${name}=${JSON.stringify(String(value))}`,
+  );
+  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { folder, file };
+}
+
+function checkCheckout() {
+  const missing = [
+    ["wrangler.toml", "the Workers configuration"],
+    ["src/app.ts", "the proxy app"],
+    ["public/docs/index.html", "the /docs page (made by the build: run `npm start` at the root)"],
+  ].filter(([path]) => !existsSync(join(APP, path)));
+  if (missing.length > 0) {
+    throw new StartError(
+      `this checkout lacks ${missing.map(([path, what]) => `${path} (${what})`).join(", ")}`,
+    );
+  }
+}
+
+async function main() {
+  let stopRequested = false;
+  let wakeStop = () => {};
+  const stopSignal = new Promise((resolve) => {
+    wakeStop = resolve;
+  });
+  const onSignal = (name) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    warn(`\nstart: ${name}: stopping the proxy and the simulators`);
+    wakeStop(name);
+  };
+  for (const name of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(name, () => onSignal(name));
+  const stopped = () => {
+    if (stopRequested) throw new StartError("stopped before the proxy was ready");
+  };
+
+  let simulators;
+  let wrangler;
+  let envFolder;
+  let forward = false;
+  try {
+    checkCheckout();
+    say("start: starting the eBET, FunGame, OneAccess and Lancens simulators on 127.0.0.1");
+    simulators = await startSimulators();
+    stopped();
+    for (const [vendor, url] of Object.entries(simulators.urls))
+      say(`  ${vendor.padEnd(8)} ${url}`);
+
+    const port = (await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : await freePort();
+    const inspectorPort = await freePort();
+    const envFile = writeEnvFile(simulators.env);
+    envFolder = envFile.folder;
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const args = [
+      wranglerScript(),
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspectorPort),
+      "--env-file",
+      envFile.file,
+      "--show-interactive-dev-session=false",
+    ];
+    if (process.env.EDGE_PROXY_STATE_DIR) {
+      args.push("--persist-to", process.env.EDGE_PROXY_STATE_DIR);
+    }
+    say(`start: starting the proxy under wrangler dev (workerd) on ${baseUrl}`);
+    wrangler = spawnGroup(process.execPath, args, {
+      env: {
+        WRANGLER_SEND_METRICS: "false",
+        WRANGLER_HIDE_BANNER: "true",
+        NO_COLOR: "1",
+        FORCE_COLOR: "0",
+      },
+      onLine: (line) => {
+        if (forward) say(`[proxy] ${line}`);
+      },
+    });
+    const ready = waitForHttp(`${baseUrl}/healthz`, wrangler, READY_TIMEOUT_MS);
+    ready.catch(() => {}); // Awaited just below; a stop during the wait leaves it to fail unheard.
+    await Promise.race([ready, stopSignal]);
+    stopped();
+
+    const checks = await makeDemos(simulators, {
+      ebet: "democheck",
+      sdkAuth: "demo-check",
+      lancens: "lancens-check",
+    });
+    const demos = await makeDemos(simulators, {
+      ebet: "demo",
+      sdkAuth: "demo",
+      lancens: "lancens-demo",
+    });
+    for (const demo of checks) {
+      await check(baseUrl, demo);
+      stopped();
+    }
+
+    say("");
+    say(`edge-proxy (wrangler dev, workerd) is ready: ${baseUrl}`);
+    say(`API reference:  ${baseUrl}/docs`);
+    say(`OpenAPI:        ${baseUrl}/openapi.json`);
+    say("FunGame deny-list: a Durable Object (SQLite), kept across restarts of wrangler dev");
+    say("");
+    say("One logout per vendor, each for a live demo session made in its simulator just now.");
+    say("(The same requests, for twin sessions, were sent once before printing and answered ok.)");
+    for (const demo of demos) {
+      say(`# ${demo.vendor} (checked: ok)`);
+      say(curlCommand(baseUrl, demo));
+    }
+    say("");
+    if (exitAfterReady) {
+      say("start: START_EXIT_AFTER_READY=1: stopping");
+      return 0;
+    }
+    say("Press Ctrl-C to stop the proxy and the simulators. Proxy log:");
+    forward = true;
+    const outcome = await Promise.race([
+      stopSignal.then(() => "signal"),
+      wrangler.exited.then(() => "wrangler"),
+    ]);
+    if (outcome === "wrangler") {
+      warn("start: wrangler dev stopped on its own");
+      return 1;
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof StartError) {
+      if (stopRequested) return 0;
+      warn(`start: ${error.message}`);
+    } else {
+      warn(`start: ${error?.stack ?? error}`);
+    }
+    if (wrangler && !forward) {
+      warn("start: wrangler output:");
+      for (const line of wrangler.output.slice(-80)) warn(`  ${line}`);
+    }
+    return 1;
+  } finally {
+    forward = false;
+    if (wrangler) await stopGroup(wrangler);
+    if (simulators) await simulators.close();
+    if (envFolder) rmSync(envFolder, { recursive: true, force: true });
+    say("start: stopped");
+  }
+}
+
+process.exit(await main());

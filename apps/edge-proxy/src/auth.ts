@@ -1,0 +1,222 @@
+// Caller auth for the eBET routes: an API key compared by SHA-256 digest in constant time, or a user JWT.
+import { type FetchLike, timingSafeEqual } from "@x/core-signing";
+import {
+  createRemoteJWKSet,
+  customFetch,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from "jose";
+import type { CallerAuthConfig } from "./config.ts";
+import { ProblemError } from "./problem.ts";
+
+/** Who the caller proved to be: an operator's API key (any user), or a user token for one subject. */
+export type Principal = { via: "api-key" } | { via: "jwt"; subject: string };
+
+/** Algorithms accepted from a JWKS: asymmetric only, so a public key can never act as an HMAC secret. */
+const ASYMMETRIC_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+];
+
+const CLOCK_TOLERANCE_SEC = 30;
+const JWKS_FAILURES = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC"]);
+const MAX_CREDENTIAL_LENGTH = 8192;
+
+export interface CallerAuthDeps {
+  fetch: FetchLike;
+  now: () => number;
+  /** Deadline of a JWKS download, in ms. */
+  timeoutMs: number;
+}
+
+function unauthorized(vendor: string, code: string, detail: string, presented: boolean) {
+  return new ProblemError({
+    kind: "unauthorized",
+    code,
+    detail,
+    vendor,
+    headers: {
+      "www-authenticate": presented
+        ? 'Bearer realm="edge-proxy", error="invalid_token"'
+        : 'Bearer realm="edge-proxy"',
+    },
+  });
+}
+
+/** The bearer credential of an Authorization header, or undefined when there is none. */
+export function bearerCredential(header: string | undefined | null): string | undefined {
+  if (header === undefined || header === null || header.trim() === "") return undefined;
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  return match?.[1];
+}
+
+async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+function jwtFailure(vendor: string, error: unknown): ProblemError {
+  const code =
+    typeof error === "object" && error !== null ? (error as { code?: unknown }).code : "";
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return unauthorized(vendor, "TOKEN_EXPIRED", "the user token has expired", true);
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
+      const claim = (error as { claim?: unknown }).claim;
+      return unauthorized(
+        vendor,
+        "TOKEN_CLAIM_INVALID",
+        `the user token's ${typeof claim === "string" ? `"${claim}" claim` : "claims"} did not validate`,
+        true,
+      );
+    }
+    default:
+      return unauthorized(
+        vendor,
+        "INVALID_CREDENTIALS",
+        "the bearer credential is neither an accepted API key nor a valid user token",
+        true,
+      );
+  }
+}
+
+function jwksUnavailable(vendor: string): ProblemError {
+  return new ProblemError({
+    kind: "unavailable",
+    code: "JWKS_UNAVAILABLE",
+    detail: "the keys to verify user tokens (PROXY_JWKS_URL) could not be fetched",
+    vendor,
+    retryable: true,
+  });
+}
+
+/** Verifies callers of the eBET routes. Holds the JWKS (fetched and cached by jose) for the app's life. */
+export class CallerAuth {
+  readonly #digests: Uint8Array[];
+  readonly #now: () => number;
+  readonly #key: Uint8Array | JWTVerifyGetKey | undefined;
+  readonly #algorithms: string[];
+  readonly #issuer: string | undefined;
+  readonly #audience: string | undefined;
+
+  constructor(config: CallerAuthConfig, deps: CallerAuthDeps) {
+    this.#digests = config.apiKeyDigests;
+    this.#now = deps.now;
+    this.#issuer = config.jwtIssuer;
+    this.#audience = config.jwtAudience;
+    if (config.jwksUrl !== undefined) {
+      const fetcher = deps.fetch;
+      this.#key = createRemoteJWKSet(new URL(config.jwksUrl), {
+        timeoutDuration: deps.timeoutMs,
+        [customFetch]: (url, options) => fetcher(new Request(url, options)),
+      });
+      this.#algorithms = ASYMMETRIC_ALGORITHMS;
+    } else if (config.jwtSecret !== undefined) {
+      this.#key = new TextEncoder().encode(config.jwtSecret);
+      this.#algorithms = ["HS256"];
+    } else {
+      this.#key = undefined;
+      this.#algorithms = [];
+    }
+  }
+
+  /** Checks the Authorization header; throws a 401 problem (or 503 when the JWKS is unreachable). */
+  async authenticate(header: string | undefined | null, vendor: string): Promise<Principal> {
+    if (header === undefined || header === null || header.trim() === "") {
+      throw unauthorized(
+        vendor,
+        "MISSING_CREDENTIALS",
+        "this route needs Authorization: Bearer <API key or user token>",
+        false,
+      );
+    }
+    const credential = bearerCredential(header);
+    if (credential === undefined || credential.length > MAX_CREDENTIAL_LENGTH) {
+      throw unauthorized(
+        vendor,
+        "INVALID_CREDENTIALS",
+        "the Authorization header must be Bearer <API key or user token>",
+        true,
+      );
+    }
+    if (await this.#isApiKey(credential)) return { via: "api-key" };
+    if (this.#key !== undefined && credential.split(".").length === 3) {
+      return { via: "jwt", subject: await this.#verifyJwt(credential, vendor) };
+    }
+    throw unauthorized(
+      vendor,
+      "INVALID_CREDENTIALS",
+      "the bearer credential is neither an accepted API key nor a valid user token",
+      true,
+    );
+  }
+
+  /** A user token may act only for its own subject; an API key for anyone. Throws a 403 problem. */
+  authorize(principal: Principal, username: string, field: string, vendor: string): void {
+    if (principal.via === "api-key" || principal.subject === username) return;
+    throw new ProblemError({
+      kind: "forbidden",
+      code: "SUBJECT_MISMATCH",
+      detail: `the user token's subject is not the ${field} of the request`,
+      vendor,
+      field,
+      headers: { "www-authenticate": 'Bearer realm="edge-proxy", error="insufficient_scope"' },
+    });
+  }
+
+  async #isApiKey(credential: string): Promise<boolean> {
+    if (this.#digests.length === 0) return false;
+    const digest = await sha256(credential);
+    // Every digest is compared, so the time taken does not depend on which one (if any) matches.
+    let matched = false;
+    for (const accepted of this.#digests) {
+      const equal = timingSafeEqual(digest, accepted);
+      matched = matched || equal;
+    }
+    return matched;
+  }
+
+  async #verifyJwt(token: string, vendor: string): Promise<string> {
+    const options: JWTVerifyOptions = {
+      algorithms: this.#algorithms,
+      currentDate: new Date(this.#now()),
+      clockTolerance: CLOCK_TOLERANCE_SEC,
+      requiredClaims: ["sub", "exp"],
+      ...(this.#issuer === undefined ? {} : { issuer: this.#issuer }),
+      ...(this.#audience === undefined ? {} : { audience: this.#audience }),
+    };
+    let subject: unknown;
+    try {
+      const key = this.#key;
+      const verified =
+        typeof key === "function"
+          ? await jwtVerify(token, key, options)
+          : await jwtVerify(token, key as Uint8Array, options);
+      subject = verified.payload.sub;
+    } catch (error) {
+      if (error instanceof ProblemError) throw error;
+      const code = (error as { code?: unknown } | null)?.code;
+      // A JWKS download that failed (network, timeout, not a JWKS) is our outage, not the caller's fault.
+      if (
+        typeof this.#key === "function" &&
+        (typeof code !== "string" || JWKS_FAILURES.has(code))
+      ) {
+        throw jwksUnavailable(vendor);
+      }
+      throw jwtFailure(vendor, error);
+    }
+    if (typeof subject !== "string" || subject === "") {
+      throw unauthorized(vendor, "TOKEN_CLAIM_INVALID", 'the user token has no "sub" claim', true);
+    }
+    return subject;
+  }
+}

@@ -1,0 +1,130 @@
+// Request bodies: content type (415), size (413), JSON, and schema validation naming every field at fault.
+import * as v from "valibot";
+import { type FieldIssue, ProblemError } from "./problem.ts";
+
+/** The largest request body accepted; every body of the API is a few hundred bytes. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+function isJsonMediaType(contentType: string | null): boolean {
+  if (contentType === null) return false;
+  const media = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  return media === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(media);
+}
+
+function tooLarge(): ProblemError {
+  return new ProblemError({
+    kind: "payload_too_large",
+    code: "BODY_TOO_LARGE",
+    detail: `the request body must be at most ${MAX_BODY_BYTES} bytes`,
+  });
+}
+
+async function readLimited(request: Request): Promise<string> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  let text = "";
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > MAX_BODY_BYTES) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+    return text + decoder.decode();
+  } catch (error) {
+    if (error instanceof ProblemError) throw error;
+    throw new ProblemError({
+      kind: "invalid_request",
+      code: "INVALID_BODY",
+      detail: "the request body could not be read as UTF-8 text",
+    });
+  }
+}
+
+/**
+ * Reads the body as a JSON object: 415 unless the content type is JSON, 413 over MAX_BODY_BYTES,
+ * 400 when it is not JSON or not an object. Parser messages are not repeated (they quote the input).
+ */
+export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
+  if (!isJsonMediaType(request.headers.get("content-type"))) {
+    throw new ProblemError({
+      kind: "unsupported_media_type",
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      detail: "the request body must be JSON, sent with content-type: application/json",
+      headers: { "accept-post": "application/json" },
+    });
+  }
+  const text = await readLimited(request);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProblemError({
+      kind: "invalid_request",
+      code: "INVALID_JSON",
+      detail:
+        text.trim() === "" ? "the request body is empty" : "the request body is not valid JSON",
+    });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ProblemError({
+      kind: "invalid_request",
+      code: "INVALID_BODY",
+      detail: "the request body must be a JSON object",
+    });
+  }
+  return value as Record<string, unknown>;
+}
+
+function describeType(expected: string | null): string {
+  if (expected === "string") return "a string";
+  if (expected === "number") return "a number";
+  if (expected === "Object") return "an object";
+  if (expected === "boolean") return "a boolean";
+  return expected ?? "another type";
+}
+
+/** One valibot issue as a field issue; the input value is never quoted, it may be a token. */
+function fieldIssue(issue: v.BaseIssue<unknown>, prefix: string): FieldIssue {
+  const path = (issue.path ?? []).map((item) => String(item.key)).join(".");
+  const field = prefix && path ? `${prefix}.${path}` : prefix || path || "(body)";
+  if (issue.type === "strict_object" && issue.expected === "never") {
+    return { field, message: "is not a known member" };
+  }
+  if (issue.kind === "schema") {
+    if (issue.received === "undefined") return { field, message: "is required" };
+    return { field, message: `must be ${describeType(issue.expected)}` };
+  }
+  return { field, message: issue.message };
+}
+
+/** The first issue names the problem's `field`; all of them are listed under `errors`. */
+export function invalidFields(issues: FieldIssue[]): ProblemError {
+  const first = issues[0] ?? { field: "(body)", message: "is invalid" };
+  return new ProblemError({
+    kind: "invalid_request",
+    code: "INVALID_FIELD",
+    detail: `${first.field}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`,
+    field: first.field,
+    extensions: { errors: issues },
+  });
+}
+
+/** Validates `value` against `schema`, or throws a 400 problem naming each field (under `prefix`). */
+export function parseWith<S extends v.GenericSchema>(
+  schema: S,
+  value: unknown,
+  prefix = "",
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, value, { abortEarly: false });
+  if (result.success) return result.output;
+  throw invalidFields(result.issues.map((issue) => fieldIssue(issue, prefix)));
+}

@@ -1,0 +1,387 @@
+// Environment -> typed, validated proxy configuration; every invalid variable is reported at once, by name.
+import { importPrivateKey, KeyFormatError } from "@x/core-signing";
+import * as v from "valibot";
+
+export type TimestampUnit = "s" | "ms";
+
+export interface EbetConfig {
+  baseUrl: string;
+  channelId: number;
+  /** The channel's RSA private key (PEM or base64 DER). A secret. */
+  privateKey: string;
+  timestampUnit: TimestampUnit;
+}
+
+export interface FunGameConfig {
+  baseUrl: string;
+  /** FunGame's `Jwt:Key`: when set, the proxy verifies tokens itself. A secret. */
+  jwtSecret: string | undefined;
+}
+
+export interface SdkAuthConfig {
+  baseUrl: string;
+  clientId: string;
+  tenantId: string | undefined;
+}
+
+export interface LancensConfig {
+  baseUrl: string;
+}
+
+export interface CallerAuthConfig {
+  /** SHA-256 digests (32 bytes each) of the accepted API keys. */
+  apiKeyDigests: Uint8Array[];
+  jwksUrl: string | undefined;
+  /** HS256 secret for user JWTs. A secret. */
+  jwtSecret: string | undefined;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+}
+
+/** The validated configuration; a vendor that is `undefined` is off (its routes answer 404). */
+export interface ProxyConfig {
+  ebet: EbetConfig | undefined;
+  fungame: FunGameConfig | undefined;
+  sdkAuth: SdkAuthConfig | undefined;
+  lancens: LancensConfig | undefined;
+  auth: CallerAuthConfig;
+  /** Deadline of one upstream request, in ms. */
+  upstreamTimeoutMs: number;
+  /** Deadline of all upstream work for one proxy request, retries included, in ms. */
+  upstreamDeadlineMs: number;
+  /** Origins allowed by CORS; empty means CORS is off. `["*"]` allows any origin. */
+  corsOrigins: string[];
+}
+
+export interface ConfigIssue {
+  /** The variable's name, e.g. "EBET_CHANNEL_ID". */
+  name: string;
+  /** What is wrong; never the value of a secret. */
+  message: string;
+}
+
+/** The configuration does not validate; `issues` names every variable at fault. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly issues: ConfigIssue[];
+
+  constructor(issues: ConfigIssue[]) {
+    super(
+      `invalid configuration: ${issues.map((issue) => `${issue.name}: ${issue.message}`).join("; ")}`,
+    );
+    this.issues = issues;
+  }
+}
+
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
+const MAX_TIMEOUT_MS = 300_000;
+const MIN_HS256_SECRET_BYTES = 32;
+
+/** Every variable the proxy reads. */
+export const CONFIG_VARIABLES = [
+  "EBET_BASE_URL",
+  "EBET_CHANNEL_ID",
+  "EBET_PRIVATE_KEY",
+  "EBET_TIMESTAMP_UNIT",
+  "FUNGAME_BASE_URL",
+  "FUNGAME_JWT_SECRET",
+  "SDK_AUTH_BASE_URL",
+  "SDK_AUTH_CLIENT_ID",
+  "SDK_AUTH_TENANT_ID",
+  "LANCENS_BASE_URL",
+  "PROXY_API_KEY_SHA256",
+  "PROXY_JWKS_URL",
+  "PROXY_JWT_SECRET",
+  "PROXY_JWT_ISSUER",
+  "PROXY_JWT_AUDIENCE",
+  "PROXY_CORS_ORIGINS",
+  "UPSTREAM_TIMEOUT_MS",
+  "UPSTREAM_DEADLINE_MS",
+] as const;
+
+export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
+
+/** Variables whose values are never repeated in a message. */
+export const SECRET_VARIABLES: ReadonlySet<ConfigVariable> = new Set([
+  "EBET_PRIVATE_KEY",
+  "FUNGAME_JWT_SECRET",
+  "PROXY_JWT_SECRET",
+  "PROXY_API_KEY_SHA256",
+]);
+
+const encoder = new TextEncoder();
+
+function isHttpUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return (
+    (url.protocol === "https:" || url.protocol === "http:") &&
+    !url.username &&
+    !url.password &&
+    !url.search &&
+    !url.hash
+  );
+}
+
+const URL_MESSAGE = "must be an absolute http(s) URL without credentials, query or fragment";
+
+const baseUrl = v.pipe(
+  v.string(),
+  v.check(isHttpUrl, URL_MESSAGE),
+  v.transform((value) => value.replace(/\/+$/, "")),
+);
+
+const headerSafe = v.pipe(
+  v.string(),
+  v.maxLength(256, "must be at most 256 characters"),
+  v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without blanks"),
+);
+
+function isWholeNumber(value: unknown, min: number, max: number): boolean {
+  return (
+    typeof value === "string" && /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max
+  );
+}
+
+function wholeNumber(min: number, max: number) {
+  const range =
+    max === Number.MAX_SAFE_INTEGER
+      ? "a positive whole number"
+      : `a whole number from ${min} to ${max}`;
+  return v.pipe(
+    v.string(),
+    v.check(
+      (value) => isWholeNumber(value, min, max),
+      (issue) => `must be ${range}, got ${JSON.stringify(issue.input)}`,
+    ),
+    v.transform(Number),
+  );
+}
+
+const hs256Secret = v.pipe(
+  v.string(),
+  v.check(
+    (value) => encoder.encode(value).length >= MIN_HS256_SECRET_BYTES,
+    `must be at least ${MIN_HS256_SECRET_BYTES} bytes (HS256 needs a 256-bit key)`,
+  ),
+);
+
+/** The key is imported here (and cached by core-signing), so a bad key fails at startup, by name. */
+const privateKey = v.pipe(
+  v.string(),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    try {
+      importPrivateKey(dataset.value);
+    } catch (error) {
+      addIssue({
+        message: `is not a usable RSA private key (${error instanceof KeyFormatError ? error.problem : "unreadable"}): give a PKCS#8 or PKCS#1 PEM, or its base64 DER`,
+      });
+    }
+  }),
+);
+
+const apiKeyDigests = v.pipe(
+  v.string(),
+  v.transform((value) =>
+    value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  ),
+  v.check((items) => items.length > 0, "must list at least one SHA-256 digest"),
+  v.check(
+    (items) => items.every((item) => /^[0-9a-fA-F]{64}$/.test(item)),
+    "must be comma-separated SHA-256 digests of 64 hexadecimal characters each",
+  ),
+  v.transform((items) => items.map(hexToBytes)),
+);
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+const corsOrigins = v.pipe(
+  v.string(),
+  v.transform((value) =>
+    value
+      .split(",")
+      .map((item) => item.trim().replace(/\/+$/, ""))
+      .filter((item) => item.length > 0),
+  ),
+  v.check(
+    (items) => (items.length === 1 && items[0] === "*") || items.every(isOrigin),
+    'must be "*" or comma-separated origins such as https://app.example (scheme, host, optional port)',
+  ),
+);
+
+const EnvSchema = v.object({
+  EBET_BASE_URL: v.optional(baseUrl),
+  EBET_CHANNEL_ID: v.optional(wholeNumber(1, Number.MAX_SAFE_INTEGER)),
+  EBET_PRIVATE_KEY: v.optional(privateKey),
+  EBET_TIMESTAMP_UNIT: v.optional(
+    v.picklist(["s", "ms"], (issue) => `must be "s" or "ms", got ${JSON.stringify(issue.input)}`),
+  ),
+  FUNGAME_BASE_URL: v.optional(baseUrl),
+  FUNGAME_JWT_SECRET: v.optional(hs256Secret),
+  SDK_AUTH_BASE_URL: v.optional(baseUrl),
+  SDK_AUTH_CLIENT_ID: v.optional(headerSafe),
+  SDK_AUTH_TENANT_ID: v.optional(headerSafe),
+  LANCENS_BASE_URL: v.optional(baseUrl),
+  PROXY_API_KEY_SHA256: v.optional(apiKeyDigests),
+  PROXY_JWKS_URL: v.optional(baseUrl),
+  PROXY_JWT_SECRET: v.optional(hs256Secret),
+  PROXY_JWT_ISSUER: v.optional(
+    v.pipe(v.string(), v.maxLength(512, "must be at most 512 characters")),
+  ),
+  PROXY_JWT_AUDIENCE: v.optional(
+    v.pipe(v.string(), v.maxLength(512, "must be at most 512 characters")),
+  ),
+  PROXY_CORS_ORIGINS: v.optional(corsOrigins),
+  UPSTREAM_TIMEOUT_MS: v.optional(wholeNumber(1, MAX_TIMEOUT_MS)),
+  UPSTREAM_DEADLINE_MS: v.optional(wholeNumber(1, 2 * MAX_TIMEOUT_MS)),
+});
+
+function hexToBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++)
+    bytes[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}
+
+/**
+ * Reads only the proxy's variables: strings are trimmed, an empty one counts as absent, numbers
+ * (Workers `[vars]` may hold them) become strings. Anything else is kept to fail validation.
+ */
+function normalise(env: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of CONFIG_VARIABLES) {
+    const raw = env[name];
+    if (raw === undefined || raw === null) continue;
+    if (typeof raw === "number" || typeof raw === "bigint") out[name] = String(raw);
+    else if (typeof raw === "string") {
+      const trimmed = name === "EBET_PRIVATE_KEY" ? raw : raw.trim();
+      if (trimmed.trim().length > 0) out[name] = trimmed;
+    } else out[name] = raw;
+  }
+  return out;
+}
+
+function issueMessage(name: string, issue: v.BaseIssue<unknown>): string {
+  if (issue.kind === "schema" && issue.type === "string") return "must be a string";
+  const message = issue.message;
+  // A secret's value never appears in a message, whatever produced it.
+  if (SECRET_VARIABLES.has(name as ConfigVariable) && message.includes("got ")) {
+    return message.slice(0, message.indexOf("got ")).replace(/[,\s]+$/, "");
+  }
+  return message;
+}
+
+/**
+ * Validates the environment once and returns the typed configuration, or throws ConfigError listing
+ * every invalid variable by name (never echoing a secret). A vendor whose variables are all absent is
+ * off; a vendor with some of its variables set must have all it needs.
+ */
+export function loadConfig(env: Record<string, unknown>): ProxyConfig {
+  const input = normalise(env);
+  const parsed = v.safeParse(EnvSchema, input, { abortEarly: false });
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  const report = (name: string, message: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    issues.push({ name, message });
+  };
+  if (!parsed.success) {
+    for (const issue of parsed.issues) {
+      const key = issue.path?.[0]?.key;
+      if (typeof key === "string") report(key, issueMessage(key, issue));
+    }
+  }
+  const has = (name: ConfigVariable) => input[name] !== undefined;
+
+  const ebetNames = ["EBET_BASE_URL", "EBET_CHANNEL_ID", "EBET_PRIVATE_KEY"] as const;
+  const ebetOn = ebetNames.some(has) || has("EBET_TIMESTAMP_UNIT");
+  if (ebetOn) {
+    for (const name of ebetNames) {
+      if (!has(name)) report(name, "is required when eBET is configured (another EBET_* is set)");
+    }
+  }
+  const fungameOn = has("FUNGAME_BASE_URL") || has("FUNGAME_JWT_SECRET");
+  if (fungameOn && !has("FUNGAME_BASE_URL")) {
+    report("FUNGAME_BASE_URL", "is required when FUNGAME_JWT_SECRET is set");
+  }
+  const sdkNames = ["SDK_AUTH_BASE_URL", "SDK_AUTH_CLIENT_ID"] as const;
+  const sdkOn = sdkNames.some(has) || has("SDK_AUTH_TENANT_ID");
+  if (sdkOn) {
+    for (const name of sdkNames) {
+      if (!has(name)) report(name, "is required when OneAccess is configured (SDK_AUTH_* is set)");
+    }
+  }
+  const jwtOn = has("PROXY_JWKS_URL") || has("PROXY_JWT_SECRET");
+  if (has("PROXY_JWKS_URL") && has("PROXY_JWT_SECRET")) {
+    report("PROXY_JWT_SECRET", "set either PROXY_JWKS_URL or PROXY_JWT_SECRET, not both");
+  }
+  for (const name of ["PROXY_JWT_ISSUER", "PROXY_JWT_AUDIENCE"] as const) {
+    if (has(name) && !jwtOn)
+      report(name, "has no effect without PROXY_JWKS_URL or PROXY_JWT_SECRET");
+  }
+  if (ebetOn && !has("PROXY_API_KEY_SHA256") && !jwtOn) {
+    report(
+      "PROXY_API_KEY_SHA256",
+      "eBET routes need caller auth: set PROXY_API_KEY_SHA256, PROXY_JWKS_URL or PROXY_JWT_SECRET",
+    );
+  }
+  const timeout = isWholeNumber(input.UPSTREAM_TIMEOUT_MS, 1, MAX_TIMEOUT_MS)
+    ? Number(input.UPSTREAM_TIMEOUT_MS)
+    : DEFAULT_UPSTREAM_TIMEOUT_MS;
+  const deadline = input.UPSTREAM_DEADLINE_MS;
+  if (isWholeNumber(deadline, 1, 2 * MAX_TIMEOUT_MS) && Number(deadline) < timeout) {
+    report("UPSTREAM_DEADLINE_MS", `must be at least UPSTREAM_TIMEOUT_MS (${timeout})`);
+  }
+
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
+  const o = parsed.output;
+  return {
+    ebet:
+      ebetOn && o.EBET_BASE_URL && o.EBET_CHANNEL_ID !== undefined && o.EBET_PRIVATE_KEY
+        ? {
+            baseUrl: o.EBET_BASE_URL,
+            channelId: o.EBET_CHANNEL_ID,
+            privateKey: o.EBET_PRIVATE_KEY,
+            timestampUnit: o.EBET_TIMESTAMP_UNIT ?? "s",
+          }
+        : undefined,
+    fungame: o.FUNGAME_BASE_URL
+      ? { baseUrl: o.FUNGAME_BASE_URL, jwtSecret: o.FUNGAME_JWT_SECRET }
+      : undefined,
+    sdkAuth:
+      o.SDK_AUTH_BASE_URL && o.SDK_AUTH_CLIENT_ID
+        ? {
+            baseUrl: o.SDK_AUTH_BASE_URL,
+            clientId: o.SDK_AUTH_CLIENT_ID,
+            tenantId: o.SDK_AUTH_TENANT_ID,
+          }
+        : undefined,
+    lancens: o.LANCENS_BASE_URL ? { baseUrl: o.LANCENS_BASE_URL } : undefined,
+    auth: {
+      apiKeyDigests: o.PROXY_API_KEY_SHA256 ?? [],
+      jwksUrl: o.PROXY_JWKS_URL,
+      jwtSecret: o.PROXY_JWT_SECRET,
+      jwtIssuer: o.PROXY_JWT_ISSUER,
+      jwtAudience: o.PROXY_JWT_AUDIENCE,
+    },
+    upstreamTimeoutMs: timeout,
+    upstreamDeadlineMs: o.UPSTREAM_DEADLINE_MS ?? Math.min(3 * timeout, 2 * MAX_TIMEOUT_MS),
+    corsOrigins: o.PROXY_CORS_ORIGINS ?? [],
+  };
+}

@@ -1,0 +1,79 @@
+// Cloudflare Workers entry: the app per isolate from env, the Durable Object deny-list, static /docs assets.
+import type { Hono } from "hono";
+import { createApp } from "../app.ts";
+import { ConfigError, loadConfig } from "../config.ts";
+import type { ProxyEnv } from "../context.ts";
+import { buildProblem, problemResponse } from "../problem.ts";
+import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
+
+export { DenyListObject } from "./deny-list.ts";
+
+export interface WorkerBindings {
+  DENY_LIST: DurableObjectNamespace<DenyListObject>;
+  ASSETS?: Fetcher;
+}
+
+export type WorkerEnv = WorkerBindings & Record<string, unknown>;
+
+let cached: { env: WorkerEnv; app: Hono<ProxyEnv> } | undefined;
+
+/** The app for this env, built once per isolate (vendor keys are imported once). */
+export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
+  if (cached?.env === env) return cached.app;
+  const config = loadConfig(env);
+  const assets = env.ASSETS;
+  const app = createApp(config, {
+    denyList: new DurableObjectDenyList(env.DENY_LIST),
+    ...(assets === undefined
+      ? {}
+      : {
+          assets: async (request: Request) => {
+            const response = await assets.fetch(request);
+            return response.status === 404 ? undefined : response;
+          },
+        }),
+  });
+  cached = { env, app };
+  return app;
+}
+
+/** A configuration that does not validate: a 500 problem naming each variable, never its value. */
+function configProblem(request: Request, error: ConfigError): Response {
+  const offered = request.headers.get("x-request-id");
+  const requestId =
+    offered !== null && /^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}$/.test(offered)
+      ? offered
+      : crypto.randomUUID();
+  console.log(
+    JSON.stringify({
+      event: "config_invalid",
+      requestId,
+      variables: error.issues.map((i) => i.name),
+    }),
+  );
+  return problemResponse(
+    buildProblem(
+      {
+        kind: "misconfigured",
+        code: "CONFIG_INVALID",
+        detail: `the proxy's configuration is invalid: ${error.issues.map((i) => i.name).join(", ")}`,
+        extensions: { errors: error.issues.map((i) => ({ field: i.name, message: i.message })) },
+        headers: { "x-request-id": requestId },
+      },
+      requestId,
+    ),
+  );
+}
+
+export default {
+  async fetch(request, env, ctx): Promise<Response> {
+    let app: Hono<ProxyEnv>;
+    try {
+      app = appFor(env);
+    } catch (error) {
+      if (error instanceof ConfigError) return configProblem(request, error);
+      throw error;
+    }
+    return app.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<WorkerEnv>;

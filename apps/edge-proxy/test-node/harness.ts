@@ -1,0 +1,176 @@
+// Shared pieces of the node-side tests: the simulators and runtime helpers of scripts/, and proxy processes.
+import { type ChildProcess, execFileSync } from "node:child_process";
+import type { EbetSimulator } from "@x/ebet/testing";
+import type { FunGameSimulator } from "@x/fungame/testing";
+import type { LancensSimulator } from "@x/lancens/testing";
+import type { OneAccessSimulator } from "@x/sdk-auth/testing";
+
+export type Vendor = "ebet" | "fungame" | "sdkAuth" | "lancens";
+export type Runtime = "node" | "bun" | "deno";
+
+/** What scripts/simulators.mjs gives: the four simulators served on 127.0.0.1. */
+export interface Simulators {
+  sims: {
+    ebet: EbetSimulator;
+    fungame: FunGameSimulator;
+    sdkAuth: OneAccessSimulator;
+    lancens: LancensSimulator;
+  };
+  urls: Record<Vendor, string>;
+  env: Record<string, string>;
+  apiKey: string;
+  setDown(vendor: Vendor, down: boolean): void;
+  ebetUser(username?: string): string;
+  fungameToken(): Promise<string>;
+  sdkAuthSession(userName?: string, sessionToken?: string): string;
+  lancensLogin(username?: string): Promise<{ username: string; token: string }>;
+  close(): Promise<void>;
+}
+
+/** A process group started by scripts/start-runtimes.mjs. */
+export interface ProcessGroup {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface RuntimesModule {
+  APP: string;
+  ROOT: string;
+  entryCommand(runtime: Runtime): {
+    command: string;
+    args: string[];
+    env: Record<string, string>;
+  };
+  spawnGroup(
+    command: string,
+    args: string[],
+    options?: { env?: Record<string, string>; cwd?: string; onLine?: (line: string) => void },
+  ): ProcessGroup;
+  stopGroup(handle: ProcessGroup, graceMs?: number): Promise<void>;
+  freePort(): Promise<number>;
+  wranglerScript(): string;
+  waitForHttp(url: string, handle: ProcessGroup, timeoutMs: number): Promise<void>;
+  sleep(ms: number): Promise<void>;
+}
+
+// The scripts are plain JavaScript for `npm start`; they are loaded by URL and typed here.
+const scripts = (name: string) => new URL(`../scripts/${name}`, import.meta.url).href;
+const simulatorsModule = (await import(scripts("simulators.mjs"))) as {
+  startSimulators(): Promise<Simulators>;
+};
+export const runtimes = (await import(scripts("start-runtimes.mjs"))) as RuntimesModule;
+export const startSimulators = simulatorsModule.startSimulators;
+
+/** How long a proxy process may take to say it listens. */
+export const START_TIMEOUT_MS = 30_000;
+
+/** Resolves with the first match of `pattern` in the group's output, or fails when it exits or time runs out. */
+export function waitForLine(
+  group: ProcessGroup,
+  pattern: RegExp,
+  timeoutMs: number,
+  seen: string[] = group.output,
+): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      for (const line of seen) {
+        const match = pattern.exec(line);
+        if (match) return match;
+      }
+      return undefined;
+    };
+    const timer = setInterval(() => {
+      const match = check();
+      if (match) {
+        done();
+        resolve(match);
+      }
+    }, 25);
+    const deadline = setTimeout(() => {
+      done();
+      reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${seen.join("\n")}`));
+    }, timeoutMs);
+    group.exited.then((exit) => {
+      setTimeout(() => {
+        const match = check();
+        done();
+        if (match) resolve(match);
+        else
+          reject(
+            new Error(`exited (${JSON.stringify(exit)}) before ${pattern}:\n${seen.join("\n")}`),
+          );
+      }, 50);
+    });
+    const done = () => {
+      clearInterval(timer);
+      clearTimeout(deadline);
+    };
+  });
+}
+
+/** A proxy entry running on a runtime, listening on a port it chose. */
+export interface RunningEntry {
+  url: string;
+  group: ProcessGroup;
+  stop(): Promise<void>;
+}
+
+/** Spawns one of the proxy's entries (src/entry/<runtime>.ts) with this environment on port 0. */
+export async function startEntry(
+  runtime: Runtime,
+  env: Record<string, string>,
+): Promise<RunningEntry> {
+  const group = spawnEntry(runtime, { ...env, PORT: "0" });
+  try {
+    const match = await waitForLine(
+      group,
+      /^edge-proxy listening on (http:\/\/127\.0\.0\.1:\d+)$/,
+      START_TIMEOUT_MS,
+    );
+    const url = match[1] as string;
+    return { url, group, stop: () => runtimes.stopGroup(group) };
+  } catch (error) {
+    await runtimes.stopGroup(group);
+    throw error;
+  }
+}
+
+/** Spawns an entry without waiting for it (e.g. to see it refuse its configuration). */
+export function spawnEntry(runtime: Runtime, env: Record<string, string>): ProcessGroup {
+  const { command, args, env: runtimeEnv } = runtimes.entryCommand(runtime);
+  return runtimes.spawnGroup(command, args, { env: { ...runtimeEnv, ...env } });
+}
+
+/** JSON of a response, or a failure that shows the body. */
+export async function json(response: Response): Promise<Record<string, unknown>> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`not JSON (HTTP ${response.status}): ${text.slice(0, 500)}`);
+  }
+}
+
+/** `ps` lines (pid and command) that match `pattern`, other than the `ps` itself. */
+export function processesMatching(pattern: RegExp): string[] {
+  const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
+  return out
+    .split("\n")
+    .filter((line) => pattern.test(line))
+    .filter((line) => !line.includes("ps -eo"));
+}
+
+/** The routes of the HTTP contract (issue 7), as OpenAPI paths and methods. */
+export const CONTRACT_ROUTES: readonly [method: string, path: string][] = [
+  ["post", "/v1/ebet/logout"],
+  ["post", "/v1/ebet/callback"],
+  ["post", "/v1/fungame/logout"],
+  ["get", "/v1/fungame/token-status"],
+  ["post", "/v1/sdk-auth/logout"],
+  ["post", "/v1/lancens/logout"],
+  ["post", "/v1/logout"],
+  ["get", "/healthz"],
+  ["get", "/openapi.json"],
+  ["get", "/docs"],
+];

@@ -1,0 +1,205 @@
+// Caller auth on the eBET routes: API keys by hash, user JWTs (HS256 and JWKS), every refusal.
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import {
+  API_KEY,
+  createHarness,
+  HOSTS,
+  jwksAnswer,
+  OTHER_API_KEY,
+  readProblem,
+  USER_JWT_SECRET,
+} from "./harness.ts";
+
+const secret = new TextEncoder().encode(USER_JWT_SECRET);
+
+async function userToken(
+  sub: string | undefined,
+  options: { expiresIn?: string | number; key?: Uint8Array; alg?: string } = {},
+) {
+  const jwt = new SignJWT(sub === undefined ? {} : { sub })
+    .setProtectedHeader({ alg: options.alg ?? "HS256" })
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? "10m");
+  return jwt.sign(options.key ?? secret);
+}
+
+describe("eBET caller auth", () => {
+  it("accepts every configured API key", async () => {
+    const h = await createHarness();
+    for (const key of [API_KEY, OTHER_API_KEY]) {
+      const response = await h.request("/v1/ebet/logout", {
+        json: { username: "demo" },
+        bearer: key,
+      });
+      expect(response.status).toBe(200);
+    }
+  });
+
+  it("accepts a user JWT for its own username only", async () => {
+    const h = await createHarness();
+    const own = await h.request("/v1/ebet/logout", {
+      json: { username: "demo" },
+      bearer: await userToken("demo"),
+    });
+    expect(own.status).toBe(200);
+    const other = await h.request("/v1/ebet/logout", {
+      json: { username: "demo" },
+      bearer: await userToken("mallory"),
+    });
+    expect(await readProblem(other)).toMatchObject({
+      status: 403,
+      kind: "forbidden",
+      code: "SUBJECT_MISMATCH",
+      field: "username",
+      vendor: "ebet",
+    });
+  });
+
+  it("refuses, with 401 or 403 and no upstream call, every credential that is not good", async () => {
+    const h = await createHarness();
+    const cases: [string, Record<string, string>, number, string][] = [
+      ["no header", {}, 401, "MISSING_CREDENTIALS"],
+      ["empty header", { authorization: "" }, 401, "MISSING_CREDENTIALS"],
+      ["another scheme", { authorization: `Basic ${btoa("a:b")}` }, 401, "INVALID_CREDENTIALS"],
+      ["bare key", { authorization: API_KEY }, 401, "INVALID_CREDENTIALS"],
+      ["wrong key", { authorization: "Bearer wrong-key" }, 401, "INVALID_CREDENTIALS"],
+      ["key with extra", { authorization: `Bearer ${API_KEY}x` }, 401, "INVALID_CREDENTIALS"],
+      [
+        "JWT, wrong secret",
+        {
+          authorization: `Bearer ${await userToken("demo", { key: new TextEncoder().encode("x".repeat(40)) })}`,
+        },
+        401,
+        "INVALID_CREDENTIALS",
+      ],
+      [
+        "JWT, expired",
+        {
+          authorization: `Bearer ${await userToken("demo", { expiresIn: Math.floor(Date.now() / 1000) - 3600 })}`,
+        },
+        401,
+        "TOKEN_EXPIRED",
+      ],
+      [
+        "JWT, no sub",
+        { authorization: `Bearer ${await userToken(undefined)}` },
+        401,
+        "TOKEN_CLAIM_INVALID",
+      ],
+      [
+        "JWT, HS512",
+        {
+          authorization: `Bearer ${await userToken("demo", { alg: "HS512", key: new TextEncoder().encode(USER_JWT_SECRET.repeat(2)) })}`,
+        },
+        401,
+        "INVALID_CREDENTIALS",
+      ],
+      [
+        "JWT, alg none",
+        {
+          authorization: `Bearer ${btoa('{"alg":"none"}').replaceAll("=", "")}.${btoa('{"sub":"demo"}').replaceAll("=", "")}.`,
+        },
+        401,
+        "INVALID_CREDENTIALS",
+      ],
+      [
+        "JWT, other user",
+        { authorization: `Bearer ${await userToken("someone")}` },
+        403,
+        "SUBJECT_MISMATCH",
+      ],
+    ];
+    for (const [name, headers, status, code] of cases) {
+      for (const path of ["/v1/ebet/logout", "/v1/ebet/callback"]) {
+        const response = await h.request(path, {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/json" },
+          body: JSON.stringify(
+            path.endsWith("logout") ? { username: "demo" } : { username: "demo", accessToken: "t" },
+          ),
+        });
+        const problem = await readProblem(response);
+        expect(problem, `${name} on ${path}`).toMatchObject({ status, code, vendor: "ebet" });
+        if (status === 401) expect(response.headers.get("www-authenticate")).toMatch(/^Bearer /);
+        // The credential never comes back.
+        const presented = headers.authorization?.replace(/^\w+ /, "") ?? "";
+        if (presented.length > 0) expect(JSON.stringify(problem)).not.toContain(presented);
+      }
+    }
+    expect(h.sims.ebet.calls).toHaveLength(0);
+    expect(h.upstreamRequests).toHaveLength(0);
+    expect(JSON.stringify(h.logs)).not.toContain(API_KEY);
+  });
+
+  it("verifies user JWTs against a JWKS fetched through deps.fetch", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    jwksAnswer.body = { keys: [jwk] };
+    jwksAnswer.status = 200;
+    const h = await createHarness({
+      env: {
+        PROXY_JWT_SECRET: undefined,
+        PROXY_JWKS_URL: `https://${HOSTS.jwks}/.well-known/jwks.json`,
+        PROXY_JWT_ISSUER: "https://id.example",
+      },
+    });
+    const sign = (sub: string, iss = "https://id.example") =>
+      new SignJWT({ sub })
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setIssuer(iss)
+        .setExpirationTime("5m")
+        .sign(privateKey);
+    const ok = await h.request("/v1/ebet/logout", {
+      json: { username: "demo" },
+      bearer: await sign("demo"),
+    });
+    expect(ok.status).toBe(200);
+    expect(h.upstreamRequests).toContain(HOSTS.jwks);
+    const wrongIssuer = await h.request("/v1/ebet/logout", {
+      json: { username: "demo" },
+      bearer: await sign("demo", "https://evil.example"),
+    });
+    expect(await readProblem(wrongIssuer)).toMatchObject({
+      status: 401,
+      code: "TOKEN_CLAIM_INVALID",
+    });
+    // An HS256 token signed with the public JWK's bytes must not pass as a JWKS token.
+    const hs = await userToken("demo", { key: new TextEncoder().encode(JSON.stringify(jwk)) });
+    const confused = await h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer: hs });
+    expect(await readProblem(confused)).toMatchObject({ status: 401 });
+    // API keys still work alongside the JWKS.
+    const key = await h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer: API_KEY });
+    expect(key.status).toBe(200);
+  });
+
+  it("answers 503 when the JWKS cannot be fetched, without calling eBET", async () => {
+    jwksAnswer.body = "<html>down</html>";
+    jwksAnswer.status = 502;
+    const h = await createHarness({
+      env: { PROXY_JWT_SECRET: undefined, PROXY_JWKS_URL: `https://${HOSTS.jwks}/jwks` },
+    });
+    const { privateKey } = await generateKeyPair("ES256");
+    const token = await new SignJWT({ sub: "demo" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setExpirationTime("5m")
+      .sign(privateKey);
+    const problem = await readProblem(
+      await h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer: token }),
+    );
+    expect(problem).toMatchObject({ status: 503, code: "JWKS_UNAVAILABLE", retryable: true });
+    expect(h.sims.ebet.calls).toHaveLength(0);
+  });
+
+  it("does not ask for eBET credentials on the other vendors' routes", async () => {
+    const h = await createHarness();
+    const sessionToken = h.sims.sdkAuth.issueSession();
+    const response = await h.request("/v1/sdk-auth/logout", {
+      json: {
+        sessionToken,
+        device: { osVersion: "iOS 17", fingerprint: "f1", agent: "a" },
+      },
+    });
+    expect(response.status).toBe(200);
+  });
+});

@@ -1,0 +1,174 @@
+// loadConfig: defaults, vendors on and off, and every invalid variable reported at once without secrets.
+import { EBET_TEST_PRIVATE_KEY } from "@x/ebet/testing";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.ts";
+import { baseEnv } from "./harness.ts";
+
+function issuesOf(env: Record<string, unknown>): { name: string; message: string }[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+  throw new Error("loadConfig accepted the environment");
+}
+
+describe("loadConfig", () => {
+  it("with nothing set: every vendor off, CORS off, 5 s upstream timeout", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      ebet: undefined,
+      fungame: undefined,
+      sdkAuth: undefined,
+      lancens: undefined,
+      upstreamTimeoutMs: 5000,
+      upstreamDeadlineMs: 15000,
+      corsOrigins: [],
+    });
+    expect(config.auth.apiKeyDigests).toEqual([]);
+  });
+
+  it("reads every vendor, trims values, drops trailing slashes, ignores other bindings", async () => {
+    const config = loadConfig({
+      ...(await baseEnv()),
+      EBET_BASE_URL: " https://ebet.example/ ",
+      EBET_TIMESTAMP_UNIT: "ms",
+      FUNGAME_JWT_SECRET: "x".repeat(32),
+      SDK_AUTH_TENANT_ID: "tenant-1",
+      UPSTREAM_TIMEOUT_MS: 2500,
+      UPSTREAM_DEADLINE_MS: "6000",
+      PROXY_CORS_ORIGINS: "https://a.example, http://localhost:5173/",
+      DENY_LIST: { binding: true },
+      ASSETS: {},
+    });
+    expect(config.ebet).toMatchObject({
+      baseUrl: "https://ebet.example",
+      channelId: 1,
+      timestampUnit: "ms",
+    });
+    expect(config.fungame?.jwtSecret).toBe("x".repeat(32));
+    expect(config.sdkAuth).toEqual({
+      baseUrl: "https://oneaccess.test",
+      clientId: "oneaccess-simulator-client",
+      tenantId: "tenant-1",
+    });
+    expect(config.lancens).toEqual({ baseUrl: "https://lancens.test:6443" });
+    expect(config.auth.apiKeyDigests).toHaveLength(2);
+    expect(config.upstreamTimeoutMs).toBe(2500);
+    expect(config.upstreamDeadlineMs).toBe(6000);
+    expect(config.corsOrigins).toEqual(["https://a.example", "http://localhost:5173"]);
+  });
+
+  it("treats empty values as absent", () => {
+    expect(loadConfig({ LANCENS_BASE_URL: "  ", UPSTREAM_TIMEOUT_MS: "" }).lancens).toBeUndefined();
+  });
+
+  it("reports several invalid variables at once, by name", () => {
+    const issues = issuesOf({
+      EBET_BASE_URL: "ftp://ebet.example",
+      EBET_CHANNEL_ID: "zero",
+      EBET_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----",
+      EBET_TIMESTAMP_UNIT: "minutes",
+      LANCENS_BASE_URL: "https://user:pw@lancens.example",
+      UPSTREAM_TIMEOUT_MS: "-5",
+      PROXY_API_KEY_SHA256: "abc",
+      PROXY_CORS_ORIGINS: "https://a.example/path",
+    });
+    expect(issues.map((issue) => issue.name).sort()).toEqual([
+      "EBET_BASE_URL",
+      "EBET_CHANNEL_ID",
+      "EBET_PRIVATE_KEY",
+      "EBET_TIMESTAMP_UNIT",
+      "LANCENS_BASE_URL",
+      "PROXY_API_KEY_SHA256",
+      "PROXY_CORS_ORIGINS",
+      "UPSTREAM_TIMEOUT_MS",
+    ]);
+    const message = (name: string) => issues.find((issue) => issue.name === name)?.message;
+    expect(message("UPSTREAM_TIMEOUT_MS")).toContain('got "-5"');
+    expect(message("EBET_TIMESTAMP_UNIT")).toContain('"s" or "ms"');
+    expect(message("LANCENS_BASE_URL")).not.toContain("pw");
+  });
+
+  it("never echoes a secret", () => {
+    const secrets = {
+      EBET_PRIVATE_KEY: "super-secret-private-key-material!",
+      FUNGAME_JWT_SECRET: "short-secret",
+      PROXY_JWT_SECRET: "tiny",
+      PROXY_API_KEY_SHA256: "this-is-my-plain-api-key-by-mistake",
+    };
+    let error: unknown;
+    try {
+      loadConfig({ ...secrets, EBET_BASE_URL: "https://e.example", EBET_CHANNEL_ID: "1" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = `${(error as Error).message} ${JSON.stringify((error as ConfigError).issues)}`;
+    for (const value of Object.values(secrets)) expect(text).not.toContain(value);
+    expect((error as ConfigError).issues.map((issue) => issue.name).sort()).toEqual([
+      "EBET_PRIVATE_KEY",
+      "FUNGAME_BASE_URL",
+      "FUNGAME_JWT_SECRET",
+      "PROXY_API_KEY_SHA256",
+      "PROXY_JWT_SECRET",
+    ]);
+  });
+
+  it("needs every variable of a vendor once one is set", () => {
+    const issues = issuesOf({
+      EBET_CHANNEL_ID: "7",
+      SDK_AUTH_TENANT_ID: "t",
+      FUNGAME_JWT_SECRET: "x".repeat(40),
+      PROXY_API_KEY_SHA256: "a".repeat(64),
+    });
+    expect(issues.map((issue) => issue.name).sort()).toEqual([
+      "EBET_BASE_URL",
+      "EBET_PRIVATE_KEY",
+      "FUNGAME_BASE_URL",
+      "SDK_AUTH_BASE_URL",
+      "SDK_AUTH_CLIENT_ID",
+    ]);
+  });
+
+  it("refuses eBET without caller auth, both JWT settings at once, and a deadline below the timeout", () => {
+    const ebet = {
+      EBET_BASE_URL: "https://e.example",
+      EBET_CHANNEL_ID: "1",
+      EBET_PRIVATE_KEY: EBET_TEST_PRIVATE_KEY,
+    };
+    expect(issuesOf(ebet)).toEqual([
+      { name: "PROXY_API_KEY_SHA256", message: expect.stringContaining("caller auth") },
+    ]);
+    const issues = issuesOf({
+      PROXY_JWKS_URL: "https://id.example/jwks",
+      PROXY_JWT_SECRET: "x".repeat(32),
+      UPSTREAM_TIMEOUT_MS: "4000",
+      UPSTREAM_DEADLINE_MS: "3000",
+    });
+    expect(issues.map((issue) => issue.name).sort()).toEqual([
+      "PROXY_JWT_SECRET",
+      "UPSTREAM_DEADLINE_MS",
+    ]);
+    expect(issuesOf({ PROXY_JWT_ISSUER: "x" })[0]?.name).toBe("PROXY_JWT_ISSUER");
+  });
+
+  it("accepts a wildcard CORS origin and a JWKS-only setup for eBET", () => {
+    const config = loadConfig({
+      EBET_BASE_URL: "https://e.example",
+      EBET_CHANNEL_ID: 3,
+      EBET_PRIVATE_KEY: EBET_TEST_PRIVATE_KEY,
+      PROXY_JWKS_URL: "https://id.example/.well-known/jwks.json",
+      PROXY_CORS_ORIGINS: "*",
+    });
+    expect(config.corsOrigins).toEqual(["*"]);
+    expect(config.auth.jwksUrl).toBe("https://id.example/.well-known/jwks.json");
+  });
+
+  it("refuses a value that is not a string or number", () => {
+    expect(issuesOf({ LANCENS_BASE_URL: { url: "x" } })).toEqual([
+      { name: "LANCENS_BASE_URL", message: "must be a string" },
+    ]);
+  });
+});

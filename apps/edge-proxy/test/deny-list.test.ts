@@ -1,0 +1,174 @@
+// The FunGame deny-list in its Durable Object: shared by app instances, expiring at exp; edge verification.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { type DenyListObject, DurableObjectDenyList } from "../src/entry/deny-list.ts";
+import type { WorkerBindings } from "../src/entry/worker.ts";
+import { createHarness, FUNGAME_JWT_KEY, readProblem } from "./harness.ts";
+
+const bindings: WorkerBindings = env;
+
+function namespaceList(name: string): DurableObjectDenyList {
+  return new DurableObjectDenyList(bindings.DENY_LIST, name);
+}
+
+describe("DenyListObject", () => {
+  it("lists a jti until its exp and keeps the later expiry", async () => {
+    const list = namespaceList("unit-1");
+    const now = Math.floor(Date.now() / 1000);
+    expect(await list.has("a")).toBe(false);
+    await list.add("a", now + 600);
+    await list.add("a", now + 60);
+    expect(await list.has("a")).toBe(true);
+    const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-1"));
+    const exp = await runInDurableObject<DenyListObject, number>(
+      stub,
+      (_instance: DenyListObject, state) =>
+        state.storage.sql.exec<{ exp: number }>("SELECT exp FROM revoked WHERE jti = 'a'").one()
+          .exp,
+    );
+    expect(exp).toBe(now + 600);
+  });
+
+  it("ignores an entry already expired, forgets one at its exp, and its alarm deletes it", async () => {
+    const list = namespaceList("unit-2");
+    const now = Math.floor(Date.now() / 1000);
+    await list.add("old", now - 1);
+    expect(await list.has("old")).toBe(false);
+    await list.add("soon", now + 3600);
+    const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-2"));
+    // Time passes: the entry's exp is now behind us.
+    await runInDurableObject<DenyListObject, unknown>(stub, (_instance: DenyListObject, state) => {
+      state.storage.sql.exec("UPDATE revoked SET exp = ? WHERE jti = 'soon'", now - 5);
+    });
+    expect(await list.has("soon")).toBe(false);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const size = await runInDurableObject<DenyListObject, unknown>(
+      stub,
+      (instance: DenyListObject) => instance.size(),
+    );
+    expect(size).toBe(0);
+  });
+
+  it("cleans expired rows on every write", async () => {
+    const list = namespaceList("unit-3");
+    const now = Math.floor(Date.now() / 1000);
+    await list.add("x", now + 100);
+    const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-3"));
+    await runInDurableObject<DenyListObject, unknown>(stub, (_instance: DenyListObject, state) => {
+      state.storage.sql.exec("UPDATE revoked SET exp = ? WHERE jti = 'x'", now - 5);
+    });
+    await list.add("y", now + 100);
+    expect(
+      await runInDurableObject<DenyListObject, unknown>(stub, (instance: DenyListObject) =>
+        instance.size(),
+      ),
+    ).toBe(1);
+  });
+
+  it("refuses a malformed entry", async () => {
+    const list = namespaceList("unit-4");
+    await expect(list.add("", 1)).rejects.toThrow();
+    await expect(list.add("j", 1.5)).rejects.toThrow();
+  });
+});
+
+describe("deny-list across app instances", () => {
+  it("a token logged out through one app is refused by another, after FunGame restarts", async () => {
+    const shared = namespaceList("apps-1");
+    const first = await createHarness({ denyList: shared });
+    const token = await first.sims.fungame.login("alice");
+    const logout = await first.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(logout.status).toBe(200);
+
+    first.sims.fungame.restart();
+    const second = first.rebuild({ denyList: namespaceList("apps-1") });
+    const status = await second.request("/v1/fungame/token-status", { bearer: token });
+    expect(await status.json()).toEqual({ active: false, reason: "revoked" });
+    const calls = first.sims.fungame.calls.length;
+    const again = await second.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(await readProblem(again)).toMatchObject({ status: 401, code: "TOKEN_REVOKED" });
+    expect(first.sims.fungame.calls.length).toBe(calls);
+
+    // Another deny-list (another deployment) knows nothing of it.
+    const elsewhere = first.rebuild({ denyList: namespaceList("apps-2") });
+    const fresh = await elsewhere.request("/v1/fungame/token-status", { bearer: token });
+    expect(await fresh.json()).toEqual({ active: true, reason: "unverified" });
+  });
+
+  it("reports the logout but denyListed: false when the deny-list cannot be written", async () => {
+    const h = await createHarness({
+      denyList: {
+        add: () => Promise.reject(new Error("storage down")),
+        has: () => Promise.reject(new Error("storage down")),
+      },
+    });
+    const token = await h.sims.fungame.login("alice");
+    const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ result: { denyListed: false } });
+    expect(h.logs.some((line) => line.event === "deny_list_write_failed")).toBe(true);
+    const status = await h.request("/v1/fungame/token-status", { bearer: token });
+    expect(await readProblem(status)).toMatchObject({ status: 503, code: "DENY_LIST_UNAVAILABLE" });
+  });
+});
+
+describe("edge verification with FUNGAME_JWT_SECRET", () => {
+  const key = new TextEncoder().encode(FUNGAME_JWT_KEY);
+  const claims = { iss: "FunGame", aud: "FunGame Web API", jti: crypto.randomUUID() };
+
+  it("verifies tokens itself: a forged or expired token is refused without calling FunGame", async () => {
+    const h = await createHarness({ env: { FUNGAME_JWT_SECRET: FUNGAME_JWT_KEY } });
+    const forged = await new SignJWT({ ...claims, sub: "alice" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("10m")
+      .sign(new TextEncoder().encode("another-key-that-is-long-enough-0123456789"));
+    const expired = await new SignJWT({ ...claims, sub: "alice" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(key);
+    for (const [token, code] of [
+      [forged, "TOKEN_BAD_SIGNATURE"],
+      [expired, "TOKEN_EXPIRED"],
+      ["a.b", "MALFORMED_TOKEN"],
+    ] as const) {
+      const problem = await readProblem(
+        await h.request("/v1/fungame/logout", { method: "POST", bearer: token }),
+      );
+      expect(problem).toMatchObject({
+        status: 401,
+        code,
+        vendor: "fungame",
+        field: "Authorization",
+      });
+    }
+    expect(h.sims.fungame.calls).toHaveLength(0);
+  });
+
+  it("token-status says why a token is not active", async () => {
+    const h = await createHarness({ env: { FUNGAME_JWT_SECRET: FUNGAME_JWT_KEY } });
+    const token = await h.sims.fungame.login("alice");
+    expect(await (await h.request("/v1/fungame/token-status", { bearer: token })).json()).toEqual({
+      active: true,
+    });
+    const wrongAudience = await new SignJWT({ ...claims, aud: "other", sub: "alice" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("10m")
+      .sign(key);
+    const cases: [string, string][] = [
+      [wrongAudience, "wrong_audience"],
+      [`${token.slice(0, -4)}AAAA`, "invalid_signature"],
+      ["not.a.jwt", "malformed"],
+    ];
+    for (const [presented, reason] of cases) {
+      const answer = await h.request("/v1/fungame/token-status", { bearer: presented });
+      expect(await answer.json(), reason).toEqual({ active: false, reason });
+    }
+    await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(await (await h.request("/v1/fungame/token-status", { bearer: token })).json()).toEqual({
+      active: false,
+      reason: "revoked",
+    });
+  });
+});

@@ -1,0 +1,83 @@
+// The Workers entry as deployed: wrangler.toml's bindings, static /docs assets, configuration errors.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker, { type WorkerEnv } from "../src/entry/worker.ts";
+import { readProblem } from "./harness.ts";
+
+const bindings: WorkerEnv = { ...env };
+
+async function call(request: Request, overrides: Record<string, unknown>): Promise<Response> {
+  const ctx = createExecutionContext();
+  const incoming = request as Request<unknown, IncomingRequestCfProperties>;
+  const response = await worker.fetch(incoming, { ...bindings, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+describe("worker entry", () => {
+  it("answers /healthz with wrangler.toml's vars (every vendor off)", async () => {
+    const response = await exports.default.fetch("https://proxy.test/healthz");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: "ok",
+      vendors: { ebet: false, fungame: false, "sdk-auth": false, lancens: false },
+    });
+    expect(response.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("answers a vendor route of a vendor that is off with the 404 problem", async () => {
+    const response = await exports.default.fetch("https://proxy.test/v1/lancens/logout", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "lancens-user", token: "t" }),
+    });
+    expect(await readProblem(response)).toMatchObject({
+      status: 404,
+      code: "VENDOR_NOT_CONFIGURED",
+    });
+  });
+
+  it("serves /docs from the static assets binding, offline", async () => {
+    const page = await exports.default.fetch("https://proxy.test/docs");
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<div id="swagger-ui">');
+    for (const [, src] of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
+      expect(src?.startsWith("/"), `${src} is served by the proxy`).toBe(true);
+    }
+    const initializer = await exports.default.fetch(
+      "https://proxy.test/docs/swagger-initializer.js",
+    );
+    expect(await initializer.text()).toContain('url: "/openapi.json"');
+  });
+
+  it("answers every request with a 500 problem naming the invalid variables, never their values", async () => {
+    const response = await call(new Request("https://proxy.test/healthz"), {
+      UPSTREAM_TIMEOUT_MS: "soon",
+      PROXY_JWT_SECRET: "leaky",
+      PROXY_JWKS_URL: "https://id.example/jwks",
+    });
+    const problem = await readProblem(response);
+    expect(problem).toMatchObject({ status: 500, kind: "misconfigured", code: "CONFIG_INVALID" });
+    expect(problem.errors).toHaveLength(2);
+    expect(problem.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ field: "PROXY_JWT_SECRET" }),
+        expect.objectContaining({ field: "UPSTREAM_TIMEOUT_MS" }),
+      ]),
+    );
+    expect(JSON.stringify(problem)).not.toContain("leaky");
+  });
+
+  it("keeps one app per env and builds a new one when the env changes", async () => {
+    const first = await call(new Request("https://proxy.test/healthz"), {});
+    expect(first.status).toBe(200);
+    const withLancens = await call(new Request("https://proxy.test/healthz"), {
+      LANCENS_BASE_URL: "https://lancens.example:6443",
+    });
+    expect(
+      ((await withLancens.json()) as { vendors: Record<string, boolean> }).vendors.lancens,
+    ).toBe(true);
+  });
+});
