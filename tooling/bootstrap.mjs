@@ -16,6 +16,12 @@ const COMMANDS = {
   /** Everything: lint, typecheck, unit tests, then the conformance suite on five runtimes. */
   test: [
     ["turbo", "run", "lint", "typecheck", "test", "--continue"],
+    // Release checks on the packed tarballs: publint, arethetypeswrong, JSR dry run,
+    // pick-one-vendor installs on every runtime, and the runnable examples.
+    ["node", join("tooling", "release", "check-packages.mjs")],
+    ["node", join("tooling", "release", "pick-one-vendor.mjs")],
+    ["node", join("tooling", "release", "examples.mjs")],
+    // Last, so that its per-runtime lines close the output.
     ["node", join("tooling", "runtimes", "matrix.mjs")],
   ],
   build: [],

@@ -37,7 +37,8 @@ export function platformSuffix() {
   return suffix;
 }
 
-function npmCommand() {
+/** `[command, args]` that run npm: npm's own CLI under `npm run`, else `npm` from PATH. */
+export function npmCommand() {
   // Under `npm run`, npm_execpath points at npm's own CLI script: run it with this Node.
   const execpath = process.env.npm_execpath;
   if (execpath && /npm-cli\.js$/.test(execpath)) return [process.execPath, [execpath]];

@@ -1,61 +1,28 @@
 // Runs the bundled conformance suite on Node 20, Node 24, Bun, Deno and workerd, all from the npm
 // registry, and prints one line per runtime: `<runtime>: N passed, M failed`. Exits 1 unless all pass.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CACHE, nodeBinary, nodeMajor, platformSuffix } from "../toolchain.mjs";
+import { BUN_ENV, bunBinary, DENO_ENV, denoBinary, systemNode } from "./binaries.mjs";
 
 const TOOLING = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI_BUNDLE = join(TOOLING, "dist", "conformance-cli.mjs");
 const WORKER_BUNDLE = join(TOOLING, "dist", "conformance-worker.mjs");
 const RUN_LIMIT_MS = 10 * 60 * 1000;
-const require = createRequire(import.meta.url);
-
-/** The binary a registry package ships inside its platform-specific optional dependency. */
-function optionalBinary(wrapper, platformPackage, relative) {
-  const fromWrapper = createRequire(require.resolve(`${wrapper}/package.json`));
-  return join(dirname(fromWrapper.resolve(`${platformPackage}/package.json`)), relative);
-}
-
-/** The machine's own Node when it is of this major (the bootstrap passes it on), else the pinned one. */
-function systemNode(major) {
-  if (nodeMajor() === major) return process.execPath;
-  const candidate = process.env.X_SYSTEM_NODE;
-  if (candidate && existsSync(candidate)) {
-    const probe = spawnSync(candidate, ["-p", "process.versions.node"], { encoding: "utf8" });
-    if (probe.status === 0 && nodeMajor(probe.stdout.trim()) === major) return candidate;
-  }
-  return nodeBinary(major);
-}
 
 function cliRuntime(name, command, args, env = {}) {
   return { name, run: () => runProcess(command(), args, env) };
 }
 
-const osArch = () => platformSuffix();
 const RUNTIMES = [
   cliRuntime("node20", () => systemNode(20), [CLI_BUNDLE]),
   cliRuntime("node24", () => systemNode(24), [CLI_BUNDLE]),
-  cliRuntime(
-    "bun",
-    () => optionalBinary("bun", `@oven/bun-${osArch().replace("arm64", "aarch64")}`, "bin/bun"),
-    [CLI_BUNDLE],
-    {
-      BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0",
-    },
-  ),
+  cliRuntime("bun", bunBinary, [CLI_BUNDLE], BUN_ENV),
   cliRuntime(
     "deno",
-    () =>
-      optionalBinary(
-        "deno",
-        `@deno/${osArch()}${process.platform === "linux" ? "-glibc" : ""}`,
-        "deno",
-      ),
+    denoBinary,
     ["run", "--no-prompt", "--no-config", "--no-lock", CLI_BUNDLE],
-    { DENO_NO_UPDATE_CHECK: "1", DENO_DIR: join(CACHE, "deno"), NO_COLOR: "1" },
+    DENO_ENV,
   ),
   { name: "workerd", run: runWorkerd },
 ];
