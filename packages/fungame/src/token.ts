@@ -1,6 +1,13 @@
 // FunGame bearer tokens: syntax checks, unverified inspection for deny-list keys, HS256 verification.
 import { type Clock, fromBase64Url, systemClock, toHex, utf8Decode } from "@x/core-signing";
-import { errors as joseErrors, jwtVerify } from "jose";
+import { jwtVerify } from "jose";
+import {
+  JOSEAlgNotAllowed,
+  JOSEError,
+  JWSSignatureVerificationFailed,
+  JWTClaimValidationFailed,
+  JWTExpired,
+} from "jose/errors";
 import { FunGameError, invalidInput } from "./errors.ts";
 
 /** FunGame's `Jwt:Issuer` in the published server configuration. */
@@ -247,10 +254,10 @@ export async function verifyToken(
 
 function fromJoseError(error: unknown): FunGameError {
   if (error instanceof FunGameError) return error;
-  if (error instanceof joseErrors.JWTExpired) {
+  if (error instanceof JWTExpired) {
     return refused("TOKEN_EXPIRED", "jwt: the token has expired", error);
   }
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+  if (error instanceof JWTClaimValidationFailed) {
     switch (error.claim) {
       case "iss":
         return refused("TOKEN_WRONG_ISSUER", "jwt: the token was issued by someone else", error);
@@ -275,17 +282,17 @@ function fromJoseError(error: unknown): FunGameError {
         );
     }
   }
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) {
+  if (error instanceof JOSEAlgNotAllowed) {
     return refused("TOKEN_ALGORITHM_REFUSED", "jwt: only HS256 is accepted", error);
   }
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+  if (error instanceof JWSSignatureVerificationFailed) {
     return refused(
       "TOKEN_BAD_SIGNATURE",
       "jwt: the signature does not verify with this secret",
       error,
     );
   }
-  if (error instanceof joseErrors.JOSEError) {
+  if (error instanceof JOSEError) {
     return refused("MALFORMED_TOKEN", `jwt: not a usable token (${error.code})`, error);
   }
   return refused("MALFORMED_TOKEN", "jwt: not a usable token", error);

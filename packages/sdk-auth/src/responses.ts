@@ -77,9 +77,11 @@ function vendorError(
   if ((typeof raw !== "string" || raw.length === 0) && typeof raw !== "number") return undefined;
   const code = String(raw);
   const errorMsg = typeof body.error_msg === "string" ? body.error_msg : undefined;
-  const kind = response.ok
-    ? kindForCode(code, options.errorKinds)
-    : codeOrStatusKind(code, response.status, options);
+  // A code we know decides; an unknown one falls back to the HTTP status, except on 2xx and 400
+  // (OneAccess's documented error status), where it is an `upstream` error.
+  const known = options.errorKinds?.[code] ?? ONEACCESS_ERROR_KINDS[code];
+  const kind =
+    known ?? (response.ok || response.status === 400 ? "upstream" : kindForStatus(response.status));
   return new OneAccessError({
     code,
     kind,
@@ -87,11 +89,6 @@ function vendorError(
     message: `OneAccess answered HTTP ${response.status} ${code}${errorMsg ? `: ${errorMsg}` : ""}`,
     errorMsg,
   });
-}
-
-function codeOrStatusKind(code: string, status: number, options: ParseOptions): ErrorKind {
-  const known = options.errorKinds?.[code] ?? ONEACCESS_ERROR_KINDS[code];
-  return known ?? (status === 400 ? "upstream" : kindForStatus(status));
 }
 
 /**

@@ -1,0 +1,1597 @@
+// Benchmarks of the proxy: overhead per vendor and runtime, throughput, fan-out, memory under load, cold start.
+//
+//   node bench/proxy.bench.ts            the full run (about 15 minutes on a 2-core machine)
+//   BENCH_QUICK=1 node bench/proxy.bench.ts   fewer rounds and requests, 10 s of memory load
+//
+// Knobs (environment): BENCH_RUNTIMES=workerd,bun,deno,node  BENCH_VENDORS=ebet,fungame,sdk-auth,lancens
+// BENCH_PARTS=latency,throughput,fanout,memory,cold-start  BENCH_MEMORY_SECONDS (default 60; quick 10)
+// BENCH_MEMORY_RPS (default 200)  BENCH_EBET_KEY_BITS (default 1024, eBET's own key size).
+//
+// The simulators run in a process of their own (bench/simulators.ts), the proxy in another, and the
+// load generator here: three processes on the same cores, everything on 127.0.0.1. "direct" sends the
+// upstream requests of a logout, already signed, straight to the simulator; "proxy" sends the logout
+// to the proxy, which validates, signs and forwards the same requests. Both subjects run in the same
+// rounds, in alternating order, each round with fresh credentials; figures are medians over rounds.
+// Prints tables and a targets section, then one `BENCH {json}` line per measurement. A missed target
+// is reported, not failed: the exit code is non-zero only when something could not be measured.
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request as httpRequest } from "node:http";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type Figures, formatTable, median } from "../../../tooling/bench/harness.ts";
+import type { Prepared, RequestSpec, Vendor } from "./simulators.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const RUNTIMES = ["workerd", "bun", "deno", "node"] as const;
+type Runtime = (typeof RUNTIMES)[number];
+const VENDORS: readonly Vendor[] = ["ebet", "fungame", "sdk-auth", "lancens"];
+const PARTS = ["latency", "throughput", "fanout", "memory", "cold-start"] as const;
+
+function listSetting<T extends string>(name: string, all: readonly T[]): T[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return [...all];
+  const picked = raw.split(",").map((item) => item.trim());
+  for (const item of picked) {
+    if (!all.includes(item as T))
+      throw new Error(`${name}: ${item} is not one of ${all.join(", ")}`);
+  }
+  return picked as T[];
+}
+
+function numberSetting(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${name} must be a number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+const SETTINGS = {
+  runtimes: listSetting("BENCH_RUNTIMES", RUNTIMES),
+  vendors: listSetting("BENCH_VENDORS", VENDORS),
+  parts: listSetting("BENCH_PARTS", PARTS),
+  latency: { rounds: QUICK ? 3 : 7, requests: QUICK ? 40 : 150, warmup: QUICK ? 15 : 40 },
+  throughput: { rounds: QUICK ? 1 : 3, logouts: QUICK ? 500 : 2000, connections: 50 },
+  fanout: {
+    rounds: QUICK ? 3 : 5,
+    requests: QUICK ? 10 : 30,
+    warmup: 5,
+    delayMs: numberSetting("BENCH_FANOUT_DELAY_MS", 20, 0, 1000),
+  },
+  fanoutLoopback: { rounds: QUICK ? 3 : 5, requests: QUICK ? 20 : 60, warmup: 10 },
+  memory: {
+    seconds: numberSetting("BENCH_MEMORY_SECONDS", QUICK ? 10 : 60, 2, 3600),
+    rps: numberSetting("BENCH_MEMORY_RPS", 200, 4, 10_000),
+    warmupSeconds: QUICK ? 2 : 5,
+    connections: 8,
+  },
+  coldStart: { rounds: QUICK ? 3 : 7 },
+  /**
+   * How workerd runs the proxy: "miniflare" (default; the deployed script in the workerd wrangler
+   * uses) or "wrangler" (`wrangler dev`, whose dev proxy adds its own hop: see case workerd-host).
+   */
+  workerdHost: listSetting("BENCH_WORKERD_HOST", ["miniflare", "wrangler"] as const)[0],
+};
+
+/** Targets of the issue. */
+const TARGETS = {
+  overheadP50Ms: { ebet: 2, fungame: 1, "sdk-auth": 2, lancens: 1 } as Record<Vendor, number>,
+  throughputRatio: 0.5,
+  fanoutRatio: 1.1,
+};
+
+/** Every wait is bounded. */
+const LIMITS = {
+  requestMs: 15_000,
+  startMs: 90_000,
+  /** A throughput run is stopped after this, whatever is left. */
+  loadRunMs: 180_000,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Processes: the scripts of `npm start` (typed here), the simulators, the proxy under each runtime
+
+interface ProcessGroup {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface RuntimesModule {
+  APP: string;
+  ROOT: string;
+  entryCommand(runtime: "node" | "bun" | "deno"): {
+    command: string;
+    args: string[];
+    env: Record<string, string>;
+  };
+  spawnGroup(
+    command: string,
+    args: string[],
+    options?: { env?: Record<string, string>; cwd?: string; onLine?: (line: string) => void },
+  ): ProcessGroup;
+  stopGroup(handle: ProcessGroup, graceMs?: number): Promise<void>;
+  freePort(): Promise<number>;
+  wranglerScript(): string;
+  waitForHttp(url: string, handle: ProcessGroup, timeoutMs: number): Promise<void>;
+  sleep(ms: number): Promise<void>;
+}
+
+const runtimes = (await import(
+  new URL("../scripts/start-runtimes.mjs", import.meta.url).href
+)) as RuntimesModule;
+const { APP, ROOT } = runtimes;
+
+/** Resolves after `ms` without keeping this process alive (for races against a deadline). */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/** Process groups to stop however this process ends. */
+const running = new Set<ProcessGroup>();
+let simulatorsChild: ChildProcess | undefined;
+const bareHops = new Set<ChildProcess>();
+
+function killEverythingNow(): void {
+  for (const group of running) {
+    const pid = group.child.pid;
+    if (pid === undefined) continue;
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  simulatorsChild?.kill("SIGKILL");
+  for (const child of bareHops) child.kill("SIGKILL");
+  for (const pid of workerdChildren()) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  removeWorkerScript();
+}
+
+process.on("exit", killEverythingNow);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    progress(`${signal}: stopping the proxy and the simulators`);
+    killEverythingNow();
+    process.exit(130);
+  });
+}
+
+/** Keeps the last lines of a group's output only: a load run logs a line per request. */
+function trimOutput(group: ProcessGroup): void {
+  if (group.output.length > 400) group.output.splice(0, group.output.length - 200);
+}
+
+interface Simulators {
+  control: string;
+  urls: Record<Vendor, string>;
+  env: Record<string, string>;
+  ebetKeyBits: number;
+}
+
+async function startSimulators(): Promise<Simulators> {
+  const child = spawn(process.execPath, [join(APP, "bench", "simulators.ts")], {
+    cwd: APP,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  simulatorsChild = child;
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the simulators did not start:\n${lines.join("\n")}`));
+    }, LIMITS.startMs);
+    let pending = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      pending += chunk;
+      const parts = pending.split("\n");
+      pending = parts.pop() ?? "";
+      for (const line of parts) {
+        const match = /^bench-simulators ready (.*)$/.exec(line);
+        if (match) {
+          clearTimeout(timer);
+          resolve(JSON.parse(match[1] as string) as Simulators);
+        } else if (lines.length < 200) lines.push(line);
+      }
+    });
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
+      if (lines.length < 200) lines.push(chunk);
+      if (lines.length < 200) process.stderr.write(`[simulators] ${chunk}`);
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the simulators exited (${code}):\n${lines.join("\n")}`));
+    });
+  });
+}
+
+async function stopSimulators(): Promise<void> {
+  const child = simulatorsChild;
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.stdin?.end();
+  child.kill("SIGTERM");
+  await Promise.race([exited, pause(5000)]);
+  if (child.exitCode === null) child.kill("SIGKILL");
+}
+
+/** Asks the simulators for credentials: the requests of `count` logouts. */
+async function prepare(
+  sims: Simulators,
+  route: "/prepare" | "/prepare-fanout",
+  input: Record<string, unknown>,
+): Promise<Prepared> {
+  const response = await fetch(`${sims.control}${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(input),
+    signal: AbortSignal.timeout(120_000),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`${route} ${JSON.stringify(input)}: ${text}`);
+  return JSON.parse(text) as Prepared;
+}
+
+/** A proxy listening on 127.0.0.1: its base URL, the processes to watch for RSS, and how to stop it. */
+interface RunningProxy {
+  runtime: Runtime;
+  url: string;
+  group: ProcessGroup;
+  /** PIDs whose RSS is the proxy's: the runtime itself (workerd for wrangler dev). */
+  rssPids(): number[];
+  stop(): Promise<void>;
+  cleanup?: () => void;
+}
+
+/** Processes of a process group whose command name is `name`. */
+function groupProcesses(groupId: number, name: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      // After the command: state, ppid, pgrp, ...
+      if (Number(fields[2]) === groupId && comm === name) found.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+async function startProxy(runtime: Runtime, env: Record<string, string>): Promise<RunningProxy> {
+  if (runtime === "workerd") {
+    return SETTINGS.workerdHost === "wrangler" ? startWrangler(env) : startMiniflare(env);
+  }
+  const { command, args, env: runtimeEnv } = runtimes.entryCommand(runtime);
+  let resolveUrl: (url: string) => void = () => {};
+  const listening = new Promise<string>((resolve) => {
+    resolveUrl = resolve;
+  });
+  const group = runtimes.spawnGroup(command, args, {
+    env: { ...runtimeEnv, ...env, PORT: "0" },
+    onLine: (line) => {
+      const match = /^edge-proxy listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+      if (match) resolveUrl(match[1] as string);
+    },
+  });
+  running.add(group);
+  const stop = async () => {
+    await runtimes.stopGroup(group);
+    running.delete(group);
+  };
+  const outcome = await Promise.race([
+    listening,
+    group.exited.then(() => undefined),
+    pause(LIMITS.startMs).then(() => undefined),
+  ]);
+  if (outcome === undefined) {
+    await stop();
+    throw new Error(`${runtime} entry did not start:\n${group.output.slice(-40).join("\n")}`);
+  }
+  const pid = group.child.pid as number;
+  return { runtime, url: outcome, group, rssPids: () => [pid], stop };
+}
+
+/** The deployed script in workerd, through miniflare (what `wrangler dev` runs, minus its dev proxy). */
+async function startMiniflare(env: Record<string, string>): Promise<RunningProxy> {
+  const miniflare = await loadMiniflare();
+  const script = await workerScript();
+  const before = new Set(workerdChildren());
+  const instance = new miniflare.Miniflare(miniflareOptions(script, env));
+  let url: URL;
+  try {
+    url = await Promise.race([
+      instance.ready,
+      pause(LIMITS.startMs).then((): never => {
+        throw new Error("workerd did not start");
+      }),
+    ]);
+  } catch (error) {
+    await instance.dispose();
+    throw error;
+  }
+  const pids = workerdChildren().filter((pid) => !before.has(pid));
+  const group: ProcessGroup = {
+    child: undefined as unknown as ChildProcess,
+    output: [],
+    exited: new Promise(() => {}),
+  };
+  return {
+    runtime: "workerd",
+    url: url.href.replace(/\/$/, ""),
+    group,
+    rssPids: () => pids,
+    stop: () => instance.dispose(),
+  };
+}
+
+async function startWrangler(env: Record<string, string>): Promise<RunningProxy> {
+  const folder = mkdtempSync(join(tmpdir(), "edge-proxy-bench-"));
+  const envFile = join(folder, "proxy.env");
+  writeFileSync(
+    envFile,
+    `${Object.entries(env)
+      .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+      .join("\n")}\n`,
+    { mode: 0o600 },
+  );
+  chmodSync(envFile, 0o600);
+  const port = await runtimes.freePort();
+  const inspectorPort = await runtimes.freePort();
+  const group = runtimes.spawnGroup(
+    process.execPath,
+    [
+      runtimes.wranglerScript(),
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspectorPort),
+      "--env-file",
+      envFile,
+      "--persist-to",
+      join(folder, "state"),
+      "--show-interactive-dev-session=false",
+    ],
+    {
+      env: {
+        WRANGLER_SEND_METRICS: "false",
+        WRANGLER_HIDE_BANNER: "true",
+        NO_COLOR: "1",
+        FORCE_COLOR: "0",
+      },
+    },
+  );
+  running.add(group);
+  const cleanup = () => rmSync(folder, { recursive: true, force: true });
+  const stop = async () => {
+    await runtimes.stopGroup(group);
+    running.delete(group);
+    cleanup();
+  };
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await runtimes.waitForHttp(`${url}/healthz`, group, LIMITS.startMs);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const leader = group.child.pid as number;
+  return {
+    runtime: "workerd",
+    url,
+    group,
+    rssPids: () => groupProcesses(leader, "workerd"),
+    stop,
+    cleanup,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One logout at a time, timed with performance.now()
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+function send(agent: Agent, base: URL, spec: RequestSpec): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const body = spec.body === undefined ? undefined : Buffer.from(spec.body, "utf8");
+    const headers: Record<string, string> = { ...spec.headers };
+    if (body !== undefined) headers["content-length"] = String(body.length);
+    else if (spec.method === "POST") headers["content-length"] = "0";
+    const request = httpRequest(
+      {
+        host: base.hostname,
+        port: base.port,
+        method: spec.method,
+        path: spec.path,
+        headers,
+        agent,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
+        response.on("error", reject);
+      },
+    );
+    request.setTimeout(LIMITS.requestMs, () =>
+      request.destroy(new Error(`no answer within ${LIMITS.requestMs} ms`)),
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
+type Kind = "direct" | "proxy";
+/** What a measured request does: one vendor's logout, the fan-out, or the health check. */
+type Target = Vendor | "fanout" | "healthz";
+
+/** Whether an answer is the success the logout should get. */
+function succeeded(kind: Kind, vendor: Target, answer: Answer): boolean {
+  if (vendor === "healthz") return answer.status === 200;
+  if (kind === "proxy") return answer.status === 200 && answer.body.includes('"ok":true');
+  if (answer.status < 200 || answer.status > 299) return false;
+  // eBET answers HTTP 200 whatever happened: the outcome is the body's status.
+  return vendor !== "ebet" || /"status":\s*200\b/.test(answer.body);
+}
+
+interface SequentialRun {
+  latenciesMs: number[];
+  errors: number;
+  firstError: string | undefined;
+}
+
+/** Sends each logout in turn (concurrency 1), timing all of its requests together. */
+async function runSequential(
+  kind: Kind,
+  vendor: Target,
+  base: string,
+  prepared: Prepared,
+): Promise<SequentialRun> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const url = new URL(base);
+  const latenciesMs: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  try {
+    for (const steps of prepared.items) {
+      const start = performance.now();
+      let ok = true;
+      for (const step of steps) {
+        try {
+          const answer = await send(agent, url, step);
+          if (!succeeded(kind, vendor, answer)) {
+            ok = false;
+            firstError ??= `HTTP ${answer.status} ${answer.body.slice(0, 300)}`;
+          }
+        } catch (error) {
+          ok = false;
+          firstError ??= error instanceof Error ? error.message : String(error);
+        }
+      }
+      const elapsed = performance.now() - start;
+      if (ok) latenciesMs.push(elapsed);
+      else errors++;
+    }
+  } finally {
+    agent.destroy();
+  }
+  return { latenciesMs, errors, firstError };
+}
+
+/** The nearest-rank percentile (p in 0..100) of a list; NaN when it is empty. */
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1] as number;
+}
+
+const medianOrNaN = (values: readonly number[]) =>
+  values.length === 0 ? Number.NaN : median(values);
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+interface Row {
+  case: string;
+  subject: string;
+  figures: Figures;
+}
+
+const rows: Row[] = [];
+const problems: string[] = [];
+const warnings: string[] = [];
+
+function record(caseName: string, subject: string, figures: Figures): void {
+  rows.push({ case: caseName, subject, figures });
+}
+
+function figure(caseName: string, subject: string, name: string): number {
+  const row = rows.find((r) => r.case === caseName && r.subject === subject);
+  const value = row?.figures[name];
+  return typeof value === "number" ? value : Number.NaN;
+}
+
+const ms = (value: number | string | boolean | null | undefined, digits = 3) =>
+  typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "-";
+
+// ---------------------------------------------------------------------------------------------
+// 1. Latency at concurrency 1: direct vs proxy, interleaved rounds
+
+interface Subject {
+  name: string;
+  kind: Kind;
+  base: () => string;
+  make: (count: number) => Promise<Prepared>;
+}
+
+async function interleavedLatency(
+  caseName: string,
+  vendor: Target,
+  subjects: readonly Subject[],
+  settings: { rounds: number; requests: number; warmup: number },
+): Promise<void> {
+  for (const subject of subjects) {
+    const warm = await runSequential(
+      subject.kind,
+      vendor,
+      subject.base(),
+      await subject.make(settings.warmup),
+    );
+    if (warm.errors > 0) {
+      warnings.push(
+        `${caseName} ${subject.name} warm-up: ${warm.errors} errors (${warm.firstError})`,
+      );
+    }
+  }
+  const p50s: number[][] = subjects.map(() => []);
+  const p99s: number[][] = subjects.map(() => []);
+  const errors = subjects.map(() => 0);
+  const samples = subjects.map(() => 0);
+  const firstErrors: (string | undefined)[] = subjects.map(() => undefined);
+  for (let round = 0; round < settings.rounds; round++) {
+    for (let offset = 0; offset < subjects.length; offset++) {
+      const index = (offset + round) % subjects.length;
+      const subject = subjects[index] as Subject;
+      const prepared = await subject.make(settings.requests);
+      const run = await runSequential(subject.kind, vendor, subject.base(), prepared);
+      if (run.latenciesMs.length > 0) {
+        (p50s[index] as number[]).push(percentile(run.latenciesMs, 50));
+        (p99s[index] as number[]).push(percentile(run.latenciesMs, 99));
+      }
+      errors[index] = (errors[index] as number) + run.errors;
+      samples[index] = (samples[index] as number) + run.latenciesMs.length;
+      firstErrors[index] ??= run.firstError;
+    }
+  }
+  subjects.forEach((subject, index) => {
+    record(caseName, subject.name, {
+      p50Ms: medianOrNaN(p50s[index] as number[]),
+      p99Ms: medianOrNaN(p99s[index] as number[]),
+      errors: errors[index] as number,
+      samples: samples[index] as number,
+      rounds: settings.rounds,
+    });
+    if ((errors[index] as number) > 0) {
+      warnings.push(
+        `${caseName} ${subject.name}: ${errors[index]} errors, first: ${firstErrors[index]}`,
+      );
+    }
+  });
+  progress(
+    `${caseName}: ${subjects
+      .map((s) => `${s.name} p50 ${ms(figure(caseName, s.name, "p50Ms"))} ms`)
+      .join(", ")}`,
+  );
+}
+
+function vendorSubjects(sims: Simulators, proxy: RunningProxy, vendor: Vendor): Subject[] {
+  return [
+    {
+      name: "direct",
+      kind: "direct",
+      base: () => sims.urls[vendor],
+      make: (count) => prepare(sims, "/prepare", { vendor, mode: "direct", count }),
+    },
+    {
+      name: "proxy",
+      kind: "proxy",
+      base: () => proxy.url,
+      make: (count) => prepare(sims, "/prepare", { vendor, mode: "proxy", count }),
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Throughput at concurrency 50 with autocannon
+
+interface AutocannonRequest {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string | undefined;
+  setupRequest?: (
+    request: AutocannonRequest,
+    context: Record<string, unknown>,
+  ) => AutocannonRequest;
+}
+
+interface AutocannonResult {
+  "2xx": number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  mismatches: number;
+  duration: number;
+  latency: { p50: number; p99: number; average: number };
+  requests: { total: number; average: number };
+}
+
+interface AutocannonInstance {
+  stop(): void;
+  on(event: "response", listener: () => void): void;
+}
+
+type Autocannon = ((
+  options: Record<string, unknown>,
+  done: (error: Error | null, result: AutocannonResult) => void,
+) => AutocannonInstance) & { track?: unknown };
+
+/** autocannon from tooling's dev dependencies (the benchmarks' load generator). */
+const autocannon = createRequire(join(ROOT, "tooling", "package.json"))("autocannon") as Autocannon;
+
+/** autocannon's request, filled from a RequestSpec. */
+function asAutocannon(request: AutocannonRequest, spec: RequestSpec): AutocannonRequest {
+  return {
+    ...request,
+    method: spec.method,
+    path: spec.path,
+    headers: { ...spec.headers },
+    body: spec.body,
+  };
+}
+
+interface LoadRun {
+  logouts: number;
+  seconds: number;
+  p99Ms: number;
+  errors: number;
+}
+
+/** Runs autocannon: each connection walks a logout's steps in order, each logout from the pool. */
+function runLoad(
+  base: string,
+  items: readonly RequestSpec[][],
+  options: { connections: number; amount?: number; seconds?: number; overallRate?: number },
+  verify: (body: string) => boolean,
+): Promise<LoadRun> {
+  const stepsPerLogout = (items[0] ?? []).length;
+  let next = 0;
+  const requests: AutocannonRequest[] = Array.from({ length: stepsPerLogout }, (_, step) => ({
+    setupRequest: (request, context) => {
+      if (step === 0) context.item = items[next++] ?? items[items.length - 1];
+      return asAutocannon(request, (context.item as RequestSpec[])[step] as RequestSpec);
+    },
+  }));
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const instance = autocannon(
+      {
+        url: base,
+        connections: options.connections,
+        ...(options.amount === undefined ? {} : { amount: options.amount * stepsPerLogout }),
+        ...(options.seconds === undefined ? {} : { duration: options.seconds }),
+        ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
+        timeout: LIMITS.requestMs / 1000,
+        requests,
+        verifyBody: verify,
+        renderProgressBar: false,
+        renderResultsTable: false,
+        renderLatencyTable: false,
+      },
+      (error, result) => {
+        clearTimeout(watchdog);
+        if (error) {
+          reject(error);
+          return;
+        }
+        // autocannon ends on its next 1 s tick: time to the last answer instead.
+        const seconds = (lastAnswer - start) / 1000;
+        const logouts = Math.floor(result["2xx"] / stepsPerLogout);
+        resolve({
+          logouts,
+          seconds,
+          p99Ms: result.latency.p99,
+          errors: result.non2xx + result.errors + result.timeouts + result.mismatches,
+        });
+      },
+    );
+    let lastAnswer = start;
+    instance.on("response", () => {
+      lastAnswer = performance.now();
+    });
+    const watchdog = setTimeout(() => instance.stop(), LIMITS.loadRunMs);
+  });
+}
+
+async function throughputCase(
+  sims: Simulators,
+  proxy: RunningProxy,
+  vendor: Vendor,
+): Promise<void> {
+  const caseName = `throughput-${vendor}-${proxy.runtime}`;
+  const { rounds, logouts, connections } = SETTINGS.throughput;
+  const subjects = vendorSubjects(sims, proxy, vendor);
+  const rps: number[][] = subjects.map(() => []);
+  const p99: number[][] = subjects.map(() => []);
+  const errors = subjects.map(() => 0);
+  for (let round = 0; round < rounds; round++) {
+    for (let offset = 0; offset < subjects.length; offset++) {
+      const index = (offset + round) % subjects.length;
+      const subject = subjects[index] as Subject;
+      // Every connection may build one request more than it sends.
+      const prepared = await subject.make(logouts + connections + 5);
+      const verify =
+        subject.kind === "proxy"
+          ? (body: string) => body.includes('"ok":true')
+          : vendor === "ebet"
+            ? (body: string) => /"status":\s*200\b/.test(body)
+            : () => true;
+      const run = await runLoad(
+        subject.base(),
+        prepared.items,
+        { connections, amount: logouts },
+        verify,
+      );
+      (rps[index] as number[]).push(run.logouts / run.seconds);
+      (p99[index] as number[]).push(run.p99Ms);
+      errors[index] = (errors[index] as number) + run.errors;
+    }
+  }
+  subjects.forEach((subject, index) => {
+    record(caseName, subject.name, {
+      rps: medianOrNaN(rps[index] as number[]),
+      p99Ms: medianOrNaN(p99[index] as number[]),
+      errors: errors[index] as number,
+      connections,
+      rounds,
+      logoutsPerRound: logouts,
+    });
+    if ((errors[index] as number) > 0)
+      warnings.push(`${caseName} ${subject.name}: ${errors[index]} errors`);
+  });
+  progress(
+    `${caseName}: direct ${figure(caseName, "direct", "rps").toFixed(0)} rps, proxy ${figure(caseName, "proxy", "rps").toFixed(0)} rps`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Fan-out: all four vendors at once against the slowest vendor alone, both via /v1/logout.
+// On loopback every vendor answers in well under a millisecond, so the fan-out is bound by CPU (the
+// proxy's single thread and the simulators' process): "fanout-loopback" shows that. "fanout" gives
+// every simulator answer a delay like a network round trip to a real vendor, where concurrency is
+// what counts; the slowest vendor is found under the same delay.
+
+async function setAnswerDelay(sims: Simulators, ms: number): Promise<void> {
+  const response = await fetch(`${sims.control}/delay`, {
+    method: "POST",
+    body: JSON.stringify({ ms }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  await response.text();
+  if (response.status !== 200) throw new Error(`/delay ${ms}: HTTP ${response.status}`);
+}
+
+async function fanoutCase(
+  sims: Simulators,
+  proxy: RunningProxy,
+  caseName: string,
+  delayMs: number,
+  settings: { rounds: number; requests: number; warmup: number },
+): Promise<void> {
+  const vendors = SETTINGS.vendors;
+  const make =
+    (members: readonly Vendor[]) =>
+    (count: number): Promise<Prepared> =>
+      prepare(sims, "/prepare-fanout", { vendors: members, count });
+  await setAnswerDelay(sims, delayMs);
+  try {
+    // The slowest vendor alone, under the same conditions: a short sequential probe of each.
+    let slowest: Vendor = vendors[0] as Vendor;
+    let slowestP50 = -1;
+    for (const vendor of vendors) {
+      const run = await runSequential(
+        "proxy",
+        "fanout",
+        proxy.url,
+        await make([vendor])(settings.warmup + 5),
+      );
+      const p50 = percentile(run.latenciesMs, 50);
+      if (p50 > slowestP50) {
+        slowest = vendor;
+        slowestP50 = p50;
+      }
+    }
+    const subject = (name: string, members: readonly Vendor[]): Subject => ({
+      name,
+      kind: "proxy",
+      base: () => proxy.url,
+      make: make(members),
+    });
+    await interleavedLatency(
+      caseName,
+      "fanout",
+      [subject("all-four", vendors), subject("slowest-alone", [slowest])],
+      settings,
+    );
+    for (const row of rows) {
+      if (row.case === caseName) {
+        row.figures = {
+          runtime: proxy.runtime,
+          ...row.figures,
+          slowestVendor: slowest,
+          upstreamDelayMs: delayMs,
+        };
+      }
+    }
+  } finally {
+    await setAnswerDelay(sims, 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Memory under constant load
+
+function rssMb(pids: readonly number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (match) kb += Number(match[1]);
+    } catch {
+      // Gone.
+    }
+  }
+  return kb / 1024;
+}
+
+async function memoryCase(sims: Simulators, proxy: RunningProxy): Promise<void> {
+  const { seconds, rps, warmupSeconds, connections } = SETTINGS.memory;
+  const vendors = SETTINGS.vendors;
+  const total = Math.ceil(rps * (seconds + warmupSeconds));
+  const perVendor = Math.ceil(total / vendors.length) + connections * 2 + 10;
+  // One pool per vendor; each connection walks the vendors in turn, one logout each.
+  const pools: RequestSpec[][][] = [];
+  for (const vendor of vendors) {
+    pools.push(
+      (await prepare(sims, "/prepare", { vendor, mode: "proxy", count: perVendor })).items,
+    );
+  }
+  const pids = proxy.rssPids();
+  if (pids.length === 0) {
+    problems.push(`memory ${proxy.runtime}: no process to sample`);
+    return;
+  }
+  const samples: { at: number; mb: number }[] = [];
+  const start = performance.now();
+  const sampler = setInterval(() => {
+    samples.push({ at: (performance.now() - start) / 1000, mb: rssMb(proxy.rssPids()) });
+    trimOutput(proxy.group);
+  }, 1000);
+  const cursors = pools.map(() => 0);
+  const requests: AutocannonRequest[] = pools.map((pool, index) => ({
+    setupRequest: (request) => {
+      const cursor = cursors[index] as number;
+      cursors[index] = cursor + 1;
+      return asAutocannon(
+        request,
+        ((pool[cursor] ?? pool[pool.length - 1]) as RequestSpec[])[0] as RequestSpec,
+      );
+    },
+  }));
+  let result: AutocannonResult;
+  try {
+    result = await new Promise<AutocannonResult>((resolve, reject) => {
+      const instance = autocannon(
+        {
+          url: proxy.url,
+          connections,
+          duration: seconds + warmupSeconds,
+          overallRate: rps,
+          timeout: LIMITS.requestMs / 1000,
+          requests,
+          verifyBody: (body: string) => body.includes('"ok":true'),
+          renderProgressBar: false,
+          renderResultsTable: false,
+          renderLatencyTable: false,
+        },
+        (error, value) => {
+          clearTimeout(watchdog);
+          if (error) reject(error);
+          else resolve(value);
+        },
+      );
+      const watchdog = setTimeout(() => instance.stop(), (seconds + warmupSeconds) * 1000 + 60_000);
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  const measured = samples.filter((sample) => sample.at >= warmupSeconds);
+  const window = Math.min(3, Math.max(1, Math.floor(measured.length / 4)));
+  const startMb = medianOrNaN(measured.slice(0, window).map((s) => s.mb));
+  const endMb = medianOrNaN(measured.slice(-window).map((s) => s.mb));
+  const errors = result.non2xx + result.errors + result.timeouts + result.mismatches;
+  record("memory", proxy.runtime, {
+    rssStartMb: startMb,
+    rssEndMb: endMb,
+    rssMaxMb: Math.max(...measured.map((s) => s.mb)),
+    growthMb: endMb - startMb,
+    seconds,
+    rps: result["2xx"] / (seconds + warmupSeconds),
+    errors,
+    samples: measured.length,
+  });
+  if (errors > 0) warnings.push(`memory ${proxy.runtime}: ${errors} errors under load`);
+  progress(`memory ${proxy.runtime}: ${startMb.toFixed(1)} MB -> ${endMb.toFixed(1)} MB`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Cold start: workerd (through miniflare, as wrangler dev runs it) from start to the first answer
+
+interface MiniflareInstance {
+  ready: Promise<URL>;
+  dispose(): Promise<void>;
+}
+
+interface MiniflareModule {
+  Miniflare: new (options: unknown) => MiniflareInstance;
+  convertV4MiniflareOptions(options: Record<string, unknown>): unknown;
+}
+
+/** Miniflare as wrangler runs it: the copy wrangler depends on, with the workerd wrangler uses. */
+let miniflareModule: MiniflareModule | undefined;
+async function loadMiniflare(): Promise<MiniflareModule> {
+  if (!miniflareModule) {
+    const fromApp = createRequire(join(APP, "package.json"));
+    const fromWrangler = createRequire(fromApp.resolve("wrangler/package.json"));
+    miniflareModule = (await import(
+      pathToFileURL(fromWrangler.resolve("miniflare")).href
+    )) as MiniflareModule;
+  }
+  return miniflareModule;
+}
+
+interface WorkerScript {
+  scriptPath: string;
+  compatibilityDate: string;
+}
+
+/** The script as deployed: `wrangler deploy --dry-run` (minified, per wrangler.toml), made once per run. */
+let workerScriptMade: Promise<WorkerScript> | undefined;
+let workerScriptFolder: string | undefined;
+function workerScript(): Promise<WorkerScript> {
+  workerScriptMade ??= (async () => {
+    const toml = readFileSync(join(APP, "wrangler.toml"), "utf8");
+    const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+    if (!compatibilityDate) throw new Error("wrangler.toml has no compatibility_date");
+    const folder = mkdtempSync(join(tmpdir(), "edge-proxy-script-"));
+    workerScriptFolder = folder;
+    const build = runtimes.spawnGroup(
+      process.execPath,
+      [runtimes.wranglerScript(), "deploy", "--dry-run", "--outdir", join(folder, "out")],
+      { env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" } },
+    );
+    running.add(build);
+    const exit = await Promise.race([build.exited, pause(LIMITS.startMs).then(() => undefined)]);
+    await runtimes.stopGroup(build);
+    running.delete(build);
+    if (exit?.code !== 0) {
+      throw new Error(`wrangler deploy --dry-run failed:\n${build.output.join("\n")}`);
+    }
+    return { scriptPath: join(folder, "out", "worker.js"), compatibilityDate };
+  })();
+  return workerScriptMade;
+}
+
+function removeWorkerScript(): void {
+  if (workerScriptFolder) rmSync(workerScriptFolder, { recursive: true, force: true });
+}
+
+/**
+ * The proxy's Worker in workerd, configured as wrangler.toml says (Durable Object deny-list, vars),
+ * without /docs assets. The proxy logs a line per request; here the logs are not the point.
+ */
+function miniflareOptions(script: WorkerScript, env: Record<string, string>): unknown {
+  return miniflareModule?.convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    scriptPath: script.scriptPath,
+    modulesRoot: dirname(script.scriptPath),
+    compatibilityDate: script.compatibilityDate,
+    bindings: env,
+    durableObjects: { DENY_LIST: { className: "DenyListObject", useSQLite: true } },
+    handleStructuredLogs: () => {},
+  });
+}
+
+/** workerd processes started by this process (miniflare's), to sample and to stop. */
+function workerdChildren(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const parent = Number(stat.slice(close + 2).split(" ")[1]);
+      if (parent === process.pid && comm === "workerd") found.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+async function coldStartCase(sims: Simulators): Promise<void> {
+  const miniflare = await loadMiniflare();
+  const script = await workerScript();
+  // The baseline: a Worker that does nothing, with the same bindings and Durable Object class, so
+  // that the difference is the proxy's own script: its compilation, top-level work and first request.
+  const options = (which: "proxy" | "empty") =>
+    which === "proxy"
+      ? miniflareOptions(script, sims.env)
+      : miniflare.convertV4MiniflareOptions({
+          host: "127.0.0.1",
+          port: 0,
+          modules: true,
+          compatibilityDate: script.compatibilityDate,
+          bindings: sims.env,
+          durableObjects: { DENY_LIST: { className: "DenyListObject", useSQLite: true } },
+          handleStructuredLogs: () => {},
+          script: [
+            'import { DurableObject } from "cloudflare:workers";',
+            "export class DenyListObject extends DurableObject {}",
+            'export default { fetch() { return new Response("ok"); } };',
+          ].join("\n"),
+        });
+
+  const first: Record<"proxy" | "empty", number[]> = { proxy: [], empty: [] };
+  const ready: Record<"proxy" | "empty", number[]> = { proxy: [], empty: [] };
+  const firstEbet: number[] = [];
+  const warmEbet: number[] = [];
+  let errors = 0;
+  for (let round = 0; round < SETTINGS.coldStart.rounds; round++) {
+    const order: ("proxy" | "empty")[] = round % 2 === 0 ? ["proxy", "empty"] : ["empty", "proxy"];
+    for (const which of order) {
+      // Credentials first, so that nothing but the start is timed.
+      const ebet =
+        which === "proxy" && SETTINGS.vendors.includes("ebet")
+          ? await prepare(sims, "/prepare", { vendor: "ebet", mode: "proxy", count: 2 })
+          : undefined;
+      const started = performance.now();
+      const instance = new miniflare.Miniflare(options(which));
+      try {
+        const url = await Promise.race([
+          instance.ready,
+          pause(LIMITS.startMs).then(() => {
+            throw new Error("workerd did not start");
+          }),
+        ]);
+        ready[which].push(performance.now() - started);
+        const base = url.href.replace(/\/$/, "");
+        const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+        try {
+          const answer = await send(agent, new URL(base), {
+            method: "GET",
+            path: "/healthz",
+            headers: {},
+          });
+          first[which].push(performance.now() - started);
+          if (answer.status !== 200) errors++;
+          if (ebet) {
+            for (const [index, steps] of ebet.items.entries()) {
+              const t0 = performance.now();
+              const logout = await send(agent, new URL(base), steps[0] as RequestSpec);
+              (index === 0 ? firstEbet : warmEbet).push(performance.now() - t0);
+              if (!succeeded("proxy", "ebet", logout)) {
+                errors++;
+                warnings.push(
+                  `cold-start: eBET logout HTTP ${logout.status} ${logout.body.slice(0, 200)}`,
+                );
+              }
+            }
+          }
+        } finally {
+          agent.destroy();
+        }
+      } finally {
+        await instance.dispose();
+      }
+    }
+  }
+  record("cold-start", "workerd", {
+    firstResponseMs: medianOrNaN(first.proxy),
+    readyMs: medianOrNaN(ready.proxy),
+    firstEbetLogoutMs: medianOrNaN(firstEbet),
+    warmEbetLogoutMs: medianOrNaN(warmEbet),
+    errors,
+    rounds: SETTINGS.coldStart.rounds,
+  });
+  record("cold-start", "workerd-empty-worker", {
+    firstResponseMs: medianOrNaN(first.empty),
+    readyMs: medianOrNaN(ready.empty),
+    errors: 0,
+    rounds: SETTINGS.coldStart.rounds,
+  });
+  progress(
+    `cold-start: proxy ${ms(medianOrNaN(first.proxy), 1)} ms, empty worker ${ms(medianOrNaN(first.empty), 1)} ms`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+interface Goal {
+  label: string;
+  value: number;
+  unit: string;
+  goal: string;
+  met: boolean;
+}
+
+function targets(): Goal[] {
+  const list: Goal[] = [];
+  for (const runtime of SETTINGS.runtimes) {
+    for (const vendor of SETTINGS.vendors) {
+      const latency = `proxy-${vendor}-${runtime}`;
+      const overhead = figure(latency, "proxy", "p50Ms") - figure(latency, "direct", "p50Ms");
+      if (Number.isFinite(overhead)) {
+        const errors = figure(latency, "proxy", "errors") + figure(latency, "direct", "errors");
+        const limit = TARGETS.overheadP50Ms[vendor];
+        list.push({
+          label: `${latency} p50 overhead`,
+          value: overhead,
+          unit: "ms",
+          goal: `<= ${limit} ms, 0 errors`,
+          met: overhead <= limit && errors === 0,
+        });
+      }
+      const load = `throughput-${vendor}-${runtime}`;
+      const ratio = figure(load, "proxy", "rps") / figure(load, "direct", "rps");
+      if (Number.isFinite(ratio)) {
+        const errors = figure(load, "proxy", "errors") + figure(load, "direct", "errors");
+        list.push({
+          label: `${load} proxy/direct rps`,
+          value: ratio,
+          unit: "x",
+          goal: `>= ${TARGETS.throughputRatio}x, 0 errors`,
+          met: ratio >= TARGETS.throughputRatio && errors === 0,
+        });
+      }
+    }
+    const fanout = `fanout-${runtime}`;
+    const fanoutRatio =
+      figure(fanout, "all-four", "p50Ms") / figure(fanout, "slowest-alone", "p50Ms");
+    if (Number.isFinite(fanoutRatio)) {
+      list.push({
+        label: `${fanout} all-four / slowest-alone p50`,
+        value: fanoutRatio,
+        unit: "x",
+        goal: `<= ${TARGETS.fanoutRatio}x`,
+        met: fanoutRatio <= TARGETS.fanoutRatio,
+      });
+    }
+    const start = figure("memory", runtime, "rssStartMb");
+    const growth = figure("memory", runtime, "growthMb");
+    if (Number.isFinite(growth)) {
+      // Noise: GC and allocator timing move RSS by a few MB either way.
+      const noise = Math.max(5, 0.1 * start);
+      list.push({
+        label: `memory ${runtime} RSS growth`,
+        value: growth,
+        unit: "MB",
+        goal: `<= ${noise.toFixed(1)} MB (noise: 5 MB or 10%)`,
+        met: growth <= noise,
+      });
+    }
+  }
+  return list;
+}
+
+function printReport(): void {
+  const section = (
+    title: string,
+    header: string[],
+    filter: (row: Row) => boolean,
+    cells: (row: Row) => string[],
+  ) => {
+    const picked = rows.filter(filter);
+    if (picked.length === 0) return;
+    console.log(`\n${title}`);
+    console.log(
+      formatTable(
+        header,
+        picked.map(cells),
+        header.map((_, i) => i).filter((i) => i >= 2),
+      ),
+    );
+  };
+  section(
+    "latency at concurrency 1 (medians over rounds of each round's p50 and p99)",
+    ["case", "subject", "p50 ms", "p99 ms", "errors", "samples", "p50 overhead ms"],
+    (row) => row.case.startsWith("proxy-"),
+    (row) => [
+      row.case,
+      row.subject,
+      ms(row.figures.p50Ms),
+      ms(row.figures.p99Ms),
+      String(row.figures.errors),
+      String(row.figures.samples),
+      row.subject === "proxy"
+        ? ms(figure(row.case, "proxy", "p50Ms") - figure(row.case, "direct", "p50Ms"))
+        : "",
+    ],
+  );
+  section(
+    "workerd host: /healthz at concurrency 1, the same script in miniflare and behind wrangler dev's proxy",
+    ["case", "subject", "p50 ms", "p99 ms", "errors", "samples"],
+    (row) => row.case === "workerd-host",
+    (row) => [
+      row.case,
+      row.subject,
+      ms(row.figures.p50Ms),
+      ms(row.figures.p99Ms),
+      String(row.figures.errors),
+      String(row.figures.samples),
+    ],
+  );
+  section(
+    "node hop: a trivial upstream reached directly and through bare Node proxies (fetch vs node:http), concurrency 1",
+    ["case", "subject", "p50 ms", "p99 ms", "errors", "samples", "p50 hop ms"],
+    (row) => row.case === "node-hop",
+    (row) => [
+      row.case,
+      row.subject,
+      ms(row.figures.p50Ms),
+      ms(row.figures.p99Ms),
+      String(row.figures.errors),
+      String(row.figures.samples),
+      row.subject === "direct"
+        ? ""
+        : ms(figure(row.case, row.subject, "p50Ms") - figure(row.case, "direct", "p50Ms")),
+    ],
+  );
+  section(
+    `throughput at concurrency ${SETTINGS.throughput.connections} (autocannon; logouts per second, medians over rounds)`,
+    ["case", "subject", "rps", "p99 ms", "errors", "proxy/direct"],
+    (row) => row.case.startsWith("throughput-"),
+    (row) => [
+      row.case,
+      row.subject,
+      ms(row.figures.rps, 0),
+      ms(row.figures.p99Ms, 1),
+      String(row.figures.errors),
+      row.subject === "proxy"
+        ? `${(figure(row.case, "proxy", "rps") / figure(row.case, "direct", "rps")).toFixed(2)}x`
+        : "",
+    ],
+  );
+  section(
+    "fan-out at concurrency 1 (/v1/logout; every simulator answer delayed as stated; slowest vendor probed under the same delay)",
+    ["case", "subject", "delay ms", "p50 ms", "p99 ms", "errors", "slowest vendor"],
+    (row) => row.case.startsWith("fanout-"),
+    (row) => [
+      row.case,
+      row.subject,
+      String(row.figures.upstreamDelayMs),
+      ms(row.figures.p50Ms),
+      ms(row.figures.p99Ms),
+      String(row.figures.errors),
+      String(row.figures.slowestVendor),
+    ],
+  );
+  section(
+    `memory under constant load (${SETTINGS.memory.rps} logouts/s across the vendors, ${SETTINGS.memory.seconds} s after ${SETTINGS.memory.warmupSeconds} s of warm-up)`,
+    ["case", "runtime", "RSS start MB", "RSS end MB", "growth MB", "max MB", "rps", "errors"],
+    (row) => row.case === "memory",
+    (row) => [
+      row.case,
+      row.subject,
+      ms(row.figures.rssStartMb, 1),
+      ms(row.figures.rssEndMb, 1),
+      ms(row.figures.growthMb, 1),
+      ms(row.figures.rssMaxMb, 1),
+      ms(row.figures.rps, 0),
+      String(row.figures.errors),
+    ],
+  );
+  section(
+    "cold start (workerd via miniflare, the deployed script; start to first answer)",
+    [
+      "case",
+      "subject",
+      "first response ms",
+      "ready ms",
+      "first eBET logout ms",
+      "warm eBET logout ms",
+    ],
+    (row) => row.case === "cold-start",
+    (row) => [
+      row.case,
+      row.subject,
+      ms(row.figures.firstResponseMs, 1),
+      ms(row.figures.readyMs, 1),
+      ms(row.figures.firstEbetLogoutMs, 2),
+      ms(row.figures.warmEbetLogoutMs, 2),
+    ],
+  );
+
+  const list = targets();
+  if (list.length > 0) {
+    console.log("\ntargets (from the medians above)");
+    console.log(
+      formatTable(
+        ["target", "value", "goal", "status"],
+        list.map((t) => [
+          t.label,
+          `${t.value.toFixed(t.unit === "x" ? 2 : 3)} ${t.unit}`,
+          t.goal,
+          t.met ? "met" : "NOT MET",
+        ]),
+        [1],
+      ),
+    );
+  }
+  if (warnings.length > 0) {
+    console.log("\nwarnings");
+    for (const warning of warnings) console.log(`  ${warning}`);
+  }
+  console.log("");
+  for (const row of rows) console.log(benchLineOf(row));
+  for (const target of list) {
+    console.log(
+      benchLineOf({
+        case: "targets",
+        subject: target.label,
+        figures: { value: target.value, unit: target.unit, goal: target.goal, met: target.met },
+      }),
+    );
+  }
+}
+
+/**
+ * The BENCH line of a row. Fan-out rows are kept per runtime here (`fanout-<runtime>`) and printed as
+ * the issue names them, case `fanout`, with the runtime as a figure.
+ */
+function benchLineOf(row: Row): string {
+  const caseName = row.case.startsWith("fanout-loopback-")
+    ? "fanout-loopback"
+    : row.case.startsWith("fanout-")
+      ? "fanout"
+      : row.case;
+  const record: Record<string, unknown> = { case: caseName, subject: row.subject };
+  for (const [key, value] of Object.entries(row.figures)) {
+    record[key] =
+      typeof value === "number"
+        ? Number.isFinite(value)
+          ? Number(value.toFixed(Math.abs(value) < 1 ? 4 : 2))
+          : null
+        : value;
+  }
+  return `BENCH ${JSON.stringify(record)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What `wrangler dev` adds: /healthz at concurrency 1 through its dev proxy and through the same
+ * script in miniflare, interleaved. Explains why the workerd cases run the script in miniflare.
+ */
+async function workerdHostCase(sims: Simulators, proxy: RunningProxy): Promise<void> {
+  const wrangler = await startWrangler(sims.env);
+  try {
+    const healthz = (count: number): Promise<Prepared> =>
+      Promise.resolve({
+        base: "",
+        items: Array.from({ length: count }, () => [
+          { method: "GET", path: "/healthz", headers: {} },
+        ]),
+      });
+    await interleavedLatency(
+      "workerd-host",
+      "healthz",
+      [
+        { name: "miniflare", kind: "proxy", base: () => proxy.url, make: healthz },
+        { name: "wrangler-dev", kind: "proxy", base: () => wrangler.url, make: healthz },
+      ],
+      SETTINGS.latency,
+    );
+  } finally {
+    await wrangler.stop();
+  }
+}
+
+/** A bench/bare-hop.mjs process: its port; stopped when this process goes (its stdin closes). */
+async function startBareHop(args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(APP, "bench", "bare-hop.mjs"), ...args], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  bareHops.add(child);
+  const port = await Promise.race([
+    new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding("utf8");
+      child.stdout.once("data", (chunk: string) => resolve(chunk.trim()));
+      child.once("exit", (code) =>
+        reject(new Error(`bare-hop.mjs ${args.join(" ")} exited (${code})`)),
+      );
+    }),
+    pause(LIMITS.startMs).then((): never => {
+      throw new Error(`bare-hop.mjs ${args.join(" ")} did not start`);
+    }),
+  ]);
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+/**
+ * Node's fetch per upstream call, measured without the proxy: a trivial upstream reached directly,
+ * through a bare Node proxy forwarding with fetch, and through one forwarding with node:http.
+ */
+async function nodeHopCase(): Promise<void> {
+  const upstream = await startBareHop(["upstream"]);
+  const port = new URL(upstream.url).port;
+  const viaFetch = await startBareHop(["fetch", port]);
+  const viaHttp = await startBareHop(["http", port]);
+  try {
+    const post = (count: number): Promise<Prepared> =>
+      Promise.resolve({
+        base: "",
+        items: Array.from({ length: count }, () => [
+          {
+            method: "POST",
+            path: "/",
+            headers: { "content-type": "application/json" },
+            body: "{}",
+          },
+        ]),
+      });
+    const subject = (name: string, url: string): Subject => ({
+      name,
+      kind: "proxy",
+      base: () => url,
+      make: post,
+    });
+    await interleavedLatency(
+      "node-hop",
+      "healthz",
+      [
+        subject("direct", upstream.url),
+        subject("bare-proxy-fetch", viaFetch.url),
+        subject("bare-proxy-http", viaHttp.url),
+      ],
+      SETTINGS.latency,
+    );
+  } finally {
+    for (const hop of [upstream, viaFetch, viaHttp]) {
+      hop.child.kill("SIGTERM");
+      bareHops.delete(hop.child);
+    }
+  }
+}
+
+async function benchRuntime(sims: Simulators, runtime: Runtime): Promise<void> {
+  progress(`${runtime}: starting the proxy`);
+  const proxy = await startProxy(runtime, sims.env);
+  const trimmer = setInterval(() => trimOutput(proxy.group), 500);
+  try {
+    const parts = SETTINGS.parts;
+    if (parts.includes("latency")) {
+      for (const vendor of SETTINGS.vendors) {
+        await interleavedLatency(
+          `proxy-${vendor}-${runtime}`,
+          vendor,
+          vendorSubjects(sims, proxy, vendor),
+          SETTINGS.latency,
+        );
+      }
+    }
+    if (parts.includes("throughput")) {
+      for (const vendor of SETTINGS.vendors) await throughputCase(sims, proxy, vendor);
+    }
+    if (parts.includes("fanout")) {
+      await fanoutCase(sims, proxy, `fanout-${runtime}`, SETTINGS.fanout.delayMs, SETTINGS.fanout);
+      await fanoutCase(sims, proxy, `fanout-loopback-${runtime}`, 0, SETTINGS.fanoutLoopback);
+    }
+    if (
+      parts.includes("latency") &&
+      runtime === "workerd" &&
+      SETTINGS.workerdHost === "miniflare"
+    ) {
+      await workerdHostCase(sims, proxy);
+    }
+    if (parts.includes("latency") && runtime === "node") await nodeHopCase();
+    if (parts.includes("memory")) await memoryCase(sims, proxy);
+  } finally {
+    clearInterval(trimmer);
+    await proxy.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  progress(
+    `node ${process.version}${QUICK ? " (BENCH_QUICK=1)" : ""}; runtimes ${SETTINGS.runtimes.join(", ")}; vendors ${SETTINGS.vendors.join(", ")}; parts ${SETTINGS.parts.join(", ")}`,
+  );
+  const sims = await startSimulators();
+  progress(`simulators ready (eBET key ${sims.ebetKeyBits} bits)`);
+  try {
+    const perRuntime = SETTINGS.parts.some((part) => part !== "cold-start");
+    if (perRuntime) {
+      for (const runtime of SETTINGS.runtimes) {
+        try {
+          await benchRuntime(sims, runtime);
+        } catch (error) {
+          problems.push(`${runtime}: ${error instanceof Error ? error.message : String(error)}`);
+          progress(`${runtime}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    }
+    if (SETTINGS.parts.includes("cold-start")) {
+      try {
+        await coldStartCase(sims);
+      } catch (error) {
+        problems.push(`cold-start: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  } finally {
+    await stopSimulators();
+    removeWorkerScript();
+  }
+  // Nothing goes to stderr once the report starts: a runner that merges both streams (turbo) would
+  // splice the line into a BENCH line.
+  progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  printReport();
+  if (problems.length > 0) {
+    console.log("\ncould not measure:");
+    for (const problem of problems) console.log(`  ${problem}`);
+  }
+  return problems.length > 0 ? 1 : 0;
+}
+
+if (fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.exitCode = await main();
+}
