@@ -1,19 +1,23 @@
 // Benchmarks of the proxy: overhead per vendor and runtime, throughput, fan-out, memory under load, cold start.
 //
-//   node bench/proxy.bench.ts            the full run (about 15 minutes on a 2-core machine)
+//   node bench/proxy.bench.ts                 the full run (about 10 minutes on a 2-core machine)
 //   BENCH_QUICK=1 node bench/proxy.bench.ts   fewer rounds and requests, 10 s of memory load
 //
 // Knobs (environment): BENCH_RUNTIMES=workerd,bun,deno,node  BENCH_VENDORS=ebet,fungame,sdk-auth,lancens
 // BENCH_PARTS=latency,throughput,fanout,memory,cold-start  BENCH_MEMORY_SECONDS (default 60; quick 10)
-// BENCH_MEMORY_RPS (default 200)  BENCH_EBET_KEY_BITS (default 1024, eBET's own key size).
+// BENCH_MEMORY_RPS (default 200)  BENCH_FANOUT_DELAY_MS (default 20)  BENCH_EBET_KEY_BITS (default
+// 1024, eBET's own key size)  BENCH_WORKERD_HOST=miniflare|wrangler (default miniflare).
 //
 // The simulators run in a process of their own (bench/simulators.ts), the proxy in another, and the
 // load generator here: three processes on the same cores, everything on 127.0.0.1. "direct" sends the
 // upstream requests of a logout, already signed, straight to the simulator; "proxy" sends the logout
 // to the proxy, which validates, signs and forwards the same requests. Both subjects run in the same
 // rounds, in alternating order, each round with fresh credentials; figures are medians over rounds.
+// On workerd the deployed script runs through miniflare; case workerd-host shows what `wrangler dev`
+// would add, and case node-hop what one hop costs on Node with fetch and with node:http.
 // Prints tables and a targets section, then one `BENCH {json}` line per measurement. A missed target
 // is reported, not failed: the exit code is non-zero only when something could not be measured.
+// docs/performance.md explains the method and the figures.
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
@@ -175,8 +179,8 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 
 /** Keeps the last lines of a group's output only: a load run logs a line per request. */
-function trimOutput(group: ProcessGroup): void {
-  if (group.output.length > 400) group.output.splice(0, group.output.length - 200);
+function trimOutput(group: ProcessGroup | undefined): void {
+  if (group && group.output.length > 400) group.output.splice(0, group.output.length - 200);
 }
 
 interface Simulators {
@@ -255,11 +259,11 @@ async function prepare(
 interface RunningProxy {
   runtime: Runtime;
   url: string;
-  group: ProcessGroup;
-  /** PIDs whose RSS is the proxy's: the runtime itself (workerd for wrangler dev). */
+  /** The process group of the runtime; none when workerd runs under this process (miniflare). */
+  group: ProcessGroup | undefined;
+  /** PIDs whose RSS is the proxy's: the runtime itself (workerd for wrangler dev and miniflare). */
   rssPids(): number[];
   stop(): Promise<void>;
-  cleanup?: () => void;
 }
 
 /** Processes of a process group whose command name is `name`. */
@@ -334,15 +338,10 @@ async function startMiniflare(env: Record<string, string>): Promise<RunningProxy
     throw error;
   }
   const pids = workerdChildren().filter((pid) => !before.has(pid));
-  const group: ProcessGroup = {
-    child: undefined as unknown as ChildProcess,
-    output: [],
-    exited: new Promise(() => {}),
-  };
   return {
     runtime: "workerd",
     url: url.href.replace(/\/$/, ""),
-    group,
+    group: undefined,
     rssPids: () => pids,
     stop: () => instance.dispose(),
   };
@@ -408,7 +407,6 @@ async function startWrangler(env: Record<string, string>): Promise<RunningProxy>
     group,
     rssPids: () => groupProcesses(leader, "workerd"),
     stop,
-    cleanup,
   };
 }
 
