@@ -1,7 +1,4 @@
 // Runs the proxy on Deno with Deno.serve: configuration from Deno.env, the deny-list in memory.
-import { MemoryRevocationList } from "@x/fungame";
-import { createApp } from "../app.ts";
-import { ConfigError, loadConfig } from "../config.ts";
 
 // No Deno type package is installed: the few Deno globals used here, as Deno documents them.
 interface DenoServer {
@@ -29,50 +26,14 @@ declare const Deno: {
 const encoder = new TextEncoder();
 const stdout = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
 
-const HOST = "127.0.0.1";
-const DEFAULT_PORT = 8787;
-/** The same folder wrangler.toml serves as Workers static assets. */
-const PUBLIC_DIR = new URL("../../public/", import.meta.url);
-const CONTENT_TYPES: Record<string, string> = {
-  css: "text/css; charset=utf-8",
-  html: "text/html; charset=utf-8",
-  ico: "image/x-icon",
-  js: "text/javascript; charset=utf-8",
-  json: "application/json; charset=utf-8",
-  map: "application/json; charset=utf-8",
-  png: "image/png",
-  svg: "image/svg+xml",
-  txt: "text/plain; charset=utf-8",
-};
+import { HOST, IN_MEMORY_NOTICE, localApp } from "./local-server.ts";
 
 function fail(lines: string[]): never {
   Deno.stderr.writeSync(encoder.encode(`${lines.join("\n")}\n`));
   Deno.exit(1);
 }
 
-function listenPort(value: string | undefined): number {
-  if (value === undefined || value === "") return DEFAULT_PORT;
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65_535) {
-    fail(["edge-proxy: invalid configuration", "  PORT: must be an integer from 0 to 65535"]);
-  }
-  return port;
-}
-
-/** The file under public/ for a path, or undefined when the path leaves the folder. */
-function publicFile(pathname: string): URL | undefined {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return undefined;
-  }
-  if (decoded.includes("\0") || decoded.includes("\\")) return undefined;
-  const file = new URL(`.${decoded.endsWith("/") ? `${decoded}index.html` : decoded}`, PUBLIC_DIR);
-  return file.href.startsWith(PUBLIC_DIR.href) ? file : undefined;
-}
-
-async function read(file: URL): Promise<Uint8Array<ArrayBuffer> | undefined> {
+async function readPublicFile(file: URL): Promise<Uint8Array<ArrayBuffer> | undefined> {
   try {
     return await Deno.readFile(file);
   } catch {
@@ -80,48 +41,12 @@ async function read(file: URL): Promise<Uint8Array<ArrayBuffer> | undefined> {
   }
 }
 
-/** Serves public/ as Workers static assets do: a folder's index.html, `/docs` redirected to `/docs/`. */
-async function assets(request: Request): Promise<Response | undefined> {
-  if (request.method !== "GET" && request.method !== "HEAD") return undefined;
-  const url = new URL(request.url);
-  const file = publicFile(url.pathname);
-  if (!file) return undefined;
-  if (!url.pathname.endsWith("/")) {
-    const index = publicFile(`${url.pathname}/`);
-    if (index && (await read(index)) !== undefined) {
-      return new Response(null, { status: 307, headers: { location: `${url.pathname}/` } });
-    }
-  }
-  const body = await read(file);
-  if (body === undefined) return undefined;
-  const extension = /\.([a-z0-9]+)$/i.exec(file.pathname)?.[1]?.toLowerCase() ?? "";
-  return new Response(request.method === "HEAD" ? null : body, {
-    headers: {
-      "content-type": CONTENT_TYPES[extension] ?? "application/octet-stream",
-      "content-length": String(body.byteLength),
-    },
-  });
-}
-
 function main(): void {
-  const env = Deno.env.toObject();
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      fail([
-        "edge-proxy: invalid configuration",
-        ...error.issues.map((issue) => `  ${issue.name}: ${issue.message}`),
-      ]);
-    }
-    throw error;
-  }
-  const port = listenPort(env.PORT);
-  const app = createApp(config, {
-    denyList: new MemoryRevocationList(),
-    assets,
-    log: (line) => stdout(`${JSON.stringify(line)}\n`),
+  const { app, port } = localApp({
+    env: Deno.env.toObject(),
+    fail,
+    readFile: readPublicFile,
+    writeLine: stdout,
   });
   let server: DenoServer;
   try {
@@ -130,9 +55,7 @@ function main(): void {
         hostname: HOST,
         port,
         onListen: (address) => {
-          stdout(
-            "edge-proxy: the FunGame deny-list is in memory (revoked tokens are forgotten when this process stops)\n",
-          );
+          stdout(IN_MEMORY_NOTICE);
           stdout(`edge-proxy listening on http://${HOST}:${address.port}\n`);
         },
       },
