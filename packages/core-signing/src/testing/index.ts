@@ -1,2 +1,8 @@
 // @x/core-signing/testing: pieces the vendor simulators share.
-export { FaultSwitch, type Faults } from "./faults.ts";
+export {
+  connectionResetError,
+  FaultSwitch,
+  type Faults,
+  OVERSIZED_BODY_BYTES,
+  OVERSIZED_CHUNK_BYTES,
+} from "./faults.ts";
