@@ -71,6 +71,109 @@ describe("DenyListObject", () => {
     const list = namespaceList("unit-4");
     await expect(list.add("", 1)).rejects.toThrow();
     await expect(list.add("j", 1.5)).rejects.toThrow();
+    await expect(list.claim("", 1)).rejects.toThrow();
+    await expect(list.claim("j", Number.NaN)).rejects.toThrow();
+  });
+
+  it("claims a jti once, keeps the later expiry, and release takes it off", async () => {
+    const list = namespaceList("unit-5");
+    const now = Math.floor(Date.now() / 1000);
+    expect(await list.claim("c", now + 60)).toBe(true);
+    expect(await list.has("c")).toBe(true);
+    expect(await list.claim("c", now + 600)).toBe(false);
+    const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-5"));
+    const exp = await runInDurableObject<DenyListObject, number>(
+      stub,
+      (_instance: DenyListObject, state) =>
+        state.storage.sql.exec<{ exp: number }>("SELECT exp FROM revoked WHERE jti = 'c'").one()
+          .exp,
+    );
+    expect(exp).toBe(now + 600);
+    await list.release("c");
+    expect(await list.has("c")).toBe(false);
+    expect(await list.claim("c", now + 60)).toBe(true);
+    // An expired entry does not count as listed, and an expired token is not stored.
+    await runInDurableObject(stub, (_instance: DenyListObject, state) => {
+      state.storage.sql.exec("UPDATE revoked SET exp = ? WHERE jti = 'c'", now - 5);
+    });
+    expect(await list.claim("c", now - 1)).toBe(true);
+    expect(await list.has("c")).toBe(false);
+  });
+});
+
+/** A deny-list that counts its round trips, over the Durable Object or over nothing. */
+function counting(inner: DurableObjectDenyList) {
+  const calls: string[] = [];
+  return {
+    calls,
+    list: {
+      add(jti: string, exp: number) {
+        calls.push("add");
+        return inner.add(jti, exp);
+      },
+      has(jti: string) {
+        calls.push("has");
+        return inner.has(jti);
+      },
+      claim(jti: string, exp: number) {
+        calls.push("claim");
+        return inner.claim(jti, exp);
+      },
+      release(jti: string) {
+        calls.push("release");
+        return inner.release(jti);
+      },
+    },
+  };
+}
+
+describe("one deny-list round trip per FunGame logout", () => {
+  it("a logout claims the token once: no has, no add", async () => {
+    const { calls, list } = counting(namespaceList("trips-1"));
+    const h = await createHarness({ denyList: list });
+    const token = await h.sims.fungame.login("alice");
+    const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ result: { denyListed: true } });
+    expect(calls).toEqual(["claim"]);
+    const again = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(await readProblem(again)).toMatchObject({ status: 401, code: "TOKEN_REVOKED" });
+    expect(calls).toEqual(["claim", "claim"]);
+  });
+
+  it("a failed logout releases its claim, so the token stays usable and a retry goes through", async () => {
+    const { calls, list } = counting(namespaceList("trips-2"));
+    const h = await createHarness({ denyList: list });
+    const token = await h.sims.fungame.login("alice");
+    h.sims.fungame.faults.set({ status: 403 });
+    const failed = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(failed.status).toBeGreaterThanOrEqual(400);
+    expect(calls).toEqual(["claim", "release"]);
+    const status = await h.request("/v1/fungame/token-status", { bearer: token });
+    expect(await status.json()).toMatchObject({ active: true });
+    h.sims.fungame.faults.clear();
+    const retried = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toMatchObject({ result: { denyListed: true } });
+  });
+
+  it("falls back to has and add when the claim fails", async () => {
+    const inner = namespaceList("trips-3");
+    const h = await createHarness({
+      denyList: {
+        add: (jti: string, exp: number) => inner.add(jti, exp),
+        has: (jti: string) => inner.has(jti),
+        claim: () => Promise.reject(new Error("claim down")),
+        release: (jti: string) => inner.release(jti),
+      },
+    });
+    const token = await h.sims.fungame.login("alice");
+    const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ result: { denyListed: true } });
+    expect(h.logs.some((line) => line.event === "deny_list_claim_failed")).toBe(true);
+    const status = await h.request("/v1/fungame/token-status", { bearer: token });
+    expect(await status.json()).toEqual({ active: false, reason: "revoked" });
   });
 });
 

@@ -1,7 +1,7 @@
 // Test harness: the four simulators behind one router fetch, the app built against them, captured logs.
 import type { FetchLike, RsaPrivateKey } from "@x/core-signing";
 import { createEbetSimulator, EBET_TEST_PRIVATE_KEY, type EbetSimulator } from "@x/ebet/testing";
-import { MemoryRevocationList, type RevocationList } from "@x/fungame";
+import { MemoryRevocationList } from "@x/fungame";
 import {
   createFunGameSimulator,
   DEFAULT_SIMULATOR_JWT_KEY,
@@ -11,6 +11,7 @@ import { createLancensSimulator, type LancensSimulator } from "@x/lancens/testin
 import { createOneAccessSimulator, type OneAccessSimulator } from "@x/sdk-auth/testing";
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import type { DenyList } from "../src/vendors.ts";
 
 export const API_KEY = "test-api-key-7f3c9a1e5b";
 export const OTHER_API_KEY = "second-key-for-rotation";
@@ -53,7 +54,7 @@ export interface Harness {
   logs: Record<string, unknown>[];
   /** Every request the proxy sent upstream, by host. */
   upstreamRequests: string[];
-  denyList: RevocationList;
+  denyList: DenyList;
   env: Record<string, unknown>;
   /** Sends a request to the app; `json` sets the body and content type. */
   request(
@@ -66,7 +67,7 @@ export interface Harness {
 
 export interface HarnessOptions {
   env?: Record<string, unknown>;
-  denyList?: RevocationList;
+  denyList?: DenyList;
   deps?: Partial<AppDeps>;
   /** Wraps the router, e.g. to fake a vendor's 429. */
   wrapFetch?: (router: FetchLike) => FetchLike;
@@ -114,7 +115,7 @@ function build(
   sims: Simulators,
   env: Record<string, unknown>,
   options: HarnessOptions,
-  denyList: RevocationList,
+  denyList: DenyList,
 ): Harness {
   const logs: Record<string, unknown>[] = [];
   const upstreamRequests: string[] = [];

@@ -1,7 +1,7 @@
 // The FunGame deny-list on Workers: a SQLite-backed Durable Object, and the RevocationList over its stub.
 
 import { DurableObject } from "cloudflare:workers";
-import type { RevocationList } from "@x/fungame";
+import type { ClaimingDenyList } from "../vendors.ts";
 
 const MAX_JTI_LENGTH = 256;
 
@@ -12,6 +12,14 @@ function isEntry(jti: unknown, expiresAt: unknown): boolean {
     jti.length <= MAX_JTI_LENGTH &&
     Number.isSafeInteger(expiresAt)
   );
+}
+
+function checkEntry(jti: unknown, expiresAt: unknown): void {
+  if (!isEntry(jti, expiresAt)) {
+    throw new TypeError(
+      "a deny-list entry needs a jti of 1 to 256 characters and whole-second exp",
+    );
+  }
 }
 
 function nowSeconds(): number {
@@ -48,6 +56,32 @@ export class DenyListObject extends DurableObject {
     await this.#schedule();
   }
 
+  /**
+   * Lists `jti` until `expiresAt` unless it is listed already: true when this call listed it, false
+   * when it was there (its expiry then becomes the later of the two). One round trip where
+   * `has` then `add` would take two.
+   */
+  async claim(jti: string, expiresAt: number): Promise<boolean> {
+    if (!isEntry(jti, expiresAt)) return false;
+    const now = nowSeconds();
+    this.#sql.exec("DELETE FROM revoked WHERE exp <= ?", now);
+    const listed = this.#sql.exec("SELECT 1 FROM revoked WHERE jti = ?", jti).toArray().length > 0;
+    if (expiresAt <= now && !listed) return true;
+    this.#sql.exec(
+      "INSERT INTO revoked (jti, exp) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET exp = max(exp, excluded.exp)",
+      jti,
+      expiresAt,
+    );
+    await this.#schedule();
+    return !listed;
+  }
+
+  /** Takes `jti` off the list: undoes a `claim` whose logout then failed. */
+  release(jti: string): void {
+    if (typeof jti !== "string") return;
+    this.#sql.exec("DELETE FROM revoked WHERE jti = ?", jti);
+  }
+
   /** Whether `jti` is listed and not yet expired. */
   has(jti: string): boolean {
     if (typeof jti !== "string") return false;
@@ -82,8 +116,8 @@ export class DenyListObject extends DurableObject {
   }
 }
 
-/** The RevocationList the app uses on Workers: every call goes to one named DenyListObject. */
-export class DurableObjectDenyList implements RevocationList {
+/** The deny-list the app uses on Workers: every call goes to one named DenyListObject. */
+export class DurableObjectDenyList implements ClaimingDenyList {
   readonly #namespace: DurableObjectNamespace<DenyListObject>;
   readonly #name: string;
 
@@ -97,15 +131,20 @@ export class DurableObjectDenyList implements RevocationList {
   }
 
   async add(jti: string, expiresAt: number): Promise<void> {
-    if (!isEntry(jti, expiresAt)) {
-      throw new TypeError(
-        "a deny-list entry needs a jti of 1 to 256 characters and whole-second exp",
-      );
-    }
+    checkEntry(jti, expiresAt);
     await this.#stub().add(jti, expiresAt);
   }
 
   async has(jti: string): Promise<boolean> {
     return await this.#stub().has(jti);
+  }
+
+  async claim(jti: string, expiresAt: number): Promise<boolean> {
+    checkEntry(jti, expiresAt);
+    return await this.#stub().claim(jti, expiresAt);
+  }
+
+  async release(jti: string): Promise<void> {
+    await this.#stub().release(jti);
   }
 }
