@@ -1,5 +1,6 @@
-// The one entry behind `npm start`, `npm test`, `npm run bench`: gets a suitable Node and pnpm
-// from the npm registry when the machine lacks them, installs, builds, then runs the command.
+// The one entry behind `npm start`, `npm test`, `npm run bench`, `npm run fuzz`: gets a suitable
+// Node and pnpm from the npm registry when the machine lacks them, installs, builds, then runs the
+// command.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
@@ -26,6 +27,8 @@ const COMMANDS = {
   ],
   build: [],
   bench: [["turbo", "run", "bench", "--log-prefix=none", "--concurrency=1"]],
+  /** The property-based fuzz tests at 20,000 cases per property (FUZZ_RUNS overrides). */
+  fuzz: [["turbo", "run", "fuzz", "--concurrency=1"]],
   start: [["node", join("tooling", "start.mjs")]],
 };
 

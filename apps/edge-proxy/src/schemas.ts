@@ -1,4 +1,4 @@
-// The request bodies of the API as valibot schemas: unknown members refused, header-bound values without CR/LF.
+// The request bodies as valibot schemas: unknown members refused, header-bound values without controls.
 import * as v from "valibot";
 
 function text(max: number) {
@@ -9,11 +9,16 @@ function text(max: number) {
   );
 }
 
-/** A value the proxy sends on as an HTTP header: CR or LF would split the header. */
+/** A value the proxy sends on as an HTTP header: CR or LF would split the header, NUL end it. */
 function headerValue(max: number) {
   return v.pipe(
     text(max),
     v.check((value) => !/[\r\n]/.test(value), "must not contain CR or LF"),
+    v.check(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+      (value) => !/[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]/.test(value),
+      "must not contain control characters",
+    ),
   );
 }
 
