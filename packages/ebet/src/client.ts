@@ -13,6 +13,7 @@ import {
 } from "./requests.ts";
 import {
   type CallbackResult,
+  DEFAULT_EBET_MAX_BODY_BYTES,
   type LogoutResult,
   parseCallbackResponse,
   parseLogoutResponse,
@@ -23,6 +24,11 @@ export interface EbetClientOptions extends EbetRequestConfig {
   fetch?: FetchLike;
   /** Deadline for a whole call, answer included: 1 to 300 000 ms, 10 000 by default. */
   timeoutMs?: number;
+  /**
+   * Largest answer body read, in bytes (a whole number, at least 1): reading stops there and the
+   * call fails with BAD_RESPONSE. 256 KiB by default; eBET's answers are a few hundred bytes.
+   */
+  maxBodyBytes?: number;
 }
 
 /**
@@ -33,11 +39,20 @@ export class EbetClient {
   readonly #config: ResolvedConfig;
   readonly #fetch: FetchLike | undefined;
   readonly #timeoutMs: number;
+  readonly #read: { maxBodyBytes: number };
 
   constructor(options: EbetClientOptions) {
     this.#config = resolveConfig(options);
     this.#fetch = checkFunction<FetchLike>(options.fetch, "fetch");
     this.#timeoutMs = ebet.checkTimeout(options.timeoutMs);
+    const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_EBET_MAX_BODY_BYTES;
+    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
+      throw invalidEbetInput(
+        "maxBodyBytes",
+        `must be a whole number of bytes, at least 1, got ${String(maxBodyBytes)}`,
+      );
+    }
+    this.#read = { maxBodyBytes };
   }
 
   get baseUrl(): string {
@@ -52,7 +67,7 @@ export class EbetClient {
   async logout(input: LogoutInput, options?: CallOptions): Promise<LogoutResult> {
     const call = this.#callOptions(options);
     const request = await logoutRequest(call.config, input);
-    return ebet.call(request, call.send, parseLogoutResponse);
+    return ebet.call(request, call.send, (response) => parseLogoutResponse(response, this.#read));
   }
 
   /**
@@ -62,7 +77,7 @@ export class EbetClient {
   async callback(input: CallbackInput, options?: CallOptions): Promise<CallbackResult> {
     const call = this.#callOptions(options);
     const request = await callbackRequest(call.config, input);
-    return ebet.call(request, call.send, parseCallbackResponse);
+    return ebet.call(request, call.send, (response) => parseCallbackResponse(response, this.#read));
   }
 
   /** Merges per-call options over the client's, checking them before anything is built. */

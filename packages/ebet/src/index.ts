@@ -13,6 +13,7 @@ export {
 } from "./requests.ts";
 export {
   type CallbackResult,
+  DEFAULT_EBET_MAX_BODY_BYTES,
   type EbetWallet,
   type LogoutResult,
   parseCallbackResponse,

@@ -2,8 +2,14 @@
 import { EbetError, ebet } from "./errors.ts";
 import { ebetStatus } from "./status.ts";
 
-/** eBET answers are a few hundred bytes; anything past this is refused unread. */
-const MAX_ANSWER_BYTES = 256 * 1024;
+/** eBET answers are a few hundred bytes; anything past this is refused unread, unless told otherwise. */
+export const DEFAULT_EBET_MAX_BODY_BYTES: number = 256 * 1024;
+
+/** How an answer is read. */
+interface ReadOptions {
+  /** Largest body read, in bytes; a longer one is a BAD_RESPONSE. Defaults to 256 KiB. */
+  maxBodyBytes?: number | undefined;
+}
 
 /** A successful logout: eBET's status 200 and the API version it reported. */
 export interface LogoutResult {
@@ -47,7 +53,11 @@ function isResponse(value: unknown): value is Response {
  * Reads an answer down to a JSON object whose `status` is 200; every other outcome is thrown as an
  * EbetError: eBET's status code with its kind, an HTTP error (403, 502, 504…), or a bad answer.
  */
-async function successBody(response: Response, call: string): Promise<Body> {
+async function successBody(
+  response: Response,
+  call: string,
+  maxBytes: number = DEFAULT_EBET_MAX_BODY_BYTES,
+): Promise<Body> {
   if (!isResponse(response)) {
     throw new EbetError({
       code: "BAD_RESPONSE",
@@ -55,8 +65,10 @@ async function successBody(response: Response, call: string): Promise<Body> {
       message: `the ${call} answer is not a Response`,
     });
   }
-  if (response.status < 200 || response.status > 299) throw await httpFailure(response, call);
-  const parsed = await ebet.readJson(response, MAX_ANSWER_BYTES);
+  if (response.status < 200 || response.status > 299) {
+    throw await httpFailure(response, call, maxBytes);
+  }
+  const parsed = await ebet.readJson(response, maxBytes);
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw ebet.badResponse(response.status, `eBET's ${call} answer is not a JSON object`);
   }
@@ -89,11 +101,11 @@ function statusFailure(status: number, httpStatus: number, call: string): EbetEr
 }
 
 /** A non-2xx answer: eBET's own status when the body carries one, else the HTTP status. */
-async function httpFailure(response: Response, call: string): Promise<EbetError> {
+async function httpFailure(response: Response, call: string, maxBytes: number): Promise<EbetError> {
   const httpStatus = response.status;
   let text = "";
   try {
-    text = await ebet.readText(response, MAX_ANSWER_BYTES);
+    text = await ebet.readText(response, maxBytes);
   } catch {
     // The HTTP status says enough.
   }
@@ -153,8 +165,11 @@ function apiVersionOf(body: Body, httpStatus: number, call: string): string | un
 }
 
 /** Parses eBET's answer to logout: `{ status: 200, apiVersion }`, else throws EbetError. */
-export async function parseLogoutResponse(response: Response): Promise<LogoutResult> {
-  const body = await successBody(response, "logout");
+export async function parseLogoutResponse(
+  response: Response,
+  options: ReadOptions = {},
+): Promise<LogoutResult> {
+  const body = await successBody(response, "logout", options.maxBodyBytes);
   return { status: 200, apiVersion: apiVersionOf(body, response.status, "logout") };
 }
 
@@ -231,8 +246,11 @@ function walletOf(body: Body, httpStatus: number): EbetWallet[] {
  * `channelId` and `subChannelId` may arrive as numbers (the example) or digit strings (the field
  * table); both read as numbers. An absent `subChannelId` reads as 0.
  */
-export async function parseCallbackResponse(response: Response): Promise<CallbackResult> {
-  const body = await successBody(response, "callback");
+export async function parseCallbackResponse(
+  response: Response,
+  options: ReadOptions = {},
+): Promise<CallbackResult> {
+  const body = await successBody(response, "callback", options.maxBodyBytes);
   const httpStatus = response.status;
   const username = body.username;
   if (typeof username !== "string" || username.length === 0) {

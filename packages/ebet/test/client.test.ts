@@ -58,6 +58,9 @@ describe("construction", () => {
       [{ timeoutMs: 0 }, "timeoutMs"],
       [{ timeoutMs: 300_001 }, "timeoutMs"],
       [{ timeoutMs: 1.5 }, "timeoutMs"],
+      [{ maxBodyBytes: 0 }, "maxBodyBytes"],
+      [{ maxBodyBytes: 2.5 }, "maxBodyBytes"],
+      [{ maxBodyBytes: "64k" }, "maxBodyBytes"],
       [{ now: "now" }, "now"],
     ];
     for (const [patch, field] of cases) {
@@ -206,5 +209,50 @@ describe("failures in transport", () => {
     for (const secret of [TOKEN, signature.slice(0, 24), EBET_TEST_PRIVATE_KEY.slice(40, 80)]) {
       expect(text).not.toContain(secret);
     }
+  });
+
+  it("stops reading an answer at maxBodyBytes, on both calls, and cancels the rest", async () => {
+    for (const call of ["logout", "callback"] as const) {
+      let pulled = 0;
+      let cancelled = false;
+      const huge = async () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              pulled += 1024;
+              controller.enqueue(new Uint8Array(1024).fill(0x20));
+            },
+            cancel() {
+              cancelled = true;
+            },
+          }),
+          { status: 200, headers: { "content-type": "application/json" } },
+        );
+      const client = new EbetClient({ ...options, fetch: huge, maxBodyBytes: 4096 });
+      const pending =
+        call === "logout"
+          ? client.logout({ username: "demo" })
+          : client.callback({ username: "demo", accessToken: TOKEN });
+      const error = await expectEbetError(pending, {
+        code: "BAD_RESPONSE",
+        kind: "upstream",
+        upstreamStatus: 200,
+      });
+      expect(error.message).toContain("4096");
+      expect(cancelled).toBe(true);
+      expect(pulled).toBeLessThanOrEqual(4096 + 2048);
+    }
+  });
+
+  it("reads an answer up to 256 KiB by default", async () => {
+    const padded = `{"status":200,"apiVersion":"1.3.91","pad":"${"x".repeat(200 * 1024)}"}`;
+    const fits = new EbetClient({ ...options, fetch: async () => new Response(padded) });
+    expect(await fits.logout({ username: "demo" })).toEqual({ status: 200, apiVersion: "1.3.91" });
+    const tight = new EbetClient({
+      ...options,
+      fetch: async () => new Response(padded),
+      maxBodyBytes: 64 * 1024,
+    });
+    await expectEbetError(tight.logout({ username: "demo" }), { code: "BAD_RESPONSE" });
   });
 });

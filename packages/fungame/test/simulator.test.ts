@@ -1,4 +1,6 @@
 // The simulator (src/testing/): login, logout, refresh and restart as the real server answers them.
+
+import { OVERSIZED_BODY_BYTES, OVERSIZED_CHUNK_BYTES } from "@x/core-signing/testing";
 import { describe, expect, it } from "vitest";
 import { FunGameError } from "../src/index.ts";
 import {
@@ -315,6 +317,37 @@ describe("simulator: plumbing", () => {
     expect(decorated.headers.get("content-type")).toBe("text/html");
     sim.faults.clear();
     expect(sim.calls.map((call) => call.status)).toEqual([200, 502, 200, 200, 200]);
+  });
+
+  it("drops the connection on demand: fetch rejects with a TypeError, the session stays", async () => {
+    const { sim, post } = setup();
+    const token = await sim.login();
+    sim.faults.set({ reset: true, times: 1 });
+    const error = await post("/user/logout", { token }).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect(((error as TypeError).cause as { code?: string }).code).toBe("ECONNRESET");
+    expect(sim.state().sessions).toEqual(["alice"]);
+    expect((await post("/user/logout", { token })).status).toBe(200);
+    expect(sim.state().sessions).toEqual([]);
+  });
+
+  it("answers a JSON body over 10 MB, streamed as it is read", async () => {
+    const { sim, post } = setup();
+    const token = await sim.login();
+    sim.faults.set({ oversizedBody: true });
+    const response = await post("/user/logout", { token });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let read = 0;
+    for (let i = 0; i < 3; i++) read += (await reader.read()).value?.byteLength ?? 0;
+    await reader.cancel();
+    expect(read).toBe(3 * OVERSIZED_CHUNK_BYTES);
+    expect(sim.faults.streamedBytes).toBeLessThanOrEqual(4 * OVERSIZED_CHUNK_BYTES);
+    expect(OVERSIZED_BODY_BYTES).toBeGreaterThan(10_000_000);
   });
 
   it("fills defaults and exposes them", () => {

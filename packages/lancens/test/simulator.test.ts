@@ -1,4 +1,6 @@
 // Tests for the Lancens simulator: every route and refusal, its state, call log and misbehaviour switches.
+
+import { OVERSIZED_BODY_BYTES } from "@x/core-signing/testing";
 import { describe, expect, it } from "vitest";
 import {
   createLancensSimulator,
@@ -468,6 +470,55 @@ describe("misbehaviour", () => {
     const plain = await logout(sim, { username: USER, token: "t" });
     expect([plain.status, plain.headers.get("content-type")]).toEqual([401, "text/plain"]);
     sim.faults.clear();
+  });
+
+  it("faults: a dropped connection on each of the three calls, logged as a fault, state kept", async () => {
+    const sim = createLancensSimulator();
+    const { token } = await sim.signIn();
+    await sim.bindPushToken(token, "ring");
+    await sim.bindPushToken(token, "message");
+    sim.faults.set({ reset: true, times: 3 });
+    await expect(send(sim, "DELETE", "/v1/api/user/token", { token })).rejects.toThrow(TypeError);
+    await expect(send(sim, "DELETE", "/v1/api/user/message/token", { token })).rejects.toThrow(
+      TypeError,
+    );
+    await expect(logout(sim, { username: USER, token })).rejects.toThrow("fetch failed");
+    expect(sim.calls.slice(-3)).toMatchObject([
+      { route: "clearRingPushToken", fault: true },
+      { route: "clearMessagePushToken", fault: true },
+      { route: "logout", fault: true },
+    ]);
+    expect(sim.isTokenValid(token)).toBe(true);
+    expect(sim.pushTokens(USER).ring).toHaveLength(1);
+    expect((await logout(sim, { username: USER, token })).status).toBe(200);
+  });
+
+  it("faults: a JSON body over 10 MB on each of the three calls, streamed as it is read", async () => {
+    const sim = createLancensSimulator();
+    const { token } = await sim.signIn();
+    sim.faults.set({ oversizedBody: true });
+    const answers = [
+      await send(sim, "DELETE", "/v1/api/user/token", { token }),
+      await send(sim, "DELETE", "/v1/api/user/message/token", { token }),
+      await logout(sim, { username: USER, token }),
+    ];
+    for (const response of answers) {
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+      await response.body?.cancel();
+    }
+    expect(sim.faults.streamedBytes).toBeLessThan(OVERSIZED_BODY_BYTES);
+    expect(sim.isTokenValid(token)).toBe(true);
+  });
+
+  it("faults: a wrong content type on the push-token calls too", async () => {
+    const sim = createLancensSimulator();
+    const { token } = await sim.signIn();
+    sim.faults.set({ contentType: "text/html" });
+    for (const path of ["/v1/api/user/token", "/v1/api/user/message/token"]) {
+      const response = await send(sim, "DELETE", path, { token });
+      expect([response.status, response.headers.get("content-type")]).toEqual([200, "text/html"]);
+    }
   });
 
   it("faults: a delay that the caller's abort cuts short", async () => {

@@ -1,5 +1,5 @@
 // The FunGame WebAPI simulator: login, logout and refresh as the real server answers them, in memory.
-import { type Clock, type FetchLike, systemClock } from "@x/core-signing";
+import { type Clock, systemClock } from "@x/core-signing";
 import { FaultSwitch } from "@x/core-signing/testing";
 import { Hono } from "hono";
 import { jwtVerify, SignJWT } from "jose";
@@ -69,11 +69,18 @@ export interface FunGameSimulatorState {
 
 /** A running simulator. */
 export interface FunGameSimulator {
-  /** Answers a Request as the FunGame server would; pass it as a client's `fetch`. */
-  readonly fetch: FetchLike;
+  /**
+   * Answers a Request as the FunGame server would; pass it as a client's `fetch`. Rejects with a
+   * TypeError when the `reset` fault drops the connection. `env` is the server's, when served over
+   * HTTP (`@hono/node-server` passes `{ incoming, outgoing }`).
+   */
+  readonly fetch: (request: Request, env?: unknown) => Promise<Response>;
   /** The Hono app inside, to mount or serve (`Bun.serve(sim.app)`, `Deno.serve(sim.app.fetch)`). */
   readonly app: Hono;
-  /** Misbehaviour switches: slow, gateway status, non-JSON, truncated JSON, wrong content type. */
+  /**
+   * Misbehaviour switches: slow, gateway status, non-JSON, truncated JSON, wrong content type,
+   * dropped connection, a body over 10 MB.
+   */
   readonly faults: FaultSwitch;
   /** Every request answered, oldest first. */
   readonly calls: readonly SimulatorCall[];
@@ -258,12 +265,12 @@ export function createFunGameSimulator(options: FunGameSimulatorOptions = {}): F
   app.notFound(() => new Response(null, { status: 404 }));
   app.onError(() => new Response(null, { status: 500 }));
 
-  const fetch: FetchLike = async (request) => {
+  const fetch = async (request: Request, env?: unknown): Promise<Response> => {
     const path = new URL(request.url).pathname;
-    const faulty = await faults.intercept(request.signal);
-    const response = faults.decorate(faulty ?? (await app.fetch(request)));
+    const faulty = await faults.intercept(request.signal, env);
+    const response = faults.decorate(faulty ?? (await app.fetch(request, env)));
     calls.push({ method: request.method, path, status: response.status, at: now() });
-    return response;
+    return faults.settle(response);
   };
 
   const simulator: FunGameSimulator = {

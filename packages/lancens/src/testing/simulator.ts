@@ -1,7 +1,6 @@
 // A faithful fake of the Lancens API: login, push-token bind and clear, logout; a call log and misbehaviour switches.
 import {
   type Clock,
-  type FetchLike,
   type RandomSource,
   randomNonce,
   systemClock,
@@ -128,11 +127,15 @@ class Refusal {
 
 /** The Lancens simulator. Create it with `createLancensSimulator`. */
 export class LancensSimulator {
-  /** Answers a Request like the Lancens API; pass it as the client's `fetch`. */
-  readonly fetch: FetchLike;
+  /**
+   * Answers a Request like the Lancens API; pass it as the client's `fetch`. Rejects with a
+   * TypeError when the `reset` fault drops the connection. `env` is the server's, when served over
+   * HTTP (`@hono/node-server` passes `{ incoming, outgoing }`).
+   */
+  readonly fetch: (request: Request, env?: unknown) => Promise<Response>;
   /** The Hono app inside, to serve over HTTP (`export default sim.app` in a Worker, `Bun.serve(sim.app)`…). */
   readonly app: Hono<Env>;
-  /** Slow answers, gateway errors, broken bodies: see FaultSwitch in @x/core-signing/testing. */
+  /** Slow answers, gateway errors, broken bodies, dropped connections, huge bodies: see FaultSwitch in @x/core-signing/testing. */
   readonly faults: FaultSwitch = new FaultSwitch();
   readonly #state = new SimulatorState();
   readonly #calls: SimulatorCall[] = [];
@@ -148,7 +151,8 @@ export class LancensSimulator {
     this.configure(options);
     for (const user of options.users ?? [DEFAULT_SIMULATOR_USER]) this.addUser(user);
     this.app = this.#buildApp();
-    this.fetch = async (request) => this.app.fetch(request);
+    this.fetch = async (request: Request, env?: unknown) =>
+      this.faults.settle(await this.app.fetch(request, env));
   }
 
   /** Every request received, oldest first. */
@@ -284,7 +288,7 @@ export class LancensSimulator {
       };
       this.#calls.push(call);
       c.set("call", call);
-      const faulty = await this.faults.intercept(c.req.raw.signal);
+      const faulty = await this.faults.intercept(c.req.raw.signal, c.env);
       if (faulty) {
         call.status = faulty.status;
         call.fault = true;
