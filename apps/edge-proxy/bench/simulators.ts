@@ -11,7 +11,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import process from "node:process";
 import { createAdaptorServer } from "@hono/node-server";
-import { generateKeyPair, type RsaPrivateKey, toBase64Url, toHex } from "@x/core-signing";
+import { toBase64Url, toHex } from "@x/core-signing";
+import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { buildLogoutRequest as buildEbetLogout } from "@x/ebet";
 import { createEbetSimulator } from "@x/ebet/testing";
 import { buildLogoutRequest as buildFunGameLogout } from "@x/fungame";

@@ -1,6 +1,7 @@
 // Serves the four vendor simulators on 127.0.0.1 with keys made at start, and mints demo users and tokens.
 import { createAdaptorServer } from "@hono/node-server";
-import { generateKeyPair, toBase64Url, toHex } from "@x/core-signing";
+import { toBase64Url, toHex } from "@x/core-signing";
+import { generateKeyPair } from "@x/core-signing/rsa";
 import { createEbetSimulator } from "@x/ebet/testing";
 import { createFunGameSimulator } from "@x/fungame/testing";
 import { createLancensSimulator } from "@x/lancens/testing";

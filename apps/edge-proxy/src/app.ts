@@ -6,7 +6,9 @@ import { cors } from "hono/cors";
 import { CallerAuth } from "./auth.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
+import { type AttemptRunner, attemptRunner } from "./delivery.ts";
 import { openApiDocument } from "./openapi.ts";
+import type { LogoutOutbox } from "./outbox.ts";
 import {
   buildProblem,
   ProblemError,
@@ -37,6 +39,11 @@ export interface AppDeps {
   assets?: (request: Request) => Promise<Response | undefined>;
   /** Waits between retries (backoff, Retry-After); defaults to a timer that the deadline aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Makes the outbox of `Prefer: respond-async` logouts from a runner of single vendor attempts;
+   * without it the preference is ignored and logouts answer synchronously.
+   */
+  outbox?: (run: AttemptRunner) => LogoutOutbox;
 }
 
 /** Request ids taken from callers: short, printable, no separators that could forge a log field. */
@@ -51,6 +58,7 @@ const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ["/v1/sdk-auth/logout", "POST"],
   ["/v1/lancens/logout", "POST"],
   ["/v1/logout", "POST"],
+  ["/v1/logout/:id", "GET"],
   ["/healthz", "GET"],
   ["/openapi.json", "GET"],
   ["/docs", "GET"],
@@ -111,9 +119,17 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     return state.deadline;
   };
 
+  const outbox = deps.outbox?.(
+    attemptRunner({ config, fetch: baseFetch, denyList: deps.denyList, now, random, log }),
+  );
   const ctx: RouteContext = {
     gateway,
     auth,
+    outbox,
+    callerAuthConfigured:
+      config.auth.apiKeyDigests.length > 0 ||
+      config.auth.jwksUrl !== undefined ||
+      config.auth.jwtSecret !== undefined,
     begin(c, route, vendors) {
       const state = c.get("state");
       state.route = route;

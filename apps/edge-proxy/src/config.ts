@@ -51,6 +51,21 @@ export interface ProxyConfig {
   upstreamDeadlineMs: number;
   /** Origins allowed by CORS; empty means CORS is off. `["*"]` allows any origin. */
   corsOrigins: string[];
+  /** Retries and lifetime of asynchronous logouts (`Prefer: respond-async`). */
+  outbox: OutboxPolicy;
+}
+
+/** How the outbox retries a vendor and how long it keeps a job. */
+export interface OutboxPolicy {
+  /** Attempts per vendor, the first included. */
+  maxAttempts: number;
+  /** Backoff before the second attempt; it doubles per attempt up to maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** No attempt starts later than this after the job was accepted. */
+  maxAgeMs: number;
+  /** A finished job is kept this long, then deleted. */
+  retentionMs: number;
 }
 
 export interface ConfigIssue {
@@ -76,6 +91,17 @@ export class ConfigError extends Error {
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
 const MAX_TIMEOUT_MS = 300_000;
 const MIN_HS256_SECRET_BYTES = 32;
+const HOUR_MS = 3_600_000;
+const DAY_SEC = 86_400;
+
+/** Outbox defaults: 8 attempts from 2 s doubling up to 10 min, for at most a day; kept 7 days. */
+export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
+  maxAttempts: 8,
+  baseDelayMs: 2_000,
+  maxDelayMs: 600_000,
+  maxAgeMs: DAY_SEC * 1000,
+  retentionMs: 7 * DAY_SEC * 1000,
+};
 
 /** Every variable the proxy reads. */
 export const CONFIG_VARIABLES = [
@@ -97,6 +123,11 @@ export const CONFIG_VARIABLES = [
   "PROXY_CORS_ORIGINS",
   "UPSTREAM_TIMEOUT_MS",
   "UPSTREAM_DEADLINE_MS",
+  "LOGOUT_RETRY_MAX_ATTEMPTS",
+  "LOGOUT_RETRY_BASE_MS",
+  "LOGOUT_RETRY_MAX_DELAY_MS",
+  "LOGOUT_JOB_MAX_AGE_SEC",
+  "LOGOUT_JOB_RETENTION_SEC",
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
@@ -298,6 +329,11 @@ const EnvSchema = v.object({
   PROXY_CORS_ORIGINS: v.optional(corsOrigins),
   UPSTREAM_TIMEOUT_MS: v.optional(wholeNumber(1, MAX_TIMEOUT_MS)),
   UPSTREAM_DEADLINE_MS: v.optional(wholeNumber(1, 2 * MAX_TIMEOUT_MS)),
+  LOGOUT_RETRY_MAX_ATTEMPTS: v.optional(wholeNumber(1, 100)),
+  LOGOUT_RETRY_BASE_MS: v.optional(wholeNumber(1, HOUR_MS)),
+  LOGOUT_RETRY_MAX_DELAY_MS: v.optional(wholeNumber(1, 24 * HOUR_MS)),
+  LOGOUT_JOB_MAX_AGE_SEC: v.optional(wholeNumber(1, 30 * DAY_SEC)),
+  LOGOUT_JOB_RETENTION_SEC: v.optional(wholeNumber(0, 90 * DAY_SEC)),
 });
 
 function hexToBytes(hex: string): Uint8Array {
@@ -398,6 +434,16 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
     report("UPSTREAM_DEADLINE_MS", `must be at least UPSTREAM_TIMEOUT_MS (${timeout})`);
   }
 
+  const base = input.LOGOUT_RETRY_BASE_MS;
+  const cap = input.LOGOUT_RETRY_MAX_DELAY_MS;
+  if (
+    isWholeNumber(base, 1, HOUR_MS) &&
+    isWholeNumber(cap, 1, 24 * HOUR_MS) &&
+    Number(cap) < Number(base)
+  ) {
+    report("LOGOUT_RETRY_MAX_DELAY_MS", `must be at least LOGOUT_RETRY_BASE_MS (${base})`);
+  }
+
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const o = parsed.output;
   return {
@@ -432,5 +478,20 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
     upstreamTimeoutMs: timeout,
     upstreamDeadlineMs: o.UPSTREAM_DEADLINE_MS ?? Math.min(3 * timeout, 2 * MAX_TIMEOUT_MS),
     corsOrigins: o.PROXY_CORS_ORIGINS ?? [],
+    outbox: {
+      maxAttempts: o.LOGOUT_RETRY_MAX_ATTEMPTS ?? DEFAULT_OUTBOX_POLICY.maxAttempts,
+      baseDelayMs: o.LOGOUT_RETRY_BASE_MS ?? DEFAULT_OUTBOX_POLICY.baseDelayMs,
+      maxDelayMs:
+        o.LOGOUT_RETRY_MAX_DELAY_MS ??
+        Math.max(DEFAULT_OUTBOX_POLICY.maxDelayMs, o.LOGOUT_RETRY_BASE_MS ?? 0),
+      maxAgeMs:
+        o.LOGOUT_JOB_MAX_AGE_SEC === undefined
+          ? DEFAULT_OUTBOX_POLICY.maxAgeMs
+          : o.LOGOUT_JOB_MAX_AGE_SEC * 1000,
+      retentionMs:
+        o.LOGOUT_JOB_RETENTION_SEC === undefined
+          ? DEFAULT_OUTBOX_POLICY.retentionMs
+          : o.LOGOUT_JOB_RETENTION_SEC * 1000,
+    },
   };
 }

@@ -1,6 +1,7 @@
 // What a request carries through the app: its id, route, vendors, deadline and upstream reports.
 import type { Context, Hono } from "hono";
 import type { CallerAuth } from "./auth.ts";
+import type { LogoutOutbox } from "./outbox.ts";
 import type { UpstreamReport } from "./upstream.ts";
 import type { UpstreamFor, VendorGateway, VendorName } from "./vendors.ts";
 
@@ -30,6 +31,10 @@ export type ProxyContext = Context<ProxyEnv>;
 export interface RouteContext {
   gateway: VendorGateway;
   auth: CallerAuth;
+  /** Where `Prefer: respond-async` logouts go; undefined when this entry answers them synchronously. */
+  outbox: LogoutOutbox | undefined;
+  /** Whether any caller credential (API key, user token) is configured. */
+  callerAuthConfigured: boolean;
   /** Names the route and its vendors for the log line and for problems. */
   begin(c: ProxyContext, route: string, vendors: VendorName[]): void;
   /** Upstream policy for this request (deadline, retries, reports). */

@@ -87,6 +87,8 @@ export interface UpstreamEnv {
   report: (report: UpstreamReport) => void;
   /** Waits between attempts; defaults to a timer. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Retries after the first attempt; defaults to MAX_RETRIES (0 when a caller retries on its own schedule). */
+  maxRetries?: number;
 }
 
 /** Waits `ms`, or rejects with the signal's reason when it aborts first. */
@@ -176,7 +178,7 @@ export async function callUpstream<T>(
         error.retryable &&
         !env.signal.aborted &&
         error.code !== "DEADLINE_EXCEEDED" &&
-        attempts <= MAX_RETRIES;
+        attempts <= (env.maxRetries ?? MAX_RETRIES);
       if (!retry) {
         finish(isVendorError(error) ? error.code : "INTERNAL_ERROR");
         throw error;

@@ -8,8 +8,8 @@ import {
   isFunGameError,
   type RevocationList,
   revokeToken,
-  verifyToken,
 } from "@x/fungame";
+import { verifyToken } from "@x/fungame/verify";
 import { isLancensError, LancensClient, type LogoutFlowResult, type StepOutcome } from "@x/lancens";
 import { OneAccessClient } from "@x/sdk-auth";
 import type { ProxyConfig } from "./config.ts";

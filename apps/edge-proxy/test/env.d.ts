@@ -1,16 +1,18 @@
 // Types of the test worker's bindings and exports, as wrangler.toml declares them.
 import type { DenyListObject } from "../src/entry/deny-list.ts";
+import type { LogoutOutboxObject } from "../src/entry/outbox.ts";
 
 declare global {
   namespace Cloudflare {
     interface Env {
       DENY_LIST: DurableObjectNamespace<DenyListObject>;
+      LOGOUT_OUTBOX: DurableObjectNamespace<LogoutOutboxObject>;
       ASSETS: Fetcher;
       UPSTREAM_TIMEOUT_MS: string;
     }
     interface GlobalProps {
       mainModule: typeof import("../src/entry/worker.ts");
-      durableNamespaces: "DenyListObject";
+      durableNamespaces: "DenyListObject" | "LogoutOutboxObject";
     }
   }
 }

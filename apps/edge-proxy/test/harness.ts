@@ -1,5 +1,6 @@
 // Test harness: the four simulators behind one router fetch, the app built against them, captured logs.
-import type { FetchLike, RsaPrivateKey } from "@x/core-signing";
+import type { FetchLike } from "@x/core-signing";
+import type { RsaPrivateKey } from "@x/core-signing/rsa";
 import { createEbetSimulator, EBET_TEST_PRIVATE_KEY, type EbetSimulator } from "@x/ebet/testing";
 import { MemoryRevocationList } from "@x/fungame";
 import {

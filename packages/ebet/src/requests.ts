@@ -1,13 +1,6 @@
 // Pure request building (sans-IO): a checked, signed `Request` for eBET's logout and callback calls.
-import {
-  type Clock,
-  importPrivateKey,
-  type PrivateKeyMaterial,
-  type RsaPrivateKey,
-  systemClock,
-  type TimestampUnit,
-  timestamp,
-} from "@x/core-signing";
+import { type Clock, systemClock, type TimestampUnit, timestamp } from "@x/core-signing";
+import { importPrivateKey, type PrivateKeyMaterial, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { ebet, invalidEbetInput, keyRefused } from "./errors.ts";
 import {
   checkAccessToken,

@@ -1,12 +1,7 @@
 // eBET's request signature: MD5withRSA over the signed fields' values, concatenated in the documented order.
-import {
-  fromBase64,
-  type RsaPrivateKey,
-  type RsaPublicKey,
-  signPkcs1v15,
-  toBase64,
-  verifyPkcs1v15,
-} from "@x/core-signing";
+import { fromBase64, toBase64 } from "@x/core-signing";
+import { signMd5WithRsa, verifyMd5WithRsa } from "@x/core-signing/md5";
+import type { RsaPrivateKey, RsaPublicKey } from "@x/core-signing/rsa";
 
 /** The fields each call signs, in the order their values are concatenated. */
 export const EBET_SIGNED_FIELDS: {
@@ -38,7 +33,7 @@ export function signatureText(
 
 /** MD5withRSA (RSASSA-PKCS1-v1_5 with MD5) of the UTF-8 text, as standard base64. */
 export async function signEbet(key: RsaPrivateKey, text: string): Promise<string> {
-  return toBase64(await signPkcs1v15(key, text, "MD5"));
+  return toBase64(await signMd5WithRsa(key, text));
 }
 
 /** Whether `signature` (base64) is the MD5withRSA signature of `text`; malformed base64 is false. */
@@ -53,5 +48,5 @@ export async function verifyEbet(
   } catch {
     return false;
   }
-  return verifyPkcs1v15(key, text, bytes, "MD5");
+  return verifyMd5WithRsa(key, text, bytes);
 }

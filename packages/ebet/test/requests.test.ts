@@ -1,6 +1,6 @@
 // Request building: the vendor pages field for field, the signature by the oracle, every option and refusal.
 import { generateKeyPairSync } from "node:crypto";
-import { importPrivateKey } from "@x/core-signing";
+import { importPrivateKey } from "@x/core-signing/rsa";
 import { describe, expect, it } from "vitest";
 import {
   buildCallbackRequest,

@@ -1,6 +1,6 @@
 // The signature: MD5withRSA over the fields in documented order, base64, checked against node:crypto.
 import { createSign } from "node:crypto";
-import { importPrivateKey, importPublicKey } from "@x/core-signing";
+import { importPrivateKey, importPublicKey } from "@x/core-signing/rsa";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EBET_SIGNED_FIELDS, signatureText, signEbet, verifyEbet } from "../src/index.ts";

@@ -5,14 +5,12 @@ import {
   timestamp as clockTimestamp,
   type ErrorKind,
   type FetchLike,
-  importPublicKey,
   isErrorKind,
   KeyFormatError,
-  type PublicKeyMaterial,
-  type RsaPublicKey,
   systemClock,
   type TimestampUnit,
 } from "@x/core-signing";
+import { importPublicKey, type PublicKeyMaterial, type RsaPublicKey } from "@x/core-signing/rsa";
 import { DEFAULT_REFRESH_CODES } from "./codes.ts";
 import { OneAccessError, oneAccess, refuse } from "./errors.ts";
 import { type ApplicationIdentity, checkDevice, type DeviceInfo } from "./headers.ts";

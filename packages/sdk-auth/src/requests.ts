@@ -1,5 +1,5 @@
 // Pure: builds each OneAccess SDK request (server time, public key, logout) from checked input.
-import type { RsaPublicKey } from "@x/core-signing";
+import type { RsaPublicKey } from "@x/core-signing/rsa";
 import { oneAccess, refuse } from "./errors.ts";
 import {
   type ApplicationIdentity,

@@ -1,10 +1,6 @@
 // Pure: reads a OneAccess answer into a result, or into a OneAccessError that keeps OneAccess's code.
-import {
-  type ErrorKind,
-  importPublicKey,
-  KeyFormatError,
-  type RsaPublicKey,
-} from "@x/core-signing";
+import { type ErrorKind, KeyFormatError } from "@x/core-signing";
+import { importPublicKey, type RsaPublicKey } from "@x/core-signing/rsa";
 import { ONEACCESS_ERROR_KINDS } from "./codes.ts";
 import { OneAccessError, oneAccess } from "./errors.ts";
 import { timestampValue } from "./timestamp.ts";

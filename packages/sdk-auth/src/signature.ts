@@ -1,13 +1,6 @@
 // The X-signature: the plaintext OneAccess expects, its size limit, and its RSA-OAEP SHA-256 encryption.
-import {
-  DataTooLongError,
-  encryptOaep,
-  MAX_KEY_BITS,
-  oaepCapacity,
-  type RsaPublicKey,
-  toBase64,
-  utf8Encode,
-} from "@x/core-signing";
+import { DataTooLongError, toBase64, utf8Encode } from "@x/core-signing";
+import { encryptOaep, MAX_KEY_BITS, oaepCapacity, type RsaPublicKey } from "@x/core-signing/rsa";
 import { refuse } from "./errors.ts";
 import { timestampValue } from "./timestamp.ts";
 

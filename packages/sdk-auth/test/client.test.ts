@@ -1,4 +1,5 @@
-import { generateKeyPair, type RsaPrivateKey, toBase64 } from "@x/core-signing";
+import { toBase64 } from "@x/core-signing";
+import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   DEFAULT_SERVICE_DEVICE,

@@ -1,5 +1,5 @@
 // End to end: the client against the simulator, counting every request.
-import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing";
+import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OneAccessClient, type OneAccessClientOptions } from "../src/client.ts";
 import { OneAccessError } from "../src/errors.ts";

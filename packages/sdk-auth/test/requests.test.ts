@@ -1,4 +1,4 @@
-import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing";
+import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OneAccessError } from "../src/errors.ts";
 import {

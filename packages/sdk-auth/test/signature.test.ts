@@ -1,4 +1,4 @@
-import { generateKeyPair, oaepCapacity, type RsaPrivateKey } from "@x/core-signing";
+import { generateKeyPair, oaepCapacity, type RsaPrivateKey } from "@x/core-signing/rsa";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OneAccessError } from "../src/errors.ts";

@@ -1,5 +1,5 @@
 import { constants, publicEncrypt } from "node:crypto";
-import { generateKeyPair, importPublicKey, type RsaPrivateKey } from "@x/core-signing";
+import { generateKeyPair, importPublicKey, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ONEACCESS_CODES } from "../src/codes.ts";
 import { buildLogoutRequest, PATHS } from "../src/requests.ts";

@@ -1,6 +1,6 @@
 // Test support: a hand-driven clock, a sample device, and node:crypto as the decryption oracle.
 import { constants, privateDecrypt } from "node:crypto";
-import type { RsaPrivateKey } from "@x/core-signing";
+import type { RsaPrivateKey } from "@x/core-signing/rsa";
 
 export const START_MS = 1_700_000_000_000;
 

@@ -1,5 +1,6 @@
 // Conformance cases for @x/ebet: the client against its simulator, on every runtime.
-import { generateKeyPair, importPrivateKey, importPublicKey, toBase64 } from "@x/core-signing";
+import { toBase64 } from "@x/core-signing";
+import { generateKeyPair, importPrivateKey, importPublicKey } from "@x/core-signing/rsa";
 import {
   buildCallbackRequest,
   buildLogoutRequest,

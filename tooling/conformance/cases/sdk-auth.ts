@@ -1,12 +1,11 @@
 // Conformance cases for @x/sdk-auth: the client against its simulator, on every runtime.
+import { fromBase64, utf8Decode } from "@x/core-signing";
 import {
   decryptOaep,
-  fromBase64,
   generateKeyPair,
   importPublicKey,
   type RsaPrivateKey,
-  utf8Decode,
-} from "@x/core-signing";
+} from "@x/core-signing/rsa";
 import {
   buildLogoutRequest,
   buildSignaturePlaintext,

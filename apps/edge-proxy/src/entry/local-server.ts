@@ -4,11 +4,12 @@ import type { FetchLike } from "@x/core-signing";
 import { MemoryRevocationList } from "@x/fungame";
 import { createApp } from "../app.ts";
 import { ConfigError, loadConfig } from "../config.ts";
+import { MemoryOutbox } from "../outbox.ts";
 
 export const HOST = "127.0.0.1";
 const DEFAULT_PORT = 8787;
 export const IN_MEMORY_NOTICE =
-  "edge-proxy: the FunGame deny-list is in memory (revoked tokens are forgotten when this process stops)\n";
+  "edge-proxy: the FunGame deny-list is in memory (revoked tokens are forgotten when this process stops), and so are asynchronous logout jobs (Prefer: respond-async)\n";
 
 /** The same folder wrangler.toml serves as Workers static assets. */
 const PUBLIC_DIR = new URL("../../public/", import.meta.url);
@@ -110,6 +111,8 @@ export function localApp(runtime: LocalRuntime): {
   const app = createApp(config, {
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     denyList: new MemoryRevocationList(),
+    // Prefer: respond-async works here too, but its jobs live in this process only.
+    outbox: (run) => new MemoryOutbox(run, { policy: config.outbox }),
     assets: staticAssets(readFile),
     log: (line) => writeLine(`${JSON.stringify(line)}\n`),
   });

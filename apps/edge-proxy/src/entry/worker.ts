@@ -5,11 +5,15 @@ import { ConfigError, loadConfig } from "../config.ts";
 import type { ProxyEnv } from "../context.ts";
 import { buildProblem, problemResponse } from "../problem.ts";
 import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
+import { DurableObjectOutbox, type LogoutOutboxObject } from "./outbox.ts";
 
 export { DenyListObject } from "./deny-list.ts";
+export { LogoutOutboxObject } from "./outbox.ts";
 
 export interface WorkerBindings {
   DENY_LIST: DurableObjectNamespace<DenyListObject>;
+  /** Asynchronous logouts; without it `Prefer: respond-async` is ignored. */
+  LOGOUT_OUTBOX?: DurableObjectNamespace<LogoutOutboxObject>;
   ASSETS?: Fetcher;
 }
 
@@ -22,8 +26,10 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
   if (cached?.env === env) return cached.app;
   const config = loadConfig(env);
   const assets = env.ASSETS;
+  const outboxes = env.LOGOUT_OUTBOX;
   const app = createApp(config, {
     denyList: new DurableObjectDenyList(env.DENY_LIST),
+    ...(outboxes === undefined ? {} : { outbox: () => new DurableObjectOutbox(outboxes) }),
     ...(assets === undefined
       ? {}
       : {

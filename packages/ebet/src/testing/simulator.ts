@@ -1,13 +1,6 @@
 // A faithful eBET for tests: channels and keys, MD5withRSA checks, users, tokens, wallets, limits and faults.
-import {
-  type Clock,
-  importPublicKey,
-  type PublicKeyMaterial,
-  type RsaPublicKey,
-  systemClock,
-  type TimestampUnit,
-  timestamp,
-} from "@x/core-signing";
+import { type Clock, systemClock, type TimestampUnit, timestamp } from "@x/core-signing";
+import { importPublicKey, type PublicKeyMaterial, type RsaPublicKey } from "@x/core-signing/rsa";
 import { FaultSwitch } from "@x/core-signing/testing";
 import { Hono } from "hono";
 import { DEFAULT_PATHS, type EbetPaths } from "../requests.ts";

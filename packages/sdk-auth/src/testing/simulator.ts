@@ -2,17 +2,9 @@
 import {
   type Clock,
   DecryptionError,
-  decryptOaep,
   EncodingError,
   fromBase64,
-  generateKeyPair,
-  importPrivateKey,
-  MAX_KEY_BITS,
-  MIN_KEY_BITS,
-  type PrivateKeyMaterial,
   type RandomSource,
-  type RsaPrivateKey,
-  type RsaPublicKey,
   systemClock,
   systemRandom,
   type TimestampUnit,
@@ -21,6 +13,16 @@ import {
   toBase64Url,
   utf8Decode,
 } from "@x/core-signing";
+import {
+  decryptOaep,
+  generateKeyPair,
+  importPrivateKey,
+  MAX_KEY_BITS,
+  MIN_KEY_BITS,
+  type PrivateKeyMaterial,
+  type RsaPrivateKey,
+  type RsaPublicKey,
+} from "@x/core-signing/rsa";
 import { FaultSwitch } from "@x/core-signing/testing";
 import { type Context, Hono } from "hono";
 import { ONEACCESS_CODES } from "../codes.ts";
