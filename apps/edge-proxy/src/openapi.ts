@@ -327,13 +327,38 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "logoutEverywhere",
         summary: "Log out of several vendors at once",
         description:
-          "Each member is the body of that vendor's route (fungame: { token }). All named vendors are called concurrently. 200 when all succeed, 207 with per-vendor results when some fail. An `ebet` member needs caller auth, checked before any vendor is called.",
+          "Each member is the body of that vendor's route (fungame: { token }). All named vendors are called concurrently. 200 when all succeed, 207 with per-vendor results when some fail. An `ebet` member needs caller auth, checked before any vendor is called. With `Prefer: respond-async` the checked logout is stored as a job and answered 202; the proxy then delivers each vendor with retries (see GET /v1/logout/{id}). The job keeps the members' tokens only until each vendor is final.",
         tags: ["fan-out"],
         security: [{}, { callerAuth: [] }],
-        parameters: [requestIdParameter],
+        parameters: [
+          requestIdParameter,
+          {
+            name: "Prefer",
+            in: "header",
+            required: false,
+            description:
+              "RFC 7240. `respond-async` asks for a 202 and delivery in the background; other preferences are ignored. Entries without an outbox answer synchronously.",
+            schema: { type: "string", examples: ["respond-async"] },
+          },
+        ],
         requestBody: { required: true, content: json(ref("FanOutRequest")) },
         responses: {
           "200": { description: "Every vendor succeeded.", content: json(ref("FanOutResponse")) },
+          "202": {
+            description:
+              "Accepted for delivery (Prefer: respond-async): the job's id and per-vendor state.",
+            headers: {
+              Location: {
+                description: "/v1/logout/{id}, where the job's state is read.",
+                schema: { type: "string" },
+              },
+              "Preference-Applied": {
+                description: "respond-async",
+                schema: { type: "string" },
+              },
+            },
+            content: json(ref("LogoutJob")),
+          },
           "207": {
             description: "Some vendors failed; each failure is a problem document with ok: false.",
             content: json(ref("FanOutResponse")),
@@ -341,6 +366,32 @@ export const openApiDocument: OpenApiDocument = {
           ...bodyProblems,
           "401": response("Unauthorized"),
           "403": response("Forbidden"),
+        },
+      },
+    },
+    "/v1/logout/{id}": {
+      get: {
+        operationId: "logoutJob",
+        summary: "The state of an asynchronous logout",
+        description:
+          "Per vendor: state, attempts, next attempt, last error (never a token). Finished jobs are kept for LOGOUT_JOB_RETENTION_SEC, then deleted (404).",
+        tags: ["fan-out"],
+        security: [{ callerAuth: [] }],
+        parameters: [
+          requestIdParameter,
+          {
+            name: "id",
+            in: "path",
+            required: true,
+            description: "The job id from the 202's Location.",
+            schema: { type: "string", pattern: "^[0-9a-f]{64}$" },
+          },
+        ],
+        responses: {
+          "200": { description: "The job.", content: json(ref("LogoutJob")) },
+          "400": response("InvalidRequest"),
+          "401": response("Unauthorized"),
+          "404": response("NotFound"),
         },
       },
     },
@@ -671,6 +722,66 @@ export const openApiDocument: OpenApiDocument = {
               fungame: ref("FanOutResult"),
               sdkAuth: ref("FanOutResult"),
               lancens: ref("FanOutResult"),
+            },
+          },
+        },
+      },
+      DeliveryError: {
+        type: "object",
+        description: "The last failed attempt, problem-shaped.",
+        required: ["code", "kind", "detail", "upstreamStatus", "retryable"],
+        properties: {
+          code: { type: ["string", "integer"] },
+          kind: { type: "string" },
+          detail: { type: "string" },
+          upstreamStatus: { type: ["integer", "null"] },
+          retryable: { type: "boolean" },
+        },
+      },
+      VendorDelivery: {
+        type: "object",
+        required: ["vendor", "state", "attempts", "nextAttemptAt", "lastError", "failure"],
+        properties: {
+          vendor: { type: "string", enum: ["ebet", "fungame", "sdk-auth", "lancens"] },
+          state: { type: "string", enum: ["pending", "delivering", "delivered", "failed"] },
+          attempts: { type: "integer", minimum: 0 },
+          nextAttemptAt: { type: ["string", "null"], format: "date-time" },
+          lastError: { oneOf: [ref("DeliveryError"), { type: "null" }] },
+          failure: {
+            type: ["string", "null"],
+            enum: ["rejected", "attempts_exhausted", "expired", null],
+            description:
+              "Why a failed vendor failed for good: a non-retryable answer, LOGOUT_RETRY_MAX_ATTEMPTS, or LOGOUT_JOB_MAX_AGE_SEC.",
+          },
+          alreadyLoggedOut: { type: ["boolean", "null"] },
+        },
+      },
+      LogoutJob: {
+        type: "object",
+        required: ["id", "status", "createdAt", "updatedAt", "expiresAt", "vendors"],
+        properties: {
+          id: { type: "string", pattern: "^[0-9a-f]{64}$" },
+          status: {
+            type: "string",
+            enum: ["pending", "delivered", "partially_failed", "failed"],
+          },
+          createdAt: { type: "string", format: "date-time" },
+          updatedAt: { type: "string", format: "date-time" },
+          expiresAt: {
+            type: "string",
+            format: "date-time",
+            description: "No attempt starts after this.",
+          },
+          finishedAt: { type: ["string", "null"], format: "date-time" },
+          deleteAt: { type: ["string", "null"], format: "date-time" },
+          vendors: {
+            type: "object",
+            description: "One entry per member of the request.",
+            properties: {
+              ebet: ref("VendorDelivery"),
+              fungame: ref("VendorDelivery"),
+              sdkAuth: ref("VendorDelivery"),
+              lancens: ref("VendorDelivery"),
             },
           },
         },

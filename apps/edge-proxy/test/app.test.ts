@@ -32,6 +32,7 @@ describe("operations routes", () => {
       "/v1/fungame/token-status",
       "/v1/lancens/logout",
       "/v1/logout",
+      "/v1/logout/{id}",
       "/v1/sdk-auth/logout",
     ]);
     // Every $ref resolves.

@@ -1,0 +1,162 @@
+// One fan-out member delivered to its vendor through the gateway: shared by the synchronous fan-out,
+// the Durable Object outbox and the in-memory outbox, so vendor logic lives only in VendorGateway.
+import type { FetchLike } from "@x/core-signing";
+import type { ProxyConfig } from "./config.ts";
+import { buildProblem, toProblemInit } from "./problem.ts";
+import type { FanOutInput } from "./schemas.ts";
+import { RetryAfterGate, type UpstreamEnv } from "./upstream.ts";
+import { type UpstreamFor, VendorGateway, type VendorName, type VendorSuccess } from "./vendors.ts";
+
+/** Body members of the fan-out and the vendor each names. */
+export const FAN_OUT_MEMBERS = [
+  ["ebet", "ebet"],
+  ["fungame", "fungame"],
+  ["sdkAuth", "sdk-auth"],
+  ["lancens", "lancens"],
+] as const satisfies readonly (readonly [string, VendorName])[];
+
+export type FanOutMember = (typeof FAN_OUT_MEMBERS)[number][0];
+
+export function vendorOf(member: FanOutMember): VendorName {
+  return (FAN_OUT_MEMBERS.find(([name]) => name === member) as (typeof FAN_OUT_MEMBERS)[number])[1];
+}
+
+/** Calls the vendor of `member` with its part of the body; throws what the gateway throws. */
+export function deliverMember(
+  gateway: VendorGateway,
+  member: FanOutMember,
+  body: FanOutInput,
+  upstream: UpstreamFor,
+): Promise<VendorSuccess> {
+  switch (member) {
+    case "ebet":
+      gateway.require("ebet");
+      return gateway.ebetLogout(body.ebet as NonNullable<typeof body.ebet>, upstream, "ebet");
+    case "fungame":
+      gateway.require("fungame");
+      return gateway.fungameLogout(
+        (body.fungame as NonNullable<typeof body.fungame>).token,
+        upstream,
+        "fungame.token",
+      );
+    case "sdkAuth":
+      gateway.require("sdk-auth");
+      return gateway.sdkAuthLogout(
+        body.sdkAuth as NonNullable<typeof body.sdkAuth>,
+        upstream,
+        "sdkAuth",
+      );
+    case "lancens":
+      gateway.require("lancens");
+      return gateway.lancensLogout(
+        body.lancens as NonNullable<typeof body.lancens>,
+        upstream,
+        "lancens",
+      );
+  }
+}
+
+/** A failed attempt as the outbox keeps it: problem-shaped, never a token or a secret. */
+export interface DeliveryError {
+  code: string | number;
+  kind: string;
+  detail: string;
+  upstreamStatus: number | null;
+  retryable: boolean;
+}
+
+/** What one outbox attempt did. */
+export type AttemptOutcome =
+  | { ok: true; alreadyLoggedOut: boolean }
+  | {
+      ok: false;
+      error: DeliveryError;
+      /** How long the vendor asked to be left alone (Retry-After), in ms; 0 when it did not. */
+      retryAfterMs: number;
+    };
+
+/** Runs one outbox attempt for a member: called by the in-memory and the Durable Object outboxes. */
+export type AttemptRunner = (member: FanOutMember, body: FanOutInput) => Promise<AttemptOutcome>;
+
+/** Replaces every stored secret found in `text` (a vendor may quote what it was sent). */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join("[redacted]");
+  }
+  return out;
+}
+
+/** The secret values of a body: tokens and session tokens. */
+export function secretsOf(body: FanOutInput): string[] {
+  return [body.fungame?.token, body.sdkAuth?.sessionToken, body.lancens?.token].filter(
+    (value): value is string => typeof value === "string",
+  );
+}
+
+export interface AttemptDeps {
+  config: ProxyConfig;
+  fetch: FetchLike;
+  denyList: ConstructorParameters<typeof VendorGateway>[1]["denyList"];
+  now: () => number;
+  random: () => number;
+  log: (line: Record<string, unknown>) => void;
+}
+
+/**
+ * An AttemptRunner over a gateway of its own: one upstream attempt per call (no inner retries: the
+ * outbox retries on its own schedule), under the proxy's per-attempt timeout and deadline.
+ */
+export function attemptRunner(deps: AttemptDeps): AttemptRunner {
+  const gate = new RetryAfterGate(deps.now);
+  const fetchFor =
+    (vendor: VendorName): FetchLike =>
+    async (request) => {
+      const response = await deps.fetch(request);
+      gate.observe(vendor, response);
+      return response;
+    };
+  const gateway = new VendorGateway(deps.config, {
+    fetchFor,
+    denyList: deps.denyList,
+    now: deps.now,
+    log: deps.log,
+  });
+  return async (member, body) => {
+    const controller = new AbortController();
+    const deadlineMs = deps.config.upstreamDeadlineMs;
+    const timer = setTimeout(() => controller.abort(new Error("deadline")), deadlineMs);
+    const upstream: UpstreamFor = (vendor): UpstreamEnv => ({
+      fetch: fetchFor(vendor),
+      gate,
+      now: deps.now,
+      random: deps.random,
+      timeoutMs: deps.config.upstreamTimeoutMs,
+      deadlineAt: deps.now() + deadlineMs,
+      deadlineMs,
+      signal: controller.signal,
+      report: () => {},
+      maxRetries: 0,
+    });
+    try {
+      const success = await deliverMember(gateway, member, body, upstream);
+      return { ok: true, alreadyLoggedOut: success.alreadyLoggedOut };
+    } catch (error) {
+      const init = toProblemInit(error);
+      const { document } = buildProblem(init, "");
+      return {
+        ok: false,
+        error: {
+          code: document.code,
+          kind: document.kind,
+          detail: redact(document.detail, secretsOf(body)),
+          upstreamStatus: document.upstreamStatus,
+          retryable: document.retryable,
+        },
+        retryAfterMs: gate.waitMs(vendorOf(member)),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}

@@ -1,0 +1,422 @@
+// Asynchronous logouts: the job, its per-vendor state machine (backoff with jitter, bounded attempts
+// and age, retention), the public view, and an in-memory outbox for the Bun, Deno and Node entries.
+import type { OutboxPolicy } from "./config.ts";
+import {
+  type AttemptOutcome,
+  type AttemptRunner,
+  type DeliveryError,
+  FAN_OUT_MEMBERS,
+  type FanOutMember,
+} from "./delivery.ts";
+import type { FanOutInput } from "./schemas.ts";
+import type { VendorName } from "./vendors.ts";
+
+export type VendorState = "pending" | "delivering" | "delivered" | "failed";
+export type JobStatus = "pending" | "delivered" | "partially_failed" | "failed";
+/** Why a vendor failed for good: refused, out of attempts, or out of time. */
+export type FailureReason = "rejected" | "attempts_exhausted" | "expired";
+
+/** A job id: 64 lowercase hexadecimal characters (a Durable Object id on Workers). */
+export const JOB_ID = /^[0-9a-f]{64}$/;
+
+export interface VendorDelivery {
+  vendor: VendorName;
+  state: VendorState;
+  attempts: number;
+  /** When the next attempt is due (ms since the epoch); null unless pending. */
+  nextAttemptAt: number | null;
+  lastError: DeliveryError | null;
+  failure: FailureReason | null;
+  alreadyLoggedOut: boolean | null;
+  /** When the vendor reached delivered or failed. */
+  finishedAt: number | null;
+}
+
+/** What an outbox stores for one job. `input` keeps a member's body only until its vendor is final. */
+export interface StoredJob {
+  version: 1;
+  id: string;
+  requestId: string;
+  createdAt: number;
+  updatedAt: number;
+  /** No attempt is started after this; a vendor still pending then fails as expired. */
+  expiresAt: number;
+  finishedAt: number | null;
+  /** When a finished job is deleted. */
+  deleteAt: number | null;
+  vendors: Partial<Record<FanOutMember, VendorDelivery>>;
+  input: Partial<FanOutInput>;
+}
+
+/** The JSON of GET /v1/logout/{id} and of the 202. */
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string;
+  finishedAt: string | null;
+  deleteAt: string | null;
+  vendors: Record<
+    string,
+    {
+      vendor: VendorName;
+      state: VendorState;
+      attempts: number;
+      nextAttemptAt: string | null;
+      lastError: DeliveryError | null;
+      failure: FailureReason | null;
+      alreadyLoggedOut: boolean | null;
+    }
+  >;
+}
+
+/** Where asynchronous logouts go: a Durable Object per job on Workers, memory elsewhere. */
+export interface LogoutOutbox {
+  /** Stores the job and schedules its first attempts at once; answers its view. */
+  enqueue(body: FanOutInput, requestId: string): Promise<JobView>;
+  /** The job's view; undefined when it is unknown, expired or deleted. */
+  get(id: string): Promise<JobView | undefined>;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function newJob(
+  id: string,
+  body: FanOutInput,
+  requestId: string,
+  now: number,
+  policy: OutboxPolicy,
+): StoredJob {
+  const vendors: Partial<Record<FanOutMember, VendorDelivery>> = {};
+  const input: Partial<FanOutInput> = {};
+  for (const [member, vendor] of FAN_OUT_MEMBERS) {
+    if (body[member] === undefined) continue;
+    vendors[member] = {
+      vendor,
+      state: "pending",
+      attempts: 0,
+      nextAttemptAt: now,
+      lastError: null,
+      failure: null,
+      alreadyLoggedOut: null,
+      finishedAt: null,
+    };
+    (input as Record<string, unknown>)[member] = body[member];
+  }
+  return {
+    version: 1,
+    id,
+    requestId,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + policy.maxAgeMs,
+    finishedAt: null,
+    deleteAt: null,
+    vendors,
+    input,
+  };
+}
+
+function entries(job: StoredJob): [FanOutMember, VendorDelivery][] {
+  return Object.entries(job.vendors) as [FanOutMember, VendorDelivery][];
+}
+
+export function jobStatus(job: StoredJob): JobStatus {
+  const states = entries(job).map(([, delivery]) => delivery.state);
+  if (states.some((state) => state === "pending" || state === "delivering")) return "pending";
+  if (states.every((state) => state === "delivered")) return "delivered";
+  if (states.every((state) => state === "failed")) return "failed";
+  return "partially_failed";
+}
+
+export function viewOf(job: StoredJob): JobView {
+  return {
+    id: job.id,
+    status: jobStatus(job),
+    createdAt: iso(job.createdAt) as string,
+    updatedAt: iso(job.updatedAt) as string,
+    expiresAt: iso(job.expiresAt) as string,
+    finishedAt: iso(job.finishedAt),
+    deleteAt: iso(job.deleteAt),
+    vendors: Object.fromEntries(
+      entries(job).map(([member, d]) => [
+        member,
+        {
+          vendor: d.vendor,
+          state: d.state,
+          attempts: d.attempts,
+          nextAttemptAt: iso(d.nextAttemptAt),
+          lastError: d.lastError,
+          failure: d.failure,
+          alreadyLoggedOut: d.alreadyLoggedOut,
+        },
+      ]),
+    ),
+  };
+}
+
+/**
+ * The wait before attempt n+1 after n failed attempts: exponential from the base, capped, with
+ * jitter over the upper half (so a crowd of jobs spreads out but none retries at once).
+ */
+export function backoffMs(failedAttempts: number, policy: OutboxPolicy, random: () => number) {
+  const exponent = Math.min(30, Math.max(0, failedAttempts - 1));
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** exponent);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+function finish(
+  job: StoredJob,
+  member: FanOutMember,
+  delivery: VendorDelivery,
+  state: "delivered" | "failed",
+  now: number,
+): void {
+  delivery.state = state;
+  delivery.nextAttemptAt = null;
+  delivery.finishedAt = now;
+  // The member's tokens are needed no more.
+  delete (job.input as Record<string, unknown>)[member];
+}
+
+/** After a vendor became final: when every vendor is, the job is finished and due for deletion. */
+function settle(job: StoredJob, now: number, policy: OutboxPolicy): void {
+  job.updatedAt = now;
+  if (job.finishedAt !== null) return;
+  if (entries(job).every(([, d]) => d.state === "delivered" || d.state === "failed")) {
+    job.finishedAt = now;
+    job.deleteAt = now + policy.retentionMs;
+    job.input = {};
+  }
+}
+
+/** Members whose attempt is due now, marked delivering; a pending vendor past the job's age fails as expired. */
+export function takeDue(job: StoredJob, now: number, policy: OutboxPolicy): FanOutMember[] {
+  const at = now;
+  const due: FanOutMember[] = [];
+  for (const [member, delivery] of entries(job)) {
+    if (delivery.state !== "pending") continue;
+    if (at >= job.expiresAt) {
+      delivery.failure = "expired";
+      finish(job, member, delivery, "failed", now);
+      continue;
+    }
+    if ((delivery.nextAttemptAt ?? 0) <= at) due.push(member);
+  }
+  for (const member of due) {
+    const delivery = job.vendors[member] as VendorDelivery;
+    delivery.state = "delivering";
+    delivery.attempts++;
+    delivery.nextAttemptAt = null;
+  }
+  settle(job, now, policy);
+  return due;
+}
+
+const INTERRUPTED: DeliveryError = {
+  code: "ATTEMPT_INTERRUPTED",
+  kind: "unavailable",
+  detail: "the proxy stopped during this attempt; its outcome is unknown, so it is made again",
+  upstreamStatus: null,
+  retryable: true,
+};
+
+/** Records an attempt's outcome: delivered, failed for good, or pending again after a backoff. */
+export function recordOutcome(
+  job: StoredJob,
+  member: FanOutMember,
+  outcome: AttemptOutcome,
+  now: number,
+  policy: OutboxPolicy,
+  random: () => number,
+): void {
+  const delivery = job.vendors[member];
+  if (delivery === undefined) return;
+  if (outcome.ok) {
+    delivery.alreadyLoggedOut = outcome.alreadyLoggedOut;
+    finish(job, member, delivery, "delivered", now);
+  } else {
+    delivery.lastError = outcome.error;
+    if (!outcome.error.retryable) {
+      delivery.failure = "rejected";
+      finish(job, member, delivery, "failed", now);
+    } else if (delivery.attempts >= policy.maxAttempts) {
+      delivery.failure = "attempts_exhausted";
+      finish(job, member, delivery, "failed", now);
+    } else {
+      const next =
+        now + Math.max(backoffMs(delivery.attempts, policy, random), outcome.retryAfterMs);
+      if (next >= job.expiresAt) {
+        delivery.failure = "expired";
+        finish(job, member, delivery, "failed", now);
+      } else {
+        delivery.state = "pending";
+        delivery.nextAttemptAt = next;
+      }
+    }
+  }
+  settle(job, now, policy);
+}
+
+/** Attempts found in flight when nobody runs them (the process stopped): counted, and retried. */
+export function recoverInterrupted(
+  job: StoredJob,
+  now: number,
+  policy: OutboxPolicy,
+  random: () => number,
+): boolean {
+  let changed = false;
+  for (const [member, delivery] of entries(job)) {
+    if (delivery.state !== "delivering") continue;
+    changed = true;
+    recordOutcome(
+      job,
+      member,
+      { ok: false, error: INTERRUPTED, retryAfterMs: 0 },
+      now,
+      policy,
+      random,
+    );
+  }
+  return changed;
+}
+
+/** When the outbox must wake up next for this job: its next attempt, or its deletion. */
+export function nextWake(job: StoredJob): number | null {
+  if (job.finishedAt !== null) return job.deleteAt;
+  const times = entries(job)
+    .filter(([, d]) => d.state === "pending")
+    .map(([, d]) => d.nextAttemptAt ?? job.createdAt);
+  return times.length === 0 ? null : Math.min(...times);
+}
+
+/** Whether a finished job is past its retention at `now`. */
+export function isDueForDeletion(job: StoredJob, now: number): boolean {
+  return job.deleteAt !== null && now >= job.deleteAt;
+}
+
+/** Runs the due attempts of a job, each recorded through `save` before and after. */
+export async function runDue(
+  job: StoredJob,
+  run: AttemptRunner,
+  deps: {
+    now: () => number;
+    random: () => number;
+    policy: OutboxPolicy;
+    save: (job: StoredJob) => Promise<void>;
+  },
+): Promise<void> {
+  const due = takeDue(job, deps.now(), deps.policy);
+  await deps.save(job);
+  await Promise.all(
+    due.map(async (member) => {
+      const input = job.input;
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await run(member, input as FanOutInput);
+      } catch {
+        outcome = {
+          ok: false,
+          error: {
+            code: "INTERNAL_ERROR",
+            kind: "internal",
+            detail: "the attempt failed unexpectedly",
+            upstreamStatus: null,
+            retryable: true,
+          },
+          retryAfterMs: 0,
+        };
+      }
+      recordOutcome(job, member, outcome, deps.now(), deps.policy, deps.random);
+      await deps.save(job);
+    }),
+  );
+}
+
+/** Random job ids for outboxes that have no ids of their own: 32 random bytes in hex. */
+export function randomJobId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+export interface TimerApi {
+  set(callback: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+const REAL_TIMERS: TimerApi = {
+  set: (callback, ms) => setTimeout(callback, Math.min(ms, 2_147_483_647)),
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/**
+ * The outbox of the Bun, Deno and Node entries: the same jobs, states and backoff as on Workers, run
+ * by timers in this process. Not durable: jobs not yet delivered are lost when the process stops.
+ */
+export class MemoryOutbox implements LogoutOutbox {
+  readonly #jobs = new Map<string, { job: StoredJob; timer: unknown; running: Promise<void> }>();
+  readonly #run: AttemptRunner;
+  readonly #policy: OutboxPolicy;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #timers: TimerApi;
+
+  constructor(
+    run: AttemptRunner,
+    options: { policy: OutboxPolicy; now?: () => number; random?: () => number; timers?: TimerApi },
+  ) {
+    this.#run = run;
+    this.#policy = options.policy;
+    this.#now = options.now ?? (() => Date.now());
+    this.#random = options.random ?? Math.random;
+    this.#timers = options.timers ?? REAL_TIMERS;
+  }
+
+  async enqueue(body: FanOutInput, requestId: string): Promise<JobView> {
+    const job = newJob(randomJobId(), body, requestId, this.#now(), this.#policy);
+    this.#jobs.set(job.id, { job, timer: undefined, running: Promise.resolve() });
+    this.#schedule(job.id);
+    return viewOf(job);
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    const entry = this.#jobs.get(id);
+    return entry === undefined ? undefined : viewOf(entry.job);
+  }
+
+  /** Resolves when no attempt of any job is in flight (for tests and orderly shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#jobs.values()].map((entry) => entry.running));
+  }
+
+  #schedule(id: string): void {
+    const entry = this.#jobs.get(id);
+    if (entry === undefined) return;
+    if (entry.timer !== undefined) this.#timers.clear(entry.timer);
+    const at = nextWake(entry.job);
+    entry.timer = undefined;
+    if (at === null) return;
+    entry.timer = this.#timers.set(() => this.#wake(id), Math.max(0, at - this.#now()));
+  }
+
+  #wake(id: string): void {
+    const entry = this.#jobs.get(id);
+    if (entry === undefined) return;
+    entry.timer = undefined;
+    if (entry.job.finishedAt !== null) {
+      if (isDueForDeletion(entry.job, this.#now())) this.#jobs.delete(id);
+      else this.#schedule(id);
+      return;
+    }
+    entry.running = runDue(entry.job, this.#run, {
+      now: this.#now,
+      random: this.#random,
+      policy: this.#policy,
+      save: async () => {},
+    }).then(
+      () => this.#schedule(id),
+      () => this.#schedule(id),
+    );
+  }
+}

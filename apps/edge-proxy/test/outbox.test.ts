@@ -1,0 +1,573 @@
+// Asynchronous logouts (Prefer: respond-async): the Durable Object outbox driven alarm by alarm on a
+// test clock, the in-memory outbox of the other runtimes, GET /v1/logout/{id}, and the Prefer parser.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { FetchLike } from "@x/core-signing";
+import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_OUTBOX_POLICY, loadConfig } from "../src/config.ts";
+import {
+  configureOutboxObjects,
+  DurableObjectOutbox,
+  type LogoutOutboxObject,
+} from "../src/entry/outbox.ts";
+import { type JobView, MemoryOutbox, type StoredJob, type TimerApi } from "../src/outbox.ts";
+import { parsePrefer, prefersAsync } from "../src/prefer.ts";
+import {
+  API_KEY,
+  createHarness,
+  DEVICE,
+  type Harness,
+  HOSTS,
+  readProblem,
+  type Simulators,
+} from "./harness.ts";
+
+const namespace = env.LOGOUT_OUTBOX;
+const ASYNC = { prefer: "respond-async" };
+
+/** Backoff with random() = 0 is half the ceiling: 500 ms, 1 s, 2 s… */
+const POLICY_ENV = {
+  LOGOUT_RETRY_BASE_MS: "1000",
+  LOGOUT_RETRY_MAX_ATTEMPTS: "4",
+  LOGOUT_JOB_MAX_AGE_SEC: "3600",
+  LOGOUT_JOB_RETENTION_SEC: "600",
+};
+
+/**
+ * The job clock runs years ahead of the real one, so no alarm fires by itself during a test: each
+ * is run by runDurableObjectAlarm after the clock is moved to its time.
+ */
+let clock = Date.now() + 10 * 365 * 86_400_000;
+
+function routerOf(sims: Simulators): FetchLike {
+  return async (request) => {
+    switch (new URL(request.url).hostname) {
+      case HOSTS.ebet:
+        return sims.ebet.fetch(request);
+      case HOSTS.fungame:
+        return sims.fungame.fetch(request);
+      case HOSTS.sdkAuth:
+        return sims.sdkAuth.fetch(request);
+      case HOSTS.lancens:
+        return sims.lancens.fetch(request);
+      default:
+        throw new TypeError("no route to host");
+    }
+  };
+}
+
+async function setup(extra: Record<string, unknown> = {}): Promise<Harness> {
+  const h = await createHarness({
+    env: { ...POLICY_ENV, ...extra },
+    deps: { outbox: () => new DurableObjectOutbox(namespace) },
+  });
+  configureOutboxObjects({
+    env: h.env,
+    fetch: routerOf(h.sims),
+    now: () => clock,
+    random: () => 0,
+    denyList: h.denyList,
+  });
+  return h;
+}
+
+afterEach(() => configureOutboxObjects(undefined));
+
+function stubOf(id: string): DurableObjectStub<LogoutOutboxObject> {
+  return namespace.get(namespace.idFromString(id));
+}
+
+/** Runs the job's alarm now, whatever its time; false when none was set. */
+function fire(id: string): Promise<boolean> {
+  return runDurableObjectAlarm(stubOf(id));
+}
+
+function alarmOf(id: string): Promise<number | null> {
+  return runInDurableObject<LogoutOutboxObject, number | null>(stubOf(id), (_o, state) =>
+    state.storage.getAlarm(),
+  );
+}
+
+function storedJob(id: string): Promise<StoredJob | undefined> {
+  return runInDurableObject<LogoutOutboxObject, StoredJob | undefined>(stubOf(id), (_o, state) =>
+    state.storage.get<StoredJob>("job"),
+  );
+}
+
+async function accept(h: Harness, body: unknown): Promise<JobView> {
+  const response = await h.request("/v1/logout", { json: body, bearer: API_KEY, headers: ASYNC });
+  const view = (await response.json()) as JobView;
+  expect(response.status, JSON.stringify(view)).toBe(202);
+  return view;
+}
+
+async function jobOf(h: Harness, id: string): Promise<JobView> {
+  const response = await h.request(`/v1/logout/${id}`, { bearer: API_KEY });
+  const view = (await response.json()) as JobView;
+  expect(response.status, JSON.stringify(view)).toBe(200);
+  return view;
+}
+
+async function everything(h: Harness) {
+  return {
+    ebet: { username: "demo" },
+    fungame: { token: await h.sims.fungame.login("alice") },
+    sdkAuth: { sessionToken: h.sims.sdkAuth.issueSession(), device: DEVICE },
+    lancens: { username: "lancens-user", token: (await h.sims.lancens.signIn()).token },
+  };
+}
+
+const fungameLogouts = (h: Harness) =>
+  h.sims.fungame.calls.filter((call) => call.path === "/user/logout").length;
+
+describe("POST /v1/logout with Prefer: respond-async (Durable Object outbox)", () => {
+  it("answers 202 with Location and Preference-Applied, then delivers every vendor on its alarm", async () => {
+    const h = await setup();
+    const body = await everything(h);
+    const response = await h.request("/v1/logout", {
+      json: body,
+      bearer: API_KEY,
+      headers: { prefer: "respond-async, wait=5" },
+    });
+    expect(response.status).toBe(202);
+    const accepted = (await response.json()) as JobView;
+    expect(accepted.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(response.headers.get("location")).toBe(`/v1/logout/${accepted.id}`);
+    expect(response.headers.get("preference-applied")).toBe("respond-async");
+    expect(accepted).toMatchObject({
+      status: "pending",
+      finishedAt: null,
+      vendors: {
+        ebet: { vendor: "ebet", state: "pending", attempts: 0, lastError: null },
+        fungame: { vendor: "fungame", state: "pending", attempts: 0 },
+        sdkAuth: { vendor: "sdk-auth", state: "pending", attempts: 0 },
+        lancens: { vendor: "lancens", state: "pending", attempts: 0 },
+      },
+    });
+    // Nothing was called yet: the job waits for its first alarm, due now.
+    expect(h.upstreamRequests).toEqual([]);
+    expect(fungameLogouts(h)).toBe(0);
+    expect(await alarmOf(accepted.id)).toBe(clock);
+
+    const pending = await jobOf(h, accepted.id);
+    expect(pending.status).toBe("pending");
+
+    expect(await fire(accepted.id)).toBe(true);
+    const done = await jobOf(h, accepted.id);
+    expect(done.status).toBe("delivered");
+    for (const member of ["ebet", "fungame", "sdkAuth", "lancens"]) {
+      expect(done.vendors[member], member).toMatchObject({
+        state: "delivered",
+        attempts: 1,
+        lastError: null,
+        nextAttemptAt: null,
+      });
+    }
+    expect(fungameLogouts(h)).toBe(1);
+    expect(done.finishedAt).toBe(new Date(clock).toISOString());
+    // The tokens were dropped once every vendor was final.
+    expect((await storedJob(accepted.id))?.input).toEqual({});
+  });
+
+  it("ignores other preferences and answers synchronously without respond-async", async () => {
+    const h = await setup();
+    for (const prefer of [undefined, "return=minimal", '"respond-async"', "respond-asyncx"]) {
+      const token = await h.sims.fungame.login("alice");
+      const response = await h.request("/v1/logout", {
+        json: { fungame: { token } },
+        ...(prefer === undefined ? {} : { headers: { prefer } }),
+      });
+      expect(response.status, String(prefer)).toBe(200);
+      expect(response.headers.get("preference-applied")).toBeNull();
+      expect(await response.json()).toMatchObject({ ok: true, results: { fungame: { ok: true } } });
+    }
+  });
+
+  it("checks the body and caller auth synchronously: bad input is never stored", async () => {
+    const h = await setup();
+    const invalid = await h.request("/v1/logout", {
+      json: { fungame: { token: "t" }, extra: 1 },
+      headers: ASYNC,
+    });
+    expect(await readProblem(invalid)).toMatchObject({ status: 400, field: "extra" });
+    const empty = await h.request("/v1/logout", { json: {}, headers: ASYNC });
+    expect(await readProblem(empty)).toMatchObject({ status: 400, code: "INVALID_FIELD" });
+    const anonymous = await h.request("/v1/logout", {
+      json: { ebet: { username: "demo" } },
+      headers: ASYNC,
+    });
+    expect(await readProblem(anonymous)).toMatchObject({
+      status: 401,
+      code: "MISSING_CREDENTIALS",
+    });
+    const wrongType = await h.request("/v1/logout", {
+      method: "POST",
+      body: "{}",
+      headers: { ...ASYNC, "content-type": "text/plain" },
+    });
+    expect(wrongType.status).toBe(415);
+    expect(h.upstreamRequests).toEqual([]);
+  });
+
+  it("retries a vendor that is down for its first attempts, with backoff, until it is delivered", async () => {
+    const h = await setup();
+    const token = await h.sims.fungame.login("alice");
+    h.sims.fungame.faults.set({ status: 503, times: 2 });
+    const { id } = await accept(h, { fungame: { token } });
+    const start = clock;
+
+    expect(await fire(id)).toBe(true);
+    let job = await jobOf(h, id);
+    expect(job.status).toBe("pending");
+    expect(job.vendors.fungame).toMatchObject({
+      state: "pending",
+      attempts: 1,
+      lastError: { kind: "unavailable", upstreamStatus: 503, retryable: true },
+      nextAttemptAt: new Date(start + 500).toISOString(),
+    });
+    expect(typeof job.vendors.fungame?.lastError?.code).not.toBe("undefined");
+    expect(Object.keys(job.vendors.fungame?.lastError ?? {}).sort()).toEqual([
+      "code",
+      "detail",
+      "kind",
+      "retryable",
+      "upstreamStatus",
+    ]);
+    expect(await alarmOf(id)).toBe(start + 500);
+
+    // An alarm run before its time attempts nothing.
+    expect(await fire(id)).toBe(true);
+    expect((await jobOf(h, id)).vendors.fungame?.attempts).toBe(1);
+
+    clock = start + 500;
+    await fire(id);
+    job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({ state: "pending", attempts: 2 });
+    // Doubled: 1 s after the second failure.
+    expect(await alarmOf(id)).toBe(start + 1500);
+
+    clock = start + 1500;
+    await fire(id);
+    job = await jobOf(h, id);
+    expect(job.status).toBe("delivered");
+    expect(job.vendors.fungame).toMatchObject({ state: "delivered", attempts: 3 });
+    expect(job.vendors.fungame?.lastError).toMatchObject({ upstreamStatus: 503 });
+    expect(fungameLogouts(h)).toBe(3);
+    expect(h.sims.fungame.isRevoked(JSON.parse(atob(token.split(".")[1] as string)).jti)).toBe(
+      true,
+    );
+  });
+
+  it("fails a vendor for good on a non-retryable error, and delivers the others", async () => {
+    const h = await setup();
+    const token = await h.sims.fungame.login("alice");
+    const { id } = await accept(h, { ebet: { username: "nobodyhere" }, fungame: { token } });
+    await fire(id);
+    const job = await jobOf(h, id);
+    expect(job.status).toBe("partially_failed");
+    expect(job.vendors.ebet, JSON.stringify(job.vendors.ebet)).toMatchObject({
+      state: "failed",
+      failure: "rejected",
+      attempts: 1,
+      nextAttemptAt: null,
+      lastError: { kind: "not_found", retryable: false },
+    });
+    expect(job.vendors.fungame).toMatchObject({ state: "delivered", attempts: 1 });
+    // The only alarm left is the deletion.
+    expect(await alarmOf(id)).toBe(clock + 600_000);
+    const calls = h.sims.ebet.calls.length;
+    await fire(id);
+    expect(h.sims.ebet.calls.length).toBe(calls);
+  });
+
+  it("stops after LOGOUT_RETRY_MAX_ATTEMPTS attempts", async () => {
+    const h = await setup();
+    h.sims.sdkAuth.faults.set({ status: 502 });
+    const { id } = await accept(h, {
+      sdkAuth: { sessionToken: h.sims.sdkAuth.issueSession(), device: DEVICE },
+    });
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      await fire(id);
+      const job = await jobOf(h, id);
+      expect(job.vendors.sdkAuth?.attempts).toBe(attempt);
+      const next = job.vendors.sdkAuth?.nextAttemptAt;
+      if (next !== null && next !== undefined) clock = Date.parse(next);
+    }
+    const job = await jobOf(h, id);
+    expect(job.status).toBe("failed");
+    expect(job.vendors.sdkAuth).toMatchObject({
+      state: "failed",
+      failure: "attempts_exhausted",
+      attempts: 4,
+      lastError: { upstreamStatus: 502, retryable: true },
+    });
+    await fire(id);
+    expect((await jobOf(h, id)).vendors.sdkAuth?.attempts).toBe(4);
+  });
+
+  it("stops when the job is older than LOGOUT_JOB_MAX_AGE_SEC", async () => {
+    const h = await setup({ LOGOUT_JOB_MAX_AGE_SEC: "2" });
+    const { token } = await h.sims.lancens.signIn();
+    h.sims.lancens.faults.set({ status: 503 });
+    const username = "lancens-user";
+    const { id } = await accept(h, { lancens: { username, token } });
+    const start = clock;
+    await fire(id);
+    expect((await jobOf(h, id)).vendors.lancens).toMatchObject({ state: "pending", attempts: 1 });
+    // The next attempt is due, but the job's age is up: no attempt, failed as expired.
+    clock = start + 2_000;
+    await fire(id);
+    const job = await jobOf(h, id);
+    expect(job.vendors.lancens).toMatchObject({
+      state: "failed",
+      failure: "expired",
+      attempts: 1,
+    });
+    expect(job.status).toBe("failed");
+    expect(job.expiresAt).toBe(new Date(start + 2_000).toISOString());
+  });
+
+  it("fails a vendor at once when its backoff would pass the job's age", async () => {
+    const h = await setup({ LOGOUT_JOB_MAX_AGE_SEC: "1", LOGOUT_RETRY_BASE_MS: "4000" });
+    const token = await h.sims.fungame.login("alice");
+    h.sims.fungame.faults.set({ status: 503 });
+    const { id } = await accept(h, { fungame: { token } });
+    await fire(id);
+    expect((await jobOf(h, id)).vendors.fungame).toMatchObject({
+      state: "failed",
+      failure: "expired",
+      attempts: 1,
+      lastError: { upstreamStatus: 503 },
+    });
+  });
+
+  it("keeps a finished job for LOGOUT_JOB_RETENTION_SEC, then deletes it", async () => {
+    const h = await setup();
+    const { id } = await accept(h, { fungame: { token: await h.sims.fungame.login("alice") } });
+    await fire(id);
+    const done = await jobOf(h, id);
+    expect(done.deleteAt).toBe(new Date(clock + 600_000).toISOString());
+    expect(await alarmOf(id)).toBe(clock + 600_000);
+    clock += 599_999;
+    await fire(id);
+    expect((await jobOf(h, id)).status).toBe("delivered");
+    clock += 1;
+    await fire(id);
+    const gone = await h.request(`/v1/logout/${id}`, { bearer: API_KEY });
+    expect(await readProblem(gone)).toMatchObject({ status: 404, code: "JOB_NOT_FOUND" });
+    expect(await storedJob(id)).toBeUndefined();
+    expect(await alarmOf(id)).toBeNull();
+  });
+
+  it("counts and retries an attempt that a restart interrupted", async () => {
+    const h = await setup();
+    const { id } = await accept(h, { fungame: { token: await h.sims.fungame.login("alice") } });
+    // As left by a process that stopped in the middle of the attempt.
+    await runInDurableObject<LogoutOutboxObject, void>(stubOf(id), async (_o, state) => {
+      const job = (await state.storage.get<StoredJob>("job")) as StoredJob;
+      const fungame = job.vendors.fungame as NonNullable<StoredJob["vendors"]["fungame"]>;
+      fungame.state = "delivering";
+      fungame.attempts = 1;
+      fungame.nextAttemptAt = null;
+      await state.storage.put("job", job);
+    });
+    // A fresh instance reads the job from storage.
+    const fresh = new DurableObjectOutbox(namespace);
+    expect((await fresh.get(id))?.vendors.fungame?.state).toBe("delivering");
+    await fire(id);
+    let job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({
+      state: "pending",
+      attempts: 1,
+      lastError: { code: "ATTEMPT_INTERRUPTED" },
+    });
+    clock = Date.parse(job.vendors.fungame?.nextAttemptAt as string);
+    await fire(id);
+    job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({ state: "delivered", attempts: 2 });
+  });
+
+  it("keeps a member's tokens only until its vendor is final, and never shows them", async () => {
+    const h = await setup();
+    h.sims.sdkAuth.faults.set({ status: 503 });
+    const body = await everything(h);
+    const secrets = [body.fungame.token, body.sdkAuth.sessionToken, body.lancens.token, API_KEY];
+    const accepted = await h.request("/v1/logout", { json: body, bearer: API_KEY, headers: ASYNC });
+    const acceptedText = await accepted.text();
+    const { id } = JSON.parse(acceptedText) as JobView;
+    await fire(id);
+    const response = await h.request(`/v1/logout/${id}`, { bearer: API_KEY });
+    const text = await response.text();
+    for (const secret of secrets) {
+      expect(text).not.toContain(secret);
+      expect(acceptedText).not.toContain(secret);
+      expect([...response.headers.values()].join("\n")).not.toContain(secret);
+    }
+    const stored = await storedJob(id);
+    expect(Object.keys(stored?.input ?? {})).toEqual(["sdkAuth"]);
+    expect(JSON.stringify(stored)).not.toContain(body.fungame.token);
+    expect(JSON.stringify(stored)).not.toContain(body.lancens.token);
+    expect(JSON.stringify(h.logs)).not.toContain(body.fungame.token);
+  });
+});
+
+describe("GET /v1/logout/{id}", () => {
+  it("needs caller auth", async () => {
+    const h = await setup();
+    const { id } = await accept(h, { fungame: { token: await h.sims.fungame.login("alice") } });
+    const anonymous = await h.request(`/v1/logout/${id}`);
+    expect(await readProblem(anonymous)).toMatchObject({
+      status: 401,
+      code: "MISSING_CREDENTIALS",
+      vendor: null,
+    });
+    const wrong = await h.request(`/v1/logout/${id}`, { bearer: "not-a-key" });
+    expect(await readProblem(wrong)).toMatchObject({ status: 401, code: "INVALID_CREDENTIALS" });
+  });
+
+  it("answers 404 for an unknown id and 400 naming the field for a malformed one", async () => {
+    const h = await setup();
+    for (const id of [namespace.newUniqueId().toString(), "0".repeat(64)]) {
+      const response = await h.request(`/v1/logout/${id}`, { bearer: API_KEY });
+      expect(await readProblem(response), id).toMatchObject({
+        status: 404,
+        code: "JOB_NOT_FOUND",
+      });
+    }
+    for (const id of ["xyz", "A".repeat(64), "0".repeat(65)]) {
+      const response = await h.request(`/v1/logout/${id}`, { bearer: API_KEY });
+      expect(await readProblem(response), id).toMatchObject({
+        status: 400,
+        code: "INVALID_FIELD",
+        field: "id",
+      });
+    }
+  });
+
+  it("answers 405 with Allow for another method", async () => {
+    const h = await setup();
+    const response = await h.request(`/v1/logout/${"0".repeat(64)}`, { method: "DELETE" });
+    expect(await readProblem(response)).toMatchObject({ status: 405 });
+    expect(response.headers.get("allow")).toBe("GET, HEAD");
+  });
+
+  it("answers 404 when the entry has no outbox", async () => {
+    const h = await createHarness();
+    const response = await h.request(`/v1/logout/${"0".repeat(64)}`, { bearer: API_KEY });
+    expect(await readProblem(response)).toMatchObject({ status: 404, code: "JOB_NOT_FOUND" });
+    const sync = await h.request("/v1/logout", {
+      json: { fungame: { token: await h.sims.fungame.login("alice") } },
+      headers: ASYNC,
+    });
+    expect(sync.status).toBe(200);
+  });
+});
+
+/** Timers run by hand: the in-memory outbox's wake-ups, in time order. */
+function manualTimers(): TimerApi & { runDue(at: number): number; pending(): number[] } {
+  let next = 0;
+  const timers = new Map<number, { at: number; callback: () => void }>();
+  return {
+    set(callback, ms) {
+      next++;
+      timers.set(next, { at: clock + ms, callback });
+      return next;
+    },
+    clear(handle) {
+      timers.delete(handle as number);
+    },
+    runDue(at) {
+      let ran = 0;
+      for (const [handle, timer] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
+        if (timer.at > at) continue;
+        timers.delete(handle);
+        timer.callback();
+        ran++;
+      }
+      return ran;
+    },
+    pending: () => [...timers.values()].map((timer) => timer.at),
+  };
+}
+
+describe("the in-memory outbox (Bun, Deno and Node entries)", () => {
+  it("follows the same states, backoff and retention as the Durable Object", async () => {
+    const timers = manualTimers();
+    let outbox: MemoryOutbox | undefined;
+    const h = await createHarness({
+      env: POLICY_ENV,
+      deps: {
+        outbox: (run) => {
+          outbox = new MemoryOutbox(run, {
+            policy: loadConfig({ ...POLICY_ENV }).outbox,
+            now: () => clock,
+            random: () => 0,
+            timers,
+          });
+          return outbox;
+        },
+      },
+    });
+    const memory = outbox as MemoryOutbox;
+    const token = await h.sims.fungame.login("alice");
+    h.sims.fungame.faults.set({ status: 503, times: 1 });
+    const { id } = await accept(h, { fungame: { token } });
+    expect(timers.pending()).toEqual([clock]);
+    const start = clock;
+    timers.runDue(clock);
+    await memory.idle();
+    expect((await jobOf(h, id)).vendors.fungame).toMatchObject({ state: "pending", attempts: 1 });
+    expect(timers.pending()).toEqual([start + 500]);
+    clock = start + 500;
+    timers.runDue(clock);
+    await memory.idle();
+    const job = await jobOf(h, id);
+    expect(job).toMatchObject({ status: "delivered", vendors: { fungame: { attempts: 2 } } });
+    expect(timers.pending()).toEqual([clock + 600_000]);
+    clock += 600_000;
+    timers.runDue(clock);
+    const gone = await h.request(`/v1/logout/${id}`, { bearer: API_KEY });
+    expect(gone.status).toBe(404);
+    expect(timers.pending()).toEqual([]);
+  });
+});
+
+describe("the outbox settings", () => {
+  it("defaults, and refuses bad values by name", () => {
+    expect(loadConfig({}).outbox).toEqual(DEFAULT_OUTBOX_POLICY);
+    expect(
+      loadConfig({ LOGOUT_JOB_RETENTION_SEC: "0", LOGOUT_RETRY_BASE_MS: "10" }).outbox,
+    ).toMatchObject({ retentionMs: 0, baseDelayMs: 10 });
+    const bad = (vars: Record<string, string>) => {
+      try {
+        loadConfig(vars);
+      } catch (error) {
+        return (error as { issues: { name: string }[] }).issues.map((issue) => issue.name);
+      }
+      return [];
+    };
+    expect(bad({ LOGOUT_RETRY_MAX_ATTEMPTS: "0" })).toEqual(["LOGOUT_RETRY_MAX_ATTEMPTS"]);
+    expect(bad({ LOGOUT_RETRY_BASE_MS: "soon" })).toEqual(["LOGOUT_RETRY_BASE_MS"]);
+    expect(bad({ LOGOUT_JOB_MAX_AGE_SEC: "-1" })).toEqual(["LOGOUT_JOB_MAX_AGE_SEC"]);
+    expect(bad({ LOGOUT_JOB_RETENTION_SEC: "1.5" })).toEqual(["LOGOUT_JOB_RETENTION_SEC"]);
+    expect(bad({ LOGOUT_RETRY_BASE_MS: "5000", LOGOUT_RETRY_MAX_DELAY_MS: "1000" })).toEqual([
+      "LOGOUT_RETRY_MAX_DELAY_MS",
+    ]);
+  });
+});
+
+describe("Prefer (RFC 7240)", () => {
+  it("parses preferences, values, parameters and quoted strings; first instance wins", () => {
+    const parsed = parsePrefer('Return=minimal; foo="a,b;c", respond-async , wait=10, wait=20');
+    expect([...parsed.keys()]).toEqual(["return", "respond-async", "wait"]);
+    expect(parsed.get("return")?.value).toBe("minimal");
+    expect(parsed.get("return")?.params.get("foo")).toBe("a,b;c");
+    expect(parsed.get("wait")?.value).toBe("10");
+    expect(prefersAsync("RESPOND-ASYNC")).toBe(true);
+    expect(prefersAsync('handling=lenient; x="respond-async"')).toBe(false);
+    expect(prefersAsync("respond-async-later")).toBe(false);
+    expect(prefersAsync("")).toBe(false);
+    expect(prefersAsync(undefined)).toBe(false);
+    expect(prefersAsync('"unterminated, respond-async')).toBe(false);
+  });
+});
