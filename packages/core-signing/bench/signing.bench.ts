@@ -9,13 +9,14 @@
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import process from "node:process";
+import { signMd5WithRsa, verifyMd5WithRsa } from "@x/core-signing/md5";
 import {
   encryptOaep,
   importPrivateKey,
   importPublicKey,
   signPkcs1v15,
   verifyPkcs1v15,
-} from "@x/core-signing";
+} from "@x/core-signing/rsa";
 import jsrsasign from "jsrsasign";
 import forge from "node-forge";
 import {
@@ -110,7 +111,7 @@ async function md5SignCase(keys: Keys): Promise<BenchCase> {
     {
       name: "core-signing",
       output: "bytes",
-      run: () => signPkcs1v15(coreKey, DATA, "MD5"),
+      run: () => signMd5WithRsa(coreKey, DATA),
     },
     {
       name: "node:crypto",
@@ -150,7 +151,7 @@ async function md5VerifyCase(keys: Keys): Promise<BenchCase> {
   const signature = crypto.sign("md5", DATA_BYTES, keys.nodePrivate);
   const forged = Uint8Array.from(signature);
   forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 1;
-  const core = (sig: Uint8Array) => verifyPkcs1v15(publicKey, DATA, sig, "MD5");
+  const core = (sig: Uint8Array) => verifyMd5WithRsa(publicKey, DATA, sig);
   const node = (sig: Uint8Array) => crypto.verify("md5", DATA_BYTES, keys.nodePublic, sig);
   if (!(await core(signature)) || !node(signature)) {
     throw new Error(`${name}: a valid signature does not verify`);

@@ -1,4 +1,5 @@
-// @x/core-signing: keys, RSA signatures and encryption, encodings, clocks, and the vendor-client contract.
+// @x/core-signing: the vendor-client contract, errors, encodings, clocks and the key form check.
+// RSA keys, signatures and OAEP are in @x/core-signing/rsa; MD5withRSA is in @x/core-signing/md5.
 export {
   type CallOptions,
   checkBaseUrl,
@@ -54,17 +55,4 @@ export {
   type VendorErrorInit,
   vendorErrorFields,
 } from "./errors.ts";
-export { OAEP_HASHES, type OaepHash, SIGNATURE_HASHES, type SignatureHash } from "./hash.ts";
-export {
-  generateKeyPair,
-  importPrivateKey,
-  importPublicKey,
-  MAX_KEY_BITS,
-  MIN_KEY_BITS,
-  type PrivateKeyMaterial,
-  type PublicKeyMaterial,
-  RsaPrivateKey,
-  RsaPublicKey,
-} from "./keys.ts";
-export { decryptOaep, encryptOaep, oaepCapacity } from "./oaep.ts";
-export { signPkcs1v15, verifyPkcs1v15 } from "./pkcs1.ts";
+export { checkKeyForm, type KeyForm } from "./key-form.ts";

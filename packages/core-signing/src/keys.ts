@@ -11,8 +11,9 @@ import {
   sequenceChildren,
   TAG,
 } from "./der.ts";
-import { fromBase64, fromBase64Url, toBase64, toBase64Url } from "./encoding.ts";
-import { EncodingError, KeyFormatError } from "./errors.ts";
+import { fromBase64Url, toBase64, toBase64Url } from "./encoding.ts";
+import { KeyFormatError } from "./errors.ts";
+import { derKeyStructure, readKeyText } from "./key-form.ts";
 
 export const MIN_KEY_BITS = 512;
 export const MAX_KEY_BITS = 4096;
@@ -31,7 +32,7 @@ export interface PrivateParts {
   dp: bigint;
   dq: bigint;
   qi: bigint;
-  /** Blinding pair (r^e mod n, r^-1 mod n) and how often it has been used; see rsa.ts. */
+  /** Blinding pair (r^e mod n, r^-1 mod n) and how often it has been used; see rsa-raw.ts. */
   blinding?: { a: bigint; aInverse: bigint; uses: number };
 }
 
@@ -199,90 +200,34 @@ function toPem(label: string, der: Uint8Array): string {
 
 type Parsed = { kind: "private"; parts: PrivateParts } | { kind: "public"; n: bigint; e: bigint };
 
-const PEM = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/;
-
-/** OneAccess and others send PEM or base64 with line breaks as the two characters `\n`. */
-function unescapeLineBreaks(text: string): string {
-  return text.includes("\\") ? text.replace(/\\r\\n|\\n|\\r/g, "\n") : text;
-}
-
-function decodeBase64Body(body: string, what: string): Uint8Array {
-  const compact = body.replace(/\s+/g, "");
-  if (compact.length === 0) throw new KeyFormatError("encoding", `${what} is empty`);
-  try {
-    return fromBase64(compact);
-  } catch (cause) {
-    const reason = cause instanceof EncodingError ? cause.message : "invalid base64";
-    throw new KeyFormatError("encoding", `${what} is not valid base64 (${reason})`, { cause });
-  }
-}
-
 function parseString(text: string): Parsed {
-  const trimmed = unescapeLineBreaks(text).trim();
-  if (trimmed.startsWith("{")) {
-    let jwk: unknown;
-    try {
-      jwk = JSON.parse(trimmed);
-    } catch (cause) {
-      throw new KeyFormatError("jwk", "key material starts with { but is not valid JSON", {
-        cause,
-      });
-    }
-    return parseJwk(jwk);
+  const key = readKeyText(text);
+  if (key.form === "jwk") return parseJwk(key.jwk);
+  if (key.form === "der") return parseDer(key.der);
+  switch (key.label) {
+    case "PRIVATE KEY":
+      return { kind: "private", parts: parsePkcs8(key.der) };
+    case "RSA PRIVATE KEY":
+      return { kind: "private", parts: parsePkcs1Private(key.der) };
+    case "PUBLIC KEY":
+      return parseSpki(key.der);
+    case "RSA PUBLIC KEY":
+      return parsePkcs1Public(key.der);
   }
-  if (trimmed.startsWith("-----BEGIN")) {
-    const match = PEM.exec(trimmed);
-    if (!match)
-      throw new KeyFormatError("encoding", "PEM has a BEGIN line but no matching END line");
-    const [, label, body = "", endLabel] = match;
-    if (label !== endLabel) {
-      throw new KeyFormatError(
-        "pem-label",
-        `PEM BEGIN label "${label}" does not match END label "${endLabel}"`,
-      );
-    }
-    if (/Proc-Type:|DEK-Info:/.test(body) || label === "ENCRYPTED PRIVATE KEY") {
-      throw new KeyFormatError(
-        "encoding",
-        "encrypted PEM keys are not supported: decrypt the key first",
-      );
-    }
-    const der = decodeBase64Body(body, `the body of the ${label} PEM`);
-    switch (label) {
-      case "PRIVATE KEY":
-        return { kind: "private", parts: parsePkcs8(der) };
-      case "RSA PRIVATE KEY":
-        return { kind: "private", parts: parsePkcs1Private(der) };
-      case "PUBLIC KEY":
-        return parseSpki(der);
-      case "RSA PUBLIC KEY":
-        return parsePkcs1Public(der);
-      default:
-        throw new KeyFormatError(
-          "pem-label",
-          `unsupported PEM label "${label}": expected PRIVATE KEY, RSA PRIVATE KEY, PUBLIC KEY or RSA PUBLIC KEY`,
-        );
-    }
-  }
-  return parseDer(decodeBase64Body(trimmed, "key material (neither PEM nor JWK, so base64 DER)"));
 }
 
 /** DER of unknown kind: PKCS#8, PKCS#1 private, SPKI or PKCS#1 public, told apart by shape. */
 function parseDer(der: Uint8Array): Parsed {
-  const top = readDerElement(der, TAG.SEQUENCE, "key");
-  const children = sequenceChildren(top, "key");
-  const tags = children.map((child) => child.tag);
-  if (tags[0] === TAG.SEQUENCE && tags[1] === TAG.BIT_STRING) return parseSpki(der);
-  if (tags[0] === TAG.INTEGER && tags[1] === TAG.SEQUENCE)
-    return { kind: "private", parts: parsePkcs8(der) };
-  if (tags.length === 2 && tags.every((tag) => tag === TAG.INTEGER)) return parsePkcs1Public(der);
-  if (tags.length >= 9 && tags.every((tag) => tag === TAG.INTEGER)) {
-    return { kind: "private", parts: parsePkcs1Private(der) };
+  switch (derKeyStructure(der)) {
+    case "spki":
+      return parseSpki(der);
+    case "pkcs8":
+      return { kind: "private", parts: parsePkcs8(der) };
+    case "pkcs1-public":
+      return parsePkcs1Public(der);
+    case "pkcs1-private":
+      return { kind: "private", parts: parsePkcs1Private(der) };
   }
-  throw new KeyFormatError(
-    "der",
-    "DER is not an RSA key in PKCS#8, PKCS#1 or SubjectPublicKeyInfo form",
-  );
 }
 
 function checkAlgorithm(

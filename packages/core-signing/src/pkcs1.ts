@@ -1,32 +1,27 @@
-// RSASSA-PKCS1-v1_5 signatures (RFC 8017 §8.2): WebCrypto for SHA-*, BigInt for MD5 and small keys.
+// RSASSA-PKCS1-v1_5 signatures (RFC 8017 §8.2): WebCrypto for SHA-*, BigInt for keys it refuses and for MD5.
 import { bigIntToBytes, bytesToBigInt } from "./bigint.ts";
 import { concatBytes, timingSafeEqual, toBytes } from "./encoding.ts";
 import { KeyFormatError } from "./errors.ts";
-import { digest, HASHES, type SignatureHash, signatureHash } from "./hash.ts";
+import { digest, HASHES, type HashInfo, type SignatureHash, signatureHash } from "./hash.ts";
 import { RsaPrivateKey, type RsaPublicKey } from "./keys.ts";
-import { rsaPrivate, rsaPublic } from "./rsa.ts";
+import { rsaPrivate, rsaPublic } from "./rsa-raw.ts";
 
 const ALGORITHM = "RSASSA-PKCS1-v1_5";
 
-/** PKCS#1 v1.5 needs 11 bytes of padding around the DigestInfo. */
-function checkKeyFits(hash: SignatureHash, size: number, bits: number): void {
-  const needed = HASHES[hash].digestInfoPrefix.length + HASHES[hash].length + 11;
+/** @internal PKCS#1 v1.5 needs 11 bytes of padding around the DigestInfo. */
+export function checkKeyFits(hash: HashInfo, size: number, bits: number): void {
+  const needed = hash.digestInfoPrefix.length + hash.length + 11;
   if (size < needed) {
     throw new KeyFormatError(
       "size",
-      `a ${bits}-bit key is too small for ${hash} PKCS#1 v1.5 signatures: at least ${needed * 8} bits needed`,
+      `a ${bits}-bit key is too small for ${hash.name} PKCS#1 v1.5 signatures: at least ${needed * 8} bits needed`,
     );
   }
 }
 
-/** EMSA-PKCS1-v1_5: 00 01 FF…FF 00 DigestInfo, exactly `size` bytes. */
-async function encodeMessage(
-  data: Uint8Array<ArrayBuffer>,
-  hash: SignatureHash,
-  size: number,
-): Promise<Uint8Array> {
-  const info = HASHES[hash];
-  const t = concatBytes(info.digestInfoPrefix, await digest(hash, data));
+/** EMSA-PKCS1-v1_5 of a digest: 00 01 FF…FF 00 DigestInfo, exactly `size` bytes. */
+function encodeMessage(hash: HashInfo, hashed: Uint8Array, size: number): Uint8Array {
+  const t = concatBytes(hash.digestInfoPrefix, hashed);
   const em = new Uint8Array(size).fill(0xff);
   em[0] = 0;
   em[1] = 1;
@@ -36,9 +31,37 @@ async function encodeMessage(
 }
 
 /**
- * Signs `data` (a string is taken as UTF-8) with RSASSA-PKCS1-v1_5 and `hash`. The output is the
- * deterministic signature, byte-identical to OpenSSL's. MD5 (eBET's MD5withRSA) runs on BigInt with
- * CRT, sliding windows and blinding, as does any key the runtime's WebCrypto refuses.
+ * @internal The signature of a digest on BigInt, with CRT, sliding windows and blinding. The caller
+ * has checked that the key fits the hash.
+ */
+export function signDigest(key: RsaPrivateKey, hash: HashInfo, hashed: Uint8Array): Uint8Array {
+  const em = encodeMessage(hash, hashed, key.size);
+  return bigIntToBytes(rsaPrivate(key, bytesToBigInt(em)), key.size);
+}
+
+/** @internal Whether `signature` signs this digest, on BigInt; a malformed signature is false. */
+export function verifyDigest(
+  publicKey: RsaPublicKey,
+  hash: HashInfo,
+  hashed: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  const s = bytesToBigInt(signature);
+  if (s >= publicKey.n) return false;
+  const expected = encodeMessage(hash, hashed, publicKey.size);
+  return timingSafeEqual(bigIntToBytes(rsaPublic(publicKey, s), publicKey.size), expected);
+}
+
+/** @internal The public key of a key pair's either half. */
+export function publicHalf(key: RsaPublicKey | RsaPrivateKey): RsaPublicKey {
+  return key instanceof RsaPrivateKey ? key.publicKey : key;
+}
+
+/**
+ * Signs `data` (a string is taken as UTF-8) with RSASSA-PKCS1-v1_5 and `hash` (SHA-1, SHA-256,
+ * SHA-384 or SHA-512). The output is the deterministic signature, byte-identical to OpenSSL's. A key
+ * the runtime's WebCrypto refuses is signed with on BigInt, with CRT, sliding windows and blinding.
+ * MD5withRSA is `signMd5WithRsa` of `@x/core-signing/md5`.
  */
 export async function signPkcs1v15(
   key: RsaPrivateKey,
@@ -47,13 +70,10 @@ export async function signPkcs1v15(
 ): Promise<Uint8Array> {
   const name = signatureHash(hash);
   const bytes = toBytes(data);
-  checkKeyFits(name, key.size, key.bits);
-  if (HASHES[name].webCrypto) {
-    const cryptoKey = await key.cryptoKey(ALGORITHM, name, "sign");
-    if (cryptoKey) return new Uint8Array(await crypto.subtle.sign(ALGORITHM, cryptoKey, bytes));
-  }
-  const em = await encodeMessage(bytes, name, key.size);
-  return bigIntToBytes(rsaPrivate(key, bytesToBigInt(em)), key.size);
+  checkKeyFits(HASHES[name], key.size, key.bits);
+  const cryptoKey = await key.cryptoKey(ALGORITHM, name, "sign");
+  if (cryptoKey) return new Uint8Array(await crypto.subtle.sign(ALGORITHM, cryptoKey, bytes));
+  return signDigest(key, HASHES[name], await digest(name, bytes));
 }
 
 /**
@@ -67,26 +87,21 @@ export async function verifyPkcs1v15(
   hash: SignatureHash,
 ): Promise<boolean> {
   const name = signatureHash(hash);
-  const publicKey = key instanceof RsaPrivateKey ? key.publicKey : key;
+  const publicKey = publicHalf(key);
   if (!(signature instanceof Uint8Array) || signature.length !== publicKey.size) return false;
   const bytes = toBytes(data);
   try {
-    checkKeyFits(name, publicKey.size, publicKey.bits);
+    checkKeyFits(HASHES[name], publicKey.size, publicKey.bits);
   } catch {
     return false;
   }
-  if (HASHES[name].webCrypto) {
-    const cryptoKey = await publicKey.cryptoKey(ALGORITHM, name, "verify");
-    if (cryptoKey) {
-      try {
-        return await crypto.subtle.verify(ALGORITHM, cryptoKey, toBytes(signature), bytes);
-      } catch {
-        return false;
-      }
+  const cryptoKey = await publicKey.cryptoKey(ALGORITHM, name, "verify");
+  if (cryptoKey) {
+    try {
+      return await crypto.subtle.verify(ALGORITHM, cryptoKey, toBytes(signature), bytes);
+    } catch {
+      return false;
     }
   }
-  const s = bytesToBigInt(signature);
-  if (s >= publicKey.n) return false;
-  const expected = await encodeMessage(bytes, name, publicKey.size);
-  return timingSafeEqual(bigIntToBytes(rsaPublic(publicKey, s), publicKey.size), expected);
+  return verifyDigest(publicKey, HASHES[name], await digest(name, bytes), signature);
 }

@@ -2,7 +2,16 @@
 import { createPublicKey, generateKeyPair, generatePrimeSync, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { expect } from "vitest";
-import { KeyFormatError, type KeyFormatProblem, type SignatureHash } from "../src/index.ts";
+import { KeyFormatError, type KeyFormatProblem } from "../src/index.ts";
+import { signMd5WithRsa, verifyMd5WithRsa } from "../src/md5/index.ts";
+import {
+  type RsaPrivateKey,
+  type RsaPublicKey,
+  SIGNATURE_HASHES,
+  type SignatureHash,
+  signPkcs1v15,
+  verifyPkcs1v15,
+} from "../src/rsa/index.ts";
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -85,8 +94,33 @@ export function key(bits: number): NodeKeyPair {
   return pair;
 }
 
+/** Every PKCS#1 v1.5 hash: MD5 (`@x/core-signing/md5`) and the SHA family (`@x/core-signing/rsa`). */
+export type AnyHash = "MD5" | SignatureHash;
+export const ALL_HASHES: readonly AnyHash[] = ["MD5", ...SIGNATURE_HASHES];
+
+/** signMd5WithRsa for MD5, signPkcs1v15 for the others. */
+export function sign(
+  key: RsaPrivateKey,
+  data: string | Uint8Array,
+  hash: AnyHash,
+): Promise<Uint8Array> {
+  return hash === "MD5" ? signMd5WithRsa(key, data) : signPkcs1v15(key, data, hash);
+}
+
+/** verifyMd5WithRsa for MD5, verifyPkcs1v15 for the others. */
+export function verify(
+  key: RsaPublicKey | RsaPrivateKey,
+  data: string | Uint8Array,
+  signature: Uint8Array,
+  hash: AnyHash,
+): Promise<boolean> {
+  return hash === "MD5"
+    ? verifyMd5WithRsa(key, data, signature)
+    : verifyPkcs1v15(key, data, signature, hash);
+}
+
 /** node:crypto's name for a hash. */
-export function nodeHash(hash: SignatureHash): "md5" | "sha1" | "sha256" | "sha384" | "sha512" {
+export function nodeHash(hash: AnyHash): "md5" | "sha1" | "sha256" | "sha384" | "sha512" {
   const names = {
     MD5: "md5",
     "SHA-1": "sha1",

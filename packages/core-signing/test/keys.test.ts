@@ -9,18 +9,16 @@ import {
 } from "node:crypto";
 import { inspect } from "node:util";
 import { beforeAll, describe, expect, test } from "vitest";
+import { KeyFormatError, toHex } from "../src/index.ts";
 import {
   generateKeyPair,
   importPrivateKey,
   importPublicKey,
-  KeyFormatError,
   MAX_KEY_BITS,
   MIN_KEY_BITS,
   RsaPrivateKey,
   RsaPublicKey,
-  signPkcs1v15,
-  toHex,
-} from "../src/index.ts";
+} from "../src/rsa/index.ts";
 import {
   b64uFromBig,
   bigFromB64u,
@@ -32,6 +30,7 @@ import {
   rejection,
   SHORT_MEMBERS_PKCS8_PEM,
   SIZES,
+  sign,
   thrown,
 } from "./fixtures.ts";
 
@@ -689,7 +688,7 @@ describe("generateKeyPair", () => {
       ["SHA-256", "sha256"],
       ["MD5", "md5"],
     ] as const) {
-      const signature = await signPkcs1v15(generated, data, hash);
+      const signature = await sign(generated, data, hash);
       expect(nodeVerify(nodeName, data, nodePublic, signature)).toBe(true);
       expect(nodeVerify(nodeName, Buffer.from("other data"), nodePublic, signature)).toBe(false);
     }

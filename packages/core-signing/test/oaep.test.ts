@@ -1,9 +1,8 @@
 // RSA-OAEP encryption and decryption (src/oaep.ts), with node:crypto as the oracle.
 import { constants, privateDecrypt, publicEncrypt } from "node:crypto";
 import { beforeAll, describe, expect, test } from "vitest";
+import { DataTooLongError, DecryptionError, toHex } from "../src/index.ts";
 import {
-  DataTooLongError,
-  DecryptionError,
   decryptOaep,
   encryptOaep,
   importPrivateKey,
@@ -11,8 +10,7 @@ import {
   OAEP_HASHES,
   type OaepHash,
   oaepCapacity,
-  toHex,
-} from "../src/index.ts";
+} from "../src/rsa/index.ts";
 import {
   expectKeyFormatError,
   freshKeyPair,

@@ -1,4 +1,5 @@
 // @x/fungame: FunGame WebAPI logout with a Bearer JWT, and token tools for an edge deny-list.
+// HS256 verification (verifyToken, with jose) is the subpath @x/fungame/verify.
 export {
   FunGameClient,
   type FunGameClientOptions,
@@ -34,7 +35,4 @@ export {
   inspectToken,
   MAX_TOKEN_LENGTH,
   type TokenClaims,
-  type VerifiedToken,
-  type VerifyTokenOptions,
-  verifyToken,
 } from "./token.ts";

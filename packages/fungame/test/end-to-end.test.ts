@@ -7,7 +7,6 @@ import {
   isTokenRevoked,
   MemoryRevocationList,
   revokeToken,
-  verifyToken,
 } from "../src/index.ts";
 import {
   createFunGameSimulator,
@@ -15,6 +14,7 @@ import {
   type FunGameSimulatorOptions,
   type PayloadCasing,
 } from "../src/testing/index.ts";
+import { verifyToken } from "../src/verify/index.ts";
 import { fungameClaims, hmacToken, noneToken, T0, T0_SEC } from "./jwt-oracle.ts";
 
 function world(

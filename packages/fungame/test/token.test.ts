@@ -1,13 +1,8 @@
 // Token tools (src/token.ts): syntax checks, inspection, HS256-only verification, with node:crypto as the oracle.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  checkBearerToken,
-  FunGameError,
-  inspectToken,
-  MAX_TOKEN_LENGTH,
-  verifyToken,
-} from "../src/index.ts";
+import { checkBearerToken, FunGameError, inspectToken, MAX_TOKEN_LENGTH } from "../src/index.ts";
+import { verifyToken } from "../src/verify/index.ts";
 import {
   b64url,
   fungameClaims,
@@ -312,5 +307,15 @@ describe("verifyToken", () => {
       ),
       { seed: 7, numRuns: 60 },
     );
+  });
+});
+
+describe("entries", () => {
+  it("the main entry carries no verification, @x/fungame/verify does", async () => {
+    const main = await import("../src/index.ts");
+    expect("verifyToken" in main).toBe(false);
+    expect(typeof main.inspectToken).toBe("function");
+    const verify = await import("../src/verify/index.ts");
+    expect(Object.keys(verify)).toEqual(["verifyToken"]);
   });
 });

@@ -1,30 +1,37 @@
 // Conformance cases for @x/core-signing: OpenSSL-made vectors must hold on every runtime.
 import {
   ClockOffset,
+  checkKeyForm,
   DataTooLongError,
   DecryptionError,
-  decryptOaep,
   EncodingError,
   ERROR_KINDS,
-  encryptOaep,
   fromBase64,
   fromBase64Url,
   fromHex,
-  importPrivateKey,
-  importPublicKey,
   KeyFormatError,
   randomNonce,
-  SIGNATURE_HASHES,
   sendRequest,
-  signPkcs1v15,
   timestamp,
   toBase64,
   toBase64Url,
   toHex,
   utf8Encode,
   VendorError,
-  verifyPkcs1v15,
 } from "@x/core-signing";
+import { signMd5WithRsa, verifyMd5WithRsa } from "@x/core-signing/md5";
+import {
+  decryptOaep,
+  encryptOaep,
+  importPrivateKey,
+  importPublicKey,
+  type RsaPrivateKey,
+  type RsaPublicKey,
+  SIGNATURE_HASHES,
+  type SignatureHash,
+  signPkcs1v15,
+  verifyPkcs1v15,
+} from "@x/core-signing/rsa";
 import {
   assert,
   assertBytes,
@@ -39,6 +46,16 @@ export const cases: ConformanceCase[] = [];
 const test = group("core-signing", cases);
 
 const pemBody = (pem: string) => pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+
+/** MD5withRSA from @x/core-signing/md5, the SHA family from @x/core-signing/rsa. */
+type AnyHash = "MD5" | SignatureHash;
+const ALL_HASHES: readonly AnyHash[] = ["MD5", ...SIGNATURE_HASHES];
+const sign = (key: RsaPrivateKey, data: string, hash: AnyHash) =>
+  hash === "MD5" ? signMd5WithRsa(key, data) : signPkcs1v15(key, data, hash);
+const verify = (key: RsaPublicKey, data: string, signature: Uint8Array, hash: AnyHash) =>
+  hash === "MD5"
+    ? verifyMd5WithRsa(key, data, signature)
+    : verifyPkcs1v15(key, data, signature, hash);
 
 for (const vector of vectors.keys) {
   const { bits } = vector;
@@ -58,12 +75,12 @@ for (const vector of vectors.keys) {
       assertEqual(importPublicKey(form).bits, bits, "public key size");
   });
 
-  for (const hash of SIGNATURE_HASHES) {
+  for (const hash of ALL_HASHES) {
     const expected = vector.signatures[hash as keyof typeof vector.signatures];
     if (expected === null) {
       test(`${bits}-bit key refuses ${hash}, as OpenSSL does`, async () => {
         await assertRejects(
-          () => signPkcs1v15(importPrivateKey(vector.pkcs8), vectors.message, hash),
+          () => sign(importPrivateKey(vector.pkcs8), vectors.message, hash),
           KeyFormatError,
           /too small/,
           "signing",
@@ -75,30 +92,26 @@ for (const vector of vectors.keys) {
       const signature = fromBase64(expected);
       for (const pem of [vector.pkcs8, vector.pkcs1]) {
         assertBytes(
-          await signPkcs1v15(importPrivateKey(pem), vectors.message, hash),
+          await sign(importPrivateKey(pem), vectors.message, hash),
           signature,
           `${hash} signature`,
         );
       }
       const publicKey = importPublicKey(vector.spki);
       assert(
-        await verifyPkcs1v15(publicKey, vectors.message, signature, hash),
+        await verify(publicKey, vectors.message, signature, hash),
         "OpenSSL signature verifies",
       );
       const flipped = signature.slice();
       flipped[flipped.length - 1] = (flipped[flipped.length - 1] as number) ^ 1;
+      assertEqual(await verify(publicKey, vectors.message, flipped, hash), false, "flipped bit");
       assertEqual(
-        await verifyPkcs1v15(publicKey, vectors.message, flipped, hash),
-        false,
-        "flipped bit",
-      );
-      assertEqual(
-        await verifyPkcs1v15(publicKey, vectors.message, signature.subarray(1), hash),
+        await verify(publicKey, vectors.message, signature.subarray(1), hash),
         false,
         "truncated",
       );
       assertEqual(
-        await verifyPkcs1v15(publicKey, `${vectors.message}!`, signature, hash),
+        await verify(publicKey, `${vectors.message}!`, signature, hash),
         false,
         "other data",
       );
@@ -124,6 +137,27 @@ for (const vector of vectors.keys) {
 
 const key2048 = vectors.keys.find((vector) => vector.bits === 2048);
 if (!key2048) throw new Error("vectors lack a 2048-bit key");
+
+test("checkKeyForm tells PEM, base64 DER and JWK apart, and refuses bad forms", async () => {
+  const pkcs8 = checkKeyForm(key2048.pkcs8, "private");
+  assertEqual(`${pkcs8.encoding}/${pkcs8.structure}/${pkcs8.type}`, "pem/pkcs8/private", "PKCS#8");
+  const spki = checkKeyForm(pemBody(key2048.spki));
+  assertEqual(`${spki.encoding}/${spki.structure}/${spki.type}`, "der/spki/public", "SPKI");
+  const jwk = checkKeyForm(importPrivateKey(key2048.pkcs1).toJwk());
+  assertEqual(`${jwk.encoding}/${jwk.type}`, "jwk/private", "JWK");
+  await assertRejects(
+    () => checkKeyForm(key2048.spki, "private"),
+    KeyFormatError,
+    /public key where a private key is needed/,
+    "public as private",
+  );
+  await assertRejects(
+    () => checkKeyForm("-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----"),
+    KeyFormatError,
+    /not valid base64/,
+    "bad body",
+  );
+});
 
 test("a cached import returns the same key object", () => {
   const first = importPrivateKey(key2048.pkcs8);

@@ -9,13 +9,13 @@ import {
   MemoryRevocationList,
   parseLogoutResponse,
   revokeToken,
-  verifyToken,
 } from "@x/fungame";
 import {
   createFunGameSimulator,
   DEFAULT_SIMULATOR_JWT_KEY,
   type FunGameSimulatorOptions,
 } from "@x/fungame/testing";
+import { verifyToken } from "@x/fungame/verify";
 import { assert, assertEqual, assertRejects, type ConformanceCase, group } from "../harness.ts";
 
 export const cases: ConformanceCase[] = [];
