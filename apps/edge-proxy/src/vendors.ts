@@ -18,6 +18,12 @@ import type { EbetCallbackInput, EbetLogoutInput, LancensInput, SdkAuthInput } f
 import { type AttemptOptions, callUpstream, type UpstreamEnv } from "./upstream.ts";
 
 export const VENDORS = ["ebet", "fungame", "sdk-auth", "lancens"] as const;
+
+/**
+ * The most the proxy reads of any vendor's answer, in bytes: the answers it parses are a few hundred
+ * bytes. A longer body is a 502 BAD_RESPONSE, and the rest of it is never read.
+ */
+export const UPSTREAM_MAX_BODY_BYTES = 64 * 1024;
 export type VendorName = (typeof VENDORS)[number];
 
 /** Every successful vendor call answers this. */
@@ -186,6 +192,7 @@ export class VendorGateway {
           timestampUnit: config.timestampUnit,
           fetch: this.#deps.fetchFor("ebet"),
           now: this.#deps.now,
+          maxBodyBytes: UPSTREAM_MAX_BODY_BYTES,
         }),
     );
     return this.#ebet;
@@ -196,7 +203,12 @@ export class VendorGateway {
     if (config === undefined) throw notConfigured("fungame");
     this.#fungame ??= this.#client(
       "fungame",
-      () => new FunGameClient({ baseUrl: config.baseUrl, fetch: this.#deps.fetchFor("fungame") }),
+      () =>
+        new FunGameClient({
+          baseUrl: config.baseUrl,
+          fetch: this.#deps.fetchFor("fungame"),
+          maxBodyBytes: UPSTREAM_MAX_BODY_BYTES,
+        }),
     );
     return this.#fungame;
   }
@@ -214,6 +226,7 @@ export class VendorGateway {
           fetch: this.#deps.fetchFor("sdk-auth"),
           now: this.#deps.now,
           timeoutMs: this.#config.upstreamTimeoutMs,
+          maxBodyBytes: UPSTREAM_MAX_BODY_BYTES,
         }),
     );
     return this.#sdkAuth;
@@ -224,7 +237,12 @@ export class VendorGateway {
     if (config === undefined) throw notConfigured("lancens");
     this.#lancens ??= this.#client(
       "lancens",
-      () => new LancensClient({ baseUrl: config.baseUrl, fetch: this.#deps.fetchFor("lancens") }),
+      () =>
+        new LancensClient({
+          baseUrl: config.baseUrl,
+          fetch: this.#deps.fetchFor("lancens"),
+          maxBodyBytes: UPSTREAM_MAX_BODY_BYTES,
+        }),
     );
     return this.#lancens;
   }

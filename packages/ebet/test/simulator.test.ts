@@ -1,5 +1,6 @@
 // The simulator on its own: every rule and code it enforces, its state, its call log and its faults.
 import { createSign, type KeyObject } from "node:crypto";
+import { OVERSIZED_BODY_BYTES } from "@x/core-signing/testing";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EBET_SIGNED_FIELDS, type EbetCall, signatureText } from "../src/index.ts";
@@ -442,6 +443,53 @@ describe("forced statuses and faults", () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(simulator.calls[0]?.reason).toBe("caller aborted while delayed");
     expect(simulator.user("demo")?.playing).toBe(false);
+  });
+});
+
+describe("connection faults and huge bodies", () => {
+  it("drops the connection on logout and callback: fetch rejects with a TypeError, nothing changes", async () => {
+    const simulator = simulate();
+    simulator.updateUser("demo", { playing: true });
+    simulator.faults.set({ reset: true, times: 2 });
+    await expect(simulator.fetch(post("/api/logout", logoutBody()))).rejects.toThrow(TypeError);
+    await expect(simulator.fetch(post("/api/callback", callbackBody()))).rejects.toThrow(
+      "fetch failed",
+    );
+    expect(simulator.isPlaying("demo")).toBe(true);
+    expect(simulator.calls.map((call) => [call.call, call.reason])).toEqual([
+      ["logout", "fault switch"],
+      ["callback", "fault switch"],
+    ]);
+    // Then it behaves again.
+    expect((await send(simulator, "logout", logoutBody())).status).toBe(200);
+    expect(simulator.isPlaying("demo")).toBe(false);
+  });
+
+  it("answers a JSON body over 10 MB, streamed, on logout and callback", async () => {
+    const simulator = simulate();
+    simulator.faults.set({ oversizedBody: true });
+    for (const [call, body] of [
+      ["logout", logoutBody()],
+      ["callback", callbackBody()],
+    ] as const) {
+      const response = await simulator.fetch(post(`/api/${call}`, body));
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      await reader.cancel();
+    }
+    expect(simulator.faults.streamedBytes).toBeLessThan(OVERSIZED_BODY_BYTES);
+    const whole = await simulator.fetch(post("/api/logout", logoutBody()));
+    expect((await whole.arrayBuffer()).byteLength).toBe(OVERSIZED_BODY_BYTES);
+  });
+
+  it("relabels the callback answer too with a wrong content type", async () => {
+    const simulator = simulate();
+    simulator.faults.set({ contentType: "text/html" });
+    const response = await simulator.fetch(post("/api/callback", callbackBody()));
+    expect(response.headers.get("content-type")).toBe("text/html");
+    expect(((await response.json()) as { status: number }).status).toBe(200);
   });
 });
 

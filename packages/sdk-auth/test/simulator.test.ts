@@ -1,5 +1,6 @@
 import { constants, publicEncrypt } from "node:crypto";
 import { generateKeyPair, importPublicKey, type RsaPrivateKey } from "@x/core-signing/rsa";
+import { OVERSIZED_BODY_BYTES, OVERSIZED_CHUNK_BYTES } from "@x/core-signing/testing";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ONEACCESS_CODES } from "../src/codes.ts";
 import { buildLogoutRequest, PATHS } from "../src/requests.ts";
@@ -403,6 +404,47 @@ describe("state, log and misbehaviour", () => {
     expect(await relabelled.json()).toHaveProperty("timestamp");
     sim.faults.clear();
     expect((await get(PATHS.serverDate)).headers.get("content-type")).toMatch(/json/);
+  });
+
+  it("drops the connection on every path when told: fetch rejects with a TypeError", async () => {
+    const token = sim.issueSession();
+    sim.faults.set({ reset: true, times: 3 });
+    for (const path of [PATHS.serverDate, PATHS.publicKey]) {
+      await expect(get(path)).rejects.toThrow(TypeError);
+    }
+    await expect(sim.fetch(await signedLogout(token))).rejects.toThrow("fetch failed");
+    expect(sim.hasSession(token)).toBe(true);
+    expect(sim.count()).toBe(3);
+    expect((await sim.fetch(await signedLogout(token))).status).toBe(200);
+    expect(sim.hasSession(token)).toBe(false);
+  });
+
+  it("answers a JSON body over 10 MB on every path, streamed as it is read", async () => {
+    const token = sim.issueSession();
+    sim.faults.set({ oversizedBody: true });
+    const answers = [
+      await get(PATHS.serverDate),
+      await get(PATHS.publicKey),
+      await sim.fetch(await signedLogout(token)),
+    ];
+    for (const response of answers) {
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      expect((await reader.read()).value?.byteLength).toBe(OVERSIZED_CHUNK_BYTES);
+      await reader.cancel();
+    }
+    expect(sim.faults.streamedBytes).toBeLessThan(OVERSIZED_BODY_BYTES);
+    expect(sim.hasSession(token)).toBe(true);
+  });
+
+  it("relabels the content type of the public key and logout answers too", async () => {
+    const token = sim.issueSession();
+    sim.faults.set({ contentType: "text/html" });
+    expect((await get(PATHS.publicKey)).headers.get("content-type")).toBe("text/html");
+    const logout = await sim.fetch(await signedLogout(token));
+    expect(logout.headers.get("content-type")).toBe("text/html");
+    expect(await logout.text()).toBe("success");
   });
 
   it("answers late when slowed down, and gives up when the caller aborts", async () => {

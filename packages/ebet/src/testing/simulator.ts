@@ -183,7 +183,10 @@ function copyWallet(wallet: readonly EbetWallet[]): EbetWallet[] {
 export class EbetSimulator {
   /** The Hono app that serves the calls; `fetch` is its entry point. */
   readonly app: Hono;
-  /** Misbehaviour switches: slow answers, HTTP 502/504 pages, non-JSON or truncated bodies. */
+  /**
+   * Misbehaviour switches: slow answers, HTTP 502/504 pages, non-JSON or truncated bodies, a wrong
+   * content type, a dropped connection, a body over 10 MB.
+   */
   readonly faults: FaultSwitch = new FaultSwitch();
 
   readonly #channels = new Map<number, Channel>();
@@ -224,15 +227,18 @@ export class EbetSimulator {
 
   /**
    * Answers a request as eBET would; pass it as a client's `fetch`. Like a network fetch, it
-   * rejects with the signal's reason when the request's signal aborts before the answer.
+   * rejects with the signal's reason when the request's signal aborts before the answer, and with a
+   * TypeError when the `reset` fault drops the connection. `env` is the server's, when served over
+   * HTTP (`@hono/node-server` passes `{ incoming, outgoing }`).
    */
-  readonly fetch = (request: Request): Promise<Response> => {
+  readonly fetch = (request: Request, env?: unknown): Promise<Response> => {
     const signal = request.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<Response>((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
-      Promise.resolve(this.app.fetch(request))
+      Promise.resolve(this.app.fetch(request, env))
+        .then((response) => this.faults.settle(response))
         .then(resolve, reject)
         .finally(() => signal.removeEventListener("abort", onAbort));
     });
@@ -367,7 +373,7 @@ export class EbetSimulator {
       const request = c.req.raw;
       let faulty: Response | undefined;
       try {
-        faulty = await this.faults.intercept(request.signal);
+        faulty = await this.faults.intercept(request.signal, c.env);
       } catch {
         // The caller gave up while the answer was held back: nobody reads this one.
         this.#log(request, undefined, undefined, 503, undefined, "caller aborted while delayed");

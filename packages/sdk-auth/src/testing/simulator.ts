@@ -113,11 +113,18 @@ export interface SimulatorState {
 }
 
 export interface OneAccessSimulator {
-  /** Answers a Request as OneAccess would: pass it as the client's `fetch`. */
-  readonly fetch: (request: Request) => Promise<Response>;
+  /**
+   * Answers a Request as OneAccess would: pass it as the client's `fetch`. Rejects with a TypeError
+   * when the `reset` fault drops the connection. `env` is the server's, when served over HTTP
+   * (`@hono/node-server` passes `{ incoming, outgoing }`).
+   */
+  readonly fetch: (request: Request, env?: unknown) => Promise<Response>;
   /** The Hono app inside, to mount or serve. */
   readonly app: Hono;
-  /** Misbehaviour switches: slow answers, gateway errors, non-JSON and truncated bodies, wrong content type. */
+  /**
+   * Misbehaviour switches on every path (server date and public key too): slow answers, gateway
+   * errors, non-JSON and truncated bodies, wrong content type, dropped connection, a body over 10 MB.
+   */
   readonly faults: FaultSwitch;
   readonly options: Readonly<ResolvedSimulatorOptions>;
   /** The current key pair. */
@@ -318,7 +325,7 @@ export async function createOneAccessSimulator(
   const app = new Hono();
 
   app.use("*", async (c, next) => {
-    const faulty = await faults.intercept(c.req.raw.signal);
+    const faulty = await faults.intercept(c.req.raw.signal, c.env);
     if (faulty) return faulty;
     await next();
     c.res = faults.decorate(c.res);
@@ -413,9 +420,9 @@ export async function createOneAccessSimulator(
     ),
   );
 
-  const fetch = async (request: Request): Promise<Response> => {
+  const fetch = async (request: Request, env?: unknown): Promise<Response> => {
     const at = now();
-    const response = await app.fetch(request);
+    const response = await app.fetch(request, env);
     const extra = notes.get(request);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {
@@ -430,7 +437,7 @@ export async function createOneAccessSimulator(
       signed: extra?.signed,
       at,
     });
-    return response;
+    return faults.settle(response);
   };
 
   return {
