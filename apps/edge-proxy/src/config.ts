@@ -1,5 +1,5 @@
 // Environment -> typed, validated proxy configuration; every invalid variable is reported at once, by name.
-import { fromBase64 } from "@x/core-signing";
+import { checkKeyForm, KeyFormatError } from "@x/core-signing";
 import * as v from "valibot";
 
 export type TimestampUnit = "s" | "ms";
@@ -201,50 +201,19 @@ const hs256Secret = v.pipe(
   ),
 );
 
-/** Whether `der` is one DER SEQUENCE spanning all of it (a truncated or padded key is not). */
-function isDerSequence(der: Uint8Array): boolean {
-  if (der.length < 2 || der[0] !== 0x30) return false;
-  const first = der[1] as number;
-  if (first < 0x80) return 2 + first === der.length;
-  const octets = first & 0x7f;
-  if (octets === 0 || octets > 4 || der.length < 2 + octets) return false;
-  let length = 0;
-  for (let i = 0; i < octets; i++) length = length * 256 + (der[2 + i] as number);
-  return 2 + octets + length === der.length;
-}
-
 /**
- * What is wrong with the key's form, checked without importing it: JWK, PEM (labels, base64 body)
- * or base64 DER, down to the outer DER SEQUENCE. undefined when the form is right.
+ * What is wrong with the key's form, checked without importing it (core-signing's checkKeyForm: PEM
+ * labels and base64 body, base64 DER down to the structure of its outer SEQUENCE, or a JWK), as the
+ * KeyFormatError's problem; undefined when it is the form of a private key.
  */
 function privateKeyFormProblem(value: string): string | undefined {
-  const text = (value.includes("\\") ? value.replace(/\\r\\n|\\n|\\r/g, "\n") : value).trim();
-  if (text.startsWith("{")) {
-    let jwk: unknown;
-    try {
-      jwk = JSON.parse(text);
-    } catch {
-      return "jwk";
-    }
-    const fields = (typeof jwk === "object" && jwk !== null ? jwk : {}) as Record<string, unknown>;
-    return fields.kty === "RSA" && typeof fields.d === "string" ? undefined : "jwk";
-  }
-  let body = text;
-  if (text.startsWith("-----BEGIN")) {
-    const match = /^-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/.exec(text);
-    if (!match || match[1] !== match[3]) return "encoding";
-    const label = match[1] as string;
-    if (label.includes("PUBLIC")) return "public-key";
-    if (label !== "PRIVATE KEY" && label !== "RSA PRIVATE KEY") return "pem-label";
-    body = match[2] as string;
-  }
-  let der: Uint8Array;
   try {
-    der = fromBase64(body.replace(/\s+/g, ""));
-  } catch {
-    return "encoding";
+    checkKeyForm(value, "private");
+    return undefined;
+  } catch (error) {
+    if (error instanceof KeyFormatError) return error.problem;
+    throw error;
   }
-  return isDerSequence(der) ? undefined : "encoding";
 }
 
 /**

@@ -1,5 +1,5 @@
 // loadConfig: defaults, vendors on and off, and every invalid variable reported at once without secrets.
-import { EBET_TEST_PRIVATE_KEY } from "@x/ebet/testing";
+import { EBET_TEST_PRIVATE_KEY, EBET_TEST_PUBLIC_KEY } from "@x/ebet/testing";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { baseEnv } from "./harness.ts";
@@ -152,6 +152,38 @@ describe("loadConfig", () => {
       "UPSTREAM_DEADLINE_MS",
     ]);
     expect(issuesOf({ PROXY_JWT_ISSUER: "x" })[0]?.name).toBe("PROXY_JWT_ISSUER");
+  });
+
+  it("checks the form of EBET_PRIVATE_KEY without importing it, and says what is wrong", () => {
+    const body = (pem: string) => pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+    const ebet = (key: string) => ({
+      EBET_BASE_URL: "https://e.example",
+      EBET_CHANNEL_ID: "1",
+      EBET_PRIVATE_KEY: key,
+      PROXY_JWKS_URL: "https://id.example/jwks",
+    });
+    for (const form of [
+      EBET_TEST_PRIVATE_KEY,
+      body(EBET_TEST_PRIVATE_KEY),
+      EBET_TEST_PRIVATE_KEY.replace(/\n/g, "\\n"),
+    ]) {
+      expect(loadConfig(ebet(form)).ebet?.privateKey).toBe(form);
+    }
+    const refused: [string, string][] = [
+      [EBET_TEST_PUBLIC_KEY, "public-key"],
+      [body(EBET_TEST_PUBLIC_KEY), "public-key"],
+      [EBET_TEST_PRIVATE_KEY.replace(/RSA PRIVATE KEY/g, "CERTIFICATE"), "pem-label"],
+      [body(EBET_TEST_PRIVATE_KEY).slice(0, 400), "der"],
+      ['{"kty":"EC","crv":"P-256"}', "not-rsa"],
+      ['{"kty":"RSA","n":"AQAB"}', "jwk"],
+    ];
+    for (const [key, problem] of refused) {
+      const issues = issuesOf(ebet(key));
+      expect(issues).toEqual([
+        { name: "EBET_PRIVATE_KEY", message: expect.stringContaining(`(${problem})`) },
+      ]);
+      if (key.length > 60) expect(issues[0]?.message).not.toContain(key.slice(30, 60));
+    }
   });
 
   it("accepts a wildcard CORS origin and a JWKS-only setup for eBET", () => {
