@@ -16,6 +16,8 @@ import {
   problemResponse,
   toProblemInit,
 } from "./problem.ts";
+import { RateLimiter, rateLimit } from "./rate-limit.ts";
+import { MemoryReplayGuard, type ReplayGuard } from "./replay.ts";
 import { ebetRoutes } from "./routes/ebet.ts";
 import { fanOutRoutes } from "./routes/fan-out.ts";
 import { fungameRoutes } from "./routes/fungame.ts";
@@ -37,6 +39,13 @@ export interface AppDeps {
   log?: (line: Record<string, unknown>) => void;
   /** Serves the /docs static files; undefined when there are none. */
   assets?: (request: Request) => Promise<Response | undefined>;
+  /**
+   * The caller's network address for the rate limit: CF-Connecting-IP on Workers, the socket's
+   * address on Bun, Deno and Node. Request headers such as X-Forwarded-For are never read here.
+   */
+  clientAddress?: (c: ProxyContext) => string | undefined;
+  /** eBET login notifications already seen: a Durable Object on Workers, memory elsewhere. */
+  replayGuard?: ReplayGuard;
   /** Waits between retries (backoff, Retry-After); defaults to a timer that the deadline aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /**
@@ -125,6 +134,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
   const ctx: RouteContext = {
     gateway,
     auth,
+    replay: deps.replayGuard ?? new MemoryReplayGuard({ now }),
     outbox,
     callerAuthConfigured:
       config.auth.apiKeyDigests.length > 0 ||
@@ -252,10 +262,23 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
         origin: origins.length === 1 && origins[0] === "*" ? "*" : origins,
         allowMethods: ["GET", "POST", "OPTIONS"],
         allowHeaders: ["authorization", "content-type", "x-request-id"],
-        exposeHeaders: ["x-request-id", "server-timing", "retry-after"],
+        exposeHeaders: [
+          "x-request-id",
+          "server-timing",
+          "retry-after",
+          "ratelimit",
+          "ratelimit-policy",
+        ],
         maxAge: 600,
       }),
     );
+  }
+
+  // Per-caller rate limit (PROXY_RATE_LIMIT), after CORS so that a 429 is readable by browsers.
+  if (config.rateLimit !== undefined) {
+    const clientAddress = deps.clientAddress ?? (() => undefined);
+    const limiter = new RateLimiter(config.rateLimit, { now });
+    app.use("*", rateLimit({ limiter, auth, clientAddress }));
   }
 
   // API answers are per-caller: never cached by intermediaries.

@@ -1,5 +1,5 @@
 // Caller auth for the eBET routes: an API key compared by SHA-256 digest in constant time, or a user JWT.
-import { type FetchLike, timingSafeEqual } from "@x/core-signing";
+import { type FetchLike, timingSafeEqual, toHex } from "@x/core-signing";
 import {
   createRemoteJWKSet,
   customFetch,
@@ -160,6 +160,24 @@ export class CallerAuth {
     );
   }
 
+  /**
+   * Who the Authorization header proves the caller to be, for the rate limit: `api-key:<digest>`
+   * for an accepted API key, `subject:<sub>` for a valid user token, else undefined. Never throws.
+   */
+  async identify(header: string | undefined | null): Promise<string | undefined> {
+    if (this.#digests.length === 0 && this.#key === undefined) return undefined;
+    const credential = bearerCredential(header);
+    if (credential === undefined || credential.length > MAX_CREDENTIAL_LENGTH) return undefined;
+    try {
+      const digest = await sha256(credential);
+      if (this.#matches(digest)) return `api-key:${toHex(digest).slice(0, 32)}`;
+      if (this.#key === undefined || credential.split(".").length !== 3) return undefined;
+      return `subject:${(await this.#verifyJwt(credential, "")).slice(0, 256)}`;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** A user token may act only for its own subject; an API key for anyone. Throws a 403 problem. */
   authorize(principal: Principal, username: string, field: string, vendor: string): void {
     if (principal.via === "api-key" || principal.subject === username) return;
@@ -175,7 +193,10 @@ export class CallerAuth {
 
   async #isApiKey(credential: string): Promise<boolean> {
     if (this.#digests.length === 0) return false;
-    const digest = await sha256(credential);
+    return this.#matches(await sha256(credential));
+  }
+
+  #matches(digest: Uint8Array): boolean {
     // Every digest is compared, so the time taken does not depend on which one (if any) matches.
     let matched = false;
     for (const accepted of this.#digests) {

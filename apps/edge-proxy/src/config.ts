@@ -1,6 +1,7 @@
 // Environment -> typed, validated proxy configuration; every invalid variable is reported at once, by name.
 import { checkKeyForm, KeyFormatError } from "@x/core-signing";
 import * as v from "valibot";
+import { parseRateLimit, type RateLimitPolicy } from "./rate-limit.ts";
 
 export type TimestampUnit = "s" | "ms";
 
@@ -49,6 +50,8 @@ export interface ProxyConfig {
   upstreamTimeoutMs: number;
   /** Deadline of all upstream work for one proxy request, retries included, in ms. */
   upstreamDeadlineMs: number;
+  /** Requests per window per caller; undefined when the rate limit is off. */
+  rateLimit: RateLimitPolicy | undefined;
   /** Origins allowed by CORS; empty means CORS is off. `["*"]` allows any origin. */
   corsOrigins: string[];
   /** Retries and lifetime of asynchronous logouts (`Prefer: respond-async`). */
@@ -121,6 +124,7 @@ export const CONFIG_VARIABLES = [
   "PROXY_JWT_ISSUER",
   "PROXY_JWT_AUDIENCE",
   "PROXY_CORS_ORIGINS",
+  "PROXY_RATE_LIMIT",
   "UPSTREAM_TIMEOUT_MS",
   "UPSTREAM_DEADLINE_MS",
   "LOGOUT_RETRY_MAX_ATTEMPTS",
@@ -273,6 +277,18 @@ const corsOrigins = v.pipe(
   ),
 );
 
+const rateLimit = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const policy = parseRateLimit(dataset.value);
+    if (typeof policy === "string") {
+      addIssue({ message: policy });
+      return NEVER;
+    }
+    return policy;
+  }),
+);
+
 const EnvSchema = v.object({
   EBET_BASE_URL: v.optional(baseUrl),
   EBET_CHANNEL_ID: v.optional(wholeNumber(1, Number.MAX_SAFE_INTEGER)),
@@ -296,6 +312,7 @@ const EnvSchema = v.object({
     v.pipe(v.string(), v.maxLength(512, "must be at most 512 characters")),
   ),
   PROXY_CORS_ORIGINS: v.optional(corsOrigins),
+  PROXY_RATE_LIMIT: v.optional(rateLimit),
   UPSTREAM_TIMEOUT_MS: v.optional(wholeNumber(1, MAX_TIMEOUT_MS)),
   UPSTREAM_DEADLINE_MS: v.optional(wholeNumber(1, 2 * MAX_TIMEOUT_MS)),
   LOGOUT_RETRY_MAX_ATTEMPTS: v.optional(wholeNumber(1, 100)),
@@ -446,6 +463,7 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
     },
     upstreamTimeoutMs: timeout,
     upstreamDeadlineMs: o.UPSTREAM_DEADLINE_MS ?? Math.min(3 * timeout, 2 * MAX_TIMEOUT_MS),
+    rateLimit: o.PROXY_RATE_LIMIT,
     corsOrigins: o.PROXY_CORS_ORIGINS ?? [],
     outbox: {
       maxAttempts: o.LOGOUT_RETRY_MAX_ATTEMPTS ?? DEFAULT_OUTBOX_POLICY.maxAttempts,

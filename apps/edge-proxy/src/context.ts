@@ -2,6 +2,7 @@
 import type { Context, Hono } from "hono";
 import type { CallerAuth } from "./auth.ts";
 import type { LogoutOutbox } from "./outbox.ts";
+import type { ReplayGuard } from "./replay.ts";
 import type { UpstreamReport } from "./upstream.ts";
 import type { UpstreamFor, VendorGateway, VendorName } from "./vendors.ts";
 
@@ -31,6 +32,8 @@ export type ProxyContext = Context<ProxyEnv>;
 export interface RouteContext {
   gateway: VendorGateway;
   auth: CallerAuth;
+  /** eBET login notifications seen within eBET's window. */
+  replay: ReplayGuard;
   /** Where `Prefer: respond-async` logouts go; undefined when this entry answers them synchronously. */
   outbox: LogoutOutbox | undefined;
   /** Whether any caller credential (API key, user token) is configured. */

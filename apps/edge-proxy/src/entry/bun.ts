@@ -3,6 +3,7 @@
 // No Bun type package is installed: the few Bun globals used here, as Bun documents them.
 interface BunServer {
   readonly port: number;
+  requestIP(request: Request): { address: string } | null;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 interface BunFile {
@@ -14,7 +15,7 @@ declare const Bun: {
   serve(options: {
     hostname: string;
     port: number;
-    fetch: (request: Request) => Response | Promise<Response>;
+    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
   }): BunServer;
   file(path: URL): BunFile;
 };
@@ -50,7 +51,7 @@ function main(): void {
   });
   let server: BunServer;
   try {
-    server = Bun.serve({ hostname: HOST, port, fetch: (request) => app.fetch(request) });
+    server = Bun.serve({ hostname: HOST, port, fetch: (request, bun) => app.fetch(request, bun) });
   } catch (error) {
     fail([`edge-proxy: cannot listen on ${HOST}:${port}: ${(error as Error).message}`]);
   }

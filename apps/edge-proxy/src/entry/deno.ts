@@ -14,7 +14,10 @@ declare const Deno: {
       onListen?: (address: { hostname: string; port: number }) => void;
       onError?: (error: unknown) => Response | Promise<Response>;
     },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (
+      request: Request,
+      info: { remoteAddr: { hostname: string } },
+    ) => Response | Promise<Response>,
   ): DenoServer;
   readFile(path: URL): Promise<Uint8Array<ArrayBuffer>>;
   addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
@@ -59,7 +62,7 @@ function main(): void {
           stdout(`edge-proxy listening on http://${HOST}:${address.port}\n`);
         },
       },
-      (request) => app.fetch(request),
+      (request, info) => app.fetch(request, info),
     );
   } catch (error) {
     fail([`edge-proxy: cannot listen on ${HOST}:${port}: ${(error as Error).message}`]);

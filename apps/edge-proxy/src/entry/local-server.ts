@@ -3,6 +3,7 @@
 import type { FetchLike } from "@x/core-signing";
 import { MemoryRevocationList } from "@x/fungame";
 import { createApp } from "../app.ts";
+import { socketAddress } from "../client-address.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { MemoryOutbox } from "../outbox.ts";
 
@@ -111,6 +112,8 @@ export function localApp(runtime: LocalRuntime): {
   const app = createApp(config, {
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     denyList: new MemoryRevocationList(),
+    // The entries pass the connection to app.fetch; X-Forwarded-For is never trusted.
+    clientAddress: socketAddress,
     // Prefer: respond-async works here too, but its jobs live in this process only.
     outbox: (run) => new MemoryOutbox(run, { policy: config.outbox }),
     assets: staticAssets(readFile),

@@ -25,10 +25,13 @@ function main(): void {
     writeLine: (text) => process.stdout.write(text),
     fetch: createNodeFetch(),
   });
-  const server = serve({ fetch: (request) => app.fetch(request), hostname: HOST, port }, (info) => {
-    process.stdout.write(IN_MEMORY_NOTICE);
-    process.stdout.write(`edge-proxy listening on http://${HOST}:${info.port}\n`);
-  });
+  const server = serve(
+    { fetch: (request, env) => app.fetch(request, env), hostname: HOST, port },
+    (info) => {
+      process.stdout.write(IN_MEMORY_NOTICE);
+      process.stdout.write(`edge-proxy listening on http://${HOST}:${info.port}\n`);
+    },
+  );
   server.on("error", (error) =>
     fail([`edge-proxy: cannot listen on ${HOST}:${port}: ${error.message}`]),
   );

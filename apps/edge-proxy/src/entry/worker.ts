@@ -6,14 +6,18 @@ import type { ProxyEnv } from "../context.ts";
 import { buildProblem, problemResponse } from "../problem.ts";
 import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
 import { DurableObjectOutbox, type LogoutOutboxObject } from "./outbox.ts";
+import { DurableObjectReplayGuard, type ReplayGuardObject } from "./replay-guard.ts";
 
 export { DenyListObject } from "./deny-list.ts";
 export { LogoutOutboxObject } from "./outbox.ts";
+export { ReplayGuardObject } from "./replay-guard.ts";
 
 export interface WorkerBindings {
   DENY_LIST: DurableObjectNamespace<DenyListObject>;
   /** Asynchronous logouts; without it `Prefer: respond-async` is ignored. */
   LOGOUT_OUTBOX?: DurableObjectNamespace<LogoutOutboxObject>;
+  /** eBET login notifications seen, shared by every isolate; without it each isolate keeps its own. */
+  REPLAY_GUARD?: DurableObjectNamespace<ReplayGuardObject>;
   ASSETS?: Fetcher;
 }
 
@@ -29,6 +33,11 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
   const outboxes = env.LOGOUT_OUTBOX;
   const app = createApp(config, {
     denyList: new DurableObjectDenyList(env.DENY_LIST),
+    // Set by Cloudflare's edge for every request; callers cannot forge it.
+    clientAddress: (c) => c.req.header("cf-connecting-ip"),
+    ...(env.REPLAY_GUARD === undefined
+      ? {}
+      : { replayGuard: new DurableObjectReplayGuard(env.REPLAY_GUARD) }),
     ...(outboxes === undefined ? {} : { outbox: () => new DurableObjectOutbox(outboxes) }),
     ...(assets === undefined
       ? {}

@@ -1,6 +1,7 @@
-// eBET routes: logout and the login notification (callback), behind caller auth.
+// eBET routes: logout and the login notification (callback, refused when replayed), behind caller auth.
 import { parseWith, readJsonObject } from "../body.ts";
 import type { ProxyApp, RouteContext } from "../context.ts";
+import { callbackKey, once } from "../replay.ts";
 import { EbetCallbackBody, EbetLogoutBody } from "../schemas.ts";
 
 export function ebetRoutes(app: ProxyApp, ctx: RouteContext): void {
@@ -19,6 +20,10 @@ export function ebetRoutes(app: ProxyApp, ctx: RouteContext): void {
     const principal = await ctx.auth.authenticate(c.req.header("authorization"), "ebet");
     const body = parseWith(EbetCallbackBody, await readJsonObject(c.req.raw));
     ctx.auth.authorize(principal, body.username, "username", "ebet");
-    return c.json(await ctx.gateway.ebetCallback(body, ctx.upstreamFor(c)));
+    // The same notification within eBET's window is refused here; eBET is called once.
+    const key = await callbackKey(body);
+    return c.json(
+      await once(ctx.replay, key, () => ctx.gateway.ebetCallback(body, ctx.upstreamFor(c))),
+    );
   });
 }
