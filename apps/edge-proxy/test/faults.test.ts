@@ -1,6 +1,7 @@
 // Every vendor under every simulator fault, through the proxy: the problem, retries by the policy,
 // the deadline kept, the upstream body limit kept, and never an unhandled exception.
 import { type FaultSwitch, type Faults, OVERSIZED_CHUNK_BYTES } from "@x/core-signing/testing";
+import { PATHS } from "@x/sdk-auth";
 import { describe, expect, it } from "vitest";
 import { MAX_RETRIES } from "../src/upstream.ts";
 import { UPSTREAM_MAX_BODY_BYTES } from "../src/vendors.ts";
@@ -130,27 +131,22 @@ const badResponse = {
   upstreamStatus: 200,
 };
 
+/** eBET's logout and login notification read their answers alike. */
+const EBET_OUTCOMES: Record<FaultName, Outcome> = {
+  gateway: { problem: unavailable("HTTP_503", 503) },
+  nonJson: { problem: badResponse },
+  truncatedJson: { problem: badResponse },
+  // eBET's JSON is read as JSON whatever its label.
+  contentType: { ok: true, calls: 1 },
+  reset: { problem: unavailable("NETWORK_ERROR", null) },
+  oversizedBody: { problem: badResponse },
+  slow: { problem: unavailable("TIMEOUT", null) },
+};
+
 /** The expected outcome of each vendor under each fault. */
 const TABLE: Record<Subject, Record<FaultName, Outcome>> = {
-  "ebet-logout": {
-    gateway: { problem: unavailable("HTTP_503", 503) },
-    nonJson: { problem: badResponse },
-    truncatedJson: { problem: badResponse },
-    // eBET's JSON is read as JSON whatever its label.
-    contentType: { ok: true, calls: 1 },
-    reset: { problem: unavailable("NETWORK_ERROR", null) },
-    oversizedBody: { problem: badResponse },
-    slow: { problem: unavailable("TIMEOUT", null) },
-  },
-  "ebet-callback": {
-    gateway: { problem: unavailable("HTTP_503", 503) },
-    nonJson: { problem: badResponse },
-    truncatedJson: { problem: badResponse },
-    contentType: { ok: true, calls: 1 },
-    reset: { problem: unavailable("NETWORK_ERROR", null) },
-    oversizedBody: { problem: badResponse },
-    slow: { problem: unavailable("TIMEOUT", null) },
-  },
+  "ebet-logout": EBET_OUTCOMES,
+  "ebet-callback": EBET_OUTCOMES,
   fungame: {
     gateway: { problem: unavailable(503, 503) },
     nonJson: { problem: badResponse },
@@ -244,6 +240,46 @@ describe("each vendor under each fault, through the proxy", () => {
         expectNoUnexpectedError(h);
       });
     }
+  }
+});
+
+describe("OneAccess with its public key and clock already cached", () => {
+  const cases: [FaultName, Record<string, unknown>][] = [
+    ["reset", unavailable("NETWORK_ERROR", null)],
+    ["oversizedBody", badResponse],
+    ["gateway", unavailable("HTTP_503", 503)],
+    ["slow", unavailable("TIMEOUT", null)],
+  ];
+  for (const [fault, expected] of cases) {
+    it(`${fault} on the logout call itself: ${String(expected.code)}`, async () => {
+      const h = await createHarness({ env: SHORT_ATTEMPTS });
+      const first = h.sims.sdkAuth.issueSession();
+      const warm = await h.request("/v1/sdk-auth/logout", {
+        json: { sessionToken: first, device: DEVICE },
+      });
+      expect(warm.status).toBe(200);
+      const warmCalls = h.upstreamRequests.length;
+      const second = h.sims.sdkAuth.issueSession();
+      h.sims.sdkAuth.faults.set(FAULTS[fault]);
+      const problem = await readProblem(
+        await h.request("/v1/sdk-auth/logout", { json: { sessionToken: second, device: DEVICE } }),
+      );
+      expect(problem).toMatchObject({ ...expected, vendor: "sdk-auth" });
+      const attempts = expected.retryable ? 1 + MAX_RETRIES : 1;
+      // Only the logout itself is called now, once per attempt.
+      expect(h.upstreamRequests.length - warmCalls).toBe(attempts);
+      expect(h.sims.sdkAuth.calls.slice(-attempts).map((call) => call.path)).toEqual(
+        Array(attempts).fill(PATHS.logout),
+      );
+      expect(h.sims.sdkAuth.hasSession(second)).toBe(true);
+      expect(requestLine(h)).toMatchObject({ code: expected.code, retries: attempts - 1 });
+      if (fault === "oversizedBody") {
+        expect(h.sims.sdkAuth.faults.streamedBytes).toBeLessThanOrEqual(
+          UPSTREAM_MAX_BODY_BYTES + OVERSIZED_CHUNK_BYTES,
+        );
+      }
+      expectNoUnexpectedError(h);
+    });
   }
 });
 
