@@ -4,7 +4,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { json, type ProcessGroup, runtimes, type Simulators, startSimulators } from "./harness.ts";
+import {
+  json,
+  type ProcessGroup,
+  runtimes,
+  type Simulators,
+  startEntry,
+  startSimulators,
+} from "./harness.ts";
 
 const READY_TIMEOUT_MS = 90_000;
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -16,7 +23,6 @@ const LOGOUT_PATH = "/user/logout";
 
 interface Proxy {
   url: string;
-  group: ProcessGroup;
 }
 
 interface JobView {
@@ -61,7 +67,7 @@ describe("asynchronous logouts across a restart of wrangler dev --persist-to", (
     for (const folder of folders) await rm(folder, { recursive: true, force: true });
   });
 
-  async function startProxy(): Promise<Proxy> {
+  async function startProxy(): Promise<Proxy & { group: ProcessGroup }> {
     const port = await runtimes.freePort();
     const group = runtimes.spawnGroup(
       process.execPath,
@@ -171,4 +177,35 @@ describe("asynchronous logouts across a restart of wrangler dev --persist-to", (
     },
     2 * READY_TIMEOUT_MS + 2 * STATE_TIMEOUT_MS,
   );
+
+  it("delivers with retries on the Node entry too, from its in-memory outbox", async () => {
+    const sims = simulators as Simulators;
+    const fungame = sims.sims.fungame;
+    const token = await sims.fungameToken();
+    fungame.faults.set({ status: 503, times: 1 });
+    const entry = await startEntry("node", {
+      ...sims.env,
+      LOGOUT_RETRY_BASE_MS: "200",
+      LOGOUT_RETRY_MAX_DELAY_MS: "200",
+    });
+    try {
+      const accepted = await fetch(`${entry.url}/v1/logout`, {
+        method: "POST",
+        headers: { "content-type": "application/json", prefer: "respond-async" },
+        body: JSON.stringify({ fungame: { token } }),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const view = (await json(accepted)) as unknown as JobView;
+      expect(accepted.status, JSON.stringify(view)).toBe(202);
+      expect(accepted.headers.get("preference-applied")).toBe("respond-async");
+      const done = await waitFor(entry, view.id, (job) => job.status !== "pending");
+      expect(done).toMatchObject({
+        status: "delivered",
+        vendors: { fungame: { state: "delivered", attempts: 2 } },
+      });
+      expect(fungame.isRevoked(jtiOf(token))).toBe(true);
+    } finally {
+      await entry.stop();
+    }
+  });
 });
