@@ -394,6 +394,22 @@ describe("readBodyText", () => {
     expect(await readBodyText(new Response(fits.stream), VENDOR)).toHaveLength(1024 * 1024);
   });
 
+  test("a 10.5 MiB body is pulled only to just past the limit, by readText and readJson alike", async () => {
+    const chunk = 64 * 1024;
+    const chunks = (10.5 * 1024 * 1024) / chunk;
+    for (const read of [readBodyText, readBodyJson]) {
+      for (const limit of [64 * 1024, DEFAULT_MAX_BODY_BYTES]) {
+        const { stream, state } = chunkedBody(chunks, chunk, 0x20);
+        const error = await rejection(read(new Response(stream), VENDOR, limit));
+        expectVendorError(error, { code: "BAD_RESPONSE", upstreamStatus: 200 });
+        expect(state.cancelled).toBe(true);
+        // Pulled: the chunks up to the limit, the one that crossed it, and at most one read ahead.
+        expect(state.pulled * chunk).toBeGreaterThan(limit);
+        expect(state.pulled * chunk).toBeLessThanOrEqual(limit + 2 * chunk);
+      }
+    }
+  });
+
   test("a body that fails mid-stream is BAD_RESPONSE", async () => {
     const cause = new Error("connection reset");
     let sent = false;
