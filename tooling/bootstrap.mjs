@@ -30,6 +30,8 @@ const COMMANDS = {
   /** The property-based fuzz tests at 20,000 cases per property (FUZZ_RUNS overrides). */
   fuzz: [["turbo", "run", "fuzz", "--concurrency=1"]],
   start: [["node", join("tooling", "start.mjs")]],
+  /** 10,000 logouts per vendor and fan-out through wrangler dev against the simulators. */
+  load: [["pnpm", "--filter", "@x/edge-proxy", "run", "load"]],
 };
 
 function fail(message) {
@@ -91,7 +93,9 @@ function main() {
     const code =
       tool === "node"
         ? spawn(process.execPath, [...args, ...rest], env)
-        : runPnpm("exec", tool, ...args, ...rest);
+        : tool === "pnpm"
+          ? runPnpm(...args, ...rest)
+          : runPnpm("exec", tool, ...args, ...rest);
     if (code !== 0 && status === 0) status = code;
   }
   process.exit(status);

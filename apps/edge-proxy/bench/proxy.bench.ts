@@ -19,7 +19,7 @@
 // is reported, not failed: the exit code is non-zero only when something could not be measured.
 // docs/performance.md explains the method and the figures.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -27,6 +27,24 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Figures, formatTable, median } from "../../../tooling/bench/harness.ts";
+import {
+  type AutocannonRequest,
+  type AutocannonResult,
+  asAutocannon,
+  autocannon,
+  LIMITS,
+  type ProcessGroup,
+  pause,
+  percentile,
+  prepare,
+  runLoad,
+  runtimes,
+  type Simulators,
+  startSimulators as spawnSimulators,
+  startWranglerDev,
+  stopSimulators as stopSimulatorsProcess,
+  trimOutput,
+} from "./shared.ts";
 import type { Prepared, RequestSpec, Vendor } from "./simulators.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -93,52 +111,10 @@ const TARGETS = {
   fanoutRatio: 1.1,
 };
 
-/** Every wait is bounded. */
-const LIMITS = {
-  requestMs: 15_000,
-  startMs: 90_000,
-  /** A throughput run is stopped after this, whatever is left. */
-  loadRunMs: 180_000,
-};
-
 // ---------------------------------------------------------------------------------------------
 // Processes: the scripts of `npm start` (typed here), the simulators, the proxy under each runtime
 
-interface ProcessGroup {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-interface RuntimesModule {
-  APP: string;
-  ROOT: string;
-  entryCommand(runtime: "node" | "bun" | "deno"): {
-    command: string;
-    args: string[];
-    env: Record<string, string>;
-  };
-  spawnGroup(
-    command: string,
-    args: string[],
-    options?: { env?: Record<string, string>; cwd?: string; onLine?: (line: string) => void },
-  ): ProcessGroup;
-  stopGroup(handle: ProcessGroup, graceMs?: number): Promise<void>;
-  freePort(): Promise<number>;
-  wranglerScript(): string;
-  waitForHttp(url: string, handle: ProcessGroup, timeoutMs: number): Promise<void>;
-  sleep(ms: number): Promise<void>;
-}
-
-const runtimes = (await import(
-  new URL("../scripts/start-runtimes.mjs", import.meta.url).href
-)) as RuntimesModule;
-const { APP, ROOT } = runtimes;
-
-/** Resolves after `ms` without keeping this process alive (for races against a deadline). */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
+const { APP } = runtimes;
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -178,81 +154,14 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
-/** Keeps the last lines of a group's output only: a load run logs a line per request. */
-function trimOutput(group: ProcessGroup | undefined): void {
-  if (group && group.output.length > 400) group.output.splice(0, group.output.length - 200);
-}
-
-interface Simulators {
-  control: string;
-  urls: Record<Vendor, string>;
-  env: Record<string, string>;
-  ebetKeyBits: number;
-}
-
-async function startSimulators(): Promise<Simulators> {
-  const child = spawn(process.execPath, [join(APP, "bench", "simulators.ts")], {
-    cwd: APP,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  simulatorsChild = child;
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the simulators did not start:\n${lines.join("\n")}`));
-    }, LIMITS.startMs);
-    let pending = "";
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      pending += chunk;
-      const parts = pending.split("\n");
-      pending = parts.pop() ?? "";
-      for (const line of parts) {
-        const match = /^bench-simulators ready (.*)$/.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          resolve(JSON.parse(match[1] as string) as Simulators);
-        } else if (lines.length < 200) lines.push(line);
-      }
-    });
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => {
-      if (lines.length < 200) lines.push(chunk);
-      if (lines.length < 200) process.stderr.write(`[simulators] ${chunk}`);
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the simulators exited (${code}):\n${lines.join("\n")}`));
-    });
+function startSimulators(): Promise<Simulators> {
+  return spawnSimulators((child) => {
+    simulatorsChild = child;
   });
 }
 
-async function stopSimulators(): Promise<void> {
-  const child = simulatorsChild;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.stdin?.end();
-  child.kill("SIGTERM");
-  await Promise.race([exited, pause(5000)]);
-  if (child.exitCode === null) child.kill("SIGKILL");
-}
-
-/** Asks the simulators for credentials: the requests of `count` logouts. */
-async function prepare(
-  sims: Simulators,
-  route: "/prepare" | "/prepare-fanout",
-  input: Record<string, unknown>,
-): Promise<Prepared> {
-  const response = await fetch(`${sims.control}${route}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(input),
-    signal: AbortSignal.timeout(120_000),
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`${route} ${JSON.stringify(input)}: ${text}`);
-  return JSON.parse(text) as Prepared;
+function stopSimulators(): Promise<void> {
+  return stopSimulatorsProcess(simulatorsChild);
 }
 
 /** A proxy listening on 127.0.0.1: its base URL, the processes to watch for RSS, and how to stop it. */
@@ -348,65 +257,17 @@ async function startMiniflare(env: Record<string, string>): Promise<RunningProxy
 }
 
 async function startWrangler(env: Record<string, string>): Promise<RunningProxy> {
-  const folder = mkdtempSync(join(tmpdir(), "edge-proxy-bench-"));
-  const envFile = join(folder, "proxy.env");
-  writeFileSync(
-    envFile,
-    `${Object.entries(env)
-      .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
-      .join("\n")}\n`,
-    { mode: 0o600 },
-  );
-  chmodSync(envFile, 0o600);
-  const port = await runtimes.freePort();
-  const inspectorPort = await runtimes.freePort();
-  const group = runtimes.spawnGroup(
-    process.execPath,
-    [
-      runtimes.wranglerScript(),
-      "dev",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(inspectorPort),
-      "--env-file",
-      envFile,
-      "--persist-to",
-      join(folder, "state"),
-      "--show-interactive-dev-session=false",
-    ],
-    {
-      env: {
-        WRANGLER_SEND_METRICS: "false",
-        WRANGLER_HIDE_BANNER: "true",
-        NO_COLOR: "1",
-        FORCE_COLOR: "0",
-      },
-    },
-  );
-  running.add(group);
-  const cleanup = () => rmSync(folder, { recursive: true, force: true });
-  const stop = async () => {
-    await runtimes.stopGroup(group);
-    running.delete(group);
-    cleanup();
-  };
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await runtimes.waitForHttp(`${url}/healthz`, group, LIMITS.startMs);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  const leader = group.child.pid as number;
+  const wrangler = await startWranglerDev(env, {
+    onStart: (group) => running.add(group),
+    onStop: (group) => running.delete(group),
+  });
+  const leader = wrangler.group.child.pid as number;
   return {
     runtime: "workerd",
-    url,
-    group,
+    url: wrangler.url,
+    group: wrangler.group,
     rssPids: () => groupProcesses(leader, "workerd"),
-    stop,
+    stop: wrangler.stop,
   };
 }
 
@@ -508,14 +369,6 @@ async function runSequential(
     agent.destroy();
   }
   return { latenciesMs, errors, firstError };
-}
-
-/** The nearest-rank percentile (p in 0..100) of a list; NaN when it is empty. */
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1] as number;
 }
 
 const medianOrNaN = (values: readonly number[]) =>
@@ -636,115 +489,6 @@ function vendorSubjects(sims: Simulators, proxy: RunningProxy, vendor: Vendor): 
 
 // ---------------------------------------------------------------------------------------------
 // 2. Throughput at concurrency 50 with autocannon
-
-interface AutocannonRequest {
-  method?: string;
-  path?: string;
-  headers?: Record<string, string>;
-  body?: string | undefined;
-  setupRequest?: (
-    request: AutocannonRequest,
-    context: Record<string, unknown>,
-  ) => AutocannonRequest;
-}
-
-interface AutocannonResult {
-  "2xx": number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  mismatches: number;
-  duration: number;
-  latency: { p50: number; p99: number; average: number };
-  requests: { total: number; average: number };
-}
-
-interface AutocannonInstance {
-  stop(): void;
-  on(event: "response", listener: () => void): void;
-}
-
-type Autocannon = ((
-  options: Record<string, unknown>,
-  done: (error: Error | null, result: AutocannonResult) => void,
-) => AutocannonInstance) & { track?: unknown };
-
-/** autocannon from tooling's dev dependencies (the benchmarks' load generator). */
-const autocannon = createRequire(join(ROOT, "tooling", "package.json"))("autocannon") as Autocannon;
-
-/** autocannon's request, filled from a RequestSpec. */
-function asAutocannon(request: AutocannonRequest, spec: RequestSpec): AutocannonRequest {
-  return {
-    ...request,
-    method: spec.method,
-    path: spec.path,
-    headers: { ...spec.headers },
-    body: spec.body,
-  };
-}
-
-interface LoadRun {
-  logouts: number;
-  seconds: number;
-  p99Ms: number;
-  errors: number;
-}
-
-/** Runs autocannon: each connection walks a logout's steps in order, each logout from the pool. */
-function runLoad(
-  base: string,
-  items: readonly RequestSpec[][],
-  options: { connections: number; amount?: number; seconds?: number; overallRate?: number },
-  verify: (body: string) => boolean,
-): Promise<LoadRun> {
-  const stepsPerLogout = (items[0] ?? []).length;
-  let next = 0;
-  const requests: AutocannonRequest[] = Array.from({ length: stepsPerLogout }, (_, step) => ({
-    setupRequest: (request, context) => {
-      if (step === 0) context.item = items[next++] ?? items[items.length - 1];
-      return asAutocannon(request, (context.item as RequestSpec[])[step] as RequestSpec);
-    },
-  }));
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const instance = autocannon(
-      {
-        url: base,
-        connections: options.connections,
-        ...(options.amount === undefined ? {} : { amount: options.amount * stepsPerLogout }),
-        ...(options.seconds === undefined ? {} : { duration: options.seconds }),
-        ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
-        timeout: LIMITS.requestMs / 1000,
-        requests,
-        verifyBody: verify,
-        renderProgressBar: false,
-        renderResultsTable: false,
-        renderLatencyTable: false,
-      },
-      (error, result) => {
-        clearTimeout(watchdog);
-        if (error) {
-          reject(error);
-          return;
-        }
-        // autocannon ends on its next 1 s tick: time to the last answer instead.
-        const seconds = (lastAnswer - start) / 1000;
-        const logouts = Math.floor(result["2xx"] / stepsPerLogout);
-        resolve({
-          logouts,
-          seconds,
-          p99Ms: result.latency.p99,
-          errors: result.non2xx + result.errors + result.timeouts + result.mismatches,
-        });
-      },
-    );
-    let lastAnswer = start;
-    instance.on("response", () => {
-      lastAnswer = performance.now();
-    });
-    const watchdog = setTimeout(() => instance.stop(), LIMITS.loadRunMs);
-  });
-}
 
 async function throughputCase(
   sims: Simulators,

@@ -7,6 +7,8 @@
 // API makes them in bulk, outside the timed part, for the request straight to the simulator
 // ("direct": the upstream requests exactly as the proxy would send them, already signed) and for the
 // request through the proxy. POST /delay makes every simulator answer later, like a distant vendor.
+// `"fresh": true` in a /prepare body makes a new eBET player per logout; POST /audit answers the
+// logout calls each simulator received since the last /prepare (the load run checks them).
 // Only 127.0.0.1 is used.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import process from "node:process";
@@ -169,13 +171,22 @@ async function main(): Promise<void> {
   };
 
   let ebetNext = 0;
+  /** Players made for one logout each (`fresh`), so that eBET's call log tells every logout apart. */
+  let ebetFresh = 0;
+  /** Whether /prepare makes a new eBET player per logout instead of reusing the bench players. */
+  let freshEbetUsers = false;
   let fungameNext = 0;
   const json = { "content-type": "application/json" };
 
   /** Credentials for `count` logouts of one vendor, each usable once. */
   const credentials = {
     ebet: (count: number) =>
-      Array.from({ length: count }, () => ebetUsers[ebetNext++ % EBET_USERS] as string),
+      Array.from({ length: count }, () => {
+        if (!freshEbetUsers) return ebetUsers[ebetNext++ % EBET_USERS] as string;
+        const username = `loadplayer${ebetFresh++}`;
+        ebet.addUser({ username, channelId, playing: true });
+        return username;
+      }),
     fungame: async (count: number) => {
       const tokens: string[] = [];
       for (let i = 0; i < count; i++) {
@@ -324,11 +335,41 @@ async function main(): Promise<void> {
     };
   }
 
+  /** FunGame's call log cannot be cleared: calls before this index belong to earlier runs. */
+  let fungameMark = 0;
   const clearLogs = () => {
+    fungameMark = fungame.calls.length;
     ebet.clearCalls();
     lancens.clearCalls();
     sdkAuth.clearCalls();
   };
+
+  /**
+   * The logout calls each simulator received since the last /prepare, and what they answered: eBET
+   * and Lancens by username, OneAccess by the session token it decrypted from the signature, FunGame
+   * by count (its log names nobody) with the token ids it revoked since it started.
+   */
+  const audit = () => ({
+    ebet: ebet.calls
+      .filter((call) => call.call === "logout")
+      .map((call) => ({ username: call.username ?? null, ok: call.status === 200 })),
+    fungame: {
+      logoutCalls: fungame.calls.slice(fungameMark).filter((call) => call.path === "/user/logout")
+        .length,
+      revokedJtis: fungame.state().revokedJtis,
+    },
+    "sdk-auth": sdkAuth.calls
+      .filter((call) => call.signed !== undefined)
+      .map((call) => ({
+        sessionToken: call.signed?.sessionToken ?? null,
+        ok: call.status >= 200 && call.status < 300,
+      })),
+    lancens: lancens.calls.map((call) => ({
+      route: call.route,
+      username: call.username ?? null,
+      ok: call.status >= 200 && call.status < 300,
+    })),
+  });
 
   async function control(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
@@ -336,6 +377,7 @@ async function main(): Promise<void> {
     const input = (chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : {}) as {
       vendor?: string;
       vendors?: string[];
+      fresh?: boolean;
       mode?: string;
       count?: number;
       ms?: number;
@@ -349,13 +391,14 @@ async function main(): Promise<void> {
       return name as Vendor;
     };
     let answer: unknown;
+    freshEbetUsers = input.fresh === true;
     if (request.url === "/prepare") {
-      clearLogs();
       const vendor = vendorOf(input.vendor);
       answer =
         input.mode === "direct"
           ? await prepareDirect(vendor, count)
           : await prepareProxy(vendor, count);
+      clearLogs();
     } else if (request.url === "/delay") {
       const delay = Number(input.ms ?? 0);
       if (!Number.isInteger(delay) || delay < 0 || delay > 10_000) {
@@ -364,8 +407,10 @@ async function main(): Promise<void> {
       answerDelayMs = delay;
       answer = { ms: delay };
     } else if (request.url === "/prepare-fanout") {
-      clearLogs();
       answer = await prepareFanOut((input.vendors ?? []).map(vendorOf), count);
+      clearLogs();
+    } else if (request.url === "/audit") {
+      answer = audit();
     } else {
       response.writeHead(404).end();
       return;

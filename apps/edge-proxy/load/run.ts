@@ -1,0 +1,163 @@
+// `npm run load`: 10,000 logouts at concurrency 100 per subject (each vendor, then the fan-out naming
+// all four) through `wrangler dev` against the simulators, each for a user or token of its own; then
+// the checks of load/load.ts. Prints a table and one `BENCH {"case":"load",...}` line per subject.
+// Exits non-zero when a logout failed, was lost or reached a vendor twice, or a check could not run.
+//
+//   node load/run.ts
+//
+// Knobs (environment): LOAD_REQUESTS (default 10000) LOAD_CONCURRENCY (default 100)
+// LOAD_SUBJECTS=ebet,fungame,sdk-auth,lancens,fanout  LOAD_TIMEOUT_S (default 1800: the whole run is
+// stopped after this). Loopback only; every process started here is stopped however it ends.
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { benchLine, formatTable } from "../../../tooling/bench/harness.ts";
+import {
+  type LoadEnvironment,
+  type LoadFigures,
+  runSubject,
+  SUBJECTS,
+  type Subject,
+  startLoadEnvironment,
+} from "./load.ts";
+
+function numberSetting(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function subjectsSetting(): Subject[] {
+  const raw = process.env.LOAD_SUBJECTS;
+  if (raw === undefined || raw.trim() === "") return [...SUBJECTS];
+  const picked = raw.split(",").map((item) => item.trim());
+  for (const item of picked) {
+    if (!SUBJECTS.includes(item as Subject)) {
+      throw new Error(`LOAD_SUBJECTS: ${item} is not one of ${SUBJECTS.join(", ")}`);
+    }
+  }
+  return picked as Subject[];
+}
+
+const progress = (line: string) => process.stderr.write(`[load] ${line}\n`);
+
+export function printReport(results: readonly LoadFigures[], concurrency: number): void {
+  console.log(
+    `\nload through wrangler dev (workerd) at concurrency ${concurrency}; each logout for a user or token of its own`,
+  );
+  console.log(
+    formatTable(
+      [
+        "subject",
+        "requests",
+        "errors",
+        "lost",
+        "duplicates",
+        "retries",
+        "rps",
+        "p99 ms",
+        "deny-list checked",
+      ],
+      results.map((r) => [
+        r.subject,
+        String(r.requests),
+        String(r.errors),
+        String(r.lost),
+        String(r.duplicates),
+        String(r.retries),
+        r.rps.toFixed(0),
+        r.p99Ms.toFixed(1),
+        String(r.denyListChecked),
+      ]),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    ),
+  );
+  for (const r of results) {
+    if (r.problems.length === 0) continue;
+    console.log(`\n${r.subject}: first problems`);
+    for (const problem of r.problems) console.log(`  ${problem}`);
+  }
+  console.log("");
+  for (const r of results) {
+    console.log(
+      benchLine("load", r.subject, {
+        requests: r.requests,
+        errors: r.errors,
+        lost: r.lost,
+        rps: r.rps,
+        p99Ms: r.p99Ms,
+        duplicates: r.duplicates,
+        retries: r.retries,
+        concurrency,
+        denyListChecked: r.denyListChecked,
+      }),
+    );
+  }
+}
+
+async function main(): Promise<number> {
+  const requests = numberSetting("LOAD_REQUESTS", 10_000, 1, 40_000);
+  const concurrency = numberSetting("LOAD_CONCURRENCY", 100, 1, 1000);
+  const timeoutS = numberSetting("LOAD_TIMEOUT_S", 1800, 10, 24 * 3600);
+  const subjects = subjectsSetting();
+  progress(
+    `node ${process.version}; ${requests} logouts at concurrency ${concurrency} for ${subjects.join(", ")}`,
+  );
+
+  let environment: LoadEnvironment | undefined;
+  const killEverything = () => environment?.killNow();
+  process.on("exit", killEverything);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      progress(`${signal}: stopping the proxy and the simulators`);
+      killEverything();
+      process.exit(130);
+    });
+  }
+  const watchdog = setTimeout(() => {
+    progress(`still running after LOAD_TIMEOUT_S=${timeoutS} s: stopping`);
+    killEverything();
+    process.exit(1);
+  }, timeoutS * 1000);
+  watchdog.unref();
+
+  const started = performance.now();
+  const results: LoadFigures[] = [];
+  const failures: string[] = [];
+  try {
+    environment = await startLoadEnvironment();
+    progress(`simulators and wrangler dev ready: ${environment.proxy.url}`);
+    for (const subject of subjects) {
+      try {
+        const figures = await runSubject(environment, subject, { requests, concurrency });
+        results.push(figures);
+        progress(
+          `${subject}: ${figures.rps.toFixed(0)} rps, p99 ${figures.p99Ms.toFixed(1)} ms, ${figures.errors} errors, ${figures.lost} lost, ${figures.duplicates} duplicates, ${figures.retries} retries`,
+        );
+      } catch (error) {
+        failures.push(`${subject}: ${error instanceof Error ? error.message : String(error)}`);
+        progress(`${subject}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  } catch (error) {
+    failures.push(error instanceof Error ? error.message : String(error));
+  } finally {
+    await environment?.stop();
+    clearTimeout(watchdog);
+  }
+  progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  printReport(results, concurrency);
+  if (failures.length > 0) {
+    console.log("\ncould not run:");
+    for (const failure of failures) console.log(`  ${failure}`);
+  }
+  const bad = results.filter((r) => r.errors > 0 || r.lost > 0 || r.duplicates > 0);
+  return failures.length > 0 || bad.length > 0 ? 1 : 0;
+}
+
+if (fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.exitCode = await main();
+}
