@@ -22,6 +22,9 @@ const COMMANDS = {
     ["node", join("tooling", "release", "check-packages.mjs")],
     ["node", join("tooling", "release", "pick-one-vendor.mjs")],
     ["node", join("tooling", "release", "examples.mjs")],
+    // Bundle-size budgets (deterministic, unlike times): core's main entry, each vendor on top of
+    // core, the Worker script from `wrangler deploy --dry-run` (docs/performance.md).
+    ["node", join("tooling", "size", "check-size.mjs")],
     // Last, so that its per-runtime lines close the output.
     ["node", join("tooling", "runtimes", "matrix.mjs")],
   ],
