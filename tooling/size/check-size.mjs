@@ -118,7 +118,7 @@ export function subpathsOf(name) {
 }
 
 /** The @x/core-signing entries a bundle imports, the main entry always first. */
-function coreEntriesImported(externalImports) {
+export function coreEntriesImported(externalImports) {
   const used = externalImports.filter((path) => path.startsWith(`${CORE}/`));
   return [CORE, ...used.filter((path) => path !== CORE)];
 }
