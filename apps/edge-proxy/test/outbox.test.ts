@@ -10,7 +10,13 @@ import {
   DurableObjectOutbox,
   type LogoutOutboxObject,
 } from "../src/entry/outbox.ts";
-import { type JobView, MemoryOutbox, type StoredJob, type TimerApi } from "../src/outbox.ts";
+import {
+  backoffMs,
+  type JobView,
+  MemoryOutbox,
+  type StoredJob,
+  type TimerApi,
+} from "../src/outbox.ts";
 import { parsePrefer, prefersAsync } from "../src/prefer.ts";
 import {
   API_KEY,
@@ -408,6 +414,68 @@ describe("POST /v1/logout with Prefer: respond-async (Durable Object outbox)", (
     expect(JSON.stringify(stored)).not.toContain(body.fungame.token);
     expect(JSON.stringify(stored)).not.toContain(body.lancens.token);
     expect(JSON.stringify(h.logs)).not.toContain(body.fungame.token);
+  });
+});
+
+describe("outbox retry timing", () => {
+  it("backs off exponentially from the base, capped, with jitter over the upper half", () => {
+    const policy = { ...DEFAULT_OUTBOX_POLICY, baseDelayMs: 1000, maxDelayMs: 5000 };
+    expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, policy, () => 0))).toEqual([
+      500, 1000, 2000, 2500, 2500,
+    ]);
+    expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, policy, () => 0.999_999))).toEqual([
+      1000, 2000, 4000, 5000, 5000,
+    ]);
+    expect(backoffMs(1_000, policy, () => 0.5)).toBe(3750);
+  });
+
+  it("waits at least as long as the vendor's Retry-After", async () => {
+    const h = await setup();
+    const token = await h.sims.fungame.login("alice");
+    const router = routerOf(h.sims);
+    let first = true;
+    configureOutboxObjects({
+      env: h.env,
+      now: () => clock,
+      random: () => 0,
+      denyList: h.denyList,
+      fetch: async (request) => {
+        if (first && new URL(request.url).pathname === "/user/logout") {
+          first = false;
+          return new Response("busy", { status: 503, headers: { "retry-after": "120" } });
+        }
+        return router(request);
+      },
+    });
+    const { id } = await accept(h, { fungame: { token } });
+    await fire(id);
+    const job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({ state: "pending", attempts: 1 });
+    const next = Date.parse(job.vendors.fungame?.nextAttemptAt as string);
+    // The vendor's pause is measured on the real clock, the backoff (500 ms) on the job clock.
+    expect(next - clock).toBeGreaterThan(100_000);
+    clock = next;
+    await fire(id);
+    expect((await jobOf(h, id)).vendors.fungame).toMatchObject({ state: "delivered", attempts: 2 });
+  });
+
+  it("fails a vendor that is off at once, as the synchronous fan-out reports it", async () => {
+    const h = await setup({ LANCENS_BASE_URL: undefined });
+    configureOutboxObjects({
+      env: { ...h.env, LANCENS_BASE_URL: "" },
+      fetch: routerOf(h.sims),
+      now: () => clock,
+      random: () => 0,
+      denyList: h.denyList,
+    });
+    const { id } = await accept(h, { lancens: { username: "lancens-user", token: "t0k3n" } });
+    await fire(id);
+    expect((await jobOf(h, id)).vendors.lancens).toMatchObject({
+      state: "failed",
+      failure: "rejected",
+      attempts: 1,
+      lastError: { code: "VENDOR_NOT_CONFIGURED", kind: "not_found", retryable: false },
+    });
   });
 });
 
