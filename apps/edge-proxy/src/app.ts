@@ -16,6 +16,7 @@ import {
   problemResponse,
   toProblemInit,
 } from "./problem.ts";
+import { refuseQuery } from "./query.ts";
 import { RateLimiter, rateLimit } from "./rate-limit.ts";
 import { MemoryReplayGuard, type ReplayGuard } from "./replay.ts";
 import { ebetRoutes } from "./routes/ebet.ts";
@@ -286,6 +287,9 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     await next();
     c.res.headers.set("cache-control", "no-store");
   });
+
+  // No API route takes query parameters: each one sent is refused by name.
+  app.use("/v1/*", refuseQuery);
 
   ebetRoutes(app, ctx);
   fungameRoutes(app, ctx);

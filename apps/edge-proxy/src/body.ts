@@ -49,20 +49,17 @@ async function readLimited(request: Request): Promise<string> {
   }
 }
 
-/**
- * Reads the body as a JSON object: 415 unless the content type is JSON, 413 over MAX_BODY_BYTES,
- * 400 when it is not JSON or not an object. Parser messages are not repeated (they quote the input).
- */
-export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
-  if (!isJsonMediaType(request.headers.get("content-type"))) {
-    throw new ProblemError({
-      kind: "unsupported_media_type",
-      code: "UNSUPPORTED_MEDIA_TYPE",
-      detail: "the request body must be JSON, sent with content-type: application/json",
-      headers: { "accept-post": "application/json" },
-    });
-  }
-  const text = await readLimited(request);
+function unsupportedMediaType(): ProblemError {
+  return new ProblemError({
+    kind: "unsupported_media_type",
+    code: "UNSUPPORTED_MEDIA_TYPE",
+    detail: "the request body must be JSON, sent with content-type: application/json",
+    headers: { "accept-post": "application/json" },
+  });
+}
+
+/** Parses `text` as a JSON object; parser messages are not repeated (they quote the input). */
+function parseJsonObject(text: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -82,6 +79,26 @@ export async function readJsonObject(request: Request): Promise<Record<string, u
     });
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Reads the body as a JSON object: 415 unless the content type is JSON, 413 over MAX_BODY_BYTES,
+ * 400 when it is not JSON or not an object.
+ */
+export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
+  if (!isJsonMediaType(request.headers.get("content-type"))) throw unsupportedMediaType();
+  return parseJsonObject(await readLimited(request));
+}
+
+/**
+ * For routes that take no body: none, an empty one or `{}` is accepted; anything else is refused
+ * as a body would be (413 over the limit, 415 not JSON, 400 naming each member).
+ */
+export async function readNoBody(request: Request): Promise<void> {
+  const text = await readLimited(request);
+  if (text.trim() === "") return;
+  if (!isJsonMediaType(request.headers.get("content-type"))) throw unsupportedMediaType();
+  parseWith(v.strictObject({}), parseJsonObject(text));
 }
 
 function describeType(expected: string | null): string {
@@ -126,5 +143,48 @@ export function parseWith<S extends v.GenericSchema>(
 ): v.InferOutput<S> {
   const result = v.safeParse(schema, value, { abortEarly: false });
   if (result.success) return result.output;
-  throw invalidFields(result.issues.map((issue) => fieldIssue(issue, prefix)));
+  const issues: FieldIssue[] = [];
+  const seen = new Set<string>();
+  const add = (issue: FieldIssue) => {
+    const id = `${issue.field}\n${issue.message}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    issues.push(issue);
+  };
+  for (const issue of result.issues) {
+    // valibot stops at an object's first unknown member: name every one of them.
+    const unknown = unknownMembers(schema, issue);
+    if (unknown === undefined) add(fieldIssue(issue, prefix));
+    for (const path of unknown ?? []) {
+      add({ field: prefix ? `${prefix}.${path}` : path, message: "is not a known member" });
+    }
+  }
+  throw invalidFields(issues);
+}
+
+type SchemaNode = { entries?: Record<string, SchemaNode>; wrapped?: SchemaNode } | undefined;
+
+function unwrap(node: SchemaNode): SchemaNode {
+  let current = node;
+  while (current?.wrapped !== undefined) current = current.wrapped;
+  return current;
+}
+
+/** For an unknown-member issue: the paths of every member of that object the schema lacks. */
+function unknownMembers(
+  schema: v.GenericSchema,
+  issue: v.BaseIssue<unknown>,
+): string[] | undefined {
+  if (issue.type !== "strict_object" || issue.expected !== "never") return undefined;
+  const items = issue.path ?? [];
+  const parent = items.at(-1)?.input;
+  if (typeof parent !== "object" || parent === null || Array.isArray(parent)) return undefined;
+  const keys = items.slice(0, -1).map((item) => String(item.key));
+  let node = schema as unknown as SchemaNode;
+  for (const key of keys) node = unwrap(node)?.entries?.[key];
+  const entries = unwrap(node)?.entries;
+  if (entries === undefined) return undefined;
+  return Object.keys(parent)
+    .filter((key) => !Object.hasOwn(entries, key))
+    .map((key) => [...keys, key].join("."));
 }

@@ -1,12 +1,26 @@
 // FunGame routes: logout and token-status, with the caller's FunGame token as the credential.
 
 import { bearerCredential } from "../auth.ts";
+import { readNoBody } from "../body.ts";
 import type { ProxyApp, RouteContext } from "../context.ts";
 import { ProblemError } from "../problem.ts";
 
-/** The FunGame token of the Authorization header, or a 401 problem. */
+/**
+ * The FunGame token of the Authorization header, or a 401 problem; a 400 for control characters,
+ * which the token would carry into FunGame's own Authorization header.
+ */
 function fungameToken(header: string | undefined): string {
   const token = bearerCredential(header);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (token !== undefined && /[\x00-\x1f\x7f]/.test(token)) {
+    throw new ProblemError({
+      kind: "invalid_request",
+      code: "INVALID_HEADER",
+      detail: "Authorization: the token must not contain control characters",
+      vendor: "fungame",
+      field: "Authorization",
+    });
+  }
   if (token !== undefined) return token;
   const missing = header === undefined || header.trim() === "";
   throw new ProblemError({
@@ -28,6 +42,7 @@ export function fungameRoutes(app: ProxyApp, ctx: RouteContext): void {
     ctx.begin(c, "/v1/fungame/logout", ["fungame"]);
     ctx.gateway.require("fungame");
     const token = fungameToken(c.req.header("authorization"));
+    await readNoBody(c.req.raw);
     return c.json(await ctx.gateway.fungameLogout(token, ctx.upstreamFor(c), "Authorization"));
   });
 
