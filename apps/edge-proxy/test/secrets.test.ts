@@ -8,6 +8,8 @@
 import { DEFAULT_SIMULATOR_JWT_KEY } from "@x/fungame/testing";
 import { SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { loadConfig } from "../src/config.ts";
+import { type JobView, MemoryOutbox } from "../src/outbox.ts";
 import {
   API_KEY,
   createHarness,
@@ -280,6 +282,34 @@ function secretBody(fungameToken: string): Record<string, unknown> {
 const FAST_DEADLINE: HarnessOptions = {
   env: { UPSTREAM_TIMEOUT_MS: "200", UPSTREAM_DEADLINE_MS: "400" },
 };
+
+/** Asynchronous delivery with fast retries, on the in-memory outbox of the non-Workers entries. */
+const OUTBOX_ENV = {
+  LOGOUT_RETRY_MAX_ATTEMPTS: "2",
+  LOGOUT_RETRY_BASE_MS: "5",
+  LOGOUT_RETRY_MAX_DELAY_MS: "10",
+};
+let memoryOutbox: MemoryOutbox | undefined;
+const WITH_OUTBOX: HarnessOptions = {
+  env: OUTBOX_ENV,
+  deps: {
+    outbox: (run) => {
+      memoryOutbox = new MemoryOutbox(run, { policy: loadConfig(OUTBOX_ENV).outbox });
+      return memoryOutbox;
+    },
+  },
+};
+
+/** Waits (bounded) until the job is no longer pending, polling as a caller would. */
+async function settledJob(h: Harness, id: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    await memoryOutbox?.idle();
+    const response = await h.request(`/v1/logout/${id}`, { bearer: API_KEY });
+    const view = (await response.json()) as JobView;
+    if (view.status !== "pending") return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 const scenarios: Scenario[] = [
   {
@@ -565,6 +595,107 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: "durable delivery: 202, the job document, a vendor that keeps failing",
+    options: WITH_OUTBOX,
+    async run(h, s, sent) {
+      h.sims.ebet.updateUser("demo", { playing: true });
+      h.sims.sdkAuth.issueSession({ userName: "alice", sessionToken: SESSION_TOKEN });
+      h.sims.lancens.addUser({ username: "async-user", password: LANCENS_PASSWORD });
+      const login = await h.sims.lancens.signIn("async-user", LANCENS_PASSWORD);
+      const token = await s.fungameToken(h);
+      sent.push(...tokenSecrets("FunGame token", token));
+      sent.push({ name: "Lancens login token", value: login.token });
+      const list = () => [...s.list, ...sent];
+      h.sims.sdkAuth.faults.set({ status: 503 });
+      const out: Outcome[] = [];
+      const accepted = await h.request("/v1/logout", {
+        json: {
+          ebet: { username: "demo" },
+          fungame: { token },
+          sdkAuth: { sessionToken: SESSION_TOKEN, device: DEVICE },
+          lancens: { username: "async-user", token: login.token },
+        },
+        bearer: API_KEY,
+        headers: { prefer: "respond-async" },
+      });
+      const text = await accepted.text();
+      const acceptedLeaks = leaks("202: body", text, list());
+      accepted.headers.forEach((value, name) => {
+        acceptedLeaks.push(...leaks(`202: header ${name}`, `${name}: ${value}`, list()));
+      });
+      out.push({ label: "accepted", status: accepted.status, leaks: acceptedLeaks });
+      const id = (JSON.parse(text) as { id?: string }).id ?? "";
+      await settledJob(h, id);
+      out.push(await probe(h, "job document", `/v1/logout/${id}`, { bearer: API_KEY }, list()));
+      out.push(await probe(h, "job without auth", `/v1/logout/${id}`, {}, list()));
+      out.push(
+        await probe(h, "job, wrong key", `/v1/logout/${id}`, { bearer: `${API_KEY}x` }, list()),
+      );
+      out.push(
+        await probe(
+          h,
+          "job id a secret",
+          `/v1/logout/${await sha256Hex(API_KEY)}`,
+          { bearer: API_KEY },
+          list(),
+        ),
+      );
+      return out;
+    },
+  },
+  {
+    name: "rate limit: 429 with Retry-After, by API key, by token subject, by address",
+    options: { env: { PROXY_RATE_LIMIT: "2/60" } },
+    async run(h, s) {
+      const out: Outcome[] = [];
+      const jwt = await s.userJwt("demo");
+      for (let i = 0; i < 4; i++) {
+        out.push(
+          await probe(
+            h,
+            `by API key ${i}`,
+            "/v1/ebet/logout",
+            { json: { username: "demo" }, bearer: API_KEY },
+            s.list,
+          ),
+        );
+        out.push(
+          await probe(
+            h,
+            `by user token ${i}`,
+            "/v1/ebet/logout",
+            { json: { username: "demo" }, bearer: jwt },
+            [...s.list, ...tokenSecrets("user token", jwt)],
+          ),
+        );
+        out.push(
+          await probe(
+            h,
+            `by address ${i}`,
+            "/v1/sdk-auth/logout",
+            { json: { sessionToken: SESSION_TOKEN, device: DEVICE } },
+            s.list,
+          ),
+        );
+      }
+      return out;
+    },
+  },
+  {
+    name: "replay: the same login notification twice",
+    async run(h, s) {
+      const p = (label: string) =>
+        probe(
+          h,
+          label,
+          "/v1/ebet/callback",
+          { json: { username: "demo", accessToken: EBET_ACCESS_TOKEN }, bearer: API_KEY },
+          s.list,
+        );
+      return [await p("first"), await p("replayed")];
+    },
+  },
+  {
     name: "unknown routes and a broken configuration",
     async run(h, s) {
       const out: Outcome[] = [];
@@ -700,6 +831,14 @@ describe("no secret in logs, bodies or headers", () => {
       "fan-out / all four again (each fails)": 207,
       "fan-out / eBET member without auth": 401,
       "unknown routes and a broken configuration / unknown route": 404,
+      "durable delivery / accepted": 202,
+      "durable delivery / job document": 200,
+      "durable delivery / job without auth": 401,
+      "rate limit / by API key 3": 429,
+      "rate limit / by user token 3": 429,
+      "rate limit / by address 3": 429,
+      "replay / first": 200,
+      "replay / replayed": 409,
     };
     for (const [label, status] of Object.entries(expected)) {
       expect(statuses.get(label), label).toBe(status);
