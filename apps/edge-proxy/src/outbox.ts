@@ -8,6 +8,7 @@ import {
   FAN_OUT_MEMBERS,
   type FanOutMember,
 } from "./delivery.ts";
+import { ProblemError } from "./problem.ts";
 import type { FanOutInput } from "./schemas.ts";
 import type { VendorName } from "./vendors.ts";
 
@@ -350,9 +351,14 @@ const REAL_TIMERS: TimerApi = {
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
+/** Jobs the in-memory outbox holds at most, finished ones included. */
+export const MEMORY_OUTBOX_MAX_JOBS = 10_000;
+
 /**
  * The outbox of the Bun, Deno and Node entries: the same jobs, states and backoff as on Workers, run
  * by timers in this process. Not durable: jobs not yet delivered are lost when the process stops.
+ * Bounded: when full, the oldest finished job is dropped before its retention ends; with no finished
+ * job to drop, a new job is refused (503 OUTBOX_FULL).
  */
 export class MemoryOutbox implements LogoutOutbox {
   readonly #jobs = new Map<string, { job: StoredJob; timer: unknown; running: Promise<void> }>();
@@ -361,11 +367,19 @@ export class MemoryOutbox implements LogoutOutbox {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #timers: TimerApi;
+  readonly #maxJobs: number;
 
   constructor(
     run: AttemptRunner,
-    options: { policy: OutboxPolicy; now?: () => number; random?: () => number; timers?: TimerApi },
+    options: {
+      policy: OutboxPolicy;
+      now?: () => number;
+      random?: () => number;
+      timers?: TimerApi;
+      maxJobs?: number;
+    },
   ) {
+    this.#maxJobs = options.maxJobs ?? MEMORY_OUTBOX_MAX_JOBS;
     this.#run = run;
     this.#policy = options.policy;
     this.#now = options.now ?? (() => Date.now());
@@ -374,6 +388,15 @@ export class MemoryOutbox implements LogoutOutbox {
   }
 
   async enqueue(body: FanOutInput, requestId: string): Promise<JobView> {
+    if (this.#jobs.size >= this.#maxJobs) this.#dropOldestFinished();
+    if (this.#jobs.size >= this.#maxJobs) {
+      throw new ProblemError({
+        kind: "unavailable",
+        code: "OUTBOX_FULL",
+        detail: `this process holds ${this.#maxJobs} logout jobs not yet delivered; retry later or log out synchronously`,
+        retryable: true,
+      });
+    }
     const job = newJob(randomJobId(), body, requestId, this.#now(), this.#policy);
     this.#jobs.set(job.id, { job, timer: undefined, running: Promise.resolve() });
     this.#schedule(job.id);
@@ -388,6 +411,16 @@ export class MemoryOutbox implements LogoutOutbox {
   /** Resolves when no attempt of any job is in flight (for tests and orderly shutdown). */
   async idle(): Promise<void> {
     await Promise.all([...this.#jobs.values()].map((entry) => entry.running));
+  }
+
+  #dropOldestFinished(): void {
+    // Map order is insertion order: the first finished job is the oldest.
+    for (const [id, entry] of this.#jobs) {
+      if (entry.job.finishedAt === null) continue;
+      if (entry.timer !== undefined) this.#timers.clear(entry.timer);
+      this.#jobs.delete(id);
+      return;
+    }
   }
 
   #schedule(id: string): void {

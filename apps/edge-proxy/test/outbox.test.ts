@@ -600,6 +600,31 @@ describe("the in-memory outbox (Bun, Deno and Node entries)", () => {
   });
 });
 
+describe("the in-memory outbox's bound", () => {
+  it("drops the oldest finished job when full, and refuses a job when all are pending", async () => {
+    const timers = manualTimers();
+    const outbox = new MemoryOutbox(async () => ({ ok: true, alreadyLoggedOut: false }), {
+      policy: DEFAULT_OUTBOX_POLICY,
+      now: () => clock,
+      timers,
+      maxJobs: 2,
+    });
+    const body = { ebet: { username: "demo" } };
+    const first = await outbox.enqueue(body, "r1");
+    timers.runDue(clock);
+    await outbox.idle();
+    expect((await outbox.get(first.id))?.status).toBe("delivered");
+    const second = await outbox.enqueue(body, "r2");
+    const third = await outbox.enqueue(body, "r3");
+    expect(await outbox.get(first.id)).toBeUndefined();
+    expect((await outbox.get(second.id))?.status).toBe("pending");
+    expect((await outbox.get(third.id))?.status).toBe("pending");
+    await expect(outbox.enqueue(body, "r4")).rejects.toMatchObject({
+      init: { code: "OUTBOX_FULL", kind: "unavailable" },
+    });
+  });
+});
+
 describe("the outbox settings", () => {
   it("defaults, and refuses bad values by name", () => {
     expect(loadConfig({}).outbox).toEqual(DEFAULT_OUTBOX_POLICY);
