@@ -262,13 +262,15 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
       cors({
         origin: origins.length === 1 && origins[0] === "*" ? "*" : origins,
         allowMethods: ["GET", "POST", "OPTIONS"],
-        allowHeaders: ["authorization", "content-type", "x-request-id"],
+        allowHeaders: ["authorization", "content-type", "x-request-id", "prefer"],
         exposeHeaders: [
           "x-request-id",
           "server-timing",
           "retry-after",
           "ratelimit",
           "ratelimit-policy",
+          "location",
+          "preference-applied",
         ],
         maxAge: 600,
       }),

@@ -512,6 +512,28 @@ describe("GET /v1/logout/{id}", () => {
     }
   });
 
+  it("lets browsers send Prefer and read Location and Preference-Applied (CORS)", async () => {
+    const h = await setup({ PROXY_CORS_ORIGINS: "https://app.example" });
+    const preflight = await h.request("/v1/logout", {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, prefer",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("prefer");
+    const accepted = await h.request("/v1/logout", {
+      json: { fungame: { token: await h.sims.fungame.login("alice") } },
+      headers: { ...ASYNC, origin: "https://app.example" },
+    });
+    expect(accepted.status).toBe(202);
+    const exposed = accepted.headers.get("access-control-expose-headers") ?? "";
+    expect(exposed).toContain("location");
+    expect(exposed).toContain("preference-applied");
+  });
+
   it("answers 405 with Allow for another method", async () => {
     const h = await setup();
     const response = await h.request(`/v1/logout/${"0".repeat(64)}`, { method: "DELETE" });
