@@ -334,6 +334,47 @@ describe("simulator: plumbing", () => {
     expect(sim.state().sessions).toEqual([]);
   });
 
+  it("misbehaves when its Hono app is served on its own, too", async () => {
+    const { sim } = setup();
+    const token = await sim.login();
+    const logout = (signal?: AbortSignal) =>
+      sim.app.fetch(
+        new Request("http://fungame.test/user/logout", {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          ...(signal === undefined ? {} : { signal }),
+        }),
+      );
+    sim.faults.set({ status: 504, times: 1 });
+    expect((await logout()).status).toBe(504);
+    sim.faults.set({ contentType: "text/plain", times: 1 });
+    expect((await logout()).headers.get("content-type")).toBe("text/plain");
+    sim.faults.set({ delayMs: 60_000 });
+    const controller = new AbortController();
+    const pending = logout(controller.signal);
+    controller.abort(new Error("gave up"));
+    await expect(pending).rejects.toThrow("gave up");
+  });
+
+  it("gives up a delayed answer as an aborted fetch does", async () => {
+    const { sim, post } = setup();
+    const token = await sim.login();
+    sim.faults.set({ delayMs: 60_000 });
+    const controller = new AbortController();
+    const pending = sim.fetch(
+      new Request("http://fungame.test/user/logout", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        signal: controller.signal,
+      }),
+    );
+    const reason = new Error("caller left");
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    sim.faults.clear();
+    expect((await post("/user/logout", { token })).status).toBe(200);
+  });
+
   it("answers a JSON body over 10 MB, streamed as it is read", async () => {
     const { sim, post } = setup();
     const token = await sim.login();

@@ -200,6 +200,14 @@ export function createFunGameSimulator(options: FunGameSimulatorOptions = {}): F
 
   const app = new Hono();
 
+  // Faults first, so that the app served on its own misbehaves as its fetch does.
+  app.use("*", async (c, next) => {
+    const faulty = await faults.intercept(c.req.raw.signal, c.env);
+    if (faulty) return faulty;
+    await next();
+    c.res = faults.decorate(c.res);
+  });
+
   app.post("/user/login", async (c) => {
     const body = await readJsonObject(c.req.raw);
     const username = body && field(body, "username");
@@ -263,12 +271,15 @@ export function createFunGameSimulator(options: FunGameSimulatorOptions = {}): F
     app.all(path, () => new Response(null, { status: 405, headers: { allow: "POST" } }));
   }
   app.notFound(() => new Response(null, { status: 404 }));
-  app.onError(() => new Response(null, { status: 500 }));
+  app.onError((error, c) => {
+    // A caller that gave up while the answer was held back: fail as an aborted fetch does.
+    if (c.req.raw.signal.aborted) throw error;
+    return new Response(null, { status: 500 });
+  });
 
   const fetch = async (request: Request, env?: unknown): Promise<Response> => {
     const path = new URL(request.url).pathname;
-    const faulty = await faults.intercept(request.signal, env);
-    const response = faults.decorate(faulty ?? (await app.fetch(request, env)));
+    const response = await app.fetch(request, env);
     calls.push({ method: request.method, path, status: response.status, at: now() });
     return faults.settle(response);
   };
