@@ -327,7 +327,7 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "logoutEverywhere",
         summary: "Log out of several vendors at once",
         description:
-          "Each member is the body of that vendor's route (fungame: { token }). All named vendors are called concurrently. 200 when all succeed, 207 with per-vendor results when some fail. An `ebet` member needs caller auth, checked before any vendor is called. With `Prefer: respond-async` the checked logout is stored as a job and answered 202; the proxy then delivers each vendor with retries (see GET /v1/logout/{id}). The job keeps the members' tokens only until each vendor is final.",
+          "Each member is the body of that vendor's route (fungame: { token }). All named vendors are called concurrently. 200 when all succeed, 207 with per-vendor results when some fail. An `ebet` member needs caller auth, checked before any vendor is called. With `Prefer: respond-async`: 202, then delivery with retries (GET /v1/logout/{id}); the job keeps the tokens until each vendor is final.",
         tags: ["fan-out"],
         security: [{}, { callerAuth: [] }],
         parameters: [
@@ -336,8 +336,7 @@ export const openApiDocument: OpenApiDocument = {
             name: "Prefer",
             in: "header",
             required: false,
-            description:
-              "RFC 7240. `respond-async` asks for a 202 and delivery in the background; other preferences are ignored. Entries without an outbox answer synchronously.",
+            description: "RFC 7240: `respond-async` asks for a 202; other preferences are ignored.",
             schema: { type: "string", examples: ["respond-async"] },
           },
         ],
@@ -345,11 +344,10 @@ export const openApiDocument: OpenApiDocument = {
         responses: {
           "200": { description: "Every vendor succeeded.", content: json(ref("FanOutResponse")) },
           "202": {
-            description:
-              "Accepted for delivery (Prefer: respond-async): the job's id and per-vendor state.",
+            description: "Accepted (Prefer: respond-async).",
             headers: {
               Location: {
-                description: "/v1/logout/{id}, where the job's state is read.",
+                description: "/v1/logout/{id}",
                 schema: { type: "string" },
               },
               "Preference-Applied": {
@@ -374,7 +372,7 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "logoutJob",
         summary: "The state of an asynchronous logout",
         description:
-          "Per vendor: state, attempts, next attempt, last error (never a token). Finished jobs are kept for LOGOUT_JOB_RETENTION_SEC, then deleted (404).",
+          "Per vendor: state, attempts, last error. Finished jobs are deleted after LOGOUT_JOB_RETENTION_SEC.",
         tags: ["fan-out"],
         security: [{ callerAuth: [] }],
         parameters: [
@@ -383,7 +381,7 @@ export const openApiDocument: OpenApiDocument = {
             name: "id",
             in: "path",
             required: true,
-            description: "The job id from the 202's Location.",
+            description: "The job id.",
             schema: { type: "string", pattern: "^[0-9a-f]{64}$" },
           },
         ],
@@ -728,7 +726,6 @@ export const openApiDocument: OpenApiDocument = {
       },
       DeliveryError: {
         type: "object",
-        description: "The last failed attempt, problem-shaped.",
         required: ["code", "kind", "detail", "upstreamStatus", "retryable"],
         properties: {
           code: { type: ["string", "integer"] },
@@ -750,8 +747,6 @@ export const openApiDocument: OpenApiDocument = {
           failure: {
             type: ["string", "null"],
             enum: ["rejected", "attempts_exhausted", "expired", null],
-            description:
-              "Why a failed vendor failed for good: a non-retryable answer, LOGOUT_RETRY_MAX_ATTEMPTS, or LOGOUT_JOB_MAX_AGE_SEC.",
           },
           alreadyLoggedOut: { type: ["boolean", "null"] },
         },
@@ -767,11 +762,7 @@ export const openApiDocument: OpenApiDocument = {
           },
           createdAt: { type: "string", format: "date-time" },
           updatedAt: { type: "string", format: "date-time" },
-          expiresAt: {
-            type: "string",
-            format: "date-time",
-            description: "No attempt starts after this.",
-          },
+          expiresAt: { type: "string", format: "date-time" },
           finishedAt: { type: ["string", "null"], format: "date-time" },
           deleteAt: { type: ["string", "null"], format: "date-time" },
           vendors: {
