@@ -1,11 +1,14 @@
 // A user's first script with @x/fungame alone: log a user out against the FunGame simulator.
 import { FunGameClient, FunGameError, inspectToken } from "@x/fungame";
-import { createFunGameSimulator } from "@x/fungame/testing";
+import { createFunGameSimulator, DEFAULT_SIMULATOR_JWT_KEY } from "@x/fungame/testing";
+import { verifyToken } from "@x/fungame/verify";
 
 const simulator = createFunGameSimulator();
 const fungame = new FunGameClient({ baseUrl: "https://fungame.test", fetch: simulator.fetch });
 
 const token = await simulator.login("alice");
+const verified = await verifyToken(token, { secret: DEFAULT_SIMULATOR_JWT_KEY });
+check(verified.sub === "alice", `@x/fungame/verify verified the token as ${verified.sub}`);
 const result = await fungame.logout(token);
 check(result.alreadyLoggedOut === false, "the first logout says the session was already gone");
 const { jti } = inspectToken(token);
