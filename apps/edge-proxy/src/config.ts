@@ -367,10 +367,19 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
   const parsed = v.safeParse(EnvSchema, input, { abortEarly: false });
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
+  // Another variable's message may quote a value that is also a secret's: it is never repeated.
+  const secrets = [...SECRET_VARIABLES]
+    .map((name) => input[name])
+    .filter((value): value is string => typeof value === "string" && value.trim().length >= 4);
   const report = (name: string, message: string) => {
     if (seen.has(name)) return;
     seen.add(name);
-    issues.push({ name, message });
+    const quoted = message.indexOf("got ");
+    const leaks = secrets.some((secret) => message.includes(secret.trim()));
+    issues.push({
+      name,
+      message: leaks && quoted !== -1 ? message.slice(0, quoted).replace(/[,\s]+$/, "") : message,
+    });
   };
   if (!parsed.success) {
     for (const issue of parsed.issues) {

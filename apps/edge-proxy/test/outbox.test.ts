@@ -668,6 +668,17 @@ describe("the outbox settings", () => {
     expect(bad({ LOGOUT_RETRY_BASE_MS: "5000", LOGOUT_RETRY_MAX_DELAY_MS: "1000" })).toEqual([
       "LOGOUT_RETRY_MAX_DELAY_MS",
     ]);
+    // A value quoted in a message is left out when it is also a secret's value.
+    const secret = "a-user-jwt-secret-that-is-long-enough-000";
+    let message = "";
+    try {
+      loadConfig({ LOGOUT_RETRY_BASE_MS: secret, PROXY_JWT_SECRET: secret });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain("LOGOUT_RETRY_BASE_MS: must be a whole number");
+    expect(message).not.toContain(secret);
+    expect(() => loadConfig({ LOGOUT_RETRY_BASE_MS: "x1" })).toThrow(/got "x1"/);
   });
 });
 
