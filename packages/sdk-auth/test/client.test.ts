@@ -8,6 +8,8 @@ import {
   type OneAccessClientOptions,
 } from "../src/client.ts";
 import { OneAccessError } from "../src/errors.ts";
+import { PATHS } from "../src/requests.ts";
+import { createOneAccessSimulator } from "../src/testing/index.ts";
 import { DEVICE, json, manualClock, opensslDecrypt, scriptedFetch } from "./support.ts";
 
 let key: RsaPrivateKey;
@@ -483,4 +485,47 @@ describe("logout", () => {
     expect(text).not.toContain(token);
     expect(text).not.toContain(signature.slice(0, 20));
   });
+});
+
+describe("maxBodyBytes", () => {
+  /** An answer that never ends, counting what was pulled from it. */
+  function endless(counter: { pulled: number }): Response {
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          counter.pulled += 1024;
+          controller.enqueue(new Uint8Array(1024).fill(0x20));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(stream, { headers: { "content-type": "application/json" } });
+  }
+
+  it.each([PATHS.publicKey, PATHS.serverDate, PATHS.logout])(
+    "stops reading the %s answer at the limit: BAD_RESPONSE",
+    async (target) => {
+      const clock = manualClock();
+      const sim = await createOneAccessSimulator({
+        privateKey: key,
+        clientId: BASE.clientId,
+        now: clock.now,
+      });
+      const sessionToken = sim.issueSession();
+      const counter = { pulled: 0 };
+      // The simulator answers (a logout is done), but the body that comes back never ends.
+      const fetch = async (request: Request) => {
+        const answer = await sim.fetch(request);
+        if (new URL(request.url).pathname !== target) return answer;
+        await answer.body?.cancel();
+        return endless(counter);
+      };
+      const limited = new OneAccessClient({ ...BASE, fetch, now: clock.now, maxBodyBytes: 4096 });
+      const error = await rejection(limited.logout({ sessionToken, device: DEVICE }));
+      expect(error).toMatchObject({ code: "BAD_RESPONSE", kind: "upstream", upstreamStatus: 200 });
+      expect(counter.pulled).toBeGreaterThan(4096);
+      expect(counter.pulled).toBeLessThanOrEqual(4096 + 2048);
+      expect(sim.hasSession(sessionToken)).toBe(target !== PATHS.logout);
+    },
+  );
 });
