@@ -4,7 +4,7 @@
 // credentials; the proxy runs under `wrangler dev` (workerd) with the simulators' environment; load
 // comes from autocannon. Everything listens on 127.0.0.1 and every wait is bounded.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -164,10 +164,43 @@ export interface WranglerDev {
   stop(): Promise<void>;
 }
 
+const WRANGLER_ENV = {
+  WRANGLER_SEND_METRICS: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  NO_COLOR: "1",
+  FORCE_COLOR: "0",
+};
+
+/**
+ * Bundles the proxy once, as deployed (`wrangler deploy --dry-run`), into `folder`, and writes a
+ * copy of wrangler.toml that runs that bundle: `wrangler dev --no-bundle --config` on it serves a
+ * Worker that edits to the sources cannot reload in the middle of a run. Returns the config path.
+ */
+async function bundleOnce(folder: string): Promise<string> {
+  const out = join(folder, "bundle");
+  const build = runtimes.spawnGroup(
+    process.execPath,
+    [runtimes.wranglerScript(), "deploy", "--dry-run", "--outdir", out],
+    { env: WRANGLER_ENV },
+  );
+  const exit = await Promise.race([build.exited, pause(LIMITS.startMs).then(() => undefined)]);
+  await runtimes.stopGroup(build);
+  if (exit?.code !== 0) {
+    throw new Error(`wrangler deploy --dry-run failed:\n${build.output.slice(-40).join("\n")}`);
+  }
+  const toml = readFileSync(join(APP, "wrangler.toml"), "utf8")
+    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(join(out, "worker.js"))}`)
+    .replace(/^directory\s*=.*$/m, `directory = ${JSON.stringify(join(APP, "public"))}`);
+  const config = join(folder, "wrangler.toml");
+  writeFileSync(config, toml);
+  return config;
+}
+
 /**
  * Starts `wrangler dev` of the proxy on 127.0.0.1 (a free port) with `env` in a private env file and
  * a fresh state folder, both in a temporary folder removed on stop. `onStart`/`onStop` let the
- * caller keep the process group in its list of things to kill.
+ * caller keep the process group in its list of things to kill. With `bundleOnce`, the Worker is the
+ * deployed bundle made at start, so that edits to the sources during the run do not restart it.
  */
 export async function startWranglerDev(
   env: Record<string, string>,
@@ -175,9 +208,17 @@ export async function startWranglerDev(
     onStart?: (group: ProcessGroup) => void;
     onStop?: (group: ProcessGroup) => void;
     onLine?: (line: string) => void;
+    bundleOnce?: boolean;
   } = {},
 ): Promise<WranglerDev> {
   const folder = mkdtempSync(join(tmpdir(), "edge-proxy-bench-"));
+  let config: string | undefined;
+  try {
+    if (hooks.bundleOnce) config = await bundleOnce(folder);
+  } catch (error) {
+    rmSync(folder, { recursive: true, force: true });
+    throw error;
+  }
   const envFile = join(folder, "proxy.env");
   writeFileSync(
     envFile,
@@ -205,14 +246,10 @@ export async function startWranglerDev(
       "--persist-to",
       join(folder, "state"),
       "--show-interactive-dev-session=false",
+      ...(config === undefined ? [] : ["--config", config, "--no-bundle"]),
     ],
     {
-      env: {
-        WRANGLER_SEND_METRICS: "false",
-        WRANGLER_HIDE_BANNER: "true",
-        NO_COLOR: "1",
-        FORCE_COLOR: "0",
-      },
+      env: WRANGLER_ENV,
       ...(hooks.onLine === undefined ? {} : { onLine: hooks.onLine }),
     },
   );
