@@ -327,7 +327,7 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "logoutEverywhere",
         summary: "Log out of several vendors at once",
         description:
-          "Each member is the body of that vendor's route (fungame: { token }). All named vendors are called concurrently. 200 when all succeed, 207 with per-vendor results when some fail. An `ebet` member needs caller auth, checked before any vendor is called. With `Prefer: respond-async`: 202, then delivery with retries (GET /v1/logout/{id}); the job keeps the tokens until each vendor is final.",
+          "Each member is the body of that vendor's route (fungame: { token }). All named vendors are called concurrently. 200 when all succeed, 207 with per-vendor results when some fail. An `ebet` member needs caller auth, checked before any vendor is called. `Prefer: respond-async`: 202, then delivery with retries.",
         tags: ["fan-out"],
         security: [{}, { callerAuth: [] }],
         parameters: [

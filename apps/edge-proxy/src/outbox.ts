@@ -218,7 +218,7 @@ export function takeDue(job: StoredJob, now: number, policy: OutboxPolicy): FanO
 const INTERRUPTED: DeliveryError = {
   code: "ATTEMPT_INTERRUPTED",
   kind: "unavailable",
-  detail: "the proxy stopped during this attempt; its outcome is unknown, so it is made again",
+  detail: "a restart cut this attempt short",
   upstreamStatus: null,
   retryable: true,
 };
