@@ -70,6 +70,8 @@ const BODY_ROUTES: Route[] = [
   { path: "/v1/sdk-auth/logout", valid: { sessionToken: "s3ss10n", device: DEVICE } },
   { path: "/v1/lancens/logout", valid: { username: "lancens-user", token: "t0ken" } },
   { path: "/v1/logout", valid: { lancens: { username: "lancens-user", token: "t0ken" } } },
+  // Takes no body: none or {} is fine, anything else is refused as a body would be.
+  { path: "/v1/fungame/logout", bearer: "a.b.c", valid: {} },
 ];
 
 function jsonHeaders(route: Route): Record<string, string> {
@@ -207,6 +209,7 @@ const ALL_ROUTES: { method: string; path: string; body?: Record<string, unknown>
   ...BODY_ROUTES.map((route) => ({ method: "POST", path: route.path, body: route.valid })),
   { method: "POST", path: "/v1/fungame/logout" },
   { method: "GET", path: "/v1/fungame/token-status" },
+  { method: "GET", path: `/v1/logout/${"0".repeat(64)}` },
   { method: "GET", path: "/healthz" },
   { method: "GET", path: "/openapi.json" },
 ];
@@ -253,6 +256,49 @@ describe("request headers", () => {
         },
       ),
       params(599),
+    );
+  });
+});
+
+describe("paths and query strings", () => {
+  it("any job id in GET /v1/logout/{id}", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(nastyString, fc.stringMatching(/^[0-9a-f]{60,68}$/)),
+        fc.boolean(),
+        async (id, raw) => {
+          const segment = raw ? id.replace(/[/?#]/g, "") : encodeURIComponent(id);
+          await send(`/v1/logout/${segment}`, {
+            headers: { authorization: `Bearer ${API_KEY}` },
+          });
+        },
+      ),
+      params(800),
+    );
+  });
+
+  it("any query string on any route", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...ALL_ROUTES),
+        fc.oneof(
+          fc
+            .dictionary(fc.string(), nastyString, { maxKeys: 4 })
+            .map((query) => new URLSearchParams(query).toString()),
+          fc.string().map((text) => encodeURI(text.replace(/#/g, ""))),
+        ),
+        async (route, query) => {
+          const headers = new Headers();
+          if (route.body !== undefined) headers.set("content-type", "application/json");
+          headers.set("authorization", `Bearer ${API_KEY}`);
+          await send(`${route.path}?${query}`, {
+            method: route.method,
+            headers,
+            ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
+          });
+        },
+      ),
+      params(801),
     );
   });
 });

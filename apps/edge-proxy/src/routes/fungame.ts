@@ -41,8 +41,8 @@ export function fungameRoutes(app: ProxyApp, ctx: RouteContext): void {
   app.post("/v1/fungame/logout", async (c) => {
     ctx.begin(c, "/v1/fungame/logout", ["fungame"]);
     ctx.gateway.require("fungame");
-    const token = fungameToken(c.req.header("authorization"));
     await readNoBody(c.req.raw);
+    const token = fungameToken(c.req.header("authorization"));
     return c.json(await ctx.gateway.fungameLogout(token, ctx.upstreamFor(c), "Authorization"));
   });
 
