@@ -89,7 +89,8 @@ export async function baseEnv(): Promise<Record<string, unknown>> {
   };
 }
 
-function routerFor(sims: Simulators, jwks: { body: unknown; status: number }): FetchLike {
+/** Routes a request to the simulator of its host (or the JWKS answer). */
+export function routerFor(sims: Simulators, jwks: { body: unknown; status: number }): FetchLike {
   return async (request) => {
     const host = new URL(request.url).hostname;
     switch (host) {

@@ -23,8 +23,9 @@ import {
   createHarness,
   DEVICE,
   type Harness,
-  HOSTS,
+  jwksAnswer,
   readProblem,
+  routerFor,
   type Simulators,
 } from "./harness.ts";
 
@@ -46,20 +47,7 @@ const POLICY_ENV = {
 let clock = Date.now() + 10 * 365 * 86_400_000;
 
 function routerOf(sims: Simulators): FetchLike {
-  return async (request) => {
-    switch (new URL(request.url).hostname) {
-      case HOSTS.ebet:
-        return sims.ebet.fetch(request);
-      case HOSTS.fungame:
-        return sims.fungame.fetch(request);
-      case HOSTS.sdkAuth:
-        return sims.sdkAuth.fetch(request);
-      case HOSTS.lancens:
-        return sims.lancens.fetch(request);
-      default:
-        throw new TypeError("no route to host");
-    }
-  };
+  return routerFor(sims, jwksAnswer);
 }
 
 async function setup(extra: Record<string, unknown> = {}): Promise<Harness> {
