@@ -85,8 +85,8 @@ const headerValue = (description: string, maxLength: number): JsonSchema => ({
   type: "string",
   minLength: 1,
   maxLength,
-  pattern: "^[^\\r\\n]*$",
-  description: `${description} Sent on as an HTTP header: CR and LF are refused.`,
+  pattern: "^[^\\x00-\\x1f\\x7f]*$",
+  description: `${description} Sent on as an HTTP header: CR, LF and every other control character are refused.`,
 });
 
 function success(vendor: string, result: JsonSchema): JsonSchema {
@@ -156,7 +156,7 @@ export const openApiDocument: OpenApiDocument = {
     title: "Edge logout proxy",
     version: "0.1.0",
     description:
-      "One HTTP API in front of eBET, FunGame, Huawei Cloud OneAccess and Lancens. The proxy holds the vendor secrets, signs, forwards, retries, fans out and keeps the FunGame deny-list. Every error is an RFC 9457 problem document (application/problem+json). Every answer carries X-Request-Id and Server-Timing.",
+      "One HTTP API in front of eBET, FunGame, Huawei Cloud OneAccess and Lancens. The proxy holds the vendor secrets, signs, forwards, retries, fans out and keeps the FunGame deny-list. Every error is an RFC 9457 problem document (application/problem+json). Every answer carries X-Request-Id and Server-Timing. With PROXY_RATE_LIMIT set, every route but /healthz is limited per caller and its answers carry RateLimit and RateLimit-Policy; over the limit the answer is a 429 with Retry-After.",
     license: { name: "MIT" },
   },
   servers: [{ url: "/", description: "this proxy" }],
@@ -222,6 +222,7 @@ export const openApiDocument: OpenApiDocument = {
           ...bodyProblems,
           "401": response("Unauthorized"),
           "403": response("Forbidden"),
+          "409": response("Replayed"),
           ...upstreamProblems,
         },
       },
@@ -240,7 +241,7 @@ export const openApiDocument: OpenApiDocument = {
             description: "FunGame logged the session out, or it was already gone.",
             content: json(success("fungame", ref("FunGameLogoutResult"))),
           },
-          "400": response("InvalidRequest"),
+          ...bodyProblems,
           "401": response("Unauthorized"),
           ...upstreamProblems,
         },
@@ -260,8 +261,10 @@ export const openApiDocument: OpenApiDocument = {
             description: "The token's status.",
             content: json(ref("TokenStatus"), { active: false, reason: "revoked" }),
           },
+          "400": response("InvalidRequest"),
           "401": response("Unauthorized"),
           "404": response("NotFound"),
+          "429": response("RateLimited"),
           "503": response("Unavailable"),
         },
       },
@@ -364,6 +367,7 @@ export const openApiDocument: OpenApiDocument = {
           ...bodyProblems,
           "401": response("Unauthorized"),
           "403": response("Forbidden"),
+          "429": response("RateLimited"),
         },
       },
     },
@@ -390,6 +394,7 @@ export const openApiDocument: OpenApiDocument = {
           "400": response("InvalidRequest"),
           "401": response("Unauthorized"),
           "404": response("NotFound"),
+          "429": response("RateLimited"),
         },
       },
     },
@@ -397,6 +402,7 @@ export const openApiDocument: OpenApiDocument = {
       get: {
         operationId: "health",
         summary: "Liveness and which vendors are configured",
+        description: "Never rate limited.",
         tags: ["operations"],
         responses: { "200": { description: "Up.", content: json(ref("Health")) } },
       },
@@ -408,6 +414,7 @@ export const openApiDocument: OpenApiDocument = {
         tags: ["operations"],
         responses: {
           "200": { description: "The OpenAPI 3.1 document.", content: json({ type: "object" }) },
+          "429": response("RateLimited"),
         },
       },
     },
@@ -422,6 +429,7 @@ export const openApiDocument: OpenApiDocument = {
             content: { "text/html": { schema: { type: "string" } } },
           },
           "404": response("NotFound"),
+          "429": response("RateLimited"),
         },
       },
     },
@@ -792,7 +800,7 @@ export const openApiDocument: OpenApiDocument = {
     },
     responses: {
       InvalidRequest: problemResponse(
-        "A body or header refused: malformed JSON, an unknown member, a missing or wrong field (named in `field`), CR/LF in a header-bound value.",
+        "A body, query or header refused: malformed JSON, an unknown member or any query parameter (each named in `errors`), a missing or wrong field (named in `field`), CR, LF or another control character in a value that travels as a header.",
       ),
       Unauthorized: problemResponse("Missing or refused credentials.", {
         "WWW-Authenticate": { description: "Bearer challenge.", schema: { type: "string" } },
@@ -803,12 +811,28 @@ export const openApiDocument: OpenApiDocument = {
       ),
       PayloadTooLarge: problemResponse("The body is over 16 KiB."),
       UnsupportedMediaType: problemResponse("The body is not sent as application/json."),
-      RateLimited: problemResponse("The vendor asked to slow down.", {
-        "Retry-After": {
-          description: "Seconds, when the vendor said.",
-          schema: { type: "integer" },
+      RateLimited: problemResponse(
+        "The caller is over the proxy's PROXY_RATE_LIMIT (code RATE_LIMITED, vendor null; counted per API key, user token subject or client address), or the vendor asked to slow down.",
+        {
+          "Retry-After": {
+            description:
+              "Whole seconds to wait: always for the proxy's own limit, when the vendor said for a vendor's.",
+            schema: { type: "integer", minimum: 1 },
+          },
+          RateLimit: {
+            description:
+              'The caller\'s remaining requests and seconds until the bucket is full, e.g. `"caller";r=0;t=60` (draft-ietf-httpapi-ratelimit-headers). Sent on every answer of a limited route.',
+            schema: { type: "string" },
+          },
+          "RateLimit-Policy": {
+            description: 'The limit, e.g. `"caller";q=120;w=60`: 120 requests per 60 seconds.',
+            schema: { type: "string" },
+          },
         },
-      }),
+      ),
+      Replayed: problemResponse(
+        "REPLAYED_CALLBACK: the same login notification (username and access token) was already sent within eBET's 300 s window; eBET was not called again. A notification that failed may be sent again.",
+      ),
       Misconfigured: problemResponse(
         "The proxy's own settings are refused (e.g. eBET 4026 bad signature, 4027 IP not allowed), or an internal error.",
       ),

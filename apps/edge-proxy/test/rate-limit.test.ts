@@ -1,7 +1,9 @@
 // Per-caller rate limit: 429 with Retry-After, refill over the window, keys independent, memory bounded.
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { socketAddress } from "../src/client-address.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
+import { openApiDocument } from "../src/openapi.ts";
 import { addressKey, parseRateLimit, RateLimiter } from "../src/rate-limit.ts";
 import {
   API_KEY,
@@ -171,5 +173,55 @@ describe("the rate limit", () => {
     expect(addressKey("::1")).toBe("0:0:0:0::/64");
     expect(addressKey("::ffff:192.0.2.7")).toBe("192.0.2.7");
     expect(addressKey("203.0.113.9")).toBe("203.0.113.9");
+  });
+});
+
+describe("the client address", () => {
+  it("comes from the socket the local entries hand to app.fetch (Node, Deno, Bun)", async () => {
+    const seen: (string | undefined)[] = [];
+    const h = await createHarness({
+      env: { PROXY_RATE_LIMIT: "1/60" },
+      deps: {
+        clientAddress: (c) => {
+          const address = socketAddress(c);
+          seen.push(address);
+          return address;
+        },
+      },
+    });
+    const node = { incoming: { socket: { remoteAddress: "192.0.2.10" } } };
+    const deno = { remoteAddr: { hostname: "192.0.2.11", port: 1 } };
+    const bun = { requestIP: () => ({ address: "192.0.2.12", port: 1 }) };
+    for (const env of [node, deno, bun]) {
+      expect((await h.app.request("/openapi.json", {}, env)).status).toBe(200);
+      expect((await h.app.request("/openapi.json", {}, env)).status).toBe(429);
+    }
+    expect((await h.app.request("/openapi.json", {}, { other: true })).status).toBe(200);
+    expect(seen).toEqual([
+      "192.0.2.10",
+      "192.0.2.10",
+      "192.0.2.11",
+      "192.0.2.11",
+      "192.0.2.12",
+      "192.0.2.12",
+      undefined,
+    ]);
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("documents 429 with Retry-After and the RateLimit headers on every limited route", () => {
+    for (const [path, item] of Object.entries(openApiDocument.paths)) {
+      if (path === "/healthz") continue;
+      for (const operation of Object.values(item)) {
+        expect(Object.keys(operation.responses), path).toContain("429");
+      }
+    }
+    const limited = openApiDocument.components.responses.RateLimited;
+    expect(Object.keys(limited?.headers ?? {})).toEqual(
+      expect.arrayContaining(["Retry-After", "RateLimit", "RateLimit-Policy"]),
+    );
+    const callback = openApiDocument.paths["/v1/ebet/callback"]?.post;
+    expect(callback?.responses["409"]).toEqual({ $ref: "#/components/responses/Replayed" });
   });
 });
