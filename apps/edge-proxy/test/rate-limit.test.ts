@@ -1,8 +1,11 @@
 // Per-caller rate limit: 429 with Retry-After, refill over the window, keys independent, memory bounded.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { socketAddress } from "../src/client-address.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
+import worker from "../src/entry/worker.ts";
 import { openApiDocument } from "../src/openapi.ts";
 import { addressKey, parseRateLimit, RateLimiter } from "../src/rate-limit.ts";
 import {
@@ -223,5 +226,29 @@ describe("the OpenAPI document", () => {
     );
     const callback = openApiDocument.paths["/v1/ebet/callback"]?.post;
     expect(callback?.responses["409"]).toEqual({ $ref: "#/components/responses/Replayed" });
+  });
+});
+
+describe("on Workers", () => {
+  it("counts callers by CF-Connecting-IP", async () => {
+    const bindings = { ...env, PROXY_RATE_LIMIT: "1/3600" };
+    const call = async (address: string) => {
+      const ctx = createExecutionContext();
+      const request = new Request("https://proxy.test/openapi.json", {
+        headers: { "cf-connecting-ip": address, "x-forwarded-for": "203.0.113.1" },
+      });
+      const response = await worker.fetch(
+        request as Request<unknown, IncomingRequestCfProperties>,
+        bindings,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return response;
+    };
+    expect((await call("198.51.100.7")).status).toBe(200);
+    const refused = await call("198.51.100.7");
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect((await call("198.51.100.8")).status).toBe(200);
   });
 });
