@@ -160,6 +160,23 @@ describe.each(RUNTIMES)("the %s entry", (runtime) => {
     }
   });
 
+  it("rate limits callers by their socket address, never by X-Forwarded-For", async () => {
+    const limited = await startEntry(runtime, { ...simulators.env, PROXY_RATE_LIMIT: "2/3600" });
+    try {
+      const get = (forwarded: string) =>
+        fetch(`${limited.url}/openapi.json`, { headers: { "x-forwarded-for": forwarded } });
+      expect((await get("198.51.100.1")).status).toBe(200);
+      expect((await get("198.51.100.2")).status).toBe(200);
+      const refused = await get("198.51.100.3");
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toBe("1800");
+      expect(await json(refused)).toMatchObject({ code: "RATE_LIMITED", vendor: null });
+      expect((await fetch(`${limited.url}/healthz`)).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it("refuses a bad configuration: every variable by name, no secret, no stack trace, exit 1", async () => {
     const secret = "-----BEGIN PRIVATE KEY-----\nnot-really-a-key!\n-----END PRIVATE KEY-----";
     const group = spawnEntry(runtime, {
