@@ -173,8 +173,9 @@ const WRANGLER_ENV = {
 
 /**
  * Bundles the proxy once, as deployed (`wrangler deploy --dry-run`), into `folder`, and writes a
- * copy of wrangler.toml that runs that bundle: `wrangler dev --no-bundle --config` on it serves a
- * Worker that edits to the sources cannot reload in the middle of a run. Returns the config path.
+ * copy of wrangler.toml that runs that bundle without the /docs assets: `wrangler dev --no-bundle
+ * --config` on it serves a Worker that edits to the sources (or a rebuild of public/) cannot reload
+ * in the middle of a run. Returns the config path.
  */
 async function bundleOnce(folder: string): Promise<string> {
   const out = join(folder, "bundle");
@@ -190,7 +191,8 @@ async function bundleOnce(folder: string): Promise<string> {
   }
   const toml = readFileSync(join(APP, "wrangler.toml"), "utf8")
     .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(join(out, "worker.js"))}`)
-    .replace(/^directory\s*=.*$/m, `directory = ${JSON.stringify(join(APP, "public"))}`);
+    // No [assets] table: the build rewrites public/, and wrangler dev would reload the Worker.
+    .replace(/^\[assets\][^[]*/m, "");
   const config = join(folder, "wrangler.toml");
   writeFileSync(config, toml);
   return config;

@@ -234,7 +234,7 @@ export async function runSubject(
 
   const problems: string[] = [];
   const note = (problem: string) => {
-    if (problems.length < 20) problems.push(problem);
+    if (problems.length < 40) problems.push(problem);
   };
   const answered = new Map<number, { ok: boolean; attempts: Map<string, number> }>();
   const isSuccess = (status: number, body: string) => status === 200 && body.includes('"ok":true');
@@ -392,10 +392,8 @@ export async function runSubject(
 
   if (problems.length > 0) {
     // What wrangler dev said lately, other than its per-request log lines (reloads, crashes).
-    for (const line of proxy.group.output.slice(-400)) {
-      if (!line.startsWith("{") && /reload|error|restart|crash/i.test(line))
-        note(`wrangler: ${line}`);
-    }
+    const said = proxy.group.output.slice(-400).filter((line) => !line.startsWith("{"));
+    for (const line of said.slice(-15)) note(`wrangler: ${line}`);
   }
   return {
     subject,
