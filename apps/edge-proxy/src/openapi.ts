@@ -86,7 +86,7 @@ const headerValue = (description: string, maxLength: number): JsonSchema => ({
   minLength: 1,
   maxLength,
   pattern: "^[^\\x00-\\x1f\\x7f]*$",
-  description: `${description} Sent on as an HTTP header: CR, LF and every other control character are refused.`,
+  description: `${description} Sent as a header: control characters are refused.`,
 });
 
 function success(vendor: string, result: JsonSchema): JsonSchema {
@@ -156,7 +156,7 @@ export const openApiDocument: OpenApiDocument = {
     title: "Edge logout proxy",
     version: "0.1.0",
     description:
-      "One HTTP API in front of eBET, FunGame, Huawei Cloud OneAccess and Lancens. The proxy holds the vendor secrets, signs, forwards, retries, fans out and keeps the FunGame deny-list. Every error is an RFC 9457 problem document (application/problem+json). Every answer carries X-Request-Id and Server-Timing. With PROXY_RATE_LIMIT set, every route but /healthz is limited per caller and its answers carry RateLimit and RateLimit-Policy; over the limit the answer is a 429 with Retry-After.",
+      "One HTTP API in front of eBET, FunGame, Huawei Cloud OneAccess and Lancens. The proxy holds the vendor secrets, signs, forwards, retries, fans out and keeps the FunGame deny-list. Every error is an RFC 9457 problem document (application/problem+json). Every answer carries X-Request-Id and Server-Timing. PROXY_RATE_LIMIT: a per-caller limit.",
     license: { name: "MIT" },
   },
   servers: [{ url: "/", description: "this proxy" }],
@@ -402,7 +402,6 @@ export const openApiDocument: OpenApiDocument = {
       get: {
         operationId: "health",
         summary: "Liveness and which vendors are configured",
-        description: "Never rate limited.",
         tags: ["operations"],
         responses: { "200": { description: "Up.", content: json(ref("Health")) } },
       },
@@ -800,7 +799,7 @@ export const openApiDocument: OpenApiDocument = {
     },
     responses: {
       InvalidRequest: problemResponse(
-        "A body, query or header refused: malformed JSON, an unknown member or any query parameter (each named in `errors`), a missing or wrong field (named in `field`), CR, LF or another control character in a value that travels as a header.",
+        "Refused input: bad JSON, an unknown member or query parameter, a missing or wrong field (`field`, `errors`), a control character in a header-bound value.",
       ),
       Unauthorized: problemResponse("Missing or refused credentials.", {
         "WWW-Authenticate": { description: "Bearer challenge.", schema: { type: "string" } },
@@ -812,27 +811,17 @@ export const openApiDocument: OpenApiDocument = {
       PayloadTooLarge: problemResponse("The body is over 16 KiB."),
       UnsupportedMediaType: problemResponse("The body is not sent as application/json."),
       RateLimited: problemResponse(
-        "The caller is over the proxy's PROXY_RATE_LIMIT (code RATE_LIMITED, vendor null; counted per API key, user token subject or client address), or the vendor asked to slow down.",
+        "Over PROXY_RATE_LIMIT (RATE_LIMITED), or the vendor asked to slow down.",
         {
-          "Retry-After": {
-            description:
-              "Whole seconds to wait: always for the proxy's own limit, when the vendor said for a vendor's.",
-            schema: { type: "integer", minimum: 1 },
-          },
-          RateLimit: {
-            description:
-              'The caller\'s remaining requests and seconds until the bucket is full, e.g. `"caller";r=0;t=60` (draft-ietf-httpapi-ratelimit-headers). Sent on every answer of a limited route.',
-            schema: { type: "string" },
-          },
+          "Retry-After": { description: "Seconds.", schema: { type: "integer", minimum: 1 } },
+          RateLimit: { description: 'e.g. `"caller";r=0;t=60`', schema: { type: "string" } },
           "RateLimit-Policy": {
-            description: 'The limit, e.g. `"caller";q=120;w=60`: 120 requests per 60 seconds.',
+            description: 'e.g. `"caller";q=120;w=60`',
             schema: { type: "string" },
           },
         },
       ),
-      Replayed: problemResponse(
-        "REPLAYED_CALLBACK: the same login notification (username and access token) was already sent within eBET's 300 s window; eBET was not called again. A notification that failed may be sent again.",
-      ),
+      Replayed: problemResponse("Sent already within eBET's 300 s window (REPLAYED_CALLBACK)."),
       Misconfigured: problemResponse(
         "The proxy's own settings are refused (e.g. eBET 4026 bad signature, 4027 IP not allowed), or an internal error.",
       ),

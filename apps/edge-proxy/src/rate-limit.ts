@@ -23,7 +23,7 @@ export const MAX_RATE_WINDOW_SEC = 86_400;
  */
 export function parseRateLimit(value: string): RateLimitPolicy | string {
   const match = /^(\d{1,7})\s*\/\s*(\d{1,5})$/.exec(value.trim());
-  const message = `must be <requests>/<seconds> with 1 to ${MAX_RATE_LIMIT} requests per 1 to ${MAX_RATE_WINDOW_SEC} seconds, e.g. "120/60"`;
+  const message = 'must be <requests>/<seconds>, e.g. "120/60"';
   if (!match) return message;
   const limit = Number(match[1]);
   const windowSec = Number(match[2]);
@@ -122,10 +122,8 @@ export function addressKey(address: string): string {
     tail === undefined
       ? front
       : [...front, ...Array(Math.max(0, 8 - front.length - back.length)).fill("0"), ...back];
-  return `${groups
-    .slice(0, 4)
-    .map((group) => group.replace(/^0+(?=.)/, ""))
-    .join(":")}::/64`;
+  // Runtimes and CF-Connecting-IP give addresses in canonical form: groups are not re-normalised.
+  return `${groups.slice(0, 4).join(":")}::/64`;
 }
 
 export interface RateLimitDeps {
@@ -160,7 +158,7 @@ export function rateLimit(deps: RateLimitDeps): MiddlewareHandler<ProxyEnv> {
       throw new ProblemError({
         kind: "rate_limited",
         code: "RATE_LIMITED",
-        detail: `too many requests from this caller: at most ${limiter.policy.limit} per ${limiter.policy.windowSec} s; retry in ${decision.retryAfterSec} s`,
+        detail: `over ${limiter.policy.limit} per ${limiter.policy.windowSec} s; retry in ${decision.retryAfterSec} s`,
         retryable: true,
         headers: { ...headers, "retry-after": String(decision.retryAfterSec) },
       });

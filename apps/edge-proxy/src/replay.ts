@@ -78,7 +78,7 @@ export function replayedCallback(): ProblemError {
   return new ProblemError({
     kind: "conflict",
     code: "REPLAYED_CALLBACK",
-    detail: `this login notification (same username and access token) was already sent within eBET's ${EBET_CALLBACK_WINDOW_MS / 1000} s window`,
+    detail: "this notification was already sent within eBET's 300 s window",
     vendor: "ebet",
     retryable: false,
   });
@@ -88,7 +88,7 @@ export function replayGuardUnavailable(): ProblemError {
   return new ProblemError({
     kind: "unavailable",
     code: "REPLAY_GUARD_UNAVAILABLE",
-    detail: "the seen-set of login notifications could not be reached; eBET was not called",
+    detail: "the replay guard is unreachable; eBET was not called",
     vendor: "ebet",
     retryable: true,
   });

@@ -25,15 +25,15 @@ export class ReplayGuardObject extends DurableObject {
     );
   }
 
-  /** Records `key` until now + `windowMs`; false when it is already recorded and not expired. */
-  async claim(key: string, windowMs: number = EBET_CALLBACK_WINDOW_MS): Promise<boolean> {
+  /** Records `key` for the window; false when it is already recorded and not expired. */
+  async claim(key: string): Promise<boolean> {
     if (typeof key !== "string" || !KEY.test(key)) throw new TypeError("not a replay key");
     const now = Date.now();
     this.#sql.exec("DELETE FROM seen WHERE exp <= ?", now);
     const inserted = this.#sql.exec(
       "INSERT INTO seen (key, exp) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
       key,
-      now + Math.max(1, Math.min(windowMs, EBET_CALLBACK_WINDOW_MS)),
+      now + EBET_CALLBACK_WINDOW_MS,
     ).rowsWritten;
     if (inserted === 0) return false;
     await this.#schedule();

@@ -16,7 +16,7 @@ function fungameToken(header: string | undefined): string {
     throw new ProblemError({
       kind: "invalid_request",
       code: "INVALID_HEADER",
-      detail: "Authorization: the token must not contain control characters",
+      detail: "Authorization: control characters are refused",
       vendor: "fungame",
       field: "Authorization",
     });
