@@ -159,9 +159,15 @@ export function prepare(
 // wrangler dev
 
 export interface WranglerDev {
+  /** Changes on restart (a new port). */
   url: string;
   group: ProcessGroup;
   stop(): Promise<void>;
+  /**
+   * Stops wrangler dev and starts it again on the same state folder (Durable Objects kept) and the
+   * same Worker; `url` and `group` are the new ones afterwards.
+   */
+  restart(): Promise<void>;
 }
 
 const WRANGLER_ENV = {
@@ -230,45 +236,66 @@ export async function startWranglerDev(
     { mode: 0o600 },
   );
   chmodSync(envFile, 0o600);
-  const port = await runtimes.freePort();
-  const inspectorPort = await runtimes.freePort();
-  const group = runtimes.spawnGroup(
-    process.execPath,
-    [
-      runtimes.wranglerScript(),
-      "dev",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(inspectorPort),
-      "--env-file",
-      envFile,
-      "--persist-to",
-      join(folder, "state"),
-      "--show-interactive-dev-session=false",
-      ...(config === undefined ? [] : ["--config", config, "--no-bundle"]),
-    ],
-    {
-      env: WRANGLER_ENV,
-      ...(hooks.onLine === undefined ? {} : { onLine: hooks.onLine }),
-    },
-  );
-  hooks.onStart?.(group);
-  const stop = async () => {
-    await runtimes.stopGroup(group);
-    hooks.onStop?.(group);
-    rmSync(folder, { recursive: true, force: true });
+  const launch = async (): Promise<{ url: string; group: ProcessGroup }> => {
+    const port = await runtimes.freePort();
+    const inspectorPort = await runtimes.freePort();
+    const group = runtimes.spawnGroup(
+      process.execPath,
+      [
+        runtimes.wranglerScript(),
+        "dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--inspector-port",
+        String(inspectorPort),
+        "--env-file",
+        envFile,
+        "--persist-to",
+        join(folder, "state"),
+        "--show-interactive-dev-session=false",
+        ...(config === undefined ? [] : ["--config", config, "--no-bundle"]),
+      ],
+      {
+        env: WRANGLER_ENV,
+        ...(hooks.onLine === undefined ? {} : { onLine: hooks.onLine }),
+      },
+    );
+    hooks.onStart?.(group);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await runtimes.waitForHttp(`${url}/healthz`, group, LIMITS.startMs);
+    } catch (error) {
+      await runtimes.stopGroup(group);
+      hooks.onStop?.(group);
+      throw error;
+    }
+    return { url, group };
   };
-  const url = `http://127.0.0.1:${port}`;
+  let first: { url: string; group: ProcessGroup };
   try {
-    await runtimes.waitForHttp(`${url}/healthz`, group, LIMITS.startMs);
+    first = await launch();
   } catch (error) {
-    await stop();
+    rmSync(folder, { recursive: true, force: true });
     throw error;
   }
-  return { url, group, stop };
+  const dev: WranglerDev = {
+    ...first,
+    async stop() {
+      await runtimes.stopGroup(dev.group);
+      hooks.onStop?.(dev.group);
+      rmSync(folder, { recursive: true, force: true });
+    },
+    async restart() {
+      await runtimes.stopGroup(dev.group);
+      hooks.onStop?.(dev.group);
+      const next = await launch();
+      dev.url = next.url;
+      dev.group = next.group;
+    },
+  };
+  return dev;
 }
 
 // ---------------------------------------------------------------------------------------------

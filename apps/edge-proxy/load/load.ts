@@ -210,7 +210,17 @@ const LANCENS_ROUTES = ["clearRingPushToken", "clearMessagePushToken", "logout"]
 export async function runSubject(
   environment: LoadEnvironment,
   subject: Subject,
-  settings: { requests: number; concurrency: number; limitMs?: number },
+  settings: {
+    requests: number;
+    concurrency: number;
+    limitMs?: number;
+    /**
+     * Restart wrangler dev (same state) before the logouts and again before the deny-list check:
+     * workerd under wrangler dev fails after some ten thousand requests in one life, and the check
+     * then also shows the deny-list outlives a restart.
+     */
+    restart?: boolean;
+  },
 ): Promise<LoadFigures> {
   const { sims, proxy } = environment;
   const { requests, concurrency } = settings;
@@ -230,6 +240,7 @@ export async function runSubject(
           fresh: true,
         });
   const items = prepared.items;
+  if (settings.restart) await proxy.restart();
   const identities = items.map((steps) => identityOf(subject, steps[0] as RequestSpec));
 
   const problems: string[] = [];
@@ -349,6 +360,7 @@ export async function runSubject(
   // The deny-list's view: every FunGame token logged out is refused as revoked.
   let denyListChecked = 0;
   if (fungameTokens.length > 0) {
+    if (settings.restart) await proxy.restart();
     // Padded like the logouts' pool: a connection may build one request more than it sends.
     const padded = [
       ...fungameTokens,

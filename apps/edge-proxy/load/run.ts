@@ -137,6 +137,7 @@ async function main(): Promise<number> {
           requests,
           concurrency,
           limitMs: timeoutS * 1000,
+          restart: true,
         });
         results.push(figures);
         progress(
