@@ -1,5 +1,7 @@
-// Copies the Swagger UI files /docs needs from swagger-ui-dist into public/docs (no CDN at run time).
-import { copyFile, mkdir, stat } from "node:fs/promises";
+// Copies the Swagger UI files /docs needs from swagger-ui-dist into public/docs (no CDN at run time),
+// and writes public/openapi.json from src/openapi.ts: the Worker serves both as static assets, so
+// neither is part of its script.
+import { copyFile, mkdir, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,3 +28,8 @@ for (const [from, to] of FILES) {
 console.log(
   `copied ${FILES.length} Swagger UI files (${(bytes / 1024).toFixed(0)} KiB) to public/docs`,
 );
+
+const { openApiDocument } = await import("../src/openapi.ts");
+const document = `${JSON.stringify(openApiDocument)}\n`;
+await writeFile(join(target, "..", "openapi.json"), document);
+console.log(`wrote public/openapi.json (${(document.length / 1024).toFixed(0)} KiB)`);

@@ -1,13 +1,11 @@
 // createApp(config, deps) -> Hono: the proxy's HTTP API, with no globals: everything comes in config and deps.
 import type { FetchLike } from "@x/core-signing";
-import type { RevocationList } from "@x/fungame";
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { CallerAuth } from "./auth.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
 import { type AttemptRunner, attemptRunner } from "./delivery.ts";
-import { openApiDocument } from "./openapi.ts";
 import type { LogoutOutbox } from "./outbox.ts";
 import {
   buildProblem,
@@ -25,21 +23,29 @@ import { fungameRoutes } from "./routes/fungame.ts";
 import { lancensRoutes } from "./routes/lancens.ts";
 import { sdkAuthRoutes } from "./routes/sdk-auth.ts";
 import { RetryAfterGate } from "./upstream.ts";
-import { errorName, VENDORS, VendorGateway, type VendorName } from "./vendors.ts";
+import { type DenyList, errorName, VENDORS, VendorGateway, type VendorName } from "./vendors.ts";
 
 export interface AppDeps {
   /** Upstream calls (vendors, JWKS); defaults to the global fetch. */
   fetch?: FetchLike;
   /** The FunGame deny-list: a Durable Object on Workers, memory elsewhere. */
-  denyList: RevocationList;
+  denyList: DenyList;
   /** Clock in ms since the epoch; defaults to Date.now. */
   now?: () => number;
   /** Randomness in [0, 1) for retry jitter; defaults to Math.random. */
   random?: () => number;
   /** One JSON-able line per request; defaults to console.log of its JSON. */
   log?: (line: Record<string, unknown>) => void;
-  /** Serves the /docs static files; undefined when there are none. */
+  /**
+   * Serves the static files: /docs and /openapi.json (public/, written by `npm run build`);
+   * undefined when there are none.
+   */
   assets?: (request: Request) => Promise<Response | undefined>;
+  /**
+   * The OpenAPI document to answer /openapi.json with, instead of the static file. The Worker
+   * leaves it out and serves the file, so the document is not part of its script.
+   */
+  openApi?: object | undefined;
   /**
    * The caller's network address for the rate limit: CF-Connecting-IP on Workers, the socket's
    * address on Bun, Deno and Node. Request headers such as X-Forwarded-For are never read here.
@@ -307,9 +313,22 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     });
   });
 
-  app.get("/openapi.json", (c) => {
+  app.get("/openapi.json", async (c) => {
     ctx.begin(c, "/openapi.json", []);
-    return c.json(openApiDocument);
+    if (deps.openApi !== undefined) return c.json(deps.openApi);
+    const answer = deps.assets
+      ? await deps.assets(new Request(new URL("/openapi.json", c.req.url)))
+      : undefined;
+    if (answer === undefined || answer.status !== 200) {
+      throw new ProblemError({
+        kind: "not_found",
+        code: "OPENAPI_NOT_AVAILABLE",
+        detail: "the OpenAPI document is not served by this entry; run npm run build",
+      });
+    }
+    const response = new Response(answer.body, answer);
+    response.headers.set("content-type", "application/json; charset=utf-8");
+    return response;
   });
 
   const serveDocs = async (c: ProxyContext) => {

@@ -12,6 +12,7 @@ import { createLancensSimulator, type LancensSimulator } from "@x/lancens/testin
 import { createOneAccessSimulator, type OneAccessSimulator } from "@x/sdk-auth/testing";
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import { openApiDocument } from "../src/openapi.ts";
 import type { DenyList } from "../src/vendors.ts";
 
 export const API_KEY = "test-api-key-7f3c9a1e5b";
@@ -132,6 +133,7 @@ function build(
     denyList,
     random: () => 0,
     log: (line) => logs.push(line),
+    openApi: openApiDocument,
     ...options.deps,
   });
   const harness: Harness = {

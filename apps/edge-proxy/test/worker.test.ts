@@ -3,7 +3,8 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker, { type WorkerEnv } from "../src/entry/worker.ts";
-import { readProblem } from "./harness.ts";
+import { openApiDocument } from "../src/openapi.ts";
+import { createHarness, readProblem } from "./harness.ts";
 
 const bindings: WorkerEnv = { ...env };
 
@@ -50,6 +51,25 @@ describe("worker entry", () => {
       "https://proxy.test/docs/swagger-initializer.js",
     );
     expect(await initializer.text()).toContain('url: "/openapi.json"');
+  });
+
+  it("serves /openapi.json from the static assets: the document of src/openapi.ts, not in the script", async () => {
+    const response = await exports.default.fetch("https://proxy.test/openapi.json");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(await response.json()).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
+  });
+
+  it("answers 404 OPENAPI_NOT_AVAILABLE when neither the document nor the file is there", async () => {
+    const h = await createHarness({ deps: { openApi: undefined } });
+    expect(await readProblem(await h.request("/openapi.json"))).toMatchObject({
+      status: 404,
+      code: "OPENAPI_NOT_AVAILABLE",
+    });
+    const empty = await createHarness({
+      deps: { openApi: undefined, assets: async () => undefined },
+    });
+    expect((await empty.request("/openapi.json")).status).toBe(404);
   });
 
   it("answers every request with a 500 problem naming the invalid variables, never their values", async () => {
