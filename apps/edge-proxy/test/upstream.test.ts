@@ -89,9 +89,13 @@ describe("malformed answers", () => {
     expect(sdk).toMatchObject({ status: 502, kind: "upstream", vendor: "sdk-auth" });
   });
 
-  it("answers 502 when the upstream answer is a stream that breaks", async () => {
+  it("retries an answer whose body breaks off, and answers 503 NETWORK_ERROR when it keeps breaking", async () => {
+    let breaking = Number.POSITIVE_INFINITY;
+    let ebetCalls = 0;
     const broken: (router: FetchLike) => FetchLike = (router) => async (request) => {
       if (new URL(request.url).hostname !== HOSTS.ebet) return router(request);
+      ebetCalls++;
+      if (breaking-- <= 0) return router(request);
       const body = new ReadableStream({
         start(controller) {
           controller.enqueue(new TextEncoder().encode('{"status":'));
@@ -104,7 +108,23 @@ describe("malformed answers", () => {
     const problem = await readProblem(
       await h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer: API_KEY }),
     );
-    expect(problem).toMatchObject({ status: 502, code: "BAD_RESPONSE" });
+    expect(problem).toMatchObject({
+      status: 503,
+      code: "NETWORK_ERROR",
+      kind: "unavailable",
+      retryable: true,
+      upstreamStatus: 200,
+    });
+    expect(ebetCalls).toBe(3);
+    breaking = 1;
+    ebetCalls = 0;
+    const recovered = await h.request("/v1/ebet/logout", {
+      json: { username: "demo" },
+      bearer: API_KEY,
+    });
+    expect(recovered.status).toBe(200);
+    expect(ebetCalls).toBe(2);
+    expect(lastLog(h.logs)).toMatchObject({ status: 200, retries: 1 });
   });
 });
 

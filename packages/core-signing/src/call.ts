@@ -86,7 +86,8 @@ export interface VendorKit<E extends VendorError = VendorError> {
   ): Promise<T>;
   /**
    * The answer's body as text, refusing to buffer more than `maxBytes` (the stream is cancelled at
-   * the limit). An oversized or unreadable body is an `upstream` error, code BAD_RESPONSE.
+   * the limit). An oversized body is an `upstream` error, code BAD_RESPONSE; a body that breaks off
+   * mid-answer is a retryable `unavailable` error, code NETWORK_ERROR.
    */
   readText(response: Response, maxBytes?: number): Promise<string>;
   /** The answer's body parsed as JSON; an empty, truncated or non-JSON body is an `upstream` BAD_RESPONSE. */
@@ -284,7 +285,14 @@ function makeKit<E extends VendorError>(
       }
     } catch (error) {
       if (error instanceof VendorError) throw adopt(error);
-      throw badResponse(response.status, `${vendor}'s answer could not be read in full`, error);
+      // The connection broke off mid-answer: a network failure, worth another attempt.
+      throw make({
+        code: "NETWORK_ERROR",
+        kind: "unavailable",
+        upstreamStatus: response.status,
+        message: `${vendor}'s answer broke off before its end`,
+        cause: error,
+      });
     }
     return text + decoder.decode();
   };
@@ -349,7 +357,8 @@ export async function sendRequest(request: Request, options: SendOptions): Promi
 
 /**
  * The answer's body as text, refusing to buffer more than `maxBytes` (the stream is cancelled at
- * the limit). An oversized or unreadable body is an `upstream` VendorError. The plain kit's `readText`.
+ * the limit). An oversized body is an `upstream` VendorError, one that breaks off a retryable
+ * `unavailable` NETWORK_ERROR. The plain kit's `readText`.
  */
 export async function readBodyText(
   response: Response,

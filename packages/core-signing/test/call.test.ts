@@ -410,7 +410,7 @@ describe("readBodyText", () => {
     }
   });
 
-  test("a body that fails mid-stream is BAD_RESPONSE", async () => {
+  test("a body that fails mid-stream is a retryable NETWORK_ERROR", async () => {
     const cause = new Error("connection reset");
     let sent = false;
     const stream = new ReadableStream<Uint8Array>({
@@ -422,11 +422,12 @@ describe("readBodyText", () => {
     });
     const error = await rejection(readBodyText(new Response(stream, { status: 200 }), VENDOR));
     const vendorError = expectVendorError(error, {
-      code: "BAD_RESPONSE",
-      kind: "upstream",
+      code: "NETWORK_ERROR",
+      kind: "unavailable",
       upstreamStatus: 200,
     });
-    expect(vendorError.message).toMatch(/could not be read in full/);
+    expect(vendorError.retryable).toBe(true);
+    expect(vendorError.message).toMatch(/broke off before its end/);
     expect(vendorError.cause).toBe(cause);
   });
 });
@@ -894,9 +895,11 @@ describe("a kit's readText and readJson", () => {
       { status: 502 },
     );
     const unreadable = expectAcmeError(await rejection(acme.readText(broken)), {
-      code: "BAD_RESPONSE",
+      code: "NETWORK_ERROR",
+      kind: "unavailable",
       upstreamStatus: 502,
     });
+    expect(unreadable.retryable).toBe(true);
     expect(unreadable.cause).toBe(cause);
     const html = expectAcmeError(
       await rejection(acme.readJson(new Response("<html>", { status: 503 }))),

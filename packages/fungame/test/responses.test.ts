@@ -243,7 +243,7 @@ describe("parseLogoutResponse: malformed answers are typed errors", () => {
     expect(error).toMatchObject({ code: "BAD_RESPONSE", kind: "upstream" });
   });
 
-  it("a body that breaks off is a typed error", async () => {
+  it("a body that breaks off is a typed, retryable network error", async () => {
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode('{"requestType":1,'));
@@ -251,7 +251,7 @@ describe("parseLogoutResponse: malformed answers are typed errors", () => {
       },
     });
     const error = await refusal(new Response(stream, { status: 200 }));
-    expect(error).toMatchObject({ code: "BAD_RESPONSE", kind: "upstream" });
+    expect(error).toMatchObject({ code: "NETWORK_ERROR", kind: "unavailable", retryable: true });
   });
 
   it("refuses bad options and a non-Response", async () => {
