@@ -1,6 +1,8 @@
 // Caller auth on the eBET routes: API keys by hash, user JWTs (HS256 and JWKS), every refusal.
+import type { FetchLike } from "@x/core-signing";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { MAX_JWKS_BYTES } from "../src/auth.ts";
 import {
   API_KEY,
   createHarness,
@@ -189,6 +191,59 @@ describe("eBET caller auth", () => {
     );
     expect(problem).toMatchObject({ status: 503, code: "JWKS_UNAVAILABLE", retryable: true });
     expect(h.sims.ebet.calls).toHaveLength(0);
+  });
+
+  it("refuses a JWKS larger than 64 KiB (declared or streamed) as JWKS_UNAVAILABLE, reading no more", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
+    const token = await new SignJWT({ sub: "demo" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setExpirationTime("5m")
+      .sign(privateKey);
+    // A valid key set padded past the limit: read whole, it would verify the token.
+    const padded = JSON.stringify({ keys: [jwk], padding: "x".repeat(4 * MAX_JWKS_BYTES) });
+    let pulled = 0;
+    const serve = (streamed: boolean) => (router: FetchLike) => async (request: Request) => {
+      if (new URL(request.url).hostname !== HOSTS.jwks) return router(request);
+      if (!streamed)
+        return new Response(padded, { headers: { "content-type": "application/json" } });
+      const bytes = new TextEncoder().encode(padded);
+      let offset = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (offset >= bytes.length) return controller.close();
+          const chunk = bytes.subarray(offset, offset + 4096);
+          offset += chunk.length;
+          pulled += chunk.length;
+          controller.enqueue(chunk);
+        },
+      });
+      return new Response(body, { headers: { "content-type": "application/json" } });
+    };
+    for (const streamed of [false, true]) {
+      const h = await createHarness({
+        env: { PROXY_JWT_SECRET: undefined, PROXY_JWKS_URL: `https://${HOSTS.jwks}/jwks` },
+        wrapFetch: serve(streamed),
+      });
+      const problem = await readProblem(
+        await h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer: token }),
+      );
+      expect(problem).toMatchObject({ status: 503, code: "JWKS_UNAVAILABLE" });
+      expect(h.sims.ebet.calls).toHaveLength(0);
+    }
+    expect(pulled).toBeGreaterThan(MAX_JWKS_BYTES);
+    expect(pulled).toBeLessThan(padded.length);
+    // The same key set without the padding is accepted.
+    jwksAnswer.body = { keys: [jwk] };
+    jwksAnswer.status = 200;
+    const ok = await createHarness({
+      env: { PROXY_JWT_SECRET: undefined, PROXY_JWKS_URL: `https://${HOSTS.jwks}/jwks` },
+    });
+    const response = await ok.request("/v1/ebet/logout", {
+      json: { username: "demo" },
+      bearer: token,
+    });
+    expect(response.status).toBe(200);
   });
 
   it("does not ask for eBET credentials on the other vendors' routes", async () => {
