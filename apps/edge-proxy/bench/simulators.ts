@@ -97,6 +97,12 @@ async function listen(fetch: (request: Request) => Response | Promise<Response>)
     return fetch(request);
   };
   const server = createAdaptorServer({ fetch: delayed, hostname: HOST });
+  // Idle keep-alive connections stay open longer than a client pools them (Node closes them after
+  // 5 s by default, racing a client that reuses one at that moment: a lost connection, retried).
+  if ("keepAliveTimeout" in server) {
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, HOST, () => resolve());

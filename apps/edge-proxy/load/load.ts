@@ -44,8 +44,10 @@ export interface LoadFigures {
   rps: number;
   /** 99th percentile of the answer time, ms (autocannon's). */
   p99Ms: number;
-  /** FunGame tokens whose status was asked of the proxy after the run. */
+  /** FunGame tokens the proxy answered as revoked after the run. */
   denyListChecked: number;
+  /** Deny-list questions asked again because wrangler dev dropped the connection. */
+  denyListAskedAgain: number;
   /** The first few things that went wrong, for the report. */
   problems: string[];
 }
@@ -196,6 +198,9 @@ function tally<T>(entries: readonly T[], key: (entry: T) => string | null): Map<
   }
   return counts;
 }
+
+/** Rounds of deny-list questions at most (the first, and two after restarts of wrangler dev). */
+const CHECK_ROUNDS = 3;
 
 /** The most attempts the proxy makes for one vendor call: the first and two retries. */
 const MAX_ATTEMPTS = 3;
@@ -357,45 +362,55 @@ export async function runSubject(
     );
   }
 
-  // The deny-list's view: every FunGame token logged out is refused as revoked.
+  // The deny-list's view: every FunGame token logged out is refused as revoked. A question that
+  // gets no answer from the proxy (wrangler dev's own 500 when workerd drops the connection) is
+  // asked again after a restart of wrangler dev on the same state: the question is read-only.
   let denyListChecked = 0;
+  let denyListAskedAgain = 0;
   if (fungameTokens.length > 0) {
-    if (settings.restart) await proxy.restart();
-    // Padded like the logouts' pool: a connection may build one request more than it sends.
-    const padded = [
-      ...fungameTokens,
-      ...Array.from({ length: concurrency + 5 }, () => fungameTokens[0] as string),
-    ];
-    const statusItems = padded.map((token) => [
-      {
-        method: "GET",
-        path: "/v1/fungame/token-status",
-        headers: { authorization: `Bearer ${token}` },
-      },
-    ]);
-    const seen = new Set<number>();
-    await runLoad(
-      proxy.url,
-      statusItems,
-      {
-        connections: concurrency,
-        amount: fungameTokens.length,
-        ...(settings.limitMs === undefined ? {} : { limitMs: settings.limitMs }),
-      },
-      (body) => body.includes('"revoked"'),
-      (answer) => {
-        if (answer.item >= fungameTokens.length) return;
-        if (
-          answer.status === 200 &&
-          /"active":\s*false/.test(answer.body) &&
-          /"reason":\s*"revoked"/.test(answer.body)
-        ) {
-          seen.add(answer.item);
-        } else note(`token-status ${answer.item}: HTTP ${answer.status} ${answer.body}`);
-      },
-    );
-    denyListChecked = seen.size;
-    const missing = fungameTokens.length - seen.size;
+    const revokedAt = new Map<number, boolean>();
+    for (let round = 0; round < CHECK_ROUNDS; round++) {
+      const pending = fungameTokens.map((_, index) => index).filter((i) => !revokedAt.has(i));
+      if (pending.length === 0) break;
+      if (round > 0) denyListAskedAgain += pending.length;
+      if (settings.restart || round > 0) await proxy.restart();
+      // Padded like the logouts' pool: a connection may build one request more than it sends.
+      const padded = [
+        ...pending,
+        ...Array.from({ length: concurrency + 5 }, () => pending[0] as number),
+      ];
+      const statusItems = padded.map((index) => [
+        {
+          method: "GET",
+          path: "/v1/fungame/token-status",
+          headers: { authorization: `Bearer ${fungameTokens[index]}` },
+        },
+      ]);
+      await runLoad(
+        proxy.url,
+        statusItems,
+        {
+          connections: concurrency,
+          amount: pending.length,
+          ...(settings.limitMs === undefined ? {} : { limitMs: settings.limitMs }),
+        },
+        (body) => body.includes('"revoked"'),
+        (answer) => {
+          if (answer.item >= pending.length) return;
+          const index = pending[answer.item] as number;
+          if (answer.status === 200) {
+            const revoked =
+              /"active":\s*false/.test(answer.body) && /"reason":\s*"revoked"/.test(answer.body);
+            revokedAt.set(index, revoked);
+            if (!revoked) note(`token-status ${index}: ${answer.body}`);
+          } else if (round === CHECK_ROUNDS - 1) {
+            note(`token-status ${index}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
+          }
+        },
+      );
+    }
+    denyListChecked = [...revokedAt.values()].filter(Boolean).length;
+    const missing = fungameTokens.length - denyListChecked;
     if (missing > 0) {
       lost += missing;
       note(`lost: ${missing} FunGame tokens logged out are not revoked on the deny-list`);
@@ -417,6 +432,7 @@ export async function runSubject(
     rps: seconds > 0 ? succeeded.length / seconds : 0,
     p99Ms: run.p99Ms,
     denyListChecked,
+    denyListAskedAgain,
     problems,
   };
 }

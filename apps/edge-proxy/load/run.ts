@@ -93,6 +93,7 @@ export function printReport(results: readonly LoadFigures[], concurrency: number
         retries: r.retries,
         concurrency,
         denyListChecked: r.denyListChecked,
+        denyListAskedAgain: r.denyListAskedAgain,
       }),
     );
   }
