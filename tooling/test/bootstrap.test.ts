@@ -54,7 +54,7 @@ describe("bootstrap", () => {
     );
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
-      'unknown command "deploy-everything"; one of: test, build, bench, start',
+      'unknown command "deploy-everything"; one of: test, build, bench, fuzz, start, load',
     );
   });
 });
