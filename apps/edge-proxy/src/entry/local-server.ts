@@ -1,6 +1,5 @@
 // What the Bun, Deno and Node entries share: the address, the PORT check, the app with an in-memory
 // deny-list and readable config errors, and public/ served as Workers static assets would serve it.
-import type { FetchLike } from "@x/core-signing";
 import { MemoryRevocationList } from "@x/fungame";
 import { createApp } from "../app.ts";
 import { socketAddress } from "../client-address.ts";
@@ -36,8 +35,6 @@ export interface LocalRuntime {
   fail: Fail;
   readFile: ReadFile;
   writeLine: (text: string) => void;
-  /** Upstream calls; defaults to the runtime's global fetch. */
-  fetch?: FetchLike;
 }
 
 function listenPort(value: string | undefined, fail: Fail): number {
@@ -110,7 +107,6 @@ export function localApp(runtime: LocalRuntime): {
   }
   const port = listenPort(env.PORT, fail);
   const app = createApp(config, {
-    ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     denyList: new MemoryRevocationList(),
     // The entries pass the connection to app.fetch; X-Forwarded-For is never trusted.
     clientAddress: socketAddress,

@@ -2,7 +2,6 @@
 import { readFile } from "node:fs/promises";
 import { serve } from "@hono/node-server";
 import { HOST, IN_MEMORY_NOTICE, localApp } from "./local-server.ts";
-import { createNodeFetch } from "./node-fetch.ts";
 
 function fail(lines: string[]): never {
   process.stderr.write(`${lines.join("\n")}\n`);
@@ -23,7 +22,6 @@ function main(): void {
     fail,
     readFile: readPublicFile,
     writeLine: (text) => process.stdout.write(text),
-    fetch: createNodeFetch(),
   });
   const server = serve(
     { fetch: (request, env) => app.fetch(request, env), hostname: HOST, port },
