@@ -6,12 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES } from "../src/body.ts";
 import { KIND_STATUS, type ProblemKind } from "../src/problem.ts";
 import { API_KEY, createHarness, DEVICE, type Harness, PROBLEM_MEMBERS } from "../test/harness.ts";
-import { params } from "./runs.ts";
-
-/** Any code point, lone surrogates included (fast-check's "binary" unit costs seconds to build). */
-const anyCodePoint = fc
-  .integer({ min: 0, max: 0x10ffff })
-  .map((code) => String.fromCodePoint(code));
+import { anyCodePoint, params } from "./runs.ts";
 
 let h: Harness;
 

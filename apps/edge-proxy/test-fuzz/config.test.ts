@@ -10,12 +10,7 @@ import {
   SECRET_VARIABLES,
 } from "../src/config.ts";
 import { baseEnv } from "../test/harness.ts";
-import { params } from "./runs.ts";
-
-/** Any code point, lone surrogates included (fast-check's "binary" unit costs seconds to build). */
-const anyCodePoint = fc
-  .integer({ min: 0, max: 0x10ffff })
-  .map((code) => String.fromCodePoint(code));
+import { anyCodePoint, params } from "./runs.ts";
 
 const KNOWN = new Set<string>(CONFIG_VARIABLES);
 

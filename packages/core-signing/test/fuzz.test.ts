@@ -2,15 +2,10 @@
 // JWK-like object gives a key (or a key form) or a KeyFormatError, never another exception.
 import fc from "fast-check";
 import { beforeAll, describe, it } from "vitest";
-import { fuzzParams } from "../../../tooling/fuzz.ts";
+import { anyCodePoint, fuzzParams } from "../../../tooling/fuzz.ts";
 import { checkKeyForm, KeyFormatError, toBase64, toBase64Url } from "../src/index.ts";
 import { importPrivateKey, importPublicKey } from "../src/rsa/index.ts";
 import { key, loadKeys, type NodeKeyPair } from "./fixtures.ts";
-
-/** Any code point, lone surrogates included (fast-check's "binary" unit costs seconds to build). */
-const anyCodePoint = fc
-  .integer({ min: 0, max: 0x10ffff })
-  .map((code) => String.fromCodePoint(code));
 
 let pair: NodeKeyPair;
 
