@@ -22,35 +22,11 @@ export const LIMITS = {
 // ---------------------------------------------------------------------------------------------
 // Processes: the scripts of `npm start` (typed here)
 
-export interface ProcessGroup {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+import type { ProcessGroup } from "../scripts/start-runtimes.mjs";
+import * as runtimes from "../scripts/start-runtimes.mjs";
 
-export interface RuntimesModule {
-  APP: string;
-  ROOT: string;
-  entryCommand(runtime: "node" | "bun" | "deno"): {
-    command: string;
-    args: string[];
-    env: Record<string, string>;
-  };
-  spawnGroup(
-    command: string,
-    args: string[],
-    options?: { env?: Record<string, string>; cwd?: string; onLine?: (line: string) => void },
-  ): ProcessGroup;
-  stopGroup(handle: ProcessGroup, graceMs?: number): Promise<void>;
-  freePort(): Promise<number>;
-  wranglerScript(): string;
-  waitForHttp(url: string, handle: ProcessGroup, timeoutMs: number): Promise<void>;
-  sleep(ms: number): Promise<void>;
-}
-
-export const runtimes = (await import(
-  new URL("../scripts/start-runtimes.mjs", import.meta.url).href
-)) as RuntimesModule;
+export type { ProcessGroup };
+export { runtimes };
 export const { APP, ROOT } = runtimes;
 
 /** Resolves after `ms` without keeping this process alive (for races against a deadline). */
@@ -241,22 +217,13 @@ export async function startWranglerDev(
     const inspectorPort = await runtimes.freePort();
     const group = runtimes.spawnGroup(
       process.execPath,
-      [
-        runtimes.wranglerScript(),
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--inspector-port",
-        String(inspectorPort),
-        "--env-file",
+      runtimes.wranglerDevArgs({
+        port,
+        inspectorPort,
         envFile,
-        "--persist-to",
-        join(folder, "state"),
-        "--show-interactive-dev-session=false",
-        ...(config === undefined ? [] : ["--config", config, "--no-bundle"]),
-      ],
+        persistTo: join(folder, "state"),
+        extra: config === undefined ? [] : ["--config", config, "--no-bundle"],
+      }),
       {
         env: WRANGLER_ENV,
         ...(hooks.onLine === undefined ? {} : { onLine: hooks.onLine }),

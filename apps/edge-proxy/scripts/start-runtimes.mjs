@@ -52,6 +52,27 @@ export function wranglerScript() {
 }
 
 /**
+ * The arguments (for this Node) of `wrangler dev` serving the proxy on 127.0.0.1:`port`, without the
+ * interactive session; with `--env-file` and `--persist-to` when given, then `extra`.
+ */
+export function wranglerDevArgs({ port, inspectorPort, envFile, persistTo, extra = [] }) {
+  return [
+    wranglerScript(),
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    ...(envFile === undefined ? [] : ["--env-file", envFile]),
+    ...(persistTo === undefined ? [] : ["--persist-to", persistTo]),
+    "--show-interactive-dev-session=false",
+    ...extra,
+  ];
+}
+
+/**
  * The command, arguments and extra environment that run one of the proxy's entries, listening on
  * `port` (0: any free port; the entry prints the one it got).
  */

@@ -11,7 +11,7 @@ import {
   spawnGroup,
   stopGroup,
   waitForHttp,
-  wranglerScript,
+  wranglerDevArgs,
 } from "./start-runtimes.mjs";
 
 /** wrangler dev's usual port, taken when free; any free port otherwise. */
@@ -165,22 +165,12 @@ async function main() {
     const envFile = writeEnvFile(simulators.env);
     envFolder = envFile.folder;
     const baseUrl = `http://127.0.0.1:${port}`;
-    const args = [
-      wranglerScript(),
-      "dev",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(inspectorPort),
-      "--env-file",
-      envFile.file,
-      "--show-interactive-dev-session=false",
-    ];
-    if (process.env.EDGE_PROXY_STATE_DIR) {
-      args.push("--persist-to", process.env.EDGE_PROXY_STATE_DIR);
-    }
+    const args = wranglerDevArgs({
+      port,
+      inspectorPort,
+      envFile: envFile.file,
+      persistTo: process.env.EDGE_PROXY_STATE_DIR || undefined,
+    });
     say(`start: starting the proxy under wrangler dev (workerd) on ${baseUrl}`);
     wrangler = spawnGroup(process.execPath, args, {
       env: {

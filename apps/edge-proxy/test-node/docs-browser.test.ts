@@ -133,19 +133,11 @@ describe("/docs in headless Chromium, served by wrangler dev", () => {
     proxyUrl = `http://127.0.0.1:${port}`;
     wrangler = runtimes.spawnGroup(
       process.execPath,
-      [
-        runtimes.wranglerScript(),
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--inspector-port",
-        String(await runtimes.freePort()),
-        "--persist-to",
-        stateDir,
-        "--show-interactive-dev-session=false",
-      ],
+      runtimes.wranglerDevArgs({
+        port,
+        inspectorPort: await runtimes.freePort(),
+        persistTo: stateDir,
+      }),
       { env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
     );
     await runtimes.waitForHttp(`${proxyUrl}/healthz`, wrangler, READY_TIMEOUT_MS);

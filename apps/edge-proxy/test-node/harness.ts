@@ -1,9 +1,14 @@
 // Shared pieces of the node-side tests: the simulators and runtime helpers of scripts/, and proxy processes.
-import { type ChildProcess, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import type { EbetSimulator } from "@x/ebet/testing";
 import type { FunGameSimulator } from "@x/fungame/testing";
 import type { LancensSimulator } from "@x/lancens/testing";
 import type { OneAccessSimulator } from "@x/sdk-auth/testing";
+import type { ProcessGroup } from "../scripts/start-runtimes.mjs";
+import * as runtimes from "../scripts/start-runtimes.mjs";
+
+export type { ProcessGroup };
+export { runtimes };
 
 export type Vendor = "ebet" | "fungame" | "sdkAuth" | "lancens";
 export type Runtime = "node" | "bun" | "deno";
@@ -27,39 +32,11 @@ export interface Simulators {
   close(): Promise<void>;
 }
 
-/** A process group started by scripts/start-runtimes.mjs. */
-export interface ProcessGroup {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-interface RuntimesModule {
-  APP: string;
-  ROOT: string;
-  entryCommand(runtime: Runtime): {
-    command: string;
-    args: string[];
-    env: Record<string, string>;
-  };
-  spawnGroup(
-    command: string,
-    args: string[],
-    options?: { env?: Record<string, string>; cwd?: string; onLine?: (line: string) => void },
-  ): ProcessGroup;
-  stopGroup(handle: ProcessGroup, graceMs?: number): Promise<void>;
-  freePort(): Promise<number>;
-  wranglerScript(): string;
-  waitForHttp(url: string, handle: ProcessGroup, timeoutMs: number): Promise<void>;
-  sleep(ms: number): Promise<void>;
-}
-
-// The scripts are plain JavaScript for `npm start`; they are loaded by URL and typed here.
+// simulators.mjs is plain JavaScript for `npm start`; it is loaded by URL and typed here.
 const scripts = (name: string) => new URL(`../scripts/${name}`, import.meta.url).href;
 const simulatorsModule = (await import(scripts("simulators.mjs"))) as {
   startSimulators(): Promise<Simulators>;
 };
-export const runtimes = (await import(scripts("start-runtimes.mjs"))) as RuntimesModule;
 export const startSimulators = simulatorsModule.startSimulators;
 
 /** How long a proxy process may take to say it listens. */

@@ -71,21 +71,12 @@ describe("asynchronous logouts across a restart of wrangler dev --persist-to", (
     const port = await runtimes.freePort();
     const group = runtimes.spawnGroup(
       process.execPath,
-      [
-        runtimes.wranglerScript(),
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--inspector-port",
-        String(await runtimes.freePort()),
-        "--env-file",
+      runtimes.wranglerDevArgs({
+        port,
+        inspectorPort: await runtimes.freePort(),
         envFile,
-        "--persist-to",
-        stateDir,
-        "--show-interactive-dev-session=false",
-      ],
+        persistTo: stateDir,
+      }),
       { env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" } },
     );
     groups.push(group);

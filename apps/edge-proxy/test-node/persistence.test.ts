@@ -67,21 +67,12 @@ describe("the FunGame deny-list under wrangler dev --persist-to", () => {
     const port = await runtimes.freePort();
     const group = runtimes.spawnGroup(
       process.execPath,
-      [
-        runtimes.wranglerScript(),
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--inspector-port",
-        String(await runtimes.freePort()),
-        "--env-file",
+      runtimes.wranglerDevArgs({
+        port,
+        inspectorPort: await runtimes.freePort(),
         envFile,
-        "--persist-to",
         persistTo,
-        "--show-interactive-dev-session=false",
-      ],
+      }),
       { env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" } },
     );
     groups.push(group);
