@@ -993,17 +993,21 @@ function printReport(): void {
       ),
     );
   };
+  /** The cells every latency table starts with. */
+  const latencyCells = (row: Row): string[] => [
+    row.case,
+    row.subject,
+    ms(row.figures.p50Ms),
+    ms(row.figures.p99Ms),
+    String(row.figures.errors),
+    String(row.figures.samples),
+  ];
   section(
     "latency at concurrency 1 (medians over rounds of each round's p50 and p99)",
     ["case", "subject", "p50 ms", "p99 ms", "errors", "samples", "p50 overhead ms"],
     (row) => row.case.startsWith("proxy-"),
     (row) => [
-      row.case,
-      row.subject,
-      ms(row.figures.p50Ms),
-      ms(row.figures.p99Ms),
-      String(row.figures.errors),
-      String(row.figures.samples),
+      ...latencyCells(row),
       row.subject === "proxy"
         ? ms(figure(row.case, "proxy", "p50Ms") - figure(row.case, "direct", "p50Ms"))
         : "",
@@ -1013,26 +1017,14 @@ function printReport(): void {
     "workerd host: /healthz at concurrency 1, the same script in miniflare and behind wrangler dev's proxy",
     ["case", "subject", "p50 ms", "p99 ms", "errors", "samples"],
     (row) => row.case === "workerd-host",
-    (row) => [
-      row.case,
-      row.subject,
-      ms(row.figures.p50Ms),
-      ms(row.figures.p99Ms),
-      String(row.figures.errors),
-      String(row.figures.samples),
-    ],
+    (row) => [...latencyCells(row)],
   );
   section(
     "node hop: a trivial upstream reached directly and through bare Node proxies (fetch vs node:http), concurrency 1",
     ["case", "subject", "p50 ms", "p99 ms", "errors", "samples", "p50 hop ms"],
     (row) => row.case === "node-hop",
     (row) => [
-      row.case,
-      row.subject,
-      ms(row.figures.p50Ms),
-      ms(row.figures.p99Ms),
-      String(row.figures.errors),
-      String(row.figures.samples),
+      ...latencyCells(row),
       row.subject === "direct"
         ? ""
         : ms(figure(row.case, row.subject, "p50Ms") - figure(row.case, "direct", "p50Ms")),
