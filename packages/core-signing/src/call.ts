@@ -70,12 +70,16 @@ export interface VendorKit<E extends VendorError = VendorError> {
    * Sends a request with a deadline that ends when the answer's headers arrive. No answer in time
    * is a retryable `unavailable` error (code TIMEOUT), a network failure likewise (NETWORK_ERROR);
    * the caller's own abort is rethrown unchanged. The deadline holds even against a fetch that
-   * ignores its signal. Prefer `call`, whose deadline covers the body too.
+   * ignores its signal. Redirects are never followed (the request goes out with
+   * `redirect: "manual"`): a 3xx, a browser's opaque redirect, or an answer a fetch reached by
+   * following one anyway is a non-retryable `upstream` error, code REDIRECT, naming the status and
+   * the target's origin only. Prefer `call`, whose deadline covers the body too.
    */
   send(request: Request, options?: KitCallOptions): Promise<Response>;
   /**
    * Sends a request and parses its answer under ONE deadline: the time `parse` takes reading the
-   * body counts too. Errors as `send`; whatever `parse` throws passes through unchanged. When the
+   * body counts too. Errors as `send` (a redirect never reaches `parse`); whatever `parse` throws
+   * passes through unchanged. When the
    * deadline or the caller's abort ends the call, the request's signal is aborted (a real fetch
    * then stops the body) and a body `parse` has not begun reading is cancelled.
    */
@@ -185,6 +189,27 @@ function makeKit<E extends VendorError>(
     return url.href.replace(/\/+$/, "");
   };
 
+  /** A redirect as a non-retryable `upstream` REDIRECT that names its status and target origin only. */
+  const redirectError = (response: Response, requestUrl: string): E => {
+    const { status } = response;
+    let what: string;
+    if (response.type === "opaqueredirect") {
+      what = `${vendor} answered with a redirect whose status and target the platform hides`;
+    } else if (status >= 300 && status <= 399) {
+      const target = redirectOrigin(response.headers.get("location"), requestUrl);
+      what = `${vendor} answered HTTP ${status}, a redirect${target ? ` to ${target}` : ""}`;
+    } else {
+      what = `the fetch followed a redirect away from ${vendor} (final answer HTTP ${status})`;
+    }
+    return make({
+      code: "REDIRECT",
+      kind: "upstream",
+      retryable: false,
+      upstreamStatus: response.type === "opaqueredirect" ? undefined : status,
+      message: `${what}; redirects are not followed, so that credentials and signed requests stay with ${vendor}: set the base URL to the final address`,
+    });
+  };
+
   const call = async <T>(
     request: Request,
     options: KitCallOptions | undefined,
@@ -218,7 +243,11 @@ function makeKit<E extends VendorError>(
     let response: Response | undefined;
     const work = async (): Promise<T> => {
       try {
-        response = await fetcher(new Request(request, { signal: controller.signal }));
+        // Never followed: a redirect would carry the credential, the signature or the signed body
+        // to wherever the Location points, and let that address write the answer.
+        response = await fetcher(
+          new Request(request, { signal: controller.signal, redirect: "manual" }),
+        );
       } catch (error) {
         if (outer?.aborted) throw outer.reason;
         if (error instanceof VendorError) throw adopt(error);
@@ -234,6 +263,10 @@ function makeKit<E extends VendorError>(
         // The answer came after the call ended: nobody will parse it.
         await response.body?.cancel().catch(() => {});
         throw controller.signal.reason;
+      }
+      if (isRedirect(response)) {
+        await response.body?.cancel().catch(() => {});
+        throw redirectError(response, request.url);
       }
       return parse(response);
     };
@@ -327,6 +360,32 @@ function makeKit<E extends VendorError>(
   });
 }
 
+/**
+ * A 3xx, a browser's opaque redirect (status 0), or an answer that a fetch ignoring the request's
+ * `redirect: "manual"` reached by following one.
+ */
+function isRedirect(response: Response): boolean {
+  return (
+    response.type === "opaqueredirect" ||
+    response.redirected ||
+    (response.status >= 300 && response.status <= 399)
+  );
+}
+
+/**
+ * Where a redirect points, as an origin only: its path and query may carry what the vendor echoed
+ * back (a token, a signature), so they never reach an error message.
+ */
+function redirectOrigin(location: string | null, base: string): string | undefined {
+  if (!location) return undefined;
+  try {
+    const origin = new URL(location, base).origin;
+    return origin === "null" ? undefined : origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A caller's input refused before any request is made; `field` names the culprit. The plain kit's `invalidInput`. */
 export function invalidInput(vendor: string, field: string, message: string): VendorError {
   return plainKit(vendor).invalidInput(field, message);
@@ -349,7 +408,8 @@ export function checkBaseUrl(vendor: string, value: unknown, field = "baseUrl"):
  * Sends a request with a deadline that ends when the answer's headers arrive: the plain kit's
  * `send`. No answer in time is a retryable `unavailable` VendorError (code TIMEOUT), a network
  * failure likewise (code NETWORK_ERROR); the caller's own abort is rethrown unchanged. The deadline
- * holds even against a fetch that ignores its signal. A kit's `call` covers the body too.
+ * holds even against a fetch that ignores its signal. Redirects are not followed: a 3xx is a
+ * non-retryable `upstream` VendorError, code REDIRECT. A kit's `call` covers the body too.
  */
 export async function sendRequest(request: Request, options: SendOptions): Promise<Response> {
   return plainKit(options.vendor).send(request, options);

@@ -25,9 +25,14 @@ export interface VendorErrorInit {
   vendor: string;
   /** The vendor's own code (eBET status 4026, OneAccess "APP.0001"), or one of ours for local failures. */
   code: string | number;
+  /**
+   * One of ERROR_KINDS. Anything else (a kind looked up from a vendor's answer, say "constructor")
+   * becomes `upstream`: the error stays an error, with its code, and never carries a kind outside
+   * the vocabulary.
+   */
   kind: ErrorKind;
   message: string;
-  /** Defaults to true for `unavailable` and `rate_limited`, false otherwise. */
+  /** Defaults to true for `unavailable` and `rate_limited`, false otherwise; a non-boolean is the default. */
   retryable?: boolean | undefined;
   /** The HTTP status the vendor answered with; absent when no answer came. */
   upstreamStatus?: number | undefined;
@@ -48,7 +53,11 @@ export type VendorErrorFactory<E extends VendorError = VendorError> = (
   init: VendorErrorFields,
 ) => E;
 
-/** Any failure of a vendor call: refused input, a vendor's error answer, a timeout, an unreadable answer. */
+/**
+ * Any failure of a vendor call: refused input, a vendor's error answer, a timeout, an unreadable
+ * answer. Its `kind` is always one of ERROR_KINDS: a client parsing an adversarial answer must not
+ * be able to make another, so an unknown kind is coerced to `upstream` rather than thrown at.
+ */
 export class VendorError extends Error {
   override name = "VendorError";
   readonly vendor: string;
@@ -62,8 +71,9 @@ export class VendorError extends Error {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.vendor = init.vendor;
     this.code = init.code;
-    this.kind = init.kind;
-    this.retryable = init.retryable ?? RETRYABLE_BY_DEFAULT.has(init.kind);
+    this.kind = isErrorKind(init.kind) ? init.kind : "upstream";
+    this.retryable =
+      typeof init.retryable === "boolean" ? init.retryable : RETRYABLE_BY_DEFAULT.has(this.kind);
     this.upstreamStatus = init.upstreamStatus;
     this.field = init.field;
   }

@@ -113,16 +113,24 @@ export function derKeyStructure(
 
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi"];
 
+/**
+ * @internal A JWK member, read only if the JWK itself has it: a member the object inherits (from a
+ * prototype it was made with, or one polluted elsewhere) is no part of the key.
+ */
+export function jwkMember(jwk: object, member: string): unknown {
+  return Object.hasOwn(jwk, member) ? (jwk as Record<string, unknown>)[member] : undefined;
+}
+
 function jwkForm(value: unknown): KeyForm {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new KeyFormatError("jwk", "JWK must be an object");
   }
-  const jwk = value as Record<string, unknown>;
-  if (jwk.kty !== "RSA")
-    throw new KeyFormatError("not-rsa", `JWK kty is ${JSON.stringify(jwk.kty)}, not "RSA"`);
-  const isPrivate = jwk.d !== undefined;
+  const kty = jwkMember(value, "kty");
+  if (kty !== "RSA")
+    throw new KeyFormatError("not-rsa", `JWK kty is ${JSON.stringify(kty)}, not "RSA"`);
+  const isPrivate = jwkMember(value, "d") !== undefined;
   for (const member of isPrivate ? ["n", "e", ...PRIVATE_JWK_MEMBERS] : ["n", "e"]) {
-    const text = jwk[member];
+    const text = jwkMember(value, member);
     let valid = typeof text === "string" && text.length > 0;
     if (valid) {
       try {

@@ -13,7 +13,7 @@ import {
 } from "./der.ts";
 import { fromBase64Url, toBase64, toBase64Url } from "./encoding.ts";
 import { KeyFormatError } from "./errors.ts";
-import { derKeyStructure, readKeyText } from "./key-form.ts";
+import { derKeyStructure, jwkMember, readKeyText } from "./key-form.ts";
 
 export const MIN_KEY_BITS = 512;
 export const MAX_KEY_BITS = 4096;
@@ -315,8 +315,8 @@ function parsePkcs1Public(der: Uint8Array): Parsed {
   };
 }
 
-function jwkInteger(jwk: Record<string, unknown>, member: string): bigint {
-  const value = jwk[member];
+function jwkInteger(jwk: object, member: string): bigint {
+  const value = jwkMember(jwk, member);
   if (typeof value !== "string" || value.length === 0) {
     throw new KeyFormatError("jwk", `JWK member "${member}" is missing or not a string`);
   }
@@ -330,13 +330,14 @@ function jwkInteger(jwk: Record<string, unknown>, member: string): bigint {
 function parseJwk(value: unknown): Parsed {
   if (typeof value !== "object" || value === null)
     throw new KeyFormatError("jwk", "JWK must be an object");
-  const jwk = value as Record<string, unknown>;
-  if (jwk.kty !== "RSA")
-    throw new KeyFormatError("not-rsa", `JWK kty is ${JSON.stringify(jwk.kty)}, not "RSA"`);
+  const jwk: object = value;
+  const kty = jwkMember(jwk, "kty");
+  if (kty !== "RSA")
+    throw new KeyFormatError("not-rsa", `JWK kty is ${JSON.stringify(kty)}, not "RSA"`);
   const n = jwkInteger(jwk, "n");
   const e = jwkInteger(jwk, "e");
-  if (jwk.d === undefined) return { kind: "public", n, e };
-  if (jwk.oth !== undefined)
+  if (jwkMember(jwk, "d") === undefined) return { kind: "public", n, e };
+  if (jwkMember(jwk, "oth") !== undefined)
     throw new KeyFormatError("jwk", "multi-prime RSA keys (JWK oth) are not supported");
   const [d, p, q, dp, dq, qi] = ["d", "p", "q", "dp", "dq", "qi"].map((member) =>
     jwkInteger(jwk, member),
@@ -396,26 +397,42 @@ function parseMaterial(material: unknown): Parsed {
 
 const CACHE_LIMIT = 64;
 
-class KeyCache<K> {
-  readonly #byText = new Map<string, K>();
-  readonly #byObject = new WeakMap<object, K>();
+/** The members that make an RSA key; any other (kid, use, alg, key_ops, ext) does not. */
+const KEY_MEMBERS = ["kty", "n", "e", "d", "p", "q", "dp", "dq", "qi", "oth"] as const;
 
-  get(material: unknown): K | undefined {
-    if (typeof material === "string") return this.#byText.get(material);
-    if (typeof material === "object" && material !== null) return this.#byObject.get(material);
-    return undefined;
+/**
+ * What identifies key material in the cache: its content, never the object holding it, so that
+ * equal JWKs (in any member order) share one entry and a JWK or byte array changed after its import
+ * is read again. Undefined for material that is not cached (a JWK member that is not a string).
+ */
+function cacheId(material: unknown): string | undefined {
+  if (typeof material === "string") return `text:${material}`;
+  if (material instanceof Uint8Array) return `der:${toBase64(material)}`;
+  if (typeof material !== "object" || material === null) return undefined;
+  const members: (string | null)[] = [];
+  for (const member of KEY_MEMBERS) {
+    const value = jwkMember(material, member);
+    if (value !== undefined && typeof value !== "string") return undefined;
+    members.push(value ?? null);
+  }
+  return `jwk:${JSON.stringify(members)}`;
+}
+
+/** Imported keys by cacheId, the oldest dropped once CACHE_LIMIT are held. */
+class KeyCache<K> {
+  readonly #entries = new Map<string, K>();
+
+  get(id: string | undefined): K | undefined {
+    return id === undefined ? undefined : this.#entries.get(id);
   }
 
-  set(material: unknown, key: K): void {
-    if (typeof material === "string") {
-      if (this.#byText.size >= CACHE_LIMIT) {
-        const oldest = this.#byText.keys().next().value as string;
-        this.#byText.delete(oldest);
-      }
-      this.#byText.set(material, key);
-    } else if (typeof material === "object" && material !== null) {
-      this.#byObject.set(material, key);
+  set(id: string | undefined, key: K): void {
+    if (id === undefined) return;
+    if (this.#entries.size >= CACHE_LIMIT) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
     }
+    this.#entries.set(id, key);
   }
 }
 
@@ -425,11 +442,13 @@ const publicCache = new KeyCache<RsaPublicKey>();
 /**
  * Imports an RSA private key: PKCS#8 PEM, PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), bare base64 DER of
  * either, DER bytes, or a JWK (object or JSON). 512 to 4096 bits. The same material imported again
- * returns the cached key. Throws KeyFormatError saying what is wrong.
+ * (the same text, equal bytes, or a JWK with the same key members in any order) returns the cached
+ * key. Only a JWK's own members are read. Throws KeyFormatError saying what is wrong.
  */
 export function importPrivateKey(material: PrivateKeyMaterial): RsaPrivateKey {
   if (material instanceof RsaPrivateKey) return material;
-  const cached = privateCache.get(material);
+  const id = cacheId(material);
+  const cached = privateCache.get(id);
   if (cached) return cached;
   const parsed = parseMaterial(material);
   if (parsed.kind === "public") {
@@ -437,7 +456,7 @@ export function importPrivateKey(material: PrivateKeyMaterial): RsaPrivateKey {
   }
   checkPrivate(parsed.parts);
   const key = new RsaPrivateKey(parsed.parts);
-  privateCache.set(material, key);
+  privateCache.set(id, key);
   return key;
 }
 
@@ -447,7 +466,8 @@ export function importPrivateKey(material: PrivateKeyMaterial): RsaPrivateKey {
  */
 export function importPublicKey(material: PublicKeyMaterial): RsaPublicKey {
   if (material instanceof RsaPublicKey) return material;
-  const cached = publicCache.get(material);
+  const id = cacheId(material);
+  const cached = publicCache.get(id);
   if (cached) return cached;
   const parsed = parseMaterial(material);
   if (parsed.kind === "private") {
@@ -458,7 +478,7 @@ export function importPublicKey(material: PublicKeyMaterial): RsaPublicKey {
   }
   checkPublic(parsed.n, parsed.e);
   const key = new RsaPublicKey(parsed.n, parsed.e);
-  publicCache.set(material, key);
+  publicCache.set(id, key);
   return key;
 }
 

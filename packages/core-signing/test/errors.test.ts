@@ -3,6 +3,7 @@ import { describe, expect, test } from "vitest";
 import {
   DataTooLongError,
   DecryptionError,
+  defineVendor,
   EncodingError,
   ERROR_KINDS,
   type ErrorKind,
@@ -140,6 +141,71 @@ describe("VendorError", () => {
     expect(isVendorError(error.toJSON())).toBe(false);
     expect(isVendorError(new Error("m"))).toBe(false);
     expect(isVendorError(undefined)).toBe(false);
+  });
+});
+
+describe("a kind outside ERROR_KINDS", () => {
+  const OUTSIDE: unknown[] = [
+    "constructor",
+    "toString",
+    "valueOf",
+    "hasOwnProperty",
+    "__proto__",
+    "timeout",
+    "",
+    undefined,
+    null,
+    42,
+    Object,
+    {},
+  ];
+
+  test.each(OUTSIDE)(
+    "%o becomes upstream, not retryable, with the code and message kept",
+    (kind) => {
+      const error = new VendorError({
+        vendor: "sdk-auth",
+        code: "constructor",
+        kind: kind as ErrorKind,
+        upstreamStatus: 400,
+        message: "OneAccess answered HTTP 400 constructor",
+      });
+      expect(error.kind).toBe("upstream");
+      expect(ERROR_KINDS).toContain(error.kind);
+      expect(error).toMatchObject({
+        code: "constructor",
+        retryable: false,
+        upstreamStatus: 400,
+        message: "OneAccess answered HTTP 400 constructor",
+      });
+      expect(error.toJSON().kind).toBe("upstream");
+    },
+  );
+
+  test("keeps an explicit retryable, and takes a retryable that is not a boolean as the default", () => {
+    const kind = "bogus" as ErrorKind;
+    expect(
+      new VendorError({ vendor: "v", code: 1, kind, message: "m", retryable: true }).retryable,
+    ).toBe(true);
+    const odd = {
+      vendor: "v",
+      code: 1,
+      kind: "unavailable",
+      message: "m",
+      retryable: "no",
+    } as unknown;
+    expect(new VendorError(odd as ConstructorParameters<typeof VendorError>[0]).retryable).toBe(
+      true,
+    );
+  });
+
+  test("comes out as upstream from a kit's error and adopt too", () => {
+    const kit = defineVendor("v");
+    const kind = "toString" as ErrorKind;
+    expect(kit.error({ code: "toString", kind, message: "m" }).kind).toBe("upstream");
+    const other = new VendorError({ vendor: "w", code: 1, kind, message: "m" });
+    expect(kit.adopt(other).kind).toBe("upstream");
+    expect(vendorErrorFields(other).kind).toBe("upstream");
   });
 });
 

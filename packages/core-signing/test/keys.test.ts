@@ -9,7 +9,7 @@ import {
 } from "node:crypto";
 import { inspect } from "node:util";
 import { beforeAll, describe, expect, test } from "vitest";
-import { KeyFormatError, toHex } from "../src/index.ts";
+import { checkKeyForm, KeyFormatError, toHex } from "../src/index.ts";
 import {
   generateKeyPair,
   importPrivateKey,
@@ -211,6 +211,125 @@ describe("importPublicKey", () => {
   test("a private key's publicKey is the matching public key", () => {
     const pair = key(2048);
     expectSamePublicKey(importPrivateKey(pair.pkcs8Pem).publicKey, pair);
+  });
+});
+
+describe("the key cache", () => {
+  /** A JWK's members in another order: the same key. */
+  function reversed(jwk: JsonWebKey): JsonWebKey {
+    return Object.fromEntries(Object.entries(jwk).reverse()) as JsonWebKey;
+  }
+
+  test("keys a JWK by its members: two distinct objects with the same members are one entry", () => {
+    const pair = key(2048);
+    const first = importPublicKey({ ...pair.publicJwk });
+    expect(importPublicKey({ ...pair.publicJwk })).toBe(first);
+    expect(importPublicKey(reversed(pair.publicJwk))).toBe(first);
+    const privateKey = importPrivateKey({ ...pair.jwk });
+    expect(importPrivateKey(reversed(pair.jwk))).toBe(privateKey);
+    expect(importPrivateKey(JSON.parse(JSON.stringify(pair.jwk)))).toBe(privateKey);
+  });
+
+  test("one entry means one WebCrypto import: the cached CryptoKey is shared", async () => {
+    const pair = key(1024);
+    const a = importPublicKey({ ...pair.publicJwk });
+    const b = importPublicKey(reversed(pair.publicJwk));
+    expect(await b.cryptoKey("RSA-OAEP", "SHA-256", "encrypt")).toBe(
+      await a.cryptoKey("RSA-OAEP", "SHA-256", "encrypt"),
+    );
+  });
+
+  test("members that do not make the key (kid, use, alg, key_ops, ext) do not split an entry", () => {
+    const pair = key(2048);
+    const plain = importPublicKey({ ...pair.publicJwk });
+    expect(
+      importPublicKey({
+        ...pair.publicJwk,
+        kid: "2024-rotation",
+        use: "enc",
+        alg: "RSA-OAEP-256",
+        key_ops: ["encrypt"],
+        ext: true,
+      } as JsonWebKey),
+    ).toBe(plain);
+    expect(importPrivateKey({ ...pair.jwk, kid: "a" } as JsonWebKey)).toBe(
+      importPrivateKey({ ...pair.jwk, kid: "b" } as JsonWebKey),
+    );
+  });
+
+  test("JWKs that differ in any member are different entries", () => {
+    const a = key(1024);
+    const b = key(2048);
+    const publicA = importPublicKey({ ...a.publicJwk });
+    const publicB = importPublicKey({ ...b.publicJwk });
+    expect(publicB).not.toBe(publicA);
+    expect(publicB.n).not.toBe(publicA.n);
+    // Another exponent with the same modulus is another key.
+    const e3 = importPublicKey({ ...a.publicJwk, e: "Aw" });
+    expect(e3).not.toBe(publicA);
+    expect(e3.e).toBe(3n);
+    // The same number written with a leading zero byte is other text: another entry, the same key.
+    const padded = importPublicKey({ ...a.publicJwk, e: "AAEAAQ" });
+    expect(padded).not.toBe(publicA);
+    expect(padded.e).toBe(publicA.e);
+    // A private JWK with any one member taken from another key is not the cached key: it is refused.
+    const cached = importPrivateKey({ ...a.jwk });
+    const other = b.jwk as Record<string, string>;
+    for (const member of PRIVATE_MEMBERS) {
+      const own = (a.jwk as Record<string, string>)[member];
+      const mixed = {
+        ...a.jwk,
+        [member]: other[member] === own ? "Aw" : other[member],
+      } as JsonWebKey;
+      expect(() => importPrivateKey(mixed)).toThrow(KeyFormatError);
+    }
+    expect(importPrivateKey({ ...a.jwk })).toBe(cached);
+  });
+
+  test("a JWK changed after its import is read again, never answered from the old entry", () => {
+    const a = key(1024);
+    const b = key(2048);
+    const jwk: Record<string, unknown> = { ...a.publicJwk };
+    expect(importPublicKey(jwk as JsonWebKey).bits).toBe(1024);
+    jwk.n = b.publicJwk.n;
+    expect(importPublicKey(jwk as JsonWebKey).bits).toBe(2048);
+    jwk.n = "!not base64url";
+    expect(() => importPublicKey(jwk as JsonWebKey)).toThrow(KeyFormatError);
+  });
+
+  test("DER bytes changed in place after their import are read again", () => {
+    const bytes = new Uint8Array(key(1024).spkiDer);
+    const first = importPublicKey(bytes);
+    expect(importPublicKey(new Uint8Array(bytes))).toBe(first);
+    bytes.fill(0);
+    expect(() => importPublicKey(bytes)).toThrow(KeyFormatError);
+  });
+
+  test("reads only a JWK's own members: a string-like object or an inherited member is no hit", () => {
+    const pair = key(1024);
+    importPublicKey({ ...pair.publicJwk });
+    const boxed = { ...pair.publicJwk, n: new String(pair.publicJwk.n) } as unknown as JsonWebKey;
+    expectKeyFormatError(
+      thrown(() => importPublicKey(boxed)),
+      "jwk",
+      /"n"/,
+    );
+    const inherited = Object.create({ ...pair.publicJwk }) as JsonWebKey;
+    expect(() => importPublicKey(inherited)).toThrow(KeyFormatError);
+    expect(() => checkKeyForm(inherited)).toThrow(KeyFormatError);
+  });
+
+  test("is bounded: the oldest JWK entry goes once 64 newer ones are in", () => {
+    const { publicJwk } = key(2048);
+    const withExponent = (e: number) =>
+      ({
+        ...publicJwk,
+        e: Buffer.from(e.toString(16).padStart(6, "0"), "hex").toString("base64url"),
+      }) as JsonWebKey;
+    const oldest = importPublicKey(withExponent(3));
+    expect(importPublicKey(withExponent(3))).toBe(oldest);
+    for (let i = 0; i < 64; i++) importPublicKey(withExponent(5 + 2 * i));
+    expect(importPublicKey(withExponent(3))).not.toBe(oldest);
   });
 });
 
