@@ -32,8 +32,11 @@ export const ONEACCESS_CODES = {
 
 export type OneAccessCode = (typeof ONEACCESS_CODES)[keyof typeof ONEACCESS_CODES];
 
-/** The kind of each known code; any other code is `upstream`. */
-export const ONEACCESS_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
+/**
+ * The kind of each known code; any other code is `upstream`. Frozen; look a code up with
+ * `kindForCode`, which reads own entries only (an `error_code` of "constructor" is no code of ours).
+ */
+export const ONEACCESS_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = Object.freeze({
   [ONEACCESS_CODES.UNKNOWN_CLIENT]: "misconfigured",
   [ONEACCESS_CODES.CLIENT_ID_REQUIRED]: "misconfigured",
   [ONEACCESS_CODES.HEADER_REQUIRED]: "invalid_request",
@@ -44,7 +47,7 @@ export const ONEACCESS_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
   [ONEACCESS_CODES.TENANT_INVALID]: "misconfigured",
   [ONEACCESS_CODES.CREDENTIALS_INVALID]: "unauthorized",
   [ONEACCESS_CODES.BODY_INVALID]: "invalid_request",
-};
+});
 
 /** Codes that say the signature or its timestamp was refused: the client refreshes key and clock once. */
 export const DEFAULT_REFRESH_CODES: readonly string[] = [

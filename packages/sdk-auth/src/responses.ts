@@ -1,12 +1,12 @@
 // Pure: reads a OneAccess answer into a result, or into a OneAccessError that keeps OneAccess's code.
-import { type ErrorKind, KeyFormatError } from "@x/core-signing";
+import { type ErrorKind, isErrorKind, KeyFormatError } from "@x/core-signing";
 import { importPublicKey, type RsaPublicKey } from "@x/core-signing/rsa";
 import { ONEACCESS_ERROR_KINDS } from "./codes.ts";
 import { OneAccessError, oneAccess } from "./errors.ts";
 import { timestampValue } from "./timestamp.ts";
 
 export interface ParseOptions {
-  /** Kinds for error codes, merged over ONEACCESS_ERROR_KINDS. */
+  /** Kinds for error codes, over ONEACCESS_ERROR_KINDS; only the table's own entries count. */
   errorKinds?: Readonly<Record<string, ErrorKind>> | undefined;
   /** Largest answer read, in bytes (1 MiB by default). */
   maxBodyBytes?: number | undefined;
@@ -34,12 +34,36 @@ export function kindForStatus(status: number): ErrorKind {
   return "upstream";
 }
 
+/**
+ * A member the object has itself: an answer's or a caller's text ("constructor", "__proto__") never
+ * reaches what every object inherits.
+ */
+function own(record: object | undefined, name: string): unknown {
+  return record !== undefined && Object.hasOwn(record, name)
+    ? (record as Record<string, unknown>)[name]
+    : undefined;
+}
+
+/** The kind a table gives a code, when the table has that code itself and the kind is one of ours. */
+function tableKind(
+  table: Readonly<Record<string, ErrorKind>> | undefined,
+  code: string,
+): ErrorKind | undefined {
+  const kind = own(table, code);
+  return isErrorKind(kind) ? kind : undefined;
+}
+
+/** The kind of a known code: the caller's table first, then ours; undefined for any other code. */
+function knownKind(code: string, errorKinds: ParseOptions["errorKinds"]): ErrorKind | undefined {
+  return tableKind(errorKinds, code) ?? tableKind(ONEACCESS_ERROR_KINDS, code);
+}
+
 /** The kind of a OneAccess error code: the caller's table first, then ours, else `upstream`. */
 export function kindForCode(
   code: string,
   errorKinds?: Readonly<Record<string, ErrorKind>>,
 ): ErrorKind {
-  return errorKinds?.[code] ?? ONEACCESS_ERROR_KINDS[code] ?? "upstream";
+  return knownKind(code, errorKinds) ?? "upstream";
 }
 
 function readText(response: Response, options: ParseOptions): Promise<string> {
@@ -69,13 +93,14 @@ function vendorError(
   options: ParseOptions,
 ): OneAccessError | undefined {
   if (!isRecord(body)) return undefined;
-  const raw = body.error_code;
+  const raw = own(body, "error_code");
   if ((typeof raw !== "string" || raw.length === 0) && typeof raw !== "number") return undefined;
   const code = String(raw);
-  const errorMsg = typeof body.error_msg === "string" ? body.error_msg : undefined;
+  const message = own(body, "error_msg");
+  const errorMsg = typeof message === "string" ? message : undefined;
   // A code we know decides; an unknown one falls back to the HTTP status, except on 2xx and 400
   // (OneAccess's documented error status), where it is an `upstream` error.
-  const known = options.errorKinds?.[code] ?? ONEACCESS_ERROR_KINDS[code];
+  const known = knownKind(code, options.errorKinds);
   const kind =
     known ?? (response.ok || response.status === 400 ? "upstream" : kindForStatus(response.status));
   return new OneAccessError({
@@ -142,7 +167,7 @@ export async function parseServerDateResponse(
   options: ParseOptions = {},
 ): Promise<ServerDate> {
   const body = await readSuccessJson(response, "server-date", options);
-  const raw = body.timestamp;
+  const raw = own(body, "timestamp");
   const timestamp =
     typeof raw === "string"
       ? raw
@@ -176,7 +201,7 @@ export async function parsePublicKeyResponse(
   options: ParseOptions = {},
 ): Promise<RsaPublicKey> {
   const body = await readSuccessJson(response, "public-key", options);
-  const material = body.public_key;
+  const material = own(body, "public_key");
   if (typeof material !== "string" || material.length === 0) {
     throw (
       vendorError(response, body, options) ??

@@ -1,4 +1,4 @@
-import { toBase64 } from "@x/core-signing";
+import { ERROR_KINDS, toBase64 } from "@x/core-signing";
 import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -528,4 +528,59 @@ describe("maxBodyBytes", () => {
       expect(sim.hasSession(sessionToken)).toBe(target !== PATHS.logout);
     },
   );
+});
+
+describe("an error_code named like a property of every object", () => {
+  const PROTOTYPE_NAMES = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"];
+  const refusedWith = (code: string, status = 400) =>
+    json({ error_code: code, error_msg: "no such thing" }, status);
+
+  it.each(PROTOTYPE_NAMES)(
+    "%s on each call is an error of a kind in ERROR_KINDS, never success",
+    async (code) => {
+      const logout = scriptedFetch(
+        keyAnswer,
+        json({ timestamp: "1700000000000" }),
+        refusedWith(code),
+      );
+      const error = await rejection(
+        client(logout.fetch).logout({ sessionToken: "tok", device: DEVICE }),
+      );
+      expect(ERROR_KINDS).toContain(error.kind);
+      expect(error).toMatchObject({
+        code,
+        kind: "upstream",
+        retryable: false,
+        upstreamStatus: 400,
+      });
+      expect(logout.requests).toHaveLength(3);
+      const withTable = client(
+        scriptedFetch(keyAnswer, json({ timestamp: "1700000000000" }), refusedWith(code)).fetch,
+        { errorKinds: { "APP.0100": "not_found" } },
+      );
+      expect(
+        (await rejection(withTable.logout({ sessionToken: "tok", device: DEVICE }))).kind,
+      ).toBe("upstream");
+      for (const call of ["serverDate", "publicKey"] as const) {
+        const oa = client(scriptedFetch(refusedWith(code)).fetch);
+        const failed = await rejection(oa[call]());
+        expect(failed).toMatchObject({ code, kind: "upstream" });
+      }
+      const busy = await rejection(
+        client(scriptedFetch(refusedWith(code, 503)).fetch).serverDate(),
+      );
+      expect(busy).toMatchObject({ code, kind: "unavailable", retryable: true });
+    },
+  );
+
+  it("an errorKinds option that names such a code itself is honoured", async () => {
+    const errorKinds = JSON.parse('{"__proto__":"not_found","constructor":"rate_limited"}');
+    for (const [code, kind] of [
+      ["__proto__", "not_found"],
+      ["constructor", "rate_limited"],
+    ]) {
+      const oa = client(scriptedFetch(refusedWith(code as string)).fetch, { errorKinds });
+      expect((await rejection(oa.serverDate())).kind).toBe(kind);
+    }
+  });
 });

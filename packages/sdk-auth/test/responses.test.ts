@@ -1,4 +1,4 @@
-import { toBase64 } from "@x/core-signing";
+import { ERROR_KINDS, toBase64 } from "@x/core-signing";
 import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OneAccessError } from "../src/errors.ts";
@@ -195,5 +195,60 @@ describe("kinds", () => {
     expect(kindForCode("X")).toBe("upstream");
     expect(kindForStatus(504)).toBe("unavailable");
     expect(kindForStatus(403)).toBe("unauthorized");
+  });
+});
+
+describe("an error_code named like a property of every object", () => {
+  const PROTOTYPE_NAMES = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"];
+
+  it.each(PROTOTYPE_NAMES)(
+    "%s has no kind of its own: upstream, or the caller's own entry",
+    (code) => {
+      expect(kindForCode(code)).toBe("upstream");
+      expect(kindForCode(code, {})).toBe("upstream");
+      expect(kindForCode(code, { "APP.0001": "unauthorized" })).toBe("upstream");
+      const own = JSON.parse(`{${JSON.stringify(code)}:"rate_limited"}`) as Record<
+        string,
+        "rate_limited"
+      >;
+      expect(kindForCode(code, own)).toBe("rate_limited");
+    },
+  );
+
+  it.each(PROTOTYPE_NAMES)(
+    "%s from OneAccess is an error of a kind in ERROR_KINDS, never success",
+    async (code) => {
+      const body = { error_code: code, error_msg: "odd" };
+      const parsers = [
+        () => parseLogoutResponse(json(body, 400)),
+        () => parseLogoutResponse(json(body, 200)),
+        () => parseServerDateResponse(json(body, 400)),
+        () => parseServerDateResponse(json(body, 200)),
+        () => parsePublicKeyResponse(json(body, 400)),
+        () => parsePublicKeyResponse(json(body, 200)),
+        () => parseErrorResponse(json(body, 400)).then((error) => Promise.reject(error)),
+      ];
+      for (const parse of parsers) {
+        const error = await rejection(parse());
+        expect(ERROR_KINDS).toContain(error.kind);
+        expect(error).toMatchObject({ code, kind: "upstream", retryable: false, errorMsg: "odd" });
+      }
+      // At another status an unknown code falls back to the status, as any unknown code does.
+      const unavailable = await rejection(parseLogoutResponse(json(body, 503)));
+      expect(unavailable).toMatchObject({ code, kind: "unavailable", retryable: true });
+      const refused = await rejection(parseLogoutResponse(json(body, 403)));
+      expect(refused).toMatchObject({ code, kind: "unauthorized" });
+    },
+  );
+
+  it("a caller's table is read by its own entries only", async () => {
+    const inherited = Object.create({ "APP.9999": "unauthorized" }) as Record<
+      string,
+      "unauthorized"
+    >;
+    const error = await rejection(
+      parseLogoutResponse(json({ error_code: "APP.9999" }, 400), { errorKinds: inherited }),
+    );
+    expect(error.kind).toBe("upstream");
   });
 });

@@ -295,6 +295,56 @@ test("sendRequest turns silence into a retryable TIMEOUT and passes the request 
   assertEqual(await response.text(), "POST hi", "echo");
 });
 
+test("a vendor call never follows a redirect: a 302 is a non-retryable upstream REDIRECT", async () => {
+  const modes: string[] = [];
+  const error = (await assertRejects(
+    () =>
+      sendRequest(new Request("http://127.0.0.1/logout", { redirect: "follow" }), {
+        vendor: "demo",
+        fetch: async (request) => {
+          modes.push(request.redirect);
+          return new Response(null, {
+            status: 302,
+            headers: { location: "https://elsewhere.example/collect?token=secret-token" },
+          });
+        },
+      }),
+    VendorError,
+    /HTTP 302, a redirect to https:\/\/elsewhere\.example;/,
+    "redirect",
+  )) as VendorError;
+  assertEqual(modes.join(","), "manual", "sent with redirect: manual");
+  assertEqual(error.code, "REDIRECT", "code");
+  assertEqual(error.kind, "upstream", "kind");
+  assertEqual(error.retryable, false, "retryable");
+  assertEqual(error.upstreamStatus, 302, "status");
+  assert(!JSON.stringify(error).includes("secret-token"), "no Location query in the error");
+});
+
+test("the key cache keys a JWK by its members, not by the object that holds them", () => {
+  const vector = vectors.keys[0] as (typeof vectors.keys)[number];
+  const { kty = "", n = "", e = "" } = importPublicKey(vector.spki).toJwk();
+  const first = importPublicKey({ kty, n, e } as JsonWebKey);
+  const reordered = { e, n, kty, kid: "k1" } as JsonWebKey;
+  assert(importPublicKey(reordered) === first, "same members in another order, one entry");
+  const changed: Record<string, string> = { kty, n, e };
+  changed.e = "Aw";
+  assert(importPublicKey(changed as JsonWebKey) !== first, "another member, another entry");
+});
+
+test("a kind outside ERROR_KINDS becomes upstream", () => {
+  for (const kind of ["constructor", "__proto__", "toString"]) {
+    const error = new VendorError({
+      vendor: "demo",
+      code: kind,
+      kind: kind as (typeof ERROR_KINDS)[number],
+      message: "m",
+    });
+    assertEqual(error.kind, "upstream", kind);
+    assertEqual(error.code, kind, `${kind} code kept`);
+  }
+});
+
 test("clock and nonce helpers use the injected clock and randomness", () => {
   assertEqual(
     timestamp("s", () => 1_700_000_000_999),

@@ -158,17 +158,17 @@ const DEFAULTS = {
 } as const;
 
 /** Error messages, in the wording style of OneAccess's published ones. */
-const MESSAGES: Readonly<Record<string, string>> = {
-  [ONEACCESS_CODES.UNKNOWN_CLIENT]: "Application does not exist.",
-  [ONEACCESS_CODES.CLIENT_ID_REQUIRED]: "Application ID required.",
-  [ONEACCESS_CODES.SIGNATURE_INVALID]: "Invalid signature.",
-  [ONEACCESS_CODES.TIMESTAMP_EXPIRED]: "The timestamp has expired.",
-  [ONEACCESS_CODES.NONCE_REPLAYED]: "The nonce has already been used.",
-  [ONEACCESS_CODES.SESSION_UNKNOWN]: "The session does not exist or has expired.",
-  [ONEACCESS_CODES.TENANT_INVALID]: "Tenant does not exist.",
-  [ONEACCESS_CODES.CREDENTIALS_INVALID]: "Incorrect user name or password.",
-  [ONEACCESS_CODES.BODY_INVALID]: "Invalid request body.",
-};
+const MESSAGES: ReadonlyMap<string, string> = new Map([
+  [ONEACCESS_CODES.UNKNOWN_CLIENT, "Application does not exist."],
+  [ONEACCESS_CODES.CLIENT_ID_REQUIRED, "Application ID required."],
+  [ONEACCESS_CODES.SIGNATURE_INVALID, "Invalid signature."],
+  [ONEACCESS_CODES.TIMESTAMP_EXPIRED, "The timestamp has expired."],
+  [ONEACCESS_CODES.NONCE_REPLAYED, "The nonce has already been used."],
+  [ONEACCESS_CODES.SESSION_UNKNOWN, "The session does not exist or has expired."],
+  [ONEACCESS_CODES.TENANT_INVALID, "Tenant does not exist."],
+  [ONEACCESS_CODES.CREDENTIALS_INVALID, "Incorrect user name or password."],
+  [ONEACCESS_CODES.BODY_INVALID, "Invalid request body."],
+]);
 
 const REQUIRED_DEVICE_HEADERS = [HEADERS.osVersion, HEADERS.fingerprint, HEADERS.agent] as const;
 const SIGNED_FORM = /^session_token=([^&]+)&timestamp=([0-9]{1,16})&nonce=([^&]+)$/;
@@ -176,7 +176,7 @@ const SIGNED_FORM = /^session_token=([^&]+)&timestamp=([0-9]{1,16})&nonce=([^&]+
 class Refusal {
   readonly code: string;
   readonly message: string;
-  constructor(code: string, message = MESSAGES[code] ?? "Invalid parameter.") {
+  constructor(code: string, message = MESSAGES.get(code) ?? "Invalid parameter.") {
     this.code = code;
     this.message = message;
   }
