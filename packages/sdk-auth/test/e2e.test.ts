@@ -194,6 +194,13 @@ describe("recovery", () => {
     expect(opensslDecrypt(rotated, sim.calls[3]?.headers["x-signature"] as string)).toContain(
       token,
     );
+    // The retry signs the server's fresh time, with the nonce the simulator checks.
+    const now = sim.serverTimestamp();
+    expect(sim.calls[3]?.signed).toEqual({
+      sessionToken: token,
+      timestamp: now,
+      nonce: Number(now).toString(16),
+    });
     sim.clearCalls();
     await client.logout({ sessionToken: sim.issueSession(), device: DEVICE });
     expect(sim.count()).toBe(1);
@@ -210,6 +217,35 @@ describe("recovery", () => {
       200,
       200,
     ]);
+  });
+
+  it("recovers from a rotation and a clock jump at once, still with one retry", async () => {
+    await client.logout({ sessionToken: sim.issueSession(), device: DEVICE });
+    await sim.rotateKey(rotated);
+    serverClock.advance(3_600_000);
+    sim.clearCalls();
+    await client.logout({ sessionToken: sim.issueSession(), device: DEVICE });
+    expect(sim.calls.map((call) => call.errorCode ?? call.status)).toEqual([
+      "APP.0004",
+      200,
+      200,
+      200,
+    ]);
+    expect(client.state.clockOffsetMs).toBe(3_600_000);
+    expect(sim.state().keyRotations).toBe(1);
+  });
+
+  it("a client whose nonce is not the timestamp in hexadecimal is refused (APP.0004)", async () => {
+    await setup({}, { nonce: (timestamp) => `n${timestamp}` });
+    const token = sim.issueSession();
+    const error = await rejection(client.logout({ sessionToken: token, device: DEVICE }));
+    expect(error).toMatchObject({ code: "APP.0004", kind: "unauthorized" });
+    expect(error.errorMsg).toMatch(/nonce/);
+    expect(sim.count(PATHS.logout)).toBe(2);
+    expect(sim.hasSession(token)).toBe(true);
+    // A simulator told to take any nonce takes it.
+    await setup({ nonce: "any" }, { nonce: (timestamp) => `n${timestamp}` });
+    await client.logout({ sessionToken: sim.issueSession(), device: DEVICE });
   });
 
   it("gives up after the one retry when the signature still fails", async () => {

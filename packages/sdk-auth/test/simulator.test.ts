@@ -86,6 +86,7 @@ describe("options", () => {
       users: { demo: "demo-password" },
       publicKeyFormat: "escaped",
       logoutBody: "success",
+      nonce: "timestamp-hex",
     });
     expect(fresh.state().keyBits).toBe(2048);
   });
@@ -98,6 +99,7 @@ describe("options", () => {
     await expect(createOneAccessSimulator({ signatureWindowSec: -1 })).rejects.toThrow(
       /signatureWindowSec/,
     );
+    await expect(createOneAccessSimulator({ nonce: "hex" as never })).rejects.toThrow(/nonce/);
   });
 });
 
@@ -224,7 +226,8 @@ describe("GET logout", () => {
 
   it("accepts a signature OpenSSL made with OAEP SHA-256", async () => {
     const token = sim.issueSession();
-    const plaintext = `session_token=${token}&timestamp=${sim.serverTimestamp()}&nonce=n1`;
+    const ts = sim.serverTimestamp();
+    const plaintext = `session_token=${token}&timestamp=${ts}&nonce=${Number(ts).toString(16)}`;
     const signature = publicEncrypt(
       { key: key.publicKey.toPem(), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
       Buffer.from(plaintext),
@@ -257,6 +260,84 @@ describe("GET logout", () => {
       );
     }
     expect(sim.hasSession(token)).toBe(true);
+  });
+
+  it("refuses a nonce that is not the signed timestamp in hexadecimal (APP.0004)", async () => {
+    const token = sim.issueSession();
+    const ts = sim.serverTimestamp();
+    const hex = Number(ts).toString(16);
+    for (const nonce of [
+      "n1",
+      hex.toUpperCase(),
+      `0${hex}`,
+      `0x${hex}`,
+      ts,
+      (Number(ts) + 1).toString(16),
+      Number(ts).toString(36),
+    ]) {
+      await expectRefusal(
+        await sim.fetch(await signedLogout(token, { nonce })),
+        "APP.0004",
+        /nonce/,
+      );
+    }
+    expect(sim.hasSession(token)).toBe(true);
+    expect(sim.state().usedNonces).toBe(0);
+    expect((await sim.fetch(await signedLogout(token, { nonce: hex }))).status).toBe(200);
+  });
+
+  it("takes any well-formed nonce when told to (nonce: any)", async () => {
+    await start({ nonce: "any" });
+    const token = sim.issueSession();
+    expect((await sim.fetch(await signedLogout(token, { nonce: "n1" }))).status).toBe(200);
+  });
+
+  it("refuses decrypted text that is not exactly the signed form (APP.0004)", async () => {
+    const ts = sim.serverTimestamp();
+    const nonce = Number(ts).toString(16);
+    const encrypt = (plaintext: string | Uint8Array) =>
+      publicEncrypt(
+        {
+          key: key.publicKey.toPem(),
+          padding: constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: "sha256",
+        },
+        typeof plaintext === "string" ? Buffer.from(plaintext) : plaintext,
+      ).toString("base64");
+    const malformed: [string, string | Uint8Array][] = [
+      ["tok en", `session_token=tok en&timestamp=${ts}&nonce=${nonce}`],
+      ["tok\u0000", `session_token=tok\u0000&timestamp=${ts}&nonce=${nonce}`],
+      ["tök", `session_token=tök&timestamp=${ts}&nonce=${nonce}`],
+      ["tok", `session_token=tok&timestamp=${ts}&nonce=${nonce}\n`],
+      ["tok", `session_token=tok&timestamp=${ts}&nonce=${nonce}\r\n`],
+      ["tok", ` session_token=tok&timestamp=${ts}&nonce=${nonce}`],
+      ["tok", `session_token=tok&timestamp=${ts}&nonce=${nonce}&nonce=${nonce}`],
+      ["tok", `timestamp=${ts}&session_token=tok&nonce=${nonce}`],
+      ["tok", `session_token=tok&timestamp=+${ts}&nonce=${nonce}`],
+      ["tok", `session_token=tok&timestamp=${ts}&nonce=${nonce}${"0".repeat(64)}`],
+      [
+        "tok",
+        Buffer.concat([
+          Buffer.from(`session_token=tok&timestamp=${ts}&nonce=${nonce}`),
+          Buffer.from([0xff]),
+        ]),
+      ],
+    ];
+    for (const [sessionToken, plaintext] of malformed) {
+      sim.issueSession({ sessionToken });
+      await expectRefusal(
+        await sim.fetch(withSignature(encrypt(plaintext))),
+        "APP.0004",
+        /Invalid signature/,
+      );
+      expect(sim.hasSession(sessionToken)).toBe(true);
+    }
+    expect(sim.calls.every((call) => call.signed === undefined)).toBe(true);
+    // The same text, well formed, is taken.
+    expect(
+      (await sim.fetch(withSignature(encrypt(`session_token=tok&timestamp=${ts}&nonce=${nonce}`))))
+        .status,
+    ).toBe(200);
   });
 
   it("refuses a timestamp outside the window either way (APP.0005), and takes one at its edge", async () => {
@@ -313,10 +394,10 @@ describe("GET logout", () => {
   it("forgets nonces once their timestamps are out of the window", async () => {
     const token = sim.issueSession();
     sim.dropSession(token);
-    await sim.fetch(await signedLogout(token, { nonce: "n1" }));
+    await sim.fetch(await signedLogout(token));
     expect(sim.state().usedNonces).toBe(1);
     clock.advance(700_000);
-    await sim.fetch(await signedLogout(token, { nonce: "n2" }));
+    await sim.fetch(await signedLogout(token));
     expect(sim.state().usedNonces).toBe(1);
   });
 
@@ -380,6 +461,41 @@ describe("state, log and misbehaviour", () => {
     sim.clearCalls();
     expect(sim.count()).toBe(0);
     expect(sim.state().calls).toBe(0);
+  });
+
+  it.each([
+    [PATHS.serverDate, "GET"],
+    [PATHS.publicKey, "GET"],
+    [PATHS.logout, "GET"],
+    [PATHS.login, "POST"],
+  ])("answers %s with 405 to any method but %s, and does nothing", async (path, allowed) => {
+    const token = sim.issueSession();
+    const signature = (await signedLogout(token)).headers.get("X-signature") as string;
+    for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]) {
+      if (method === allowed) continue;
+      const response = await sim.fetch(
+        new Request(`${BASE}${path}`, {
+          method,
+          headers: headers({ "X-signature": signature, "content-type": "application/json" }),
+          ...(method === "GET" || method === "HEAD"
+            ? {}
+            : { body: JSON.stringify({ user_name: "demo", password: "demo-password" }) }),
+        }),
+      );
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get("allow")).toBe(allowed);
+    }
+    expect(sim.hasSession(token)).toBe(true);
+    expect(sim.state().sessions).toHaveLength(1);
+    expect(sim.state().usedNonces).toBe(0);
+    expect(sim.calls.every((call) => call.status === 405)).toBe(true);
+  });
+
+  it("logs every request header as sent, whatever its name", async () => {
+    await get(PATHS.serverDate, { ["__proto__"]: "a", constructor: "b" });
+    const logged = sim.calls.at(-1)?.headers ?? {};
+    expect(Object.getOwnPropertyDescriptor(logged, "__proto__")?.value).toBe("a");
+    expect(Object.getOwnPropertyDescriptor(logged, "constructor")?.value).toBe("b");
   });
 
   it("answers an unknown path as the API gateway does", async () => {

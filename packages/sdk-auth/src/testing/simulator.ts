@@ -32,6 +32,12 @@ import { PATHS } from "../requests.ts";
 /** How the public-key API writes the key: base64 SPKI with the two characters `\n` between lines, bare base64, or PEM. */
 export type PublicKeyFormat = "escaped" | "base64" | "pem";
 
+/**
+ * Which nonce a logout's X-signature must carry: the signed timestamp in lower-case hexadecimal,
+ * the documented choice, or any well-formed nonce (for a client whose `nonce` option makes others).
+ */
+export type NonceRule = "timestamp-hex" | "any";
+
 export interface OneAccessSimulatorOptions {
   /** The one application the simulator knows. Default "oneaccess-simulator-client". */
   clientId?: string | undefined;
@@ -53,6 +59,8 @@ export interface OneAccessSimulatorOptions {
   publicKeyFormat?: PublicKeyFormat | undefined;
   /** The body of a successful logout. Default "success". */
   logoutBody?: string | undefined;
+  /** Which nonce a signature must carry. Default "timestamp-hex", as documented. */
+  nonce?: NonceRule | undefined;
   /** The server's clock (ms since the epoch). Default Date.now. */
   now?: Clock | undefined;
   /** Randomness for session tokens. Default crypto.getRandomValues. */
@@ -70,6 +78,7 @@ export interface ResolvedSimulatorOptions {
   users: Readonly<Record<string, string>>;
   publicKeyFormat: PublicKeyFormat;
   logoutBody: string;
+  nonce: NonceRule;
 }
 
 /** What a logout's X-signature said, once decrypted. */
@@ -155,6 +164,7 @@ const DEFAULTS = {
   sessionTtlSec: 7200,
   publicKeyFormat: "escaped",
   logoutBody: "success",
+  nonce: "timestamp-hex",
 } as const;
 
 /** Error messages, in the wording style of OneAccess's published ones. */
@@ -171,7 +181,20 @@ const MESSAGES: ReadonlyMap<string, string> = new Map([
 ]);
 
 const REQUIRED_DEVICE_HEADERS = [HEADERS.osVersion, HEADERS.fingerprint, HEADERS.agent] as const;
-const SIGNED_FORM = /^session_token=([^&]+)&timestamp=([0-9]{1,16})&nonce=([^&]+)$/;
+/**
+ * The signed form, exactly: the session token printable ASCII without blanks or `&`, the timestamp
+ * 1 to 16 digits, the nonce 1 to 64 of the same characters; nothing before or after, no line break.
+ */
+const SIGNED_FORM =
+  /^session_token=([\x21-\x25\x27-\x7e]+)&timestamp=([0-9]{1,16})&nonce=([\x21-\x25\x27-\x7e]{1,64})$/;
+
+/** Each API's one method; any other is answered 405 before anything else is looked at. */
+const METHODS: ReadonlyMap<string, string> = new Map([
+  [PATHS.serverDate, "GET"],
+  [PATHS.publicKey, "GET"],
+  [PATHS.login, "POST"],
+  [PATHS.logout, "GET"],
+]);
 
 class Refusal {
   readonly code: string;
@@ -200,6 +223,10 @@ function resolveOptions(options: OneAccessSimulatorOptions): ResolvedSimulatorOp
   const unit = options.timestampUnit ?? DEFAULTS.timestampUnit;
   if (unit !== "s" && unit !== "ms")
     throw new RangeError('simulator option timestampUnit must be "s" or "ms"');
+  const nonce = options.nonce ?? DEFAULTS.nonce;
+  if (nonce !== "timestamp-hex" && nonce !== "any") {
+    throw new RangeError('simulator option nonce must be "timestamp-hex" or "any"');
+  }
   const format = options.publicKeyFormat ?? DEFAULTS.publicKeyFormat;
   if (format !== "escaped" && format !== "base64" && format !== "pem") {
     throw new RangeError('simulator option publicKeyFormat must be "escaped", "base64" or "pem"');
@@ -218,6 +245,7 @@ function resolveOptions(options: OneAccessSimulatorOptions): ResolvedSimulatorOp
     users: { ...(options.users ?? { demo: "demo-password" }) },
     publicKeyFormat: format,
     logoutBody: options.logoutBody ?? DEFAULTS.logoutBody,
+    nonce,
   };
 }
 
@@ -331,6 +359,14 @@ export async function createOneAccessSimulator(
     c.res = faults.decorate(c.res);
   });
 
+  app.use("*", async (c, next) => {
+    const allowed = METHODS.get(c.req.path);
+    if (allowed !== undefined && c.req.method !== allowed) {
+      return c.text("Method Not Allowed", 405, { Allow: allowed });
+    }
+    await next();
+  });
+
   app.get(PATHS.serverDate, (c) => {
     const refusal = checkCaller(c);
     if (refusal) return refuse(c, refusal);
@@ -383,6 +419,18 @@ export async function createOneAccessSimulator(
     }
     const signed = await readSignature(signature);
     if (!signed) return refuse(c, new Refusal(ONEACCESS_CODES.SIGNATURE_INVALID));
+    if (
+      resolved.nonce === "timestamp-hex" &&
+      signed.nonce !== Number(signed.timestamp).toString(16)
+    ) {
+      return refuse(
+        c,
+        new Refusal(
+          ONEACCESS_CODES.SIGNATURE_INVALID,
+          "Invalid signature: the nonce is not the timestamp in hexadecimal.",
+        ),
+      );
+    }
     note(c, { signed });
     const unitMs = resolved.timestampUnit === "ms" ? 1 : 1000;
     const skewMs = Math.abs(Number(signed.timestamp) * unitMs - now());
@@ -424,10 +472,8 @@ export async function createOneAccessSimulator(
     const at = now();
     const response = await app.fetch(request, env);
     const extra = notes.get(request);
-    const headers: Record<string, string> = {};
-    request.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
+    // Defined, not assigned: a header named __proto__ is logged like any other.
+    const headers: Record<string, string> = Object.fromEntries(request.headers);
     calls.push({
       method: request.method,
       path: new URL(request.url).pathname,
