@@ -5,7 +5,7 @@ import type { ErrorKind } from "@x/core-signing";
  * OneAccess answers a refused call with HTTP 400 `{ error_code, error_msg }`. Huawei publishes
  * APP.0001 and APP.0002; the rest of the SDK table is not public, so the other codes here are the
  * simulator's, chosen in the same style. A real deployment that meets other codes can map them with
- * the client's `errorKinds` and `refreshCodes` options.
+ * the client's `errorKinds` and `refreshOn` options.
  */
 export const ONEACCESS_CODES = {
   /** The application (X-client-id) does not exist. */
