@@ -10,7 +10,7 @@ import {
 import { OneAccessError } from "../src/errors.ts";
 import { PATHS } from "../src/requests.ts";
 import { createOneAccessSimulator } from "../src/testing/index.ts";
-import { DEVICE, json, manualClock, opensslDecrypt, scriptedFetch } from "./support.ts";
+import { DEVICE, json, manualClock, opensslDecrypt, rejection, scriptedFetch } from "./support.ts";
 
 let key: RsaPrivateKey;
 let keyAnswer: () => Response;
@@ -32,16 +32,6 @@ function client(
 
 function signedText(request: Request | undefined): string {
   return opensslDecrypt(key, request?.headers.get("X-signature") as string);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OneAccessError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OneAccessError);
-    return error as OneAccessError;
-  }
-  throw new Error("nothing was thrown");
 }
 
 function refusal(run: () => unknown): OneAccessError {

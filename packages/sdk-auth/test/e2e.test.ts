@@ -2,14 +2,13 @@
 import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OneAccessClient, type OneAccessClientOptions } from "../src/client.ts";
-import { OneAccessError } from "../src/errors.ts";
 import { PATHS } from "../src/requests.ts";
 import {
   createOneAccessSimulator,
   type OneAccessSimulator,
   type OneAccessSimulatorOptions,
 } from "../src/testing/index.ts";
-import { DEVICE, type ManualClock, manualClock, opensslDecrypt } from "./support.ts";
+import { DEVICE, type ManualClock, manualClock, opensslDecrypt, rejection } from "./support.ts";
 
 let key: RsaPrivateKey;
 let rotated: RsaPrivateKey;
@@ -47,16 +46,6 @@ function elapse(ms: number) {
 
 function paths(): string[] {
   return sim.calls.map((call) => call.path);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OneAccessError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OneAccessError);
-    return error as OneAccessError;
-  }
-  throw new Error("nothing was thrown");
 }
 
 describe("round trips", () => {

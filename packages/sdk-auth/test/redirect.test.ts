@@ -4,10 +4,10 @@ import type { AddressInfo } from "node:net";
 import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OneAccessClient } from "../src/client.ts";
-import { OneAccessError } from "../src/errors.ts";
+import type { OneAccessError } from "../src/errors.ts";
 import { PATHS } from "../src/requests.ts";
 import { createOneAccessSimulator, type OneAccessSimulator } from "../src/testing/index.ts";
-import { DEVICE } from "./support.ts";
+import { DEVICE, rejection } from "./support.ts";
 
 const REDIRECTS = [301, 302, 303, 307, 308] as const;
 /** What the redirect's query carries back: it must reach no error. */
@@ -87,16 +87,6 @@ beforeEach(async () => {
 /** A client on the real global fetch: no `fetch` option. */
 function client(): OneAccessClient {
   return new OneAccessClient({ baseUrl: tenant.url, clientId: sim.options.clientId });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OneAccessError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OneAccessError);
-    return error as OneAccessError;
-  }
-  throw new Error("nothing was thrown");
 }
 
 function expectRedirect(error: OneAccessError, status: number): void {

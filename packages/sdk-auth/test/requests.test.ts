@@ -7,7 +7,7 @@ import {
   buildServerDateRequest,
   PATHS,
 } from "../src/requests.ts";
-import { DEVICE, opensslDecrypt } from "./support.ts";
+import { DEVICE, opensslDecrypt, rejection } from "./support.ts";
 
 let key: RsaPrivateKey;
 beforeAll(async () => {
@@ -19,16 +19,6 @@ const TARGET = {
   clientId: "DRrYIqauawN0I8myTMoDTPys6ezGZxnm",
   device: DEVICE,
 };
-
-async function rejection(promise: Promise<unknown>): Promise<OneAccessError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OneAccessError);
-    return error as OneAccessError;
-  }
-  throw new Error("nothing was refused");
-}
 
 describe("paths", () => {
   it("are the SDK API's", () => {

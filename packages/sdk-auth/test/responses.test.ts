@@ -1,7 +1,6 @@
 import { ERROR_KINDS, toBase64 } from "@x/core-signing";
 import { generateKeyPair, type RsaPrivateKey } from "@x/core-signing/rsa";
 import { beforeAll, describe, expect, it } from "vitest";
-import { OneAccessError } from "../src/errors.ts";
 import {
   kindForCode,
   kindForStatus,
@@ -10,22 +9,12 @@ import {
   parsePublicKeyResponse,
   parseServerDateResponse,
 } from "../src/responses.ts";
-import { json } from "./support.ts";
+import { json, rejection } from "./support.ts";
 
 let key: RsaPrivateKey;
 beforeAll(async () => {
   key = await generateKeyPair(2048);
 });
-
-async function rejection(promise: Promise<unknown>): Promise<OneAccessError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OneAccessError);
-    return error as OneAccessError;
-  }
-  throw new Error("nothing was thrown");
-}
 
 const html = (status: number) =>
   new Response("<html><body><h1>502 Bad Gateway</h1></body></html>", {

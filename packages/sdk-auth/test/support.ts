@@ -1,6 +1,8 @@
-// Test support: a hand-driven clock, a sample device, and node:crypto as the decryption oracle.
+// Test support: a hand-driven clock, a sample device, node:crypto as the decryption oracle, and the OneAccessError a call rejects with.
 import { constants, privateDecrypt } from "node:crypto";
 import type { RsaPrivateKey } from "@x/core-signing/rsa";
+import { expect } from "vitest";
+import { OneAccessError } from "../src/errors.ts";
 
 export const START_MS = 1_700_000_000_000;
 
@@ -55,4 +57,15 @@ export function json(body: unknown, status = 200): Response {
     status,
     headers: { "content-type": "application/json" },
   });
+}
+
+/** The OneAccessError `promise` rejects with; fails the test if it fulfils or rejects with anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<OneAccessError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(OneAccessError);
+    return error as OneAccessError;
+  }
+  throw new Error("nothing was thrown");
 }
