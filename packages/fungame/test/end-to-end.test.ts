@@ -195,6 +195,43 @@ describe("client against the simulator: the edge deny-list", () => {
   });
 });
 
+describe("client against the simulator: the ambiguous failure answer", () => {
+  it("a server fault's 400 reads as alreadyLoggedOut while the session is still open", async () => {
+    const { sim, client } = world();
+    const token = await sim.login("alice");
+    sim.failLogouts();
+    // FunGame answers a fault exactly as a missing session: the client cannot tell them apart.
+    expect(await client.logout(token)).toEqual({
+      alreadyLoggedOut: true,
+      message: "退出登录失败！",
+      requestType: 1,
+    });
+    expect(sim.state().sessions).toEqual(["alice"]);
+    expect(sim.isRevoked(inspectToken(token).jti as string)).toBe(false);
+    // The token still works on the server: only a deny-list at the edge stops it.
+    expect(await client.logout(token)).toMatchObject({ alreadyLoggedOut: false });
+  });
+
+  it("a newer server's fault 500: a retryable error by default, alreadyLoggedOut with treat500AsLoggedOut", async () => {
+    const strict = world({ logoutFailureStatus: 500 });
+    const token = await strict.sim.login("alice");
+    strict.sim.failLogouts();
+    expect(await refusal(strict.client.logout(token))).toMatchObject({
+      kind: "upstream",
+      code: 500,
+      upstreamStatus: 500,
+      retryable: true,
+    });
+    expect(await strict.client.logout(token)).toMatchObject({ alreadyLoggedOut: false });
+
+    const lenient = world({ logoutFailureStatus: 500 }, { treat500AsLoggedOut: true });
+    const other = await lenient.sim.login("bob");
+    lenient.sim.failLogouts();
+    expect(await lenient.client.logout(other)).toMatchObject({ alreadyLoggedOut: true });
+    expect(lenient.sim.state().sessions).toEqual(["bob"]);
+  });
+});
+
 describe("client against the simulator: misbehaviour", () => {
   it.each([
     [{ status: 502 }, "unavailable", true],
