@@ -187,6 +187,37 @@ describe("client against the simulator: the edge deny-list", () => {
     expect(await isTokenRevoked(denyList, token)).toBe(false);
   });
 
+  it("closes the hole between instances: a revocation on one server is unknown to another", async () => {
+    const { sim, client, now } = world();
+    const second = createFunGameSimulator({ now }); // same Jwt:Key, its own process memory
+    const denyList = new MemoryRevocationList({ now });
+    const token = await sim.login("alice");
+    await client.logout(token);
+    await revokeToken(denyList, token);
+    const refresh = (server: typeof sim) =>
+      server.fetch(
+        new Request("https://fungame.test/user/refresh", {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      );
+    expect((await refresh(sim)).status).toBe(401);
+    // The other instance never heard of the logout: the token still mints a fresh one there.
+    expect((await refresh(second)).status).toBe(200);
+    expect(await isTokenRevoked(denyList, token)).toBe(true);
+  });
+
+  it("after a server fault's ambiguous 400, the deny-list stops the token the server still accepts", async () => {
+    const { sim, client, now } = world();
+    const denyList = new MemoryRevocationList({ now });
+    const token = await sim.login("alice");
+    sim.failLogouts();
+    expect((await client.logout(token)).alreadyLoggedOut).toBe(true);
+    await revokeToken(denyList, token);
+    expect(sim.state().sessions).toEqual(["alice"]);
+    expect(await isTokenRevoked(denyList, token)).toBe(true);
+  });
+
   it("a logout after restart is idempotent: the session is gone, so alreadyLoggedOut", async () => {
     const { sim, client } = world();
     const token = await sim.login("alice");
