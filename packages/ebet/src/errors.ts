@@ -14,7 +14,8 @@ export type EbetErrorInit = Omit<VendorErrorInit, "vendor">;
 
 /**
  * Any failure of an eBET call. `code` is eBET's numeric status when eBET answered with one
- * (4026, 4037…), otherwise one of ours: INVALID_INPUT, BAD_RESPONSE, HTTP_<n>, TIMEOUT, NETWORK_ERROR.
+ * (4026, 4037…), otherwise one of ours: INVALID_INPUT, BAD_RESPONSE, REDIRECT, HTTP_<n>, TIMEOUT,
+ * NETWORK_ERROR.
  */
 export class EbetError extends VendorError {
   override name = "EbetError";

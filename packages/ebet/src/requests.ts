@@ -102,11 +102,16 @@ function currentTimestamp(config: ResolvedConfig): number {
   return value;
 }
 
+/**
+ * Redirects are not followed: a 3xx would replay the signed body (and a callback's access token)
+ * to wherever its Location points. The parsers report the 3xx as an error instead.
+ */
 function jsonRequest(config: ResolvedConfig, path: string, body: Record<string, unknown>): Request {
   return new Request(`${config.baseUrl}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
+    redirect: "manual",
   });
 }
 

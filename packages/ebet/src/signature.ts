@@ -16,7 +16,8 @@ export type EbetCall = keyof typeof EBET_SIGNED_FIELDS;
 
 /**
  * The text a call signs: the values of `fields`, in order, as decimal numbers or strings, with
- * nothing between them. A field that is absent (undefined or null) is left out.
+ * nothing between them. A field that is absent (undefined or null, or not an own member of
+ * `values`: a name such as `constructor` never reads an inherited one) is left out.
  */
 export function signatureText(
   fields: readonly string[],
@@ -24,7 +25,7 @@ export function signatureText(
 ): string {
   let text = "";
   for (const field of fields) {
-    const value = values[field];
+    const value = Object.hasOwn(values, field) ? values[field] : undefined;
     if (value === undefined || value === null) continue;
     text += String(value);
   }

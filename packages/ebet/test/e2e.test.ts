@@ -7,7 +7,15 @@ import {
   type EbetSimulator,
   type EbetSimulatorOptions,
 } from "../src/testing/index.ts";
-import { BASE_URL, expectEbetError, fixedClock, NOW_MS, NOW_S, nodeKeys } from "./fixtures.ts";
+import {
+  BASE_URL,
+  expectEbetError,
+  fixedClock,
+  NOW_MS,
+  NOW_S,
+  nodeKeys,
+  serveLocally,
+} from "./fixtures.ts";
 
 const TOKEN = "584c26e798deffc96cc7af073c184cd0";
 
@@ -183,6 +191,61 @@ describe("every status the simulator produces", () => {
     await expectEbetError(client.callback({ username: "demo", accessToken: TOKEN }), {
       code: 5011,
       kind: "upstream",
+    });
+  });
+
+  it("4027 IP not allowed: misconfigured, not retryable; the player stays in the game", async () => {
+    const { simulator, client } = setup({
+      allowedAddresses: ["203.0.113.7"],
+      callerAddress: () => "198.51.100.1",
+    });
+    simulator.updateUser("demo", { playing: true });
+    await expectEbetError(client.logout({ username: "demo" }), {
+      code: 4027,
+      kind: "misconfigured",
+      retryable: false,
+      upstreamStatus: 200,
+    });
+    expect(simulator.isPlaying("demo")).toBe(true);
+  });
+
+  it("4027 over a real socket: the simulator reads the caller's address from the connection", async () => {
+    const simulator = createEbetSimulator({ now: fixedClock, allowedAddresses: ["127.0.0.1"] });
+    const server = await serveLocally(simulator.fetch);
+    try {
+      const client = new EbetClient({
+        baseUrl: server.origin,
+        channelId: 1,
+        privateKey: EBET_TEST_PRIVATE_KEY,
+        now: fixedClock,
+      });
+      expect(await client.callback({ username: "demo", accessToken: TOKEN })).toMatchObject({
+        username: "demo",
+      });
+      simulator.setAllowedAddresses(["192.0.2.1"]);
+      await expectEbetError(client.logout({ username: "demo" }), {
+        code: 4027,
+        kind: "misconfigured",
+      });
+      expect(simulator.isPlaying("demo")).toBe(true);
+      expect(simulator.calls.at(-1)?.reason).toBe(
+        "caller address 127.0.0.1 is not on the allowed list",
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("usernames that name prototype members: 4037 not_found from the simulator, never success", async () => {
+    const { client } = setup();
+    for (const username of ["constructor", "tostring", "valueof", "hasownproperty"]) {
+      await expectEbetError(client.logout({ username }), { code: 4037, kind: "not_found" });
+      await expectEbetError(client.callback({ username, accessToken: TOKEN }), { code: 4037 });
+    }
+    await expectEbetError(client.logout({ username: "__proto__" }), {
+      code: "INVALID_INPUT",
+      kind: "invalid_request",
+      field: "username",
     });
   });
 

@@ -1,5 +1,7 @@
-// Shared test fixtures: keys made by node:crypto (the oracle), a fixed clock, a recording fetch.
+// Shared test fixtures: keys made by node:crypto (the oracle), a fixed clock, a recording fetch, a local server.
 import { createVerify, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { expect } from "vitest";
 import { EbetError } from "../src/index.ts";
 
@@ -86,4 +88,63 @@ export async function expectEbetError(
   expect(error).toBeInstanceOf(EbetError);
   expect(error).toMatchObject(expected);
   return error as EbetError;
+}
+
+/** What a local server received: method, path with query, and body text. */
+export interface ReceivedRequest {
+  method: string;
+  url: string;
+  body: string;
+}
+
+/** A running local server; `close` ends it and its connections. */
+export interface LocalServer {
+  /** e.g. "http://127.0.0.1:41234". */
+  origin: string;
+  received: ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `handle` over HTTP on 127.0.0.1 (a free port): each request becomes a web Request, handed
+ * over with the `{ incoming, outgoing }` env that `@hono/node-server` passes, so a simulator sees
+ * the real socket. Records every request it receives.
+ */
+export async function serveLocally(
+  handle: (
+    request: Request,
+    env: { incoming: IncomingMessage; outgoing: ServerResponse },
+  ) => Response | Promise<Response>,
+): Promise<LocalServer> {
+  const received: ReceivedRequest[] = [];
+  const server = createServer(async (incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of incoming) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    received.push({ method: incoming.method ?? "", url: incoming.url ?? "", body });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(incoming.headers)) {
+      if (typeof value === "string") headers.set(name, value);
+    }
+    const method = incoming.method ?? "GET";
+    const request = new Request(`http://127.0.0.1${incoming.url ?? "/"}`, {
+      method,
+      headers,
+      ...(method === "GET" || method === "HEAD" ? {} : { body }),
+    });
+    const response = await handle(request, { incoming, outgoing });
+    outgoing.writeHead(response.status, Object.fromEntries(response.headers));
+    outgoing.end(Buffer.from(await response.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

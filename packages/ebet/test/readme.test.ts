@@ -40,6 +40,8 @@ describe("README", () => {
       "rateLimitPerSecond",
       "apiVersion",
       "idsAsStrings",
+      "allowedAddresses",
+      "callerAddress",
     ]) {
       expect(readme).toContain(`\`${option}\``);
     }
@@ -52,6 +54,11 @@ describe("README", () => {
       expect(readme).toContain(`| ${info.code} | ${info.name} |`);
     }
     expect(readme).toContain("-1, 0, 201, 203–209, 1003, 4028, 5001, 5002, 5005, 5006, 5009, 5010");
+  });
+
+  it("says that redirects are never followed, and names the REDIRECT code", () => {
+    expect(readme).toContain("Redirects are never followed");
+    expect(readme).toContain("| `REDIRECT` | `upstream` | no |");
   });
 
   it("names the key formats", () => {

@@ -77,6 +77,17 @@ describe("buildLogoutRequest", () => {
     expect(request.headers.get("content-type")).toBe("application/json");
   });
 
+  it("does not follow redirects, on either call, even once re-wrapped with a signal", async () => {
+    const logout = await buildLogoutRequest(config, { username: "demo" });
+    const callback = await buildCallbackRequest(config, { username: "demo", accessToken: TOKEN });
+    for (const request of [logout, callback]) {
+      expect(request.redirect).toBe("manual");
+      expect(new Request(request, { signal: new AbortController().signal }).redirect).toBe(
+        "manual",
+      );
+    }
+  });
+
   it("sends exactly the page's fields, in its order, with its types", async () => {
     const body = await bodyOf(await buildLogoutRequest(config, { username: "demo" }));
     expect(Object.keys(body)).toEqual(Object.keys(PAGE_EXAMPLES.logout));

@@ -1,6 +1,12 @@
 // Response parsing: success shapes from the pages, eBET statuses, HTTP failures and malformed answers.
+import { ERROR_KINDS } from "@x/core-signing";
 import { describe, expect, it } from "vitest";
-import { EBET_STATUS, parseCallbackResponse, parseLogoutResponse } from "../src/index.ts";
+import {
+  EBET_STATUS,
+  EbetError,
+  parseCallbackResponse,
+  parseLogoutResponse,
+} from "../src/index.ts";
 import { expectEbetError, json } from "./fixtures.ts";
 
 /** The example answer of vendor-docs/ebet-callback.md. */
@@ -98,6 +104,33 @@ describe("parseLogoutResponse", () => {
     }
   });
 
+  it("refuses a status that names a prototype member, on both calls and on any HTTP status", async () => {
+    const names = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"];
+    for (const name of names) {
+      for (const httpStatus of [200, 400, 500]) {
+        for (const parse of [parseLogoutResponse, parseCallbackResponse]) {
+          const error = await parse(json({ ...CALLBACK_EXAMPLE, status: name }, httpStatus)).then(
+            () => undefined,
+            (reason: unknown) => reason as EbetError,
+          );
+          expect(error).toBeInstanceOf(EbetError);
+          expect(ERROR_KINDS).toContain(error?.kind);
+          expect(error?.statusInfo?.kind ?? "none").not.toBe("success");
+        }
+      }
+      // A body whose own members are prototype names, beside a real status.
+      const text = `{"${name}": {"status": 200}, "status": 4037}`;
+      await expectEbetError(parseLogoutResponse(new Response(text)), {
+        code: 4037,
+        kind: "not_found",
+      });
+    }
+    // "__proto__" as an own member does not stand in for a missing status.
+    await expectEbetError(parseLogoutResponse(new Response('{"__proto__": {"status": 200}}')), {
+      code: "BAD_RESPONSE",
+    });
+  });
+
   it("refuses something that is not a Response, as a typed error", async () => {
     for (const value of [undefined, null, {}, "200"]) {
       await expectEbetError(parseLogoutResponse(value as never), { code: "BAD_RESPONSE" });
@@ -149,6 +182,47 @@ describe("parseLogoutResponse", () => {
       kind: "rate_limited",
     });
     await expectEbetError(parseLogoutResponse(page(404)), { code: "HTTP_404", kind: "upstream" });
+  });
+
+  it("refuses every 3xx as a non-retryable upstream REDIRECT naming the status, never the Location's query", async () => {
+    for (const status of [300, 301, 302, 303, 304, 307, 308]) {
+      for (const parse of [parseLogoutResponse, parseCallbackResponse]) {
+        const answer = new Response(status === 304 ? null : '{"status":200}', {
+          status,
+          headers: { location: "https://elsewhere.example/collect?sig=query-secret#frag" },
+        });
+        const error = await expectEbetError(parse(answer), {
+          code: "REDIRECT",
+          kind: "upstream",
+          retryable: false,
+          upstreamStatus: status,
+        });
+        expect(error.message).toContain(`HTTP ${status}`);
+        expect(error.message).toContain("https://elsewhere.example/collect");
+        expect(error.message).not.toContain("query-secret");
+        expect(error.message).not.toContain("frag");
+      }
+    }
+    const relative = new Response(null, {
+      status: 302,
+      headers: { location: "/login?next=query-secret" },
+    });
+    const error = await expectEbetError(parseLogoutResponse(relative), { code: "REDIRECT" });
+    expect(error.message).toContain("to /login;");
+    expect(error.message).not.toContain("query-secret");
+  });
+
+  it("refuses an opaque redirect (a fetch made with redirect manual in a browser or Worker)", async () => {
+    const opaque = new Response(null, { status: 200 });
+    Object.defineProperty(opaque, "type", { value: "opaqueredirect" });
+    Object.defineProperty(opaque, "status", { value: 0 });
+    const error = await expectEbetError(parseCallbackResponse(opaque), {
+      code: "REDIRECT",
+      kind: "upstream",
+      retryable: false,
+      upstreamStatus: undefined,
+    });
+    expect(error.message).toContain("opaque");
   });
 
   it("reads eBET's status from a non-2xx answer that carries one", async () => {

@@ -48,6 +48,21 @@ describe("signatureText", () => {
     ).toBe("demoCNY15");
   });
 
+  it("reads only the values' own members: a field named like a prototype member is absent", () => {
+    const fields = [
+      "username",
+      "constructor",
+      "toString",
+      "valueOf",
+      "hasOwnProperty",
+      "__proto__",
+    ];
+    expect(signatureText(fields, { username: "demo" })).toBe("demo");
+    expect(signatureText(fields, JSON.parse('{"username": "demo", "__proto__": "x"}'))).toBe(
+      "demox",
+    );
+  });
+
   it("ignores fields that are not signed", () => {
     expect(
       signatureText(EBET_SIGNED_FIELDS.logout, {

@@ -250,18 +250,53 @@ describe("refusals", () => {
     }
   });
 
-  it("4025 for each ill-typed field, even when the signature would match the text", async () => {
+  it("4030 for each field of the wrong JSON type, even when the signature would match the text", async () => {
     const cases: [EbetCall, Record<string, unknown>][] = [
       ["logout", { channelId: "1" }],
-      ["logout", { channelId: 1.5 }],
+      ["logout", { channelId: "42" }],
+      ["logout", { channelId: true }],
+      ["logout", { channelId: [1] }],
       ["logout", { timestamp: String(NOW_S) }],
-      ["logout", { timestamp: NOW_S + 0.5 }],
       ["logout", { username: 7 }],
-      ["logout", { username: "" }],
+      ["logout", { username: ["demo"] }],
       ["logout", { currency: 156 }],
+      ["callback", { channelId: "1" }],
+      ["callback", { timestamp: String(NOW_S) }],
+      ["callback", { username: 7 }],
       ["callback", { accessToken: 12345 }],
+      ["callback", { accessToken: { token: TOKEN } }],
       ["callback", { subChannelId: "0" }],
+      ["callback", { subChannelId: false }],
+    ];
+    for (const [call, patch] of cases) {
+      const simulator = simulate();
+      const body = call === "logout" ? logoutBody(patch) : callbackBody(patch);
+      expect({ call, patch, status: (await send(simulator, call, body)).status }).toEqual({
+        call,
+        patch,
+        status: 4030,
+      });
+      const [field] = Object.keys(patch);
+      expect(simulator.calls[0]?.reason).toMatch(new RegExp(`^${field} is a`));
+    }
+    expect((await send(simulate(), "logout", { ...logoutBody(), signature: 1 })).status).toBe(4030);
+    // A state change never follows a refused type.
+    const simulator = simulate();
+    await send(simulator, "callback", callbackBody({ subChannelId: "0" }));
+    expect(simulator.isPlaying("demo")).toBe(false);
+  });
+
+  it("4025 for a field of the right type but a value out of range", async () => {
+    const cases: [EbetCall, Record<string, unknown>][] = [
+      ["logout", { channelId: 1.5 }],
+      ["logout", { channelId: -1 }],
+      ["logout", { timestamp: NOW_S + 0.5 }],
+      ["logout", { timestamp: -1 }],
+      ["logout", { username: "" }],
+      ["logout", { currency: "" }],
+      ["callback", { accessToken: "" }],
       ["callback", { subChannelId: -1 }],
+      ["callback", { subChannelId: 0.5 }],
     ];
     for (const [call, patch] of cases) {
       const body = call === "logout" ? logoutBody(patch) : callbackBody(patch);
@@ -270,7 +305,6 @@ describe("refusals", () => {
         status: 4025,
       });
     }
-    expect((await send(simulate(), "logout", { ...logoutBody(), signature: 1 })).status).toBe(4025);
   });
 
   it("4025 for a body that is not a JSON object or not sent as JSON", async () => {
@@ -312,6 +346,30 @@ describe("refusals", () => {
       (await send(simulator, "logout", logoutBody({ timestamp: NOW_MS + 10_001 }))).status,
     ).toBe(4025);
     expect((await send(simulator, "logout", logoutBody({ timestamp: NOW_S }))).status).toBe(4025);
+  });
+
+  it("4037, never success, for a username that names a prototype member", async () => {
+    const simulator = simulate();
+    const names = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"];
+    for (const username of names) {
+      expect((await send(simulator, "logout", logoutBody({ username }))).status).toBe(4037);
+      expect((await send(simulator, "callback", callbackBody({ username }))).status).toBe(4037);
+      expect(simulator.user(username)).toBeUndefined();
+      expect(simulator.isPlaying(username)).toBe(false);
+    }
+    // A registered player of such a name is just a player.
+    simulator.addUser({ username: "constructor", accessTokens: ["t"] });
+    expect(
+      (
+        await send(
+          simulator,
+          "callback",
+          callbackBody({ username: "constructor", accessToken: "t" }),
+        )
+      ).status,
+    ).toBe(200);
+    expect(simulator.isPlaying("constructor")).toBe(true);
+    expect(simulator.isPlaying("toString")).toBe(false);
   });
 
   it("4037 for an unknown user, or one of another channel", async () => {
@@ -380,6 +438,88 @@ describe("refusals", () => {
       [404, undefined],
       [405, "logout"],
     ]);
+  });
+});
+
+describe("allowed addresses (eBET's IP whitelist)", () => {
+  it("allows every caller by default, whatever its address", async () => {
+    for (const callerAddress of [undefined, () => "198.51.100.1", () => undefined]) {
+      const simulator = simulate(callerAddress === undefined ? {} : { callerAddress });
+      expect((await send(simulator, "logout", logoutBody())).status).toBe(200);
+    }
+  });
+
+  it("4027 for a caller outside the list, on both calls; 200 for one inside", async () => {
+    let address: string | undefined = "198.51.100.1";
+    const simulator = simulate({
+      allowedAddresses: ["203.0.113.7", "2001:db8::1"],
+      callerAddress: () => address,
+    });
+    simulator.updateUser("demo", { playing: true });
+    expect((await send(simulator, "logout", logoutBody())).status).toBe(4027);
+    expect((await send(simulator, "callback", callbackBody())).status).toBe(4027);
+    expect(simulator.isPlaying("demo")).toBe(true);
+    expect(simulator.calls.map((call) => call.reason)).toEqual([
+      "caller address 198.51.100.1 is not on the allowed list",
+      "caller address 198.51.100.1 is not on the allowed list",
+    ]);
+    address = "203.0.113.7";
+    expect((await send(simulator, "logout", logoutBody())).status).toBe(200);
+    expect(simulator.isPlaying("demo")).toBe(false);
+    address = "2001:DB8::1";
+    expect((await send(simulator, "callback", callbackBody())).status).toBe(200);
+  });
+
+  it("4027 when the caller's address is unknown and a list is set, even an empty one", async () => {
+    for (const allowedAddresses of [["127.0.0.1"], []]) {
+      const simulator = simulate({ allowedAddresses });
+      expect((await send(simulator, "logout", logoutBody())).status).toBe(4027);
+      expect(simulator.calls[0]?.reason).toBe("caller address unknown, and a list is set");
+    }
+  });
+
+  it("checks the address before the body: a caller outside the list learns nothing else", async () => {
+    const simulator = simulate({ allowedAddresses: [], callerAddress: () => "198.51.100.1" });
+    expect((await send(simulator, "logout", "not json")).status).toBe(4027);
+    expect((await send(simulator, "logout", logoutBody({ channelId: "1" }))).status).toBe(4027);
+    expect((await send(simulator, "logout", logoutBody({ channelId: 9 }))).status).toBe(4027);
+  });
+
+  it("reads the address a test puts in a header, and matches IPv4-mapped IPv6 to IPv4", async () => {
+    const simulator = simulate({
+      allowedAddresses: ["127.0.0.1"],
+      callerAddress: (request) => request.headers.get("x-test-caller") ?? undefined,
+    });
+    const from = async (address: string) => {
+      const request = post("/api/logout", logoutBody());
+      request.headers.set("x-test-caller", address);
+      return ((await (await simulator.fetch(request)).json()) as { status: number }).status;
+    };
+    expect(await from("127.0.0.1")).toBe(200);
+    expect(await from("::ffff:127.0.0.1")).toBe(200);
+    expect(await from("[::ffff:127.0.0.1]")).toBe(200);
+    expect(await from("127.0.0.2")).toBe(4027);
+    expect(await from("::1")).toBe(4027);
+  });
+
+  it("changes its list at run time, and lifts it with undefined", async () => {
+    const simulator = simulate({ callerAddress: () => "198.51.100.1" });
+    simulator.setAllowedAddresses(["192.0.2.1"]);
+    expect((await send(simulator, "logout", logoutBody())).status).toBe(4027);
+    simulator.setAllowedAddresses(["192.0.2.1", "198.51.100.1"]);
+    expect((await send(simulator, "logout", logoutBody())).status).toBe(200);
+    simulator.setAllowedAddresses(undefined);
+    expect((await send(simulator, "logout", logoutBody())).status).toBe(200);
+  });
+
+  it("refuses a bad list or resolver", () => {
+    for (const allowedAddresses of ["127.0.0.1", [""], [7], [" "]]) {
+      expect(() => createEbetSimulator({ allowedAddresses: allowedAddresses as never })).toThrow(
+        RangeError,
+      );
+    }
+    expect(() => createEbetSimulator({ callerAddress: "127.0.0.1" as never })).toThrow(RangeError);
+    expect(() => simulate().setAllowedAddresses([""] as never)).toThrow(RangeError);
   });
 });
 

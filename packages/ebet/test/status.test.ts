@@ -28,7 +28,56 @@ const KINDS: Record<number, string> = {
   4029: "misconfigured",
 };
 
+/** The meaning VENDORS.md gives each code it lists, and the name we give it. */
+const MEANINGS: Record<number, [name: string, en: string]> = {
+  200: ["SUCCESS", "success"],
+  202: ["CHANNEL_NOT_FOUND", "channel not found"],
+  401: ["BAD_CREDENTIALS", "bad username or password"],
+  410: ["INVALID_TOKEN", "invalid access token"],
+  500: ["SYSTEM_ERROR", "system error"],
+  505: ["CHANNEL_MAINTENANCE", "channel under maintenance"],
+  4003: ["SYSTEM_BUSY", "system busy"],
+  4025: ["BAD_PARAMETERS", "bad parameters"],
+  4026: ["BAD_SIGNATURE", "bad signature"],
+  4027: ["IP_NOT_ALLOWED", "IP address not allowed"],
+  4029: ["FUNCTION_DISABLED", "function disabled for this channel"],
+  4030: ["DATA_TYPE_ERROR", "data type error"],
+  4037: ["USER_NOT_FOUND", "user not found"],
+  4038: ["TOO_MANY_REQUESTS", "too many requests"],
+  4202: ["API_QUOTA_EXHAUSTED", "API quota exhausted"],
+  5003: ["SUB_CHANNEL_NOT_FOUND", "sub-channel not found"],
+  5011: ["ACCOUNT_FROZEN", "account frozen"],
+};
+
+/** Names every plain object inherits: a code from outside must never find one of these. */
+const PROTOTYPE_NAMES = [
+  "constructor",
+  "toString",
+  "valueOf",
+  "hasOwnProperty",
+  "__proto__",
+  "isPrototypeOf",
+  "propertyIsEnumerable",
+  "toLocaleString",
+  "__defineGetter__",
+];
+
 describe("EBET_STATUS", () => {
+  it("names and explains every listed code as VENDORS.md does", () => {
+    expect(Object.keys(MEANINGS).map(Number)).toEqual(LISTED);
+    for (const code of LISTED) {
+      const [name, en] = MEANINGS[code] as [string, string];
+      expect(EBET_STATUS[code]).toMatchObject({ code, name, en });
+    }
+  });
+
+  it("has no inherited members: a prototype name finds nothing", () => {
+    for (const name of PROTOTYPE_NAMES) {
+      expect((EBET_STATUS as Record<string, unknown>)[name]).toBeUndefined();
+      expect(name in EBET_STATUS).toBe(false);
+    }
+  });
+
   it("holds every code of eBET's table and nothing else", () => {
     const codes = Object.keys(EBET_STATUS)
       .map(Number)
@@ -82,6 +131,24 @@ describe("EBET_STATUS", () => {
 describe("ebetStatus", () => {
   it("returns the table entry for a known code", () => {
     expect(ebetStatus(4026)).toBe(EBET_STATUS[4026]);
+  });
+
+  it("answers a prototype name, a numeric string or a non-integer with UNKNOWN, never an inherited member", () => {
+    for (const code of [
+      ...PROTOTYPE_NAMES,
+      "4026",
+      "200",
+      4026.5,
+      Number.NaN,
+      null,
+      undefined,
+      {},
+    ]) {
+      const info = ebetStatus(code as never);
+      expect(info).toMatchObject({ name: "UNKNOWN", kind: "upstream", retryable: false });
+      expect(ERROR_KINDS).toContain(info.kind);
+      expect(typeof info.en).toBe("string");
+    }
   });
 
   it("reports a code outside the table as an upstream, non-retryable UNKNOWN", () => {

@@ -14,7 +14,12 @@ export interface FunGameClientOptions {
   timeoutMs?: number;
   /**
    * Count newer servers' HTTP 500 "退出登录失败！服务器可能暂时无法处理此请求。" as already logged
-   * out. That answer means "no session" and "server fault" alike, so it is off by default.
+   * out. That answer means "no session" and "server fault" alike, so it is off by default: the 500
+   * is then a retryable `upstream` error. On, a server fault reads as `alreadyLoggedOut` while the
+   * session may still be open. Older servers' 400 "退出登录失败！" is just as ambiguous (FunGame's
+   * page gives it for a missing session and for a request the server cannot process); it is always
+   * read as `alreadyLoggedOut`, the documented meaning. Where a still-open session matters,
+   * deny-list the token at the edge (`revokeToken`) whatever the answer.
    */
   treat500AsLoggedOut?: boolean;
   /** The logout path under baseUrl; defaults to "/user/logout". */

@@ -5,7 +5,12 @@ import { readPayloadFields, SERVER_FAILURE_MESSAGE, SESSION_GONE_MESSAGE } from 
 
 /** The outcome of a logout that FunGame accepted or that had already happened. */
 export interface LogoutResult {
-  /** True when the session was already gone (FunGame's 400 "退出登录失败！"): nothing left to end. */
+  /**
+   * True when FunGame answered that the session was already gone (its 400 "退出登录失败！"):
+   * nothing left to end. FunGame gives the same answer when it cannot process the request, so
+   * after a server fault the session may still be open; deny-list the token at the edge (see
+   * `revokeToken`) where that matters.
+   */
   alreadyLoggedOut: boolean;
   /** FunGame's message, surrounding spaces removed. */
   message: string;
@@ -20,7 +25,9 @@ export interface ParseLogoutOptions {
   /**
    * Newer servers answer a missing session with HTTP 500 "退出登录失败！服务器可能暂时无法处理此请求。",
    * the same answer as a server fault. Off by default: such a 500 is a retryable `upstream` error.
-   * On: it counts as `alreadyLoggedOut`.
+   * On: it counts as `alreadyLoggedOut`, and a server fault then reads as a finished logout while
+   * the session may still be open. (The older servers' 400 "退出登录失败！" has the same ambiguity
+   * and is always read as `alreadyLoggedOut`.)
    */
   treat500AsLoggedOut?: boolean;
   /** The largest answer read, in bytes; defaults to 1 MiB. */
@@ -34,9 +41,13 @@ const ERROR_BODY_BYTES = 64 * 1024;
  * Parses the answer to `POST /user/logout`. Resolves on HTTP 200 with a PayloadModel of
  * StatusCode 200 (`alreadyLoggedOut: false`) and on HTTP 400 "退出登录失败！" (`alreadyLoggedOut:
  * true`). Everything else rejects with a FunGameError: 401/403 `unauthorized`; 500 `upstream`,
- * retryable; 502/503/504/408 `unavailable`; 429 `rate_limited`; 404/405 and redirects
- * `misconfigured`; other statuses `upstream`; an unreadable or malformed answer `upstream` with
- * code BAD_RESPONSE.
+ * retryable; 502/503/504/408 `unavailable`; 429 `rate_limited`; 404/405 `misconfigured`; a
+ * redirect (3xx or opaque) `upstream` with code REDIRECT, not retryable; other statuses
+ * `upstream`; an unreadable or malformed answer `upstream` with code BAD_RESPONSE.
+ *
+ * The 400 "退出登录失败！" is ambiguous: FunGame's page gives the same answer for a missing session
+ * and for a server that cannot process the request. It is read as `alreadyLoggedOut`, the
+ * documented meaning; after a server fault the session may in fact still be open.
  */
 export async function parseLogoutResponse(
   response: Response,
@@ -51,12 +62,15 @@ export async function parseLogoutResponse(
 
   if (response.type === "opaqueredirect" || (status >= 300 && status < 400)) {
     await discard(response);
-    const location = response.headers.get("location");
-    return fail({
+    // An opaque redirect (a browser's or a Worker's fetch) shows neither status nor Location.
+    const opaque = response.type === "opaqueredirect";
+    const target = locationWithoutQuery(response.headers.get("location"));
+    throw new FunGameError({
       code: "REDIRECT",
-      kind: "misconfigured",
-      status,
-      message: `FunGame redirected the logout${location ? ` to ${location.slice(0, 200)}` : ""}; set baseUrl to the final address (redirects are not followed, to keep the token where it belongs)`,
+      kind: "upstream",
+      retryable: false,
+      upstreamStatus: opaque ? undefined : status,
+      message: `FunGame answered the logout with a redirect (${opaque ? "opaque" : `HTTP ${status}`})${target === undefined ? "" : ` to ${target}`}; redirects are not followed, so that the token stays with FunGame: set baseUrl to the final address`,
     });
   }
 
@@ -240,6 +254,19 @@ async function readErrorPayload(response: Response): Promise<ErrorPayload | unde
     return payload;
   } catch {
     return undefined;
+  }
+}
+
+/** A Location's origin and path, without query or fragment (they may carry anything); undefined when absent. */
+function locationWithoutQuery(location: string | null): string | undefined {
+  if (location === null || location.trim() === "") return undefined;
+  try {
+    const url = new URL(location);
+    return `${url.origin}${url.pathname}`.slice(0, 200);
+  } catch {
+    // A relative Location: its path alone.
+    const path = location.split(/[?#]/, 1)[0] ?? "";
+    return path === "" ? undefined : path.slice(0, 200);
   }
 }
 

@@ -187,11 +187,79 @@ describe("client against the simulator: the edge deny-list", () => {
     expect(await isTokenRevoked(denyList, token)).toBe(false);
   });
 
+  it("closes the hole between instances: a revocation on one server is unknown to another", async () => {
+    const { sim, client, now } = world();
+    const second = createFunGameSimulator({ now }); // same Jwt:Key, its own process memory
+    const denyList = new MemoryRevocationList({ now });
+    const token = await sim.login("alice");
+    await client.logout(token);
+    await revokeToken(denyList, token);
+    const refresh = (server: typeof sim) =>
+      server.fetch(
+        new Request("https://fungame.test/user/refresh", {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      );
+    expect((await refresh(sim)).status).toBe(401);
+    // The other instance never heard of the logout: the token still mints a fresh one there.
+    expect((await refresh(second)).status).toBe(200);
+    expect(await isTokenRevoked(denyList, token)).toBe(true);
+  });
+
+  it("after a server fault's ambiguous 400, the deny-list stops the token the server still accepts", async () => {
+    const { sim, client, now } = world();
+    const denyList = new MemoryRevocationList({ now });
+    const token = await sim.login("alice");
+    sim.failLogouts();
+    expect((await client.logout(token)).alreadyLoggedOut).toBe(true);
+    await revokeToken(denyList, token);
+    expect(sim.state().sessions).toEqual(["alice"]);
+    expect(await isTokenRevoked(denyList, token)).toBe(true);
+  });
+
   it("a logout after restart is idempotent: the session is gone, so alreadyLoggedOut", async () => {
     const { sim, client } = world();
     const token = await sim.login("alice");
     sim.restart();
     expect((await client.logout(token)).alreadyLoggedOut).toBe(true);
+  });
+});
+
+describe("client against the simulator: the ambiguous failure answer", () => {
+  it("a server fault's 400 reads as alreadyLoggedOut while the session is still open", async () => {
+    const { sim, client } = world();
+    const token = await sim.login("alice");
+    sim.failLogouts();
+    // FunGame answers a fault exactly as a missing session: the client cannot tell them apart.
+    expect(await client.logout(token)).toEqual({
+      alreadyLoggedOut: true,
+      message: "退出登录失败！",
+      requestType: 1,
+    });
+    expect(sim.state().sessions).toEqual(["alice"]);
+    expect(sim.isRevoked(inspectToken(token).jti as string)).toBe(false);
+    // The token still works on the server: only a deny-list at the edge stops it.
+    expect(await client.logout(token)).toMatchObject({ alreadyLoggedOut: false });
+  });
+
+  it("a newer server's fault 500: a retryable error by default, alreadyLoggedOut with treat500AsLoggedOut", async () => {
+    const strict = world({ logoutFailureStatus: 500 });
+    const token = await strict.sim.login("alice");
+    strict.sim.failLogouts();
+    expect(await refusal(strict.client.logout(token))).toMatchObject({
+      kind: "upstream",
+      code: 500,
+      upstreamStatus: 500,
+      retryable: true,
+    });
+    expect(await strict.client.logout(token)).toMatchObject({ alreadyLoggedOut: false });
+
+    const lenient = world({ logoutFailureStatus: 500 }, { treat500AsLoggedOut: true });
+    const other = await lenient.sim.login("bob");
+    lenient.sim.failLogouts();
+    expect(await lenient.client.logout(other)).toMatchObject({ alreadyLoggedOut: true });
+    expect(lenient.sim.state().sessions).toEqual(["bob"]);
   });
 });
 

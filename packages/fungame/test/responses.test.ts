@@ -1,4 +1,5 @@
 // Logout answer parsing (src/responses.ts): both casings, the idempotent 400, every error status, malformed bodies.
+import { ERROR_KINDS } from "@x/core-signing";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FunGameError, type LogoutResult, parseLogoutResponse } from "../src/index.ts";
@@ -194,14 +195,54 @@ describe("parseLogoutResponse: errors", () => {
     expect(error).toMatchObject({ kind, retryable, upstreamStatus: status, code: status });
   });
 
-  it("a redirect is misconfigured and names where it pointed", async () => {
-    const response = new Response(null, {
-      status: 307,
-      headers: { location: "https://api.redbud.fun/user/logout" },
-    });
-    const error = await refusal(response);
-    expect(error).toMatchObject({ kind: "misconfigured", code: "REDIRECT", upstreamStatus: 307 });
-    expect(error.message).toContain("https://api.redbud.fun/user/logout");
+  it("every 3xx is a non-retryable upstream REDIRECT naming the status, never the Location's query", async () => {
+    for (const status of [300, 301, 302, 303, 304, 307, 308]) {
+      const response = new Response(null, {
+        status,
+        headers: { location: "https://api.redbud.fun/user/logout/?token=query-secret#frag" },
+      });
+      const error = await refusal(response);
+      expect(error).toMatchObject({
+        kind: "upstream",
+        code: "REDIRECT",
+        upstreamStatus: status,
+        retryable: false,
+      });
+      expect(error.message).toContain(`HTTP ${status}`);
+      expect(error.message).toContain("https://api.redbud.fun/user/logout/");
+      expect(error.message).not.toContain("query-secret");
+      expect(error.message).not.toContain("frag");
+    }
+    const relative = await refusal(
+      new Response(null, { status: 302, headers: { location: "/login?next=query-secret" } }),
+    );
+    expect(relative.message).toContain("to /login;");
+    expect(relative.message).not.toContain("query-secret");
+  });
+
+  it("an opaque redirect (redirect manual in a browser or Worker) is the same error", async () => {
+    const opaque = new Response(null, { status: 200 });
+    Object.defineProperty(opaque, "type", { value: "opaqueredirect" });
+    Object.defineProperty(opaque, "status", { value: 0 });
+    const error = await refusal(opaque);
+    expect(error).toMatchObject({ kind: "upstream", code: "REDIRECT", retryable: false });
+    expect(error.message).toContain("opaque");
+  });
+
+  it("a message, StatusCode or member named like a prototype member is never a success", async () => {
+    for (const name of ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"]) {
+      for (const status of [200, 400, 500]) {
+        for (const body of [
+          // On 200 a StatusCode 200 is FunGame's success whatever the message; not on 400 or 500.
+          ...(status === 200 ? [] : [pascal(status, name)]),
+          pascal(status, "退出登录失败！", { StatusCode: name }),
+          `{"${name}": ${JSON.stringify(pascal(200, "你已成功退出登录！"))}}`,
+        ]) {
+          const error = await refusal(json(status, body), { treat500AsLoggedOut: true });
+          expect(ERROR_KINDS).toContain(error.kind);
+        }
+      }
+    }
   });
 
   it("an unexpected informational-like status is a bad answer", async () => {

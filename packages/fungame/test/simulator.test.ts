@@ -120,6 +120,35 @@ describe("simulator: login", () => {
     await expect(sim.login("alice", "nope")).rejects.toThrow(/HTTP 401/);
   });
 
+  it("never finds an account in the object prototype: prototype names answer 401", async () => {
+    const { sim, post } = setup();
+    const names = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"];
+    for (const name of names) {
+      for (const password of ["", "x", "[object Object]", "function Object() { [native code] }"]) {
+        const response = await post("/user/login", {
+          body: `{"Username": ${JSON.stringify(name)}, "Password": ${JSON.stringify(password)}}`,
+        });
+        expect({ name, password, status: response.status }).toEqual({
+          name,
+          password,
+          status: 401,
+        });
+      }
+      await expect(sim.login(name)).rejects.toThrow(/HTTP 401/);
+    }
+    expect(sim.state().sessions).toEqual([]);
+    expect(sim.state().issuedTokens).toBe(0);
+  });
+
+  it("takes an account named like a prototype member as any other", async () => {
+    const users = JSON.parse('{"__proto__": "proto-password", "constructor": "c-password"}');
+    const { sim } = setup({ users });
+    await expect(sim.login("__proto__")).resolves.toMatch(/^ey/);
+    await expect(sim.login("constructor")).resolves.toMatch(/^ey/);
+    await expect(sim.login("toString")).rejects.toThrow(/HTTP 401/);
+    expect(sim.state().sessions.sort()).toEqual(["__proto__", "constructor"]);
+  });
+
   it("answers a body that does not bind with a 400 problem document", async () => {
     const { post } = setup();
     for (const body of ["not json", "[]", { Username: "alice" }]) {
@@ -185,6 +214,51 @@ describe("simulator: logout", () => {
       message: "退出登录失败！服务器可能暂时无法处理此请求。",
       event: "user_logout",
     });
+  });
+
+  it("failLogouts: a server fault answers the same 400 as a missing session, and the session stays open", async () => {
+    const { sim, post } = setup();
+    const gone = await sim.login("bob");
+    sim.endSession("bob");
+    const sessionGone = await post("/user/logout", { token: gone });
+    const token = await sim.login("alice");
+    sim.failLogouts(2);
+    const faults = [await post("/user/logout", { token }), await post("/user/logout", { token })];
+    const strip = async (response: Response) => {
+      const { timestamp: _timestamp, ...rest } = (await response.json()) as Record<string, unknown>;
+      return { status: response.status, body: rest };
+    };
+    const expected = await strip(sessionGone);
+    expect(expected).toEqual({
+      status: 400,
+      body: { requestType: 1, statusCode: 400, message: "退出登录失败！", data: {} },
+    });
+    for (const fault of faults) expect(await strip(fault)).toEqual(expected);
+    // Nothing happened on the server: the session is open and the token still valid.
+    expect(sim.state().sessions).toEqual(["alice"]);
+    expect(sim.isRevoked(decodePart(token, 1).jti as string)).toBe(false);
+    // Two faults were asked for: the third logout goes through.
+    expect((await post("/user/logout", { token })).status).toBe(200);
+    expect(sim.state().sessions).toEqual([]);
+  });
+
+  it("failLogouts on a newer server answers its 500; a refused token is still 401; clearLogoutFailures stops it", async () => {
+    const { sim, post } = setup({ logoutFailureStatus: 500 });
+    const token = await sim.login("alice");
+    sim.failLogouts(3);
+    expect((await post("/user/logout", { token: "a.b.c" })).status).toBe(401);
+    const fault = await post("/user/logout", { token });
+    expect(fault.status).toBe(500);
+    expect(await fault.json()).toMatchObject({
+      statusCode: 500,
+      message: "退出登录失败！服务器可能暂时无法处理此请求。",
+      event: "user_logout",
+    });
+    expect(sim.state().sessions).toEqual(["alice"]);
+    sim.clearLogoutFailures();
+    expect((await post("/user/logout", { token })).status).toBe(200);
+    expect(() => sim.failLogouts(0)).toThrow(FunGameError);
+    expect(() => sim.failLogouts(1.5)).toThrow(FunGameError);
   });
 
   it("answers an empty 401 for a missing, malformed, foreign, unsigned, expired, wrong-audience or revoked token", async () => {

@@ -61,6 +61,19 @@ export interface EbetSimulatorOptions {
   paths?: EbetPaths;
   /** Answer callback's channelId and subChannelId as strings, as eBET's field table types them. Default false (numbers, as its example). */
   idsAsStrings?: boolean;
+  /**
+   * eBET's IP whitelist: when set, a call from an address not in it, or from an address the
+   * simulator cannot tell, answers 4027 before anything else is checked. IPv4, or IPv6 in any
+   * case; an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) counts as its IPv4. Default: unset,
+   * every caller allowed.
+   */
+  allowedAddresses?: readonly string[];
+  /**
+   * How the simulator learns a caller's address. Default: the connection's remote address when
+   * served over HTTP by `@hono/node-server` (its `env.incoming.socket`), else unknown. In process,
+   * give a function, e.g. `() => "203.0.113.7"` or one reading a header the test sets.
+   */
+  callerAddress?: (request: Request, env: unknown) => string | null | undefined;
 }
 
 /** A player's state, as the simulator holds it now (a copy). */
@@ -133,36 +146,74 @@ const DEMO_USER: SimulatorUserInit = {
 
 const MAX_BODY_CHARS = 64 * 1024;
 
-type FieldType = "string" | "id" | "subId" | "timestamp";
+/** The JSON type eBET's pages give a field: "string" or "number". */
+type FieldType = "string" | "number";
 
-/** Each call's fields and types, as eBET's pages give them; `required` false for the optional ones. */
+/**
+ * Each call's fields and JSON types, as eBET's pages give them; `required` false for the optional
+ * ones. A field of another JSON type (a number sent as a string, "42" for 42) answers 4030, data
+ * type error; a field of the right type with a value no call can use (an empty string, a negative
+ * or fractional number) answers 4025, bad parameters.
+ */
 const FIELDS: Record<EbetCall, [name: string, type: FieldType, required: boolean][]> = {
   logout: [
-    ["channelId", "id", true],
+    ["channelId", "number", true],
     ["username", "string", true],
-    ["timestamp", "timestamp", true],
+    ["timestamp", "number", true],
     ["signature", "string", true],
     ["currency", "string", false],
   ],
   callback: [
     ["username", "string", true],
-    ["channelId", "id", true],
-    ["timestamp", "timestamp", true],
+    ["channelId", "number", true],
+    ["timestamp", "number", true],
     ["accessToken", "string", true],
     ["signature", "string", true],
-    ["subChannelId", "subId", false],
+    ["subChannelId", "number", false],
   ],
 };
 
-function typeOk(value: unknown, type: FieldType): boolean {
-  switch (type) {
-    case "string":
-      return typeof value === "string" && value.length > 0;
-    case "id":
-    case "subId":
-    case "timestamp":
-      return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+/** A value's JSON type, as a refusal names it. */
+function jsonType(value: unknown): string {
+  if (Array.isArray(value)) return "array";
+  return value === null ? "null" : typeof value;
+}
+
+/** Whether a value of the right type is one a call can use: a non-empty string, a whole number from 0. */
+function valueOk(value: string | number): boolean {
+  return typeof value === "string" ? value.length > 0 : Number.isSafeInteger(value) && value >= 0;
+}
+
+/** An address as the allowed list compares it: no brackets, lower case, IPv4-mapped IPv6 as IPv4. */
+function normalizeAddress(address: string): string {
+  const bare = address
+    .trim()
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare);
+  return mapped ? (mapped[1] as string) : bare;
+}
+
+function addressList(value: unknown): ReadonlySet<string> {
+  if (!Array.isArray(value)) {
+    throw new RangeError("allowedAddresses must be an array of IP addresses");
   }
+  return new Set(
+    value.map((address: unknown) => {
+      if (typeof address !== "string" || address.trim() === "") {
+        throw new RangeError("allowedAddresses must hold non-empty address strings");
+      }
+      return normalizeAddress(address);
+    }),
+  );
+}
+
+/** The remote address of the connection behind an `@hono/node-server` request, if any. */
+function socketAddress(_request: Request, env: unknown): string | undefined {
+  if (typeof env !== "object" || env === null) return undefined;
+  const incoming = (env as { incoming?: { socket?: { remoteAddress?: unknown } } }).incoming;
+  const address = incoming?.socket?.remoteAddress;
+  return typeof address === "string" ? address : undefined;
 }
 
 function positiveInteger(value: unknown, what: string, min = 1): number {
@@ -200,6 +251,8 @@ export class EbetSimulator {
   readonly #apiVersion: string;
   readonly #paths: Readonly<Required<EbetPaths>>;
   readonly #idsAsStrings: boolean;
+  readonly #callerAddress: (request: Request, env: unknown) => string | null | undefined;
+  #allowedAddresses: ReadonlySet<string> | undefined;
   #nextUserId = 127001;
   #forced: { status: number; remaining: number } | undefined;
 
@@ -218,6 +271,13 @@ export class EbetSimulator {
     this.#apiVersion = options.apiVersion ?? "1.3.91";
     this.#paths = { ...DEFAULT_PATHS, ...options.paths };
     this.#idsAsStrings = options.idsAsStrings ?? false;
+    this.#allowedAddresses =
+      options.allowedAddresses === undefined ? undefined : addressList(options.allowedAddresses);
+    const callerAddress = options.callerAddress ?? socketAddress;
+    if (typeof callerAddress !== "function") {
+      throw new RangeError("callerAddress must be a function of the request and the server's env");
+    }
+    this.#callerAddress = callerAddress;
     const channels = options.channels ?? [{ channelId: 1, publicKey: EBET_TEST_PUBLIC_KEY }];
     for (const channel of channels) this.addChannel(channel);
     const users = options.users ?? (options.channels === undefined ? [DEMO_USER] : []);
@@ -357,6 +417,11 @@ export class EbetSimulator {
     this.#forced = undefined;
   }
 
+  /** Replaces the IP whitelist (see the `allowedAddresses` option); undefined allows every caller. */
+  setAllowedAddresses(addresses: readonly string[] | undefined): void {
+    this.#allowedAddresses = addresses === undefined ? undefined : addressList(addresses);
+  }
+
   #user(username: string): User {
     const user = this.#users.get(username);
     if (!user) throw new RangeError(`no user ${JSON.stringify(username)}`);
@@ -388,7 +453,7 @@ export class EbetSimulator {
     });
     for (const call of ["logout", "callback"] as const) {
       const path = this.#paths[call];
-      app.post(path, (c) => this.#handle(call, c.req.raw));
+      app.post(path, (c) => this.#handle(call, c.req.raw, c.env));
       app.all(path, (c) => {
         this.#log(c.req.raw, undefined, undefined, 405, undefined, "method not allowed");
         return c.text("Method Not Allowed", 405);
@@ -426,7 +491,21 @@ export class EbetSimulator {
     });
   }
 
-  async #handle(call: EbetCall, request: Request): Promise<Response> {
+  /** Why the caller's address is refused, or undefined when it is allowed. */
+  #addressRefusal(request: Request, env: unknown): string | undefined {
+    const allowed = this.#allowedAddresses;
+    if (allowed === undefined) return undefined;
+    const address = this.#callerAddress(request, env);
+    if (typeof address !== "string" || address.trim() === "") {
+      return "caller address unknown, and a list is set";
+    }
+    const normalized = normalizeAddress(address);
+    return allowed.has(normalized)
+      ? undefined
+      : `caller address ${normalized.slice(0, 64)} is not on the allowed list`;
+  }
+
+  async #handle(call: EbetCall, request: Request, env: unknown): Promise<Response> {
     const at = this.#now();
     let channelId: number | undefined;
     let username: string | undefined;
@@ -440,6 +519,10 @@ export class EbetSimulator {
       if (--this.#forced.remaining <= 0) this.#forced = undefined;
       return answer(status, "forced status");
     }
+
+    // The whitelist guards the door: a caller outside it learns nothing about its request.
+    const refusal = this.#addressRefusal(request, env);
+    if (refusal !== undefined) return answer(4027, refusal);
 
     const contentType = request.headers.get("content-type") ?? "";
     if (!/^application\/json\b/i.test(contentType)) {
@@ -461,12 +544,20 @@ export class EbetSimulator {
     if (typeof body.username === "string") username = body.username;
 
     for (const [name, type, required] of FIELDS[call]) {
-      const value = body[name];
+      const value = Object.hasOwn(body, name) ? body[name] : undefined;
       if (value === undefined || value === null) {
         if (required) return answer(4025, `${name} is missing`);
         continue;
       }
-      if (!typeOk(value, type)) return answer(4025, `${name} is not a valid ${type}`);
+      if (typeof value !== type) {
+        return answer(4030, `${name} is a ${jsonType(value)}, not a ${type}`);
+      }
+      if (!valueOk(value as string | number)) {
+        return answer(
+          4025,
+          `${name} is not a usable ${type}: ${JSON.stringify(value).slice(0, 40)}`,
+        );
+      }
     }
     const fields = body as Record<string, string | number>;
 

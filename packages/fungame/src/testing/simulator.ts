@@ -96,6 +96,15 @@ export interface FunGameSimulator {
   restart(): void;
   /** Ends a user's session server-side (a kick, a dropped connection); true if there was one. */
   endSession(username: string): boolean;
+  /**
+   * A server fault: the next `times` logouts (default 1) with a valid token fail as FunGame's
+   * logout action fails, with the same answer as a missing session (400 "退出登录失败！", or the
+   * newer 500 under `logoutFailureStatus: 500`), and change nothing: the session stays open and
+   * the token valid. A token refused with 401 does not use one up.
+   */
+  failLogouts(times?: number): void;
+  /** Ends `failLogouts` early: logouts behave again. */
+  clearLogoutFailures(): void;
   /** Logs in through the HTTP API and resolves to the bearer token. */
   login(username?: string, password?: string): Promise<string>;
 }
@@ -123,6 +132,9 @@ export function createFunGameSimulator(options: FunGameSimulatorOptions = {}): F
   const revoked = new Map<string, Revocation>();
   let issuedTokens = 0;
   let restarts = 0;
+  let logoutFailures = 0;
+  /** Accounts by username: a Map, so that a name such as "constructor" finds no inherited member. */
+  const passwords = new Map(Object.entries(settings.users));
 
   const payload = (fields: Record<string, unknown>): Record<string, unknown> => {
     if (settings.casing === "pascal") return fields;
@@ -215,7 +227,7 @@ export function createFunGameSimulator(options: FunGameSimulatorOptions = {}): F
     if (typeof username !== "string" || typeof password !== "string") {
       return validationProblem(body === undefined ? "$" : "Username");
     }
-    if (!Object.hasOwn(settings.users, username) || settings.users[username] !== password) {
+    if (passwords.get(username) !== password) {
       return payloadResponse(401, REQUEST_TYPE_LOGIN, LOGIN_FAILURE_MESSAGE, {}, "user_login");
     }
     // A new login replaces the user's session; older tokens stay valid until they expire.
@@ -233,6 +245,17 @@ export function createFunGameSimulator(options: FunGameSimulatorOptions = {}): F
   app.post("/user/logout", async (c) => {
     const auth = await authenticate(c.req.raw);
     if (auth instanceof Response) return auth;
+    if (logoutFailures > 0) {
+      // The action failed on the server: nothing changed, and the answer is the session-gone one.
+      logoutFailures--;
+      return payloadResponse(
+        settings.logoutFailureStatus,
+        REQUEST_TYPE_LOGOUT,
+        newer ? SERVER_FAILURE_MESSAGE : SESSION_GONE_MESSAGE,
+        {},
+        "user_logout",
+      );
+    }
     if (sessions.delete(auth.sub)) {
       revoke(auth.token, auth.jti);
       return payloadResponse(
@@ -303,8 +326,17 @@ export function createFunGameSimulator(options: FunGameSimulatorOptions = {}): F
       restarts++;
     },
     endSession: (username) => sessions.delete(username),
-    login: async (username = Object.keys(settings.users)[0] ?? "", password) => {
-      const secret = password ?? settings.users[username] ?? "";
+    failLogouts: (times = 1) => {
+      if (!Number.isInteger(times) || times < 1) {
+        throw invalidInput("times", "must be a whole number of logouts, at least 1");
+      }
+      logoutFailures = times;
+    },
+    clearLogoutFailures: () => {
+      logoutFailures = 0;
+    },
+    login: async (username = passwords.keys().next().value ?? "", password) => {
+      const secret = password ?? passwords.get(username) ?? "";
       const response = await fetch(
         new Request("http://fungame.simulator/user/login", {
           method: "POST",
