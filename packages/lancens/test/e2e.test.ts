@@ -277,6 +277,17 @@ describe("database codes and no data error, through the client against the simul
     ["logout", "session"],
   ] as const;
 
+  it("failNext on any route, three times: every step fails with the database code", async () => {
+    const { sim, token, client } = await setup();
+    sim.failNext("*", "10001", { times: 3 });
+    const result = await client.logoutFully({ username: USER, token });
+    for (const [route, step] of STEPS) {
+      expect(result[step]).toMatchObject({ code: 10001, retryable: true, call: route });
+    }
+    expect(sim.isTokenValid(token)).toBe(true);
+    expect((await client.logoutFully({ username: USER, token })).ok).toBe(true);
+  });
+
   it.each([
     ["10001", 10001, "unavailable", true],
     ["10051", 10051, "unavailable", true],

@@ -296,6 +296,10 @@ describe("logout", () => {
     ).toEqual([401, "no token"]);
     const raw = await send(sim, "POST", "/v1/api/user/logout", { raw: "not json" });
     expect(await refusal(raw)).toEqual([401, "no token"]);
+    const { token } = await sim.signIn();
+    const withHeader = await send(sim, "POST", "/v1/api/user/logout", { raw: "not json", token });
+    expect(await refusal(withHeader)).toEqual([400, "paramer error"]);
+    expect(sim.isTokenValid(token)).toBe(true);
   });
 
   it("an unknown header token is 401 invalid token, whatever the body says", async () => {
