@@ -35,7 +35,10 @@ export interface LancensClientOptions {
   paths?: Partial<LancensPaths>;
   /** Largest error body read. Default 64 KiB. */
   maxBodyBytes?: number;
-  /** Logout messages that mean "already logged out". Default `["INVALID_TOKEN", "NO_TOKEN"]`. */
+  /**
+   * Logout messages that mean "already logged out": `["INVALID_TOKEN"]` (the default) or `[]` to
+   * see `invalid token` as an error. `no token` never does: the request carried no token header.
+   */
   alreadyLoggedOutCodes?: readonly AlreadyLoggedOutCode[];
   /**
    * In `logoutFully`, when the logout finds the session already ended, whether push-token steps
@@ -106,7 +109,7 @@ export class LancensClient {
     ) {
       throw invalidLancensInput(
         "alreadyLoggedOutCodes",
-        'must list only "INVALID_TOKEN" and "NO_TOKEN"',
+        'must be an array listing only "INVALID_TOKEN" (or empty)',
       );
     }
     this.#alreadyLoggedOutCodes = Object.freeze([...codes]);
@@ -147,7 +150,7 @@ export class LancensClient {
 
   /**
    * `POST /v1/api/user/logout`: invalidates the login token (Lancens deletes both push tokens too).
-   * A token Lancens no longer knows is success with `alreadyLoggedOut: true`.
+   * A token Lancens no longer knows (`invalid token`) is success with `alreadyLoggedOut: true`.
    */
   async logout(input: LogoutInput, options: LancensCallOptions = {}): Promise<LogoutResult> {
     const request = buildLogoutRequest(this, input);

@@ -20,7 +20,7 @@ export type LancensCall = "clearRingPushToken" | "clearMessagePushToken" | "logo
 export type LancensErrorCode =
   /** `undefined XXX`: the field XXX was not sent. */
   | "UNDEFINED_FIELD"
-  /** `no token`: no login token arrived. */
+  /** `no token`: the request carried no `token` header; a malformed request, never "logged out". */
   | "NO_TOKEN"
   /** `invalid token`: the login token is unknown, expired or logged out. */
   | "INVALID_TOKEN"
@@ -53,7 +53,9 @@ export type LancensErrorCode =
   /** The request did not reach Lancens. */
   | "NETWORK_ERROR"
   /** An answer that could not be read. */
-  | "BAD_RESPONSE";
+  | "BAD_RESPONSE"
+  /** A 3xx answer: never followed, as the login token would go along to the new location. */
+  | "REDIRECT";
 
 export interface LancensErrorInit {
   code: LancensErrorCode;

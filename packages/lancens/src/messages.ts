@@ -30,8 +30,19 @@ const PATTERNS: readonly [RegExp, (field: string) => MessageMeaning][] = [
   ],
 ];
 
+/**
+ * Names no Lancens field has but every plain object answers to (`constructor`, `__proto__`,
+ * `toString`…): reported as a field, they would turn a caller's `table[error.field]` into a
+ * prototype lookup.
+ */
+const PROTOTYPE_MEMBERS: ReadonlySet<string> = new Set(
+  Object.getOwnPropertyNames(Object.prototype),
+);
+
 function fieldError(code: LancensErrorCode, field: string): MessageMeaning {
-  return { code, kind: "invalid_request", field };
+  return PROTOTYPE_MEMBERS.has(field)
+    ? { code, kind: "invalid_request" }
+    : { code, kind: "invalid_request", field };
 }
 
 /**
@@ -43,7 +54,8 @@ export function classifyMessage(message: string): MessageMeaning | undefined {
   const lower = text.toLowerCase();
   switch (lower) {
     case "no token":
-      return { code: "NO_TOKEN", kind: "unauthorized", field: "token" };
+      // The request carried no token header: a malformed request, not a verdict on the session.
+      return { code: "NO_TOKEN", kind: "invalid_request", field: "token" };
     case "invalid token":
       return { code: "INVALID_TOKEN", kind: "unauthorized", field: "token" };
     case "no data error":
@@ -55,7 +67,7 @@ export function classifyMessage(message: string): MessageMeaning | undefined {
       return { code: "BAD_CREDENTIALS", kind: "unauthorized" };
   }
   // Database codes: 10001, 10051 and the 100XX, 200XX, 300XX families, alone or followed by words.
-  const numeric = /^([123]\d{4})(?:$|[^\d])/.exec(text);
+  const numeric = /^((?:100|200|300)\d{2})(?:$|[^\d])/.exec(text);
   if (numeric) {
     return { code: Number(numeric[1]), kind: "unavailable", retryable: true };
   }
@@ -81,9 +93,16 @@ export function classifyStatus(status: number): MessageMeaning {
 /**
  * The message in an answer body: JSON `{ "message": … }` (or `msg`, `error`, or a numeric `code`),
  * a JSON string or number, or plain text. An empty body, an HTML page or JSON without a message give
- * undefined. The result has no control characters and at most MAX_VENDOR_MESSAGE_LENGTH characters.
+ * undefined. The result has no control characters, each of `secrets` replaced by `[redacted]` (after
+ * JSON unescaping, before shortening), and at most MAX_VENDOR_MESSAGE_LENGTH characters.
  */
-export function extractMessage(body: string): string | undefined {
+export function extractMessage(body: string, secrets: readonly string[] = []): string | undefined {
+  const message = rawMessage(body);
+  return message === undefined ? undefined : clean(message, secrets);
+}
+
+/** The message as the body spells it, JSON escapes undone, before any cleaning. */
+function rawMessage(body: string): string | undefined {
   const text = body.trim();
   if (text === "") return undefined;
   if (/^(?:[[{"]|null$|true$|false$)/.test(text)) {
@@ -97,24 +116,40 @@ export function extractMessage(body: string): string | undefined {
     return messageFromJson(parsed);
   }
   if (text.startsWith("<")) return undefined;
-  return clean(text);
+  return text;
 }
 
 function messageFromJson(value: unknown): string | undefined {
-  if (typeof value === "string" || typeof value === "number") return clean(String(value));
+  if (typeof value === "string" || typeof value === "number") return String(value);
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const record = value as Record<string, unknown>;
   for (const key of ["message", "msg", "error", "code"]) {
-    const member = record[key];
-    if (typeof member === "string" && member.trim() !== "") return clean(member);
+    // Own members only: what the answer says, never what a prototype answers to.
+    const member: unknown = Object.hasOwn(value, key)
+      ? (value as Record<string, unknown>)[key]
+      : undefined;
+    if (typeof member === "string" && clean(member) !== undefined) return member;
     if (typeof member === "number" && Number.isFinite(member)) return String(member);
   }
   return undefined;
 }
 
-function clean(text: string): string | undefined {
+/** The text with every secret replaced by `[redacted]`. */
+function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length > 0) out = out.split(secret).join("[redacted]");
+  }
+  return out;
+}
+
+/**
+ * One line without control characters, secrets redacted, at most MAX_VENDOR_MESSAGE_LENGTH
+ * characters. Redacting after the control characters go finds a secret split by a line break (a
+ * token has none of them); redacting before shortening leaves no part of one at the cut.
+ */
+function clean(text: string, secrets: readonly string[] = []): string | undefined {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
-  const single = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  const single = redact(text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim(), secrets);
   if (single === "") return undefined;
   return single.length > MAX_VENDOR_MESSAGE_LENGTH
     ? `${single.slice(0, MAX_VENDOR_MESSAGE_LENGTH - 1)}…`

@@ -1,4 +1,6 @@
 // Pure: builds the Request for each Lancens call (sans-IO); input is checked first, naming the field.
+// Every request says `redirect: "manual"`: a redirect followed would carry the login token (header
+// and logout body) to wherever Location points; the parsers refuse a 3xx instead.
 import { lancensKit } from "./errors.ts";
 import { checkPath, checkToken, checkUsername } from "./input.ts";
 
@@ -62,6 +64,7 @@ function clearPushTokenRequest(
   return new Request(url(target, name), {
     method: "DELETE",
     headers: { accept: "application/json", token: checked },
+    redirect: "manual",
   });
 }
 
@@ -75,13 +78,17 @@ export function buildClearMessagePushTokenRequest(target: RequestTarget, token: 
   return clearPushTokenRequest(target, "messagePushToken", token);
 }
 
-/** `POST {baseUrl}/v1/api/user/logout` with JSON `{ username, token }`. */
+/**
+ * `POST {baseUrl}/v1/api/user/logout` with JSON `{ username, token }` and header `token`: the logout
+ * page puts the token in the body, and Lancens answers `no token` to a request without the header.
+ */
 export function buildLogoutRequest(target: RequestTarget, input: LogoutInput): Request {
   const username = checkUsername(input?.username);
   const token = checkToken(input?.token);
   return new Request(url(target, "logout"), {
     method: "POST",
-    headers: { accept: "application/json", "content-type": "application/json" },
+    headers: { accept: "application/json", "content-type": "application/json", token },
     body: JSON.stringify({ username, token }),
+    redirect: "manual",
   });
 }

@@ -1,4 +1,5 @@
 // Tests for the client with a scripted fetch: options, one call each, refusals before any request, the flow.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LANCENS_BASE_URL, LancensClient, LancensError } from "../src/index.ts";
 
@@ -44,6 +45,19 @@ function thrown(run: () => unknown): LancensError {
   throw new Error("expected a LancensError");
 }
 
+/** Every text an error shows: message, JSON, stack, vendor message, field, and its cause chain's. */
+function errorTexts(error: unknown): string[] {
+  const texts: string[] = [];
+  for (let cause = error, depth = 0; cause !== undefined && depth < 8; depth++) {
+    texts.push(String(cause));
+    if (!(cause instanceof Error)) break;
+    texts.push(cause.message, String(cause.stack), JSON.stringify(cause));
+    if (cause instanceof LancensError) texts.push(String(cause.vendorMessage), String(cause.field));
+    cause = cause.cause;
+  }
+  return texts;
+}
+
 const pathOf = (request: Request) => `${request.method} ${new URL(request.url).pathname}`;
 
 describe("options", () => {
@@ -69,6 +83,11 @@ describe("options", () => {
     [{ baseUrl: LANCENS_BASE_URL, maxBodyBytes: 0 }, "maxBodyBytes"],
     [{ baseUrl: LANCENS_BASE_URL, paths: { logout: "logout" } }, "paths.logout"],
     [{ baseUrl: LANCENS_BASE_URL, alreadyLoggedOutCodes: ["EXPIRED"] }, "alreadyLoggedOutCodes"],
+    [{ baseUrl: LANCENS_BASE_URL, alreadyLoggedOutCodes: ["NO_TOKEN"] }, "alreadyLoggedOutCodes"],
+    [
+      { baseUrl: LANCENS_BASE_URL, alreadyLoggedOutCodes: "INVALID_TOKEN" },
+      "alreadyLoggedOutCodes",
+    ],
     [{ baseUrl: LANCENS_BASE_URL, pushTokensGoneWithSession: "yes" }, "pushTokensGoneWithSession"],
   ])("refuses %j, naming %s", (options, field) => {
     const error = thrown(() => new LancensClient(options as never));
@@ -108,6 +127,7 @@ describe("one call each", () => {
       status: 201,
     });
     expect(ok.requests.map(pathOf)).toEqual(["POST /v1/api/user/logout"]);
+    expect(ok.requests[0]?.headers.get("token")).toBe(TOKEN);
     expect(await ok.requests[0]?.json()).toEqual({ username: USER, token: TOKEN });
     const gone = scripted(() => json("invalid token", 401));
     await expect(client(gone.fetch).logout({ username: USER, token: TOKEN })).resolves.toEqual({
@@ -115,6 +135,15 @@ describe("one call each", () => {
       alreadyLoggedOut: true,
       status: 401,
     });
+  });
+
+  it("no token on logout is an invalid_request error: the logout never happened", async () => {
+    const { fetch } = scripted(() => json("no token", 401));
+    const error = await rejection(client(fetch).logout({ username: USER, token: TOKEN }));
+    expect(error.code).toBe("NO_TOKEN");
+    expect(error.kind).toBe("invalid_request");
+    expect(error.field).toBe("token");
+    expect(error.call).toBe("logout");
   });
 
   it("push-token calls report invalid token as an unauthorized error", async () => {
@@ -196,6 +225,38 @@ describe("refused before any request", () => {
     expect((await rejection(c.logout({ username: USER } as never))).field).toBe("token");
     expect(requests).toHaveLength(0);
   });
+});
+
+describe("redirects", () => {
+  const LOCATION = `https://elsewhere.example/collect?token=${TOKEN}`;
+
+  it.each([301, 302, 303, 307, 308])(
+    "a %i on any call is a REDIRECT error; the flow reports it, nothing is followed",
+    async (status) => {
+      const { fetch, requests } = scripted(
+        () => new Response(null, { status, headers: { location: LOCATION } }),
+      );
+      const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+      expect(requests.map((request) => new URL(request.url).host)).toEqual([
+        "weixin.lancens.com:6443",
+        "weixin.lancens.com:6443",
+        "weixin.lancens.com:6443",
+      ]);
+      expect(requests.every((request) => request.redirect === "manual")).toBe(true);
+      for (const step of [result.ringPushToken, result.messagePushToken, result.session]) {
+        expect(step).toMatchObject({
+          code: "REDIRECT",
+          kind: "upstream",
+          retryable: false,
+          upstreamStatus: status,
+        });
+        expect(JSON.stringify(step)).not.toContain("elsewhere");
+        expect(JSON.stringify(step)).not.toContain(TOKEN);
+      }
+      expect(result.alreadyLoggedOut).toBe(false);
+      expect(result.ok).toBe(false);
+    },
+  );
 });
 
 describe("transport failures", () => {
@@ -338,6 +399,37 @@ describe("logoutFully", () => {
     });
   });
 
+  it("no token on every call is three errors, never already logged out", async () => {
+    const { fetch, requests } = scripted(() => json("no token", 401));
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect(requests).toHaveLength(3);
+    for (const step of [result.ringPushToken, result.messagePushToken, result.session]) {
+      expect(step).toBeInstanceOf(LancensError);
+      expect(step).toMatchObject({ code: "NO_TOKEN", kind: "invalid_request", field: "token" });
+    }
+    expect(result.alreadyLoggedOut).toBe(false);
+    expect(result.ok).toBe(false);
+  });
+
+  it("push-token steps refused with no token stay errors even when the session was already gone", async () => {
+    const { fetch } = scripted((request) =>
+      new URL(request.url).pathname === "/v1/api/user/logout"
+        ? json("invalid token", 401)
+        : json("no token", 401),
+    );
+    const result = await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect(result.session).toBe("already_cleared");
+    expect((result.ringPushToken as LancensError).code).toBe("NO_TOKEN");
+    expect((result.messagePushToken as LancensError).code).toBe("NO_TOKEN");
+    expect(result.ok).toBe(false);
+  });
+
+  it("every request carries the login token in the token header", async () => {
+    const { fetch, requests } = scripted();
+    await client(fetch).logoutFully({ username: USER, token: TOKEN });
+    expect(requests.map((request) => request.headers.get("token"))).toEqual([TOKEN, TOKEN, TOKEN]);
+  });
+
   it("with pushTokensGoneWithSession false the push-token refusals stay errors", async () => {
     const { fetch } = scripted(() => json("invalid token", 401));
     const result = await client(fetch, { pushTokensGoneWithSession: false }).logoutFully({
@@ -385,6 +477,56 @@ describe("logoutFully", () => {
       client(fetch).logoutFully({ username: USER, token: TOKEN }, { signal: controller.signal }),
     ).rejects.toBe(reason);
     expect(requests).toHaveLength(1);
+  });
+
+  it("no error carries the token, whatever Lancens echoes and however it spells it (fixed seed)", async () => {
+    const fieldLike = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{11,40}$/);
+    const printable = fc.stringMatching(/^[!-~][ -~]{10,60}[!-~]$/);
+    const unicodeEscaped = (text: string) =>
+      [...text].map((char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+    const echoes: ((token: string, pad: string) => string)[] = [
+      (token) => JSON.stringify({ message: token }),
+      (token) => JSON.stringify({ message: `invalid token ${token}` }),
+      (token) => JSON.stringify({ message: `undefined ${token}` }),
+      (token) => JSON.stringify({ msg: `${token} length error` }),
+      (token) => JSON.stringify({ error: `${token} error` }),
+      (token) => JSON.stringify({ code: `10051 ${token}` }),
+      (token) => `undefined ${token}`,
+      (token) => `${token} format error`,
+      (token) => `{"message":"${unicodeEscaped(token)}"}`,
+      (token) => `{"message":"undefined ${unicodeEscaped(token)}"}`,
+      (token, pad) => JSON.stringify({ message: `${pad}${token}` }),
+      (token, pad) => `${pad}${token} exist`,
+    ];
+    const answer = fc.record({
+      echo: fc.constantFrom(...echoes),
+      pad: fc.string({ maxLength: 220 }),
+      status: fc.constantFrom(200, 201, 400, 401, 403, 404, 429, 500, 503),
+    });
+    let checked = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fieldLike, printable),
+        fc.tuple(answer, answer, answer),
+        async (token, answers) => {
+          let index = 0;
+          const fetch = async () => {
+            const { echo, pad, status } = answers[index++ % 3] as (typeof answers)[0];
+            return new Response(echo(token, pad), { status });
+          };
+          const result = await client(fetch).logoutFully({ username: USER, token });
+          for (const step of [result.ringPushToken, result.messagePushToken, result.session]) {
+            if (!(step instanceof LancensError)) continue;
+            checked++;
+            expect(step.field ?? "").not.toContain(token);
+            for (const text of errorTexts(step)) expect(text).not.toContain(token);
+          }
+        },
+      ),
+      { seed: 1307, numRuns: 400 },
+    );
+    // Most of the 1,200 steps are errors (2xx answers that say nothing known are successes).
+    expect(checked).toBeGreaterThan(800);
   });
 
   it("no error carries the token, even when Lancens repeats it", async () => {

@@ -167,6 +167,30 @@ describe("logoutFully against the simulator", () => {
     expect(sim.isTokenValid(token)).toBe(true);
   });
 
+  it("a proxy that drops the token header: every step is no token, an error, and nothing is logged out", async () => {
+    const { sim, token } = await setup();
+    const stripping = async (request: Request) => {
+      const headers = new Headers(request.headers);
+      headers.delete("token");
+      return sim.fetch(new Request(request, { headers }));
+    };
+    const client = new LancensClient({ baseUrl: "http://lancens.test", fetch: stripping });
+    const result = await client.logoutFully({ username: USER, token });
+    for (const step of [result.ringPushToken, result.messagePushToken, result.session]) {
+      expect(step).toBeInstanceOf(LancensError);
+      expect(step).toMatchObject({
+        code: "NO_TOKEN",
+        kind: "invalid_request",
+        upstreamStatus: 401,
+      });
+    }
+    expect(result.alreadyLoggedOut).toBe(false);
+    expect(result.ok).toBe(false);
+    expect(sim.calls.map((call) => call.message)).toEqual(["no token", "no token", "no token"]);
+    expect(sim.isTokenValid(token)).toBe(true);
+    expect(sim.pushTokens(USER).ring).toHaveLength(1);
+  });
+
   it("plain-text error bodies give the same typed errors", async () => {
     const { sim, token, client } = await setup({ errorBody: "text" });
     sim.invalidateToken(token);
@@ -204,6 +228,23 @@ describe("logoutFully against the simulator", () => {
     sim.faults.clear();
   });
 
+  it("a 200 whose body says a database error is that error, not success", async () => {
+    const { sim, token, client } = await setup();
+    sim.failNext("logout", "10051", { status: 200 });
+    const result = await client.logoutFully({ username: USER, token });
+    expect(result.session).toMatchObject({ code: 10051, upstreamStatus: 200, retryable: true });
+    expect(result.ok).toBe(false);
+    expect(sim.isTokenValid(token)).toBe(true);
+  });
+
+  it("a 200 saying no token on logout is an error, never already logged out", async () => {
+    const { sim, token, client } = await setup({ errorBody: "text" });
+    sim.failNext("logout", "no token", { status: 200 });
+    const result = await client.logoutFully({ username: USER, token });
+    expect(result.session).toMatchObject({ code: "NO_TOKEN", kind: "invalid_request" });
+    expect(result.alreadyLoggedOut).toBe(false);
+  });
+
   it("input refused by the client never reaches the simulator", async () => {
     const { sim, token, client } = await setup();
     await expect(client.logoutFully({ username: "abc", token })).rejects.toMatchObject({
@@ -227,4 +268,58 @@ describe("logoutFully against the simulator", () => {
     });
     expect(sim.routes).toEqual(["clearMessagePushToken", "clearRingPushToken", "logout"]);
   });
+});
+
+describe("database codes and no data error, through the client against the simulator", () => {
+  const STEPS = [
+    ["clearRingPushToken", "ringPushToken"],
+    ["clearMessagePushToken", "messagePushToken"],
+    ["logout", "session"],
+  ] as const;
+
+  it("failNext on any route, three times: every step fails with the database code", async () => {
+    const { sim, token, client } = await setup();
+    sim.failNext("*", "10001", { times: 3 });
+    const result = await client.logoutFully({ username: USER, token });
+    for (const [route, step] of STEPS) {
+      expect(result[step]).toMatchObject({ code: 10001, retryable: true, call: route });
+    }
+    expect(sim.isTokenValid(token)).toBe(true);
+    expect((await client.logoutFully({ username: USER, token })).ok).toBe(true);
+  });
+
+  it.each([
+    ["10001", 10001, "unavailable", true],
+    ["10051", 10051, "unavailable", true],
+    ["20001", 20001, "unavailable", true],
+    ["20099", 20099, "unavailable", true],
+    ["30001", 30001, "unavailable", true],
+    ["30099", 30099, "unavailable", true],
+    ["10051: Duplicate entry", 10051, "unavailable", true],
+    ["no data error", "NO_DATA", "upstream", false],
+  ] as const)(
+    "%j on each call is a typed error (%s, %s)",
+    async (message, code, kind, retryable) => {
+      for (const [route, step] of STEPS) {
+        for (const status of [400, 500]) {
+          const { sim, token, client } = await setup();
+          sim.failNext(route, message, { status });
+          const result = await client.logoutFully({ username: USER, token });
+          expect(result[step]).toBeInstanceOf(LancensError);
+          expect(result[step]).toMatchObject({
+            code,
+            kind,
+            retryable,
+            upstreamStatus: status,
+            vendorMessage: message,
+            call: route,
+          });
+          expect(result.ok).toBe(false);
+          expect(result.alreadyLoggedOut).toBe(false);
+          // The failure is the injected one only: the other steps still ran and succeeded.
+          for (const [, other] of STEPS) if (other !== step) expect(result[other]).toBe("cleared");
+        }
+      }
+    },
+  );
 });

@@ -1,4 +1,6 @@
 // Tests for Lancens message parsing: every documented wording, every body shape, the status fallback.
+
+import { ERROR_KINDS } from "@x/core-signing";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -13,7 +15,7 @@ describe("classifyMessage", () => {
     ["undefined username", "UNDEFINED_FIELD", "invalid_request", "username"],
     ["undefined token", "UNDEFINED_FIELD", "invalid_request", "token"],
     ["undefined push_token", "UNDEFINED_FIELD", "invalid_request", "push_token"],
-    ["no token", "NO_TOKEN", "unauthorized", "token"],
+    ["no token", "NO_TOKEN", "invalid_request", "token"],
     ["invalid token", "INVALID_TOKEN", "unauthorized", "token"],
     ["username length error", "LENGTH_ERROR", "invalid_request", "username"],
     ["password length error", "LENGTH_ERROR", "invalid_request", "password"],
@@ -61,12 +63,45 @@ describe("classifyMessage", () => {
     "success",
     "something went wrong error", // not a field name
     "40001",
+    "12345", // not one of the documented families 100XX, 200XX, 300XX
+    "25000",
+    "30100",
     "1000",
     "100011",
     "undefined",
     "<html>",
   ])("does not recognise %j", (message) => {
     expect(classifyMessage(message)).toBeUndefined();
+  });
+
+  // Messages spelled like members of Object.prototype: a lookup keyed by them in a plain object
+  // would find the prototype's members instead of nothing.
+  it.each([
+    ["constructor", undefined],
+    ["toString", undefined],
+    ["__proto__", undefined],
+    ["hasOwnProperty", undefined],
+    ["valueOf", undefined],
+    ["undefined constructor", "UNDEFINED_FIELD"],
+    ["__proto__ length error", "LENGTH_ERROR"],
+    ["toString format error", "FORMAT_ERROR"],
+    ["hasOwnProperty exist", "EXISTS"],
+    ["valueOf error", "CHECK_FAILED"],
+  ])("%j is a plain message, its field never a prototype member", (message, code) => {
+    const meaning = classifyMessage(message);
+    expect(meaning?.code).toBe(code);
+    if (meaning !== undefined) {
+      expect(ERROR_KINDS).toContain(meaning.kind);
+      expect(meaning.kind).toBe("invalid_request");
+      // Lancens' fields are username, token, push_token…: a prototype member's name is not one,
+      // and would poison any table a caller indexes by field.
+      expect(meaning.field).toBeUndefined();
+    }
+  });
+
+  it("keeps a field that merely contains a prototype member's name", () => {
+    expect(classifyMessage("__proto__.x length error")?.field).toBe("__proto__.x");
+    expect(classifyMessage("Constructor format error")?.field).toBe("Constructor");
   });
 
   it("never throws and names only field-like fields (fixed seed)", () => {
@@ -133,6 +168,36 @@ describe("extractMessage", () => {
     "<html><body><h1>502 Bad Gateway</h1></body></html>",
   ])("%j has no message", (body) => {
     expect(extractMessage(body)).toBeUndefined();
+  });
+
+  it("reads only the body's own members, even when Object.prototype is polluted", () => {
+    const polluted = Object.prototype as Record<string, unknown>;
+    polluted.message = "invalid token";
+    polluted.code = 10051;
+    try {
+      expect(extractMessage("{}")).toBeUndefined();
+      expect(extractMessage('{"status":200}')).toBeUndefined();
+      expect(extractMessage('{"msg":"no token"}')).toBe("no token");
+    } finally {
+      delete polluted.message;
+      delete polluted.code;
+    }
+  });
+
+  it("a __proto__ member is data, never a message source", () => {
+    expect(extractMessage('{"__proto__":{"message":"invalid token"}}')).toBeUndefined();
+    expect(extractMessage('{"__proto__":"x","message":"no token"}')).toBe("no token");
+  });
+
+  it("replaces secrets before cutting the message short, however the JSON spells them", () => {
+    const secret = 'ab"c\\d/e';
+    const escaped = JSON.stringify({ message: `invalid token ${secret}` });
+    expect(extractMessage(escaped, [secret])).toBe("invalid token [redacted]");
+    const unicode = `{"message":"${[...secret].map((char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`).join("")}"}`;
+    expect(extractMessage(unicode, [secret])).toBe("[redacted]");
+    const atTheCut = extractMessage(`${"x".repeat(195)}${secret}`, [secret]);
+    expect(atTheCut).toBe(`${"x".repeat(195)}[redacted]`.slice(0, 199).concat("…"));
+    expect(atTheCut).not.toContain(secret.slice(0, 4));
   });
 
   it("removes control characters and bounds the length", () => {

@@ -44,12 +44,12 @@ describe("buildClearMessagePushTokenRequest", () => {
 });
 
 describe("buildLogoutRequest", () => {
-  it("is POST /v1/api/user/logout with JSON { username, token } and no token header", async () => {
+  it("is POST /v1/api/user/logout with JSON { username, token } and the same token in the token header", async () => {
     const request = buildLogoutRequest(target, { username: "lancens-user", token: TOKEN });
     expect(request.method).toBe("POST");
     expect(request.url).toBe("https://weixin.lancens.com:6443/v1/api/user/logout");
     expect(request.headers.get("content-type")).toBe("application/json");
-    expect(request.headers.get("token")).toBeNull();
+    expect(request.headers.get("token")).toBe(TOKEN);
     expect(await request.json()).toEqual({ username: "lancens-user", token: TOKEN });
   });
 
@@ -75,6 +75,23 @@ describe("buildLogoutRequest", () => {
     expect(refusal(() => buildLogoutRequest(undefined as never, undefined as never)).field).toBe(
       "username",
     );
+  });
+});
+
+describe("redirects", () => {
+  it("every request refuses to follow a redirect: the token would go along to the Location", () => {
+    const requests = [
+      buildClearRingPushTokenRequest(target, TOKEN),
+      buildClearMessagePushTokenRequest(target, TOKEN),
+      buildLogoutRequest(target, { username: "lancens-user", token: TOKEN }),
+    ];
+    for (const request of requests) {
+      expect(request.redirect).toBe("manual");
+      // A copy with a new signal, as the call machinery makes, keeps the mode.
+      expect(new Request(request, { signal: new AbortController().signal }).redirect).toBe(
+        "manual",
+      );
+    }
   });
 });
 

@@ -34,8 +34,17 @@ async function refusal(response: Response): Promise<[number, string]> {
 
 const login = (sim: LancensSimulator, body: unknown) =>
   send(sim, "POST", "/v1/api/user/login", { body });
-const logout = (sim: LancensSimulator, body: unknown) =>
-  send(sim, "POST", "/v1/api/user/logout", { body });
+/** A logout as the client sends it: the body's token in the `token` header too, unless told otherwise. */
+const logout = (sim: LancensSimulator, body: unknown, header = tokenIn(body)) =>
+  send(sim, "POST", "/v1/api/user/logout", {
+    body,
+    ...(header === undefined ? {} : { token: header }),
+  });
+
+function tokenIn(body: unknown): string | undefined {
+  const token = (body as { token?: unknown } | undefined)?.token;
+  return typeof token === "string" && token !== "" ? token : undefined;
+}
 
 /** A deterministic simulator: a fixed clock and counting randomness. */
 function fixedSimulator(options = {}) {
@@ -247,16 +256,84 @@ describe("logout", () => {
   });
 
   it.each([
-    [{ token: "t" }, 400, "undefined username"],
-    [{ username: USER }, 400, "undefined token"],
-    [{ username: ["x"], token: "t" }, 400, "username format error"],
-    [{ username: USER, token: 7 }, 400, "token format error"],
-    [{ username: "short", token: "t" }, 400, "username length error"],
-    [{ username: USER, token: "" }, 400, "token length error"],
-    [{ username: USER, token: "unknown" }, 401, "invalid token"],
-  ])("refuses %j with %i %s", async (body, status, message) => {
+    ["no username", (token: string) => ({ token }), "undefined username"],
+    ["no token in the body", () => ({ username: USER }), "undefined token"],
+    ["a username array", (token: string) => ({ username: ["x"], token }), "username format error"],
+    ["a numeric token", () => ({ username: USER, token: 7 }), "token format error"],
+    [
+      "a short username",
+      (token: string) => ({ username: "short", token }),
+      "username length error",
+    ],
+    ["an empty token", () => ({ username: USER, token: "" }), "token length error"],
+  ])(
+    "with a valid token header, refuses %s with 400 %s and changes nothing",
+    async (_, body, message) => {
+      const sim = createLancensSimulator();
+      const { token } = await sim.signIn();
+      expect(await refusal(await logout(sim, body(token), token))).toEqual([400, message]);
+      expect(sim.isTokenValid(token)).toBe(true);
+    },
+  );
+
+  it("without a token header (missing or empty) answers 401 no token and logs nobody out", async () => {
     const sim = createLancensSimulator();
-    expect(await refusal(await logout(sim, body))).toEqual([status, message]);
+    const { token } = await sim.signIn();
+    const body = { username: USER, token };
+    expect(await refusal(await send(sim, "POST", "/v1/api/user/logout", { body }))).toEqual([
+      401,
+      "no token",
+    ]);
+    expect(await refusal(await logout(sim, body, ""))).toEqual([401, "no token"]);
+    expect(sim.isTokenValid(token)).toBe(true);
+    expect(sim.calls.at(-1)).toMatchObject({ route: "logout", status: 401, message: "no token" });
+  });
+
+  it("checks the header before the body: no header is no token even for a broken body", async () => {
+    const sim = createLancensSimulator();
+    expect(
+      await refusal(await send(sim, "POST", "/v1/api/user/logout", { body: { token: "t" } })),
+    ).toEqual([401, "no token"]);
+    const raw = await send(sim, "POST", "/v1/api/user/logout", { raw: "not json" });
+    expect(await refusal(raw)).toEqual([401, "no token"]);
+    const { token } = await sim.signIn();
+    const withHeader = await send(sim, "POST", "/v1/api/user/logout", { raw: "not json", token });
+    expect(await refusal(withHeader)).toEqual([400, "paramer error"]);
+    expect(sim.isTokenValid(token)).toBe(true);
+  });
+
+  it("an unknown header token is 401 invalid token, whatever the body says", async () => {
+    const sim = createLancensSimulator();
+    const { token } = await sim.signIn();
+    expect(await refusal(await logout(sim, { username: USER, token: "unknown" }))).toEqual([
+      401,
+      "invalid token",
+    ]);
+    // A stale header with a live token in the body: the header decides who is asking.
+    expect(await refusal(await logout(sim, { username: USER, token }, "stale"))).toEqual([
+      401,
+      "invalid token",
+    ]);
+    expect(sim.isTokenValid(token)).toBe(true);
+  });
+
+  it("a body token other than the header's is 400 token error: neither session ends", async () => {
+    const sim = createLancensSimulator({
+      users: [DEFAULT_SIMULATOR_USER, { username: "other-user", password: "password-9" }],
+    });
+    const mine = await sim.signIn();
+    const theirs = await sim.signIn("other-user", "password-9");
+    await sim.bindPushToken(theirs.token, "ring");
+    for (const body of [
+      { username: "other-user", token: theirs.token },
+      { username: USER, token: theirs.token },
+      { username: USER, token: "unknown" },
+    ]) {
+      expect(await refusal(await logout(sim, body, mine.token))).toEqual([400, "token error"]);
+    }
+    expect(sim.isTokenValid(mine.token)).toBe(true);
+    expect(sim.isTokenValid(theirs.token)).toBe(true);
+    expect(sim.pushTokens("other-user").ring).toHaveLength(1);
   });
 
   it("another user's token is username error, and nothing changes", async () => {
@@ -271,6 +348,24 @@ describe("logout", () => {
     ]);
     expect(sim.isTokenValid(token)).toBe(true);
     expect(sim.pushTokens(USER).ring).toHaveLength(1);
+  });
+});
+
+describe("the token header", () => {
+  it.each([
+    ["DELETE", "/v1/api/user/token"],
+    ["DELETE", "/v1/api/user/message/token"],
+    ["POST", "/v1/api/user/logout"],
+  ])("%s %s without it answers 401 no token", async (method, path) => {
+    const sim = createLancensSimulator();
+    const { token } = await sim.signIn();
+    const body = method === "POST" ? { username: USER, token } : undefined;
+    expect(await refusal(await send(sim, method, path, { body }))).toEqual([401, "no token"]);
+    expect(await refusal(await send(sim, method, path, { body, token: "" }))).toEqual([
+      401,
+      "no token",
+    ]);
+    expect(sim.isTokenValid(token)).toBe(true);
   });
 });
 

@@ -403,10 +403,10 @@ export class LancensSimulator {
     const language = requiredString(body, "language");
     if (!lengthBetween(pushToken, 1, 64)) throw new Refusal("push_token length error");
     if (!lengthBetween(language, 2, 11)) throw new Refusal("language length error");
-    const dev = body.dev ?? 0;
+    const dev = own(body, "dev") ?? 0;
     if (dev !== 0 && dev !== 1) throw new Refusal("dev format error");
     const optional = (name: string): string => {
-      const value = body[name] ?? "";
+      const value = own(body, name) ?? "";
       if (typeof value !== "string") throw new Refusal(`${name} format error`);
       return value;
     };
@@ -434,16 +434,21 @@ export class LancensSimulator {
     return json(this.#state.pushTokens(username, kind), 200);
   }
 
+  /**
+   * Like every call, logout is first authenticated by its `token` header (`no token`, `invalid
+   * token`); then the body names the session to end. A body token other than the header's is
+   * `token error` and nothing changes: the request would end a session it did not authenticate as.
+   */
   async #logout(c: Context<Env>): Promise<Response> {
+    const asking = this.#session(c);
     const body = await jsonBody(c);
     const username = requiredString(body, "username");
     const token = requiredString(body, "token");
     if (!lengthBetween(username, 6, 32)) throw new Refusal("username length error");
     if (token === "") throw new Refusal("token length error");
     c.get("call").username = username;
-    const owner = this.#state.sessionUser(token);
-    if (owner === undefined) throw new Refusal("invalid token", 401);
-    if (owner !== username) throw new Refusal("username error");
+    if (token !== c.req.header("token")) throw new Refusal("token error");
+    if (asking !== username) throw new Refusal("username error");
     if (this.#behaviour.logoutClearsPushTokens) this.#state.clearPushTokens(username);
     this.#state.endSession(token);
     return this.#success(this.#behaviour.logoutStatus);
@@ -490,8 +495,13 @@ async function jsonBody(c: Context<Env>): Promise<Record<string, unknown>> {
   return parsed as Record<string, unknown>;
 }
 
+/** A member the body itself has, never one its prototype answers to. */
+function own(body: Record<string, unknown>, name: string): unknown {
+  return Object.hasOwn(body, name) ? body[name] : undefined;
+}
+
 function requiredString(body: Record<string, unknown>, name: string): string {
-  const value = body[name];
+  const value = own(body, name);
   if (value === undefined || value === null) throw new Refusal(`undefined ${name}`);
   if (typeof value !== "string") throw new Refusal(`${name} format error`);
   return value;
