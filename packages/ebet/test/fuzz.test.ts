@@ -1,11 +1,13 @@
 // eBET's answer parsers fuzzed (FUZZ_RUNS cases per property, fixed seeds): any status, body and
-// content type gives a result or an EbetError, never another exception.
+// content type gives an EbetError, or a success only for HTTP 200 with a body whose status is 200.
 import fc from "fast-check";
 import { describe, it } from "vitest";
 import {
   type AnswerParser,
+  type AnswerRules,
   answerParserProperty,
   fuzzParams,
+  jsonObject,
   member,
 } from "../../../tooling/fuzz.ts";
 import {
@@ -22,12 +24,19 @@ const wallet = fc.record(
   { requiredKeys: [] },
 );
 
+/** eBET answers HTTP 200 with the outcome in the body's `status`: only 200 there is a success. */
+const RULES: AnswerRules = {
+  outcome: () => "success",
+  allows: (answer) =>
+    answer.status === 200 && jsonObject(answer)?.status === 200 ? ["success"] : [],
+};
+
 const PARSERS: [string, AnswerParser, fc.Arbitrary<unknown>][] = [
   [
     "parseLogoutResponse",
     parseLogoutResponse,
     fc.record(
-      { status: member(200, "200", 4037), apiVersion: member("1.3.91", 1) },
+      { status: member(200, "200", 4026, 4037, 500), apiVersion: member("1.3.91", 1) },
       { requiredKeys: [] },
     ),
   ],
@@ -36,7 +45,7 @@ const PARSERS: [string, AnswerParser, fc.Arbitrary<unknown>][] = [
     parseCallbackResponse,
     fc.record(
       {
-        status: member(200, 410),
+        status: member(200, 410, 4026),
         apiVersion: member("1.3.91"),
         channelId: member(1, "1"),
         subChannelId: member(0, "0"),
@@ -54,7 +63,10 @@ const PARSERS: [string, AnswerParser, fc.Arbitrary<unknown>][] = [
 describe(`${VENDOR_NAME}'s answer parsers`, () => {
   for (const [index, [name, parse, shaped]] of PARSERS.entries()) {
     it(`${name}: any status, body and content type`, async () => {
-      await fc.assert(answerParserProperty(parse, shaped, VendorFailure), fuzzParams(SEED + index));
+      await fc.assert(
+        answerParserProperty(parse, shaped, VendorFailure, RULES),
+        fuzzParams(SEED + index),
+      );
     });
   }
 });

@@ -1,12 +1,16 @@
 // OneAccess's answer parsers fuzzed (FUZZ_RUNS cases per property, fixed seeds): any status, body
-// and content type gives a result or a OneAccessError, never another exception.
+// and content type gives a OneAccessError, or a success only for HTTP 200 with what the call needs
+// and no `error_code`.
 import fc from "fast-check";
 import { describe, it } from "vitest";
 import {
   type AnswerParser,
+  type AnswerRules,
   answerParserProperty,
   fuzzParams,
+  jsonObject,
   member,
+  type SentAnswer,
 } from "../../../tooling/fuzz.ts";
 import {
   parseErrorResponse,
@@ -24,12 +28,52 @@ const failure = fc.record(
   { requiredKeys: [] },
 );
 
-const PARSERS: [string, AnswerParser, fc.Arbitrary<unknown>][] = [
-  ["parseErrorResponse", parseErrorResponse, failure],
+/** OneAccess's error shape: a body whose `error_code` is a non-empty string or a number. */
+function isErrorBody(answer: SentAnswer): boolean {
+  const code = jsonObject(answer)?.error_code;
+  return (typeof code === "string" && code.length > 0) || typeof code === "number";
+}
+
+/** A success only as HTTP 200 without OneAccess's error shape, and with what `needs` asks of it. */
+function successWhen(needs: (answer: SentAnswer) => boolean): AnswerRules {
+  return {
+    outcome: (result) => (result instanceof VendorFailure ? "error" : "success"),
+    allows: (answer) =>
+      answer.status === 200 && !isErrorBody(answer) && needs(answer) ? ["success"] : [],
+  };
+}
+
+/** parseErrorResponse reads every answer as the error it stands for, never as a success. */
+const ERROR_RULES: AnswerRules = {
+  outcome: (result) => (result instanceof VendorFailure ? "error" : "success"),
+  allows: () => ["error"],
+};
+
+const SERVER_DATE_RULES = successWhen((answer) => {
+  const timestamp = jsonObject(answer)?.timestamp;
+  return (
+    (typeof timestamp === "string" && /^\d+$/.test(timestamp)) || Number.isSafeInteger(timestamp)
+  );
+});
+
+const PUBLIC_KEY_RULES = successWhen((answer) => {
+  const key = jsonObject(answer)?.public_key;
+  return typeof key === "string" && key.length > 0;
+});
+
+/** The logout answer is a string OneAccess does not document: any body but the error shape. */
+const LOGOUT_RULES = successWhen(() => true);
+
+const PARSERS: [string, AnswerParser, fc.Arbitrary<unknown>, AnswerRules][] = [
+  ["parseErrorResponse", parseErrorResponse, failure, ERROR_RULES],
   [
     "parseServerDateResponse",
     parseServerDateResponse,
-    fc.record({ timestamp: member("1700000000000", 1700000000000) }, { requiredKeys: [] }),
+    fc.record(
+      { timestamp: member("1700000000000", 1700000000000), error_code: member("APP.0001") },
+      { requiredKeys: [] },
+    ),
+    SERVER_DATE_RULES,
   ],
   [
     "parsePublicKeyResponse",
@@ -40,17 +84,27 @@ const PARSERS: [string, AnswerParser, fc.Arbitrary<unknown>][] = [
           "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
           "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----",
         ),
+        error_code: member("APP.0001"),
       },
       { requiredKeys: [] },
     ),
+    PUBLIC_KEY_RULES,
   ],
-  ["parseLogoutResponse", parseLogoutResponse, fc.oneof(failure, fc.constant("success"))],
+  [
+    "parseLogoutResponse",
+    parseLogoutResponse,
+    fc.oneof(failure, fc.constant("success")),
+    LOGOUT_RULES,
+  ],
 ];
 
 describe(`${VENDOR_NAME}'s answer parsers`, () => {
-  for (const [index, [name, parse, shaped]] of PARSERS.entries()) {
+  for (const [index, [name, parse, shaped, rules]] of PARSERS.entries()) {
     it(`${name}: any status, body and content type`, async () => {
-      await fc.assert(answerParserProperty(parse, shaped, VendorFailure), fuzzParams(SEED + index));
+      await fc.assert(
+        answerParserProperty(parse, shaped, VendorFailure, rules),
+        fuzzParams(SEED + index),
+      );
     });
   }
 });
