@@ -54,6 +54,15 @@ export const anyCodePoint: fc.Arbitrary<string> = fc
 export const member = (...right: unknown[]): fc.Arbitrary<unknown> =>
   fc.oneof(fc.constantFrom(...right), fc.jsonValue({ maxDepth: 2 }), fc.string(), fc.double());
 
+/**
+ * A vendor's answer shape, with its documented answers among the values: those are the answers an
+ * outcome check needs most, sent under every status.
+ */
+export const withDocumented = (
+  shaped: fc.Arbitrary<unknown>,
+  ...documented: unknown[]
+): fc.Arbitrary<unknown> => fc.oneof(shaped, fc.constantFrom(...documented));
+
 /** Answer bodies: any text or bytes, any JSON, the vendor's shape, and that shape cut short. */
 const bodies = (shaped: fc.Arbitrary<unknown>) =>
   fc.oneof(

@@ -11,6 +11,7 @@ import {
   jsonObject,
   member,
   type SentAnswer,
+  withDocumented,
 } from "../../../tooling/fuzz.ts";
 import {
   type LogoutResult,
@@ -54,17 +55,25 @@ const PARSERS: [string, AnswerParser, fc.Arbitrary<unknown>][] = [
   [
     "parseLogoutResponse",
     parseLogoutResponse,
-    fc.record(
-      {
-        StatusCode: member(200, 400, "200"),
-        Message: member("你已成功退出登录！", "退出登录失败！", " "),
-        RequestType: member(1, "RunTime_Logout"),
-        Event: member("user_logout"),
-        Timestamp: member("2026-01-01 00:00:00.000"),
-        statusCode: member(200),
-        message: member("x"),
-      },
-      { requiredKeys: [] },
+    withDocumented(
+      fc.record(
+        {
+          StatusCode: member(200, 400, "200"),
+          Message: member("你已成功退出登录！", "退出登录失败！", " "),
+          RequestType: member(1, "RunTime_Logout"),
+          Event: member("user_logout"),
+          Timestamp: member("2026-01-01 00:00:00.000"),
+          statusCode: member(200),
+          message: member("x"),
+        },
+        { requiredKeys: [] },
+      ),
+      { RequestType: 1, StatusCode: 200, Message: "你已成功退出登录！ ", Data: {} },
+      { requestType: 1, statusCode: 200, message: "你已成功退出登录！", event: "user_logout" },
+      { RequestType: 1, StatusCode: 400, Message: "退出登录失败！", Data: {} },
+      { RequestType: 1, StatusCode: 400, Message: "用户名或密码不正确。" },
+      { RequestType: 1, StatusCode: 400, Message: "退出登录失败！服务器可能暂时无法处理此请求。" },
+      { RequestType: 1, StatusCode: 500, Message: "退出登录失败！服务器可能暂时无法处理此请求。" },
     ),
   ],
 ];

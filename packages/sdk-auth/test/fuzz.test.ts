@@ -1,6 +1,9 @@
 // OneAccess's answer parsers fuzzed (FUZZ_RUNS cases per property, fixed seeds): any status, body
 // and content type gives a OneAccessError, or a success only for HTTP 200 with what the call needs
 // and no `error_code`.
+
+import { toBase64 } from "@x/core-signing";
+import { generateKeyPair } from "@x/core-signing/rsa";
 import fc from "fast-check";
 import { describe, it } from "vitest";
 import {
@@ -11,6 +14,7 @@ import {
   jsonObject,
   member,
   type SentAnswer,
+  withDocumented,
 } from "../../../tooling/fuzz.ts";
 import {
   parseErrorResponse,
@@ -22,6 +26,10 @@ import {
 
 const VENDOR_NAME = "OneAccess";
 const SEED = 1400;
+
+/** A usable public key, so that a public-key answer can parse as a success at all. */
+const SPKI = toBase64((await generateKeyPair(1024)).publicKey.toSpki());
+const DOCUMENTED_FAILURE = { error_code: "APP.0001", error_msg: "invalid session" };
 
 const failure = fc.record(
   { error_code: member("APP.0007", "APP.0001", 7), error_msg: member("session expired", "") },
@@ -69,31 +77,42 @@ const PARSERS: [string, AnswerParser, fc.Arbitrary<unknown>, AnswerRules][] = [
   [
     "parseServerDateResponse",
     parseServerDateResponse,
-    fc.record(
-      { timestamp: member("1700000000000", 1700000000000), error_code: member("APP.0001") },
-      { requiredKeys: [] },
+    withDocumented(
+      fc.record(
+        { timestamp: member("1700000000000", 1700000000000), error_code: member("APP.0001") },
+        { requiredKeys: [] },
+      ),
+      { timestamp: "1700000000000" },
+      { timestamp: "1700000000000", ...DOCUMENTED_FAILURE },
+      DOCUMENTED_FAILURE,
     ),
     SERVER_DATE_RULES,
   ],
   [
     "parsePublicKeyResponse",
     parsePublicKeyResponse,
-    fc.record(
-      {
-        public_key: member(
-          "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
-          "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----",
-        ),
-        error_code: member("APP.0001"),
-      },
-      { requiredKeys: [] },
+    withDocumented(
+      fc.record(
+        {
+          public_key: member(
+            SPKI,
+            "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
+            "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----",
+          ),
+          error_code: member("APP.0001"),
+        },
+        { requiredKeys: [] },
+      ),
+      { public_key: SPKI },
+      { public_key: SPKI, ...DOCUMENTED_FAILURE },
+      DOCUMENTED_FAILURE,
     ),
     PUBLIC_KEY_RULES,
   ],
   [
     "parseLogoutResponse",
     parseLogoutResponse,
-    fc.oneof(failure, fc.constant("success")),
+    withDocumented(failure, "success", DOCUMENTED_FAILURE),
     LOGOUT_RULES,
   ],
 ];
