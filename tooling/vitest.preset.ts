@@ -1,4 +1,5 @@
-// The vitest settings every package shares: node environment, test/ folder, no watch, bounded time.
+// The vitest settings every package shares: node environment, test/ folder, no watch, bounded time,
+// and a run that fails on a focused test (`.only`) anywhere, not only under CI.
 import type { ViteUserConfig } from "vitest/config";
 
 export const preset: ViteUserConfig = {
@@ -9,5 +10,6 @@ export const preset: ViteUserConfig = {
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ["default"],
+    allowOnly: false,
   },
 };

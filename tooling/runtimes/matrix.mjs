@@ -1,6 +1,9 @@
 // Runs the bundled conformance suite on Node 20, Node 24, Bun, Deno and workerd, all from the npm
-// registry, and prints one line per runtime: `<runtime>: N passed, M failed`. Exits 1 unless all pass.
+// registry, and prints one line per runtime: `<runtime>: N passed, M failed`. Exits 1 unless every
+// runtime passes every case the suite registers (counted when it was bundled): a runtime that runs
+// fewer, or none, fails.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUN_ENV, bunBinary, DENO_ENV, denoBinary, systemNode } from "./binaries.mjs";
@@ -8,9 +11,11 @@ import { BUN_ENV, bunBinary, DENO_ENV, denoBinary, systemNode } from "./binaries
 const TOOLING = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI_BUNDLE = join(TOOLING, "dist", "conformance-cli.mjs");
 const WORKER_BUNDLE = join(TOOLING, "dist", "conformance-worker.mjs");
+const CASES_FILE = join(TOOLING, "dist", "conformance-cases.json");
 const RUN_LIMIT_MS = 10 * 60 * 1000;
 
-function cliRuntime(name, command, args, env = {}) {
+/** A runtime that runs the CLI bundle (or any script printing a CONFORMANCE line) as a process. */
+export function cliRuntime(name, command, args, env = {}) {
   return { name, run: () => runProcess(command(), args, env) };
 }
 
@@ -80,33 +85,72 @@ async function runWorkerd() {
   }
 }
 
-const summaries = [];
-let failedTotal = 0;
-let passedTotal = 0;
-for (const runtime of RUNTIMES) {
-  const started = performance.now();
-  let report;
+/** How many cases the bundled suite registers, as the build counted them. */
+export function expectedCases(file = CASES_FILE) {
+  let count;
   try {
-    report = await runtime.run();
+    ({ count } = JSON.parse(readFileSync(file, "utf8")));
   } catch (error) {
-    report = {
-      passed: 0,
-      failed: 1,
-      failures: [{ name: "(runtime did not run)", error: String(error?.stack ?? error) }],
-    };
+    throw new Error(`no case count at ${file} (build the tooling first): ${error.message}`);
   }
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  for (const failure of report.failures) {
-    console.log(
-      `${runtime.name}: FAIL ${failure.name}\n    ${failure.error.replace(/\n/g, "\n    ")}`,
-    );
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`${file} holds no case count of at least 1: ${JSON.stringify(count)}`);
   }
-  console.log(`# ${runtime.name} took ${seconds} s`);
-  summaries.push(`${runtime.name}: ${report.passed} passed, ${report.failed} failed`);
-  passedTotal += report.passed;
-  failedTotal += report.failed;
+  return count;
 }
-console.log("\nConformance suite, one line per runtime:");
-for (const line of summaries) console.log(line);
-console.log(`conformance: ${passedTotal} passed, ${failedTotal} failed`);
-process.exit(failedTotal === 0 && summaries.length === RUNTIMES.length ? 0 : 1);
+
+/**
+ * Runs the suite on each runtime and prints its failures and one summary line per runtime. Resolves
+ * to the exit code: 0 only when every runtime passed and ran exactly `expected` cases.
+ */
+export async function runMatrix(runtimes, expected, log = console.log) {
+  const summaries = [];
+  const shortfalls = [];
+  let failedTotal = 0;
+  let passedTotal = 0;
+  for (const runtime of runtimes) {
+    const started = performance.now();
+    let report;
+    try {
+      report = await runtime.run();
+    } catch (error) {
+      report = {
+        passed: 0,
+        failed: 1,
+        failures: [{ name: "(runtime did not run)", error: String(error?.stack ?? error) }],
+      };
+    }
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    for (const failure of report.failures ?? []) {
+      log(`${runtime.name}: FAIL ${failure.name}\n    ${failure.error.replace(/\n/g, "\n    ")}`);
+    }
+    log(`# ${runtime.name} took ${seconds} s`);
+    const passed = Number.isInteger(report.passed) ? report.passed : 0;
+    const failed = Number.isInteger(report.failed) ? report.failed : 0;
+    const ran = passed + failed;
+    const count = ran === expected ? "" : ` (ran ${ran} of ${expected} cases)`;
+    summaries.push(`${runtime.name}: ${passed} passed, ${failed} failed${count}`);
+    if (ran !== expected) {
+      shortfalls.push(`${runtime.name}: ran ${ran} of ${expected} cases`);
+    }
+    passedTotal += passed;
+    failedTotal += failed;
+  }
+  log("\nConformance suite, one line per runtime:");
+  for (const line of summaries) log(line);
+  for (const line of shortfalls) log(`FAIL ${line}`);
+  log(`conformance: ${passedTotal} passed, ${failedTotal} failed`);
+  const complete = summaries.length === runtimes.length && shortfalls.length === 0;
+  return failedTotal === 0 && complete ? 0 : 1;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  let expected;
+  try {
+    expected = expectedCases();
+  } catch (error) {
+    console.error(`conformance: ${error.message}`);
+    process.exit(1);
+  }
+  process.exit(await runMatrix(RUNTIMES, expected));
+}
