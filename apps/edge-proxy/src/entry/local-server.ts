@@ -77,7 +77,10 @@ function staticAssets(read: ReadFile): (request: Request) => Promise<Response | 
     const extension = /\.([a-z0-9]+)$/i.exec(file.pathname)?.[1]?.toLowerCase() ?? "";
     return new Response(request.method === "HEAD" ? null : body, {
       headers: {
-        "content-type": CONTENT_TYPES[extension] ?? "application/octet-stream",
+        // An own key only: an extension such as "constructor" must not read Object's members.
+        "content-type": Object.hasOwn(CONTENT_TYPES, extension)
+          ? (CONTENT_TYPES[extension] as string)
+          : "application/octet-stream",
         "content-length": String(body.byteLength),
       },
     });
