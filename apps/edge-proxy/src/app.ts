@@ -48,7 +48,7 @@ export interface AppDeps {
   openApi?: object | undefined;
   /**
    * The caller's network address for the rate limit: CF-Connecting-IP on Workers, the socket's
-   * address on Bun, Deno and Node. Request headers such as X-Forwarded-For are never read here.
+   * address on Bun, Deno and Node (behind PROXY_TRUSTED_PROXIES, the client they forwarded for).
    */
   clientAddress?: (c: ProxyContext) => string | undefined;
   /** eBET login notifications already seen: a Durable Object on Workers, memory elsewhere. */

@@ -55,24 +55,3 @@ describe("problem kinds", () => {
     }
   });
 });
-
-describe("the local entries' static files", () => {
-  it("type a file whose extension is named after an Object member as octet-stream", async () => {
-    const { localApp } = await import("../src/entry/local-server.ts");
-    const { app } = localApp({
-      env: {},
-      fail: (lines) => {
-        throw new Error(lines.join("\n"));
-      },
-      readFile: async (file) =>
-        file.pathname.endsWith("/index.html") ? undefined : new TextEncoder().encode("x"),
-      writeLine: () => {},
-    });
-    for (const extension of INHERITED.filter((name) => /^[a-z0-9]+$/i.test(name))) {
-      const response = await app.request(`/docs/file.${extension}`);
-      expect(response.status, extension).toBe(200);
-      expect(response.headers.get("content-type"), extension).toBe("application/octet-stream");
-    }
-    expect((await app.request("/docs/file.css")).headers.get("content-type")).toMatch(/^text\/css/);
-  });
-});

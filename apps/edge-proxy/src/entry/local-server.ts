@@ -2,7 +2,7 @@
 // deny-list and readable config errors, and public/ served as Workers static assets would serve it.
 import { MemoryRevocationList } from "@x/fungame";
 import { createApp } from "../app.ts";
-import { socketAddress } from "../client-address.ts";
+import { localClientAddress } from "../client-address.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { MemoryOutbox } from "../outbox.ts";
 
@@ -111,8 +111,9 @@ export function localApp(runtime: LocalRuntime): {
   const port = listenPort(env.PORT, fail);
   const app = createApp(config, {
     denyList: new MemoryRevocationList(),
-    // The entries pass the connection to app.fetch; X-Forwarded-For is never trusted.
-    clientAddress: socketAddress,
+    // The entries pass the connection to app.fetch; X-Forwarded-For is read only from the
+    // reverse proxies PROXY_TRUSTED_PROXIES lists.
+    clientAddress: localClientAddress(config.trustedProxies),
     // Prefer: respond-async works here too, but its jobs live in this process only.
     outbox: (run) => new MemoryOutbox(run, { policy: config.outbox }),
     assets: staticAssets(readFile),

@@ -29,6 +29,12 @@ let cached: { env: WorkerEnv; app: Hono<ProxyEnv> } | undefined;
 export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
   if (cached?.env === env) return cached.app;
   const config = loadConfig(env);
+  if (config.trustedProxies.length > 0) {
+    // Cloudflare's edge sets CF-Connecting-IP itself: no forwarded header is read here.
+    throw new ConfigError([
+      { name: "PROXY_TRUSTED_PROXIES", message: "is not read on Workers (CF-Connecting-IP is)" },
+    ]);
+  }
   const assets = env.ASSETS;
   const outboxes = env.LOGOUT_OUTBOX;
   const app = createApp(config, {
