@@ -147,6 +147,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
       config.auth.apiKeyDigests.length > 0 ||
       config.auth.jwksUrl !== undefined ||
       config.auth.jwtSecret !== undefined,
+    clientAddress: (c) => deps.clientAddress?.(c),
     begin(c, route, vendors) {
       const state = c.get("state");
       state.route = route;
@@ -285,9 +286,8 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
 
   // Per-caller rate limit (PROXY_RATE_LIMIT), after CORS so that a 429 is readable by browsers.
   if (config.rateLimit !== undefined) {
-    const clientAddress = deps.clientAddress ?? (() => undefined);
     const limiter = new RateLimiter(config.rateLimit, { now });
-    app.use("*", rateLimit({ limiter, auth, clientAddress }));
+    app.use("*", rateLimit({ limiter, auth, clientAddress: ctx.clientAddress }));
   }
 
   // API answers are per-caller: never cached by intermediaries.

@@ -75,6 +75,10 @@ export interface OutboxPolicy {
   maxAgeMs: number;
   /** A finished job is kept this long, then deleted. */
   retentionMs: number;
+  /** Jobs not finished at once, all callers together (on Workers, split over the counter shards). */
+  maxOpenJobs: number;
+  /** Jobs not finished at once per caller (API key, token subject or client address). */
+  maxOpenJobsPerCaller: number;
 }
 
 export interface ConfigIssue {
@@ -103,13 +107,18 @@ const MIN_HS256_SECRET_BYTES = 32;
 const HOUR_MS = 3_600_000;
 const DAY_SEC = 86_400;
 
-/** Outbox defaults: 8 attempts from 2 s doubling up to 10 min, for at most a day; kept 7 days. */
+/**
+ * Outbox defaults: 8 attempts from 2 s doubling up to 10 min, for at most a day; kept 7 days; at
+ * most 10,000 jobs not finished, 100 per caller.
+ */
 export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
   maxAttempts: 8,
   baseDelayMs: 2_000,
   maxDelayMs: 600_000,
   maxAgeMs: DAY_SEC * 1000,
   retentionMs: 7 * DAY_SEC * 1000,
+  maxOpenJobs: 10_000,
+  maxOpenJobsPerCaller: 100,
 };
 
 /** Every variable the proxy reads. */
@@ -139,6 +148,8 @@ export const CONFIG_VARIABLES = [
   "LOGOUT_RETRY_MAX_DELAY_MS",
   "LOGOUT_JOB_MAX_AGE_SEC",
   "LOGOUT_JOB_RETENTION_SEC",
+  "LOGOUT_MAX_OPEN_JOBS",
+  "LOGOUT_MAX_OPEN_JOBS_PER_CALLER",
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
@@ -364,6 +375,8 @@ const EnvSchema = v.object({
   LOGOUT_RETRY_MAX_DELAY_MS: v.optional(wholeNumber(1, 24 * HOUR_MS)),
   LOGOUT_JOB_MAX_AGE_SEC: v.optional(wholeNumber(1, 30 * DAY_SEC)),
   LOGOUT_JOB_RETENTION_SEC: v.optional(wholeNumber(0, 90 * DAY_SEC)),
+  LOGOUT_MAX_OPEN_JOBS: v.optional(wholeNumber(1, 1_000_000)),
+  LOGOUT_MAX_OPEN_JOBS_PER_CALLER: v.optional(wholeNumber(1, 1_000_000)),
 });
 
 function hexToBytes(hex: string): Uint8Array {
@@ -536,6 +549,9 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
         o.LOGOUT_JOB_RETENTION_SEC === undefined
           ? DEFAULT_OUTBOX_POLICY.retentionMs
           : o.LOGOUT_JOB_RETENTION_SEC * 1000,
+      maxOpenJobs: o.LOGOUT_MAX_OPEN_JOBS ?? DEFAULT_OUTBOX_POLICY.maxOpenJobs,
+      maxOpenJobsPerCaller:
+        o.LOGOUT_MAX_OPEN_JOBS_PER_CALLER ?? DEFAULT_OUTBOX_POLICY.maxOpenJobsPerCaller,
     },
   };
 }
