@@ -289,4 +289,17 @@ describe("loadConfig", () => {
       ]);
     }
   });
+
+  it("reads the open-job caps, with defaults, and names a bad one", () => {
+    expect(loadConfig({}).outbox).toMatchObject({ maxOpenJobs: 10_000, maxOpenJobsPerCaller: 100 });
+    expect(
+      loadConfig({ LOGOUT_MAX_OPEN_JOBS: "500", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "5" }).outbox,
+    ).toMatchObject({ maxOpenJobs: 500, maxOpenJobsPerCaller: 5 });
+    expect(
+      issuesOf({ LOGOUT_MAX_OPEN_JOBS: "0", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "many" }),
+    ).toEqual([
+      { name: "LOGOUT_MAX_OPEN_JOBS", message: expect.stringContaining('got "0"') },
+      { name: "LOGOUT_MAX_OPEN_JOBS_PER_CALLER", message: expect.stringContaining('got "many"') },
+    ]);
+  });
 });

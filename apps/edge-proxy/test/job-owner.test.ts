@@ -315,3 +315,23 @@ async function emptyShardOf(client: string): Promise<void> {
     state.storage.sql.exec("DELETE FROM open_jobs");
   });
 }
+
+describe("an open-jobs shard", () => {
+  it("counts per caller and in all, releases by job id once, and lets a lost job's row lapse", async () => {
+    const stub = env.OPEN_JOBS.get(env.OPEN_JOBS.idFromName("open-jobs-test-shard"));
+    const caps = { perCaller: 1, perShard: 2 };
+    const now = 1_000_000;
+    expect(await stub.acquire("job-1", "caller-a", now + 10, now, caps)).toBe("taken");
+    expect(await stub.acquire("job-2", "caller-a", now + 10, now, caps)).toBe("caller_full");
+    expect(await stub.acquire("job-3", "caller-b", now + 10, now, caps)).toBe("taken");
+    expect(await stub.acquire("job-4", "caller-c", now + 10, now, caps)).toBe("shard_full");
+    expect(await stub.counts()).toEqual({ "caller-a": 1, "caller-b": 1 });
+    await stub.release("job-3");
+    await stub.release("job-3");
+    expect(await stub.counts()).toEqual({ "caller-a": 1 });
+    // job-1 never finished (its object lost): at its `until` its slot is free again.
+    expect(await stub.acquire("job-5", "caller-a", now + 20, now + 9, caps)).toBe("caller_full");
+    expect(await stub.acquire("job-5", "caller-a", now + 20, now + 10, caps)).toBe("taken");
+    expect(await stub.counts()).toEqual({ "caller-a": 1 });
+  });
+});
