@@ -48,7 +48,7 @@ export interface AppDeps {
   openApi?: object | undefined;
   /**
    * The caller's network address for the rate limit: CF-Connecting-IP on Workers, the socket's
-   * address on Bun, Deno and Node. Request headers such as X-Forwarded-For are never read here.
+   * address on Bun, Deno and Node (behind PROXY_TRUSTED_PROXIES, the client they forwarded for).
    */
   clientAddress?: (c: ProxyContext) => string | undefined;
   /** eBET login notifications already seen: a Durable Object on Workers, memory elsewhere. */
@@ -147,6 +147,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
       config.auth.apiKeyDigests.length > 0 ||
       config.auth.jwksUrl !== undefined ||
       config.auth.jwtSecret !== undefined,
+    clientAddress: (c) => deps.clientAddress?.(c),
     begin(c, route, vendors) {
       const state = c.get("state");
       state.route = route;
@@ -285,9 +286,8 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
 
   // Per-caller rate limit (PROXY_RATE_LIMIT), after CORS so that a 429 is readable by browsers.
   if (config.rateLimit !== undefined) {
-    const clientAddress = deps.clientAddress ?? (() => undefined);
     const limiter = new RateLimiter(config.rateLimit, { now });
-    app.use("*", rateLimit({ limiter, auth, clientAddress }));
+    app.use("*", rateLimit({ limiter, auth, clientAddress: ctx.clientAddress }));
   }
 
   // API answers are per-caller: never cached by intermediaries.

@@ -34,8 +34,30 @@ function limitBody(response: Response, max: number): Response {
   return new Response(limited, response);
 }
 
-/** Who the caller proved to be: an operator's API key (any user), or a user token for one subject. */
-export type Principal = { via: "api-key" } | { via: "jwt"; subject: string };
+/**
+ * Who the caller proved to be: an operator's API key (any user; `key` is its SHA-256 in hex), or a
+ * user token for one subject of one issuer.
+ */
+export type Principal =
+  | { via: "api-key"; key: string }
+  | { via: "jwt"; subject: string; issuer: string | undefined };
+
+/**
+ * The owner of what a principal creates (a logout job): a SHA-256 in hex of the API key's digest,
+ * or of the token's issuer and subject. Never the credential itself.
+ */
+export async function ownerOf(principal: Principal): Promise<string> {
+  const name =
+    principal.via === "api-key"
+      ? `api-key:${principal.key}`
+      : `jwt:${JSON.stringify([principal.issuer ?? null, principal.subject])}`;
+  return digestHex(name);
+}
+
+/** SHA-256 of a text in hex: how owners and anonymous callers are kept, never as they were. */
+export async function digestHex(text: string): Promise<string> {
+  return toHex(await sha256(text));
+}
 
 /** Algorithms accepted from a JWKS: asymmetric only, so a public key can never act as an HMAC secret. */
 const ASYMMETRIC_ALGORITHMS = [
@@ -173,9 +195,12 @@ export class CallerAuth {
         true,
       );
     }
-    if (await this.#isApiKey(credential)) return { via: "api-key" };
+    if (this.#digests.length > 0) {
+      const digest = await sha256(credential);
+      if (this.#matches(digest)) return { via: "api-key", key: toHex(digest) };
+    }
     if (this.#key !== undefined && credential.split(".").length === 3) {
-      return { via: "jwt", subject: await this.#verifyJwt(credential, vendor) };
+      return { via: "jwt", ...(await this.#verifyJwt(credential, vendor)) };
     }
     throw unauthorized(
       vendor,
@@ -197,7 +222,7 @@ export class CallerAuth {
       const digest = await sha256(credential);
       if (this.#matches(digest)) return `api-key:${toHex(digest).slice(0, 32)}`;
       if (this.#key === undefined || credential.split(".").length !== 3) return undefined;
-      return `subject:${(await this.#verifyJwt(credential, "")).slice(0, 256)}`;
+      return `subject:${(await this.#verifyJwt(credential, "")).subject.slice(0, 256)}`;
     } catch {
       return undefined;
     }
@@ -216,11 +241,6 @@ export class CallerAuth {
     });
   }
 
-  async #isApiKey(credential: string): Promise<boolean> {
-    if (this.#digests.length === 0) return false;
-    return this.#matches(await sha256(credential));
-  }
-
   #matches(digest: Uint8Array): boolean {
     // Every digest is compared, so the time taken does not depend on which one (if any) matches.
     let matched = false;
@@ -231,7 +251,10 @@ export class CallerAuth {
     return matched;
   }
 
-  async #verifyJwt(token: string, vendor: string): Promise<string> {
+  async #verifyJwt(
+    token: string,
+    vendor: string,
+  ): Promise<{ subject: string; issuer: string | undefined }> {
     const options: JWTVerifyOptions = {
       algorithms: this.#algorithms,
       currentDate: new Date(this.#now()),
@@ -241,6 +264,7 @@ export class CallerAuth {
       ...(this.#audience === undefined ? {} : { audience: this.#audience }),
     };
     let subject: unknown;
+    let issuer: unknown;
     try {
       const key = this.#key;
       const verified =
@@ -248,6 +272,7 @@ export class CallerAuth {
           ? await jwtVerify(token, key, options)
           : await jwtVerify(token, key as Uint8Array, options);
       subject = verified.payload.sub;
+      issuer = verified.payload.iss;
     } catch (error) {
       if (error instanceof ProblemError) throw error;
       const code = (error as { code?: unknown } | null)?.code;
@@ -263,6 +288,6 @@ export class CallerAuth {
     if (typeof subject !== "string" || subject === "") {
       throw unauthorized(vendor, "TOKEN_CLAIM_INVALID", 'the user token has no "sub" claim', true);
     }
-    return subject;
+    return { subject, issuer: typeof issuer === "string" ? issuer : undefined };
   }
 }

@@ -1,6 +1,7 @@
 // Environment -> typed, validated proxy configuration; every invalid variable is reported at once, by name.
 import { checkKeyForm, KeyFormatError } from "@x/core-signing";
 import * as v from "valibot";
+import { type Cidr, inRanges, parseIp, parseTrustedProxies } from "./client-address.ts";
 import { parseRateLimit, type RateLimitPolicy } from "./rate-limit.ts";
 
 export type TimestampUnit = "s" | "ms";
@@ -52,6 +53,11 @@ export interface ProxyConfig {
   upstreamDeadlineMs: number;
   /** Requests per window per caller; undefined when the rate limit is off. */
   rateLimit: RateLimitPolicy | undefined;
+  /**
+   * Reverse proxies whose X-Forwarded-For the Bun, Deno and Node entries read (PROXY_TRUSTED_PROXIES);
+   * empty when the socket's peer is the client. The Workers entry refuses it.
+   */
+  trustedProxies: Cidr[];
   /** Origins allowed by CORS; empty means CORS is off. `["*"]` allows any origin. */
   corsOrigins: string[];
   /** Retries and lifetime of asynchronous logouts (`Prefer: respond-async`). */
@@ -69,6 +75,10 @@ export interface OutboxPolicy {
   maxAgeMs: number;
   /** A finished job is kept this long, then deleted. */
   retentionMs: number;
+  /** Jobs not finished at once, all callers together (on Workers, split over the counter shards). */
+  maxOpenJobs: number;
+  /** Jobs not finished at once per caller (API key, token subject or client address). */
+  maxOpenJobsPerCaller: number;
 }
 
 export interface ConfigIssue {
@@ -97,13 +107,18 @@ const MIN_HS256_SECRET_BYTES = 32;
 const HOUR_MS = 3_600_000;
 const DAY_SEC = 86_400;
 
-/** Outbox defaults: 8 attempts from 2 s doubling up to 10 min, for at most a day; kept 7 days. */
+/**
+ * Outbox defaults: 8 attempts from 2 s doubling up to 10 min, for at most a day; kept 7 days; at
+ * most 10,000 jobs not finished, 100 per caller.
+ */
 export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
   maxAttempts: 8,
   baseDelayMs: 2_000,
   maxDelayMs: 600_000,
   maxAgeMs: DAY_SEC * 1000,
   retentionMs: 7 * DAY_SEC * 1000,
+  maxOpenJobs: 10_000,
+  maxOpenJobsPerCaller: 100,
 };
 
 /** Every variable the proxy reads. */
@@ -125,6 +140,7 @@ export const CONFIG_VARIABLES = [
   "PROXY_JWT_AUDIENCE",
   "PROXY_CORS_ORIGINS",
   "PROXY_RATE_LIMIT",
+  "PROXY_TRUSTED_PROXIES",
   "UPSTREAM_TIMEOUT_MS",
   "UPSTREAM_DEADLINE_MS",
   "LOGOUT_RETRY_MAX_ATTEMPTS",
@@ -132,6 +148,8 @@ export const CONFIG_VARIABLES = [
   "LOGOUT_RETRY_MAX_DELAY_MS",
   "LOGOUT_JOB_MAX_AGE_SEC",
   "LOGOUT_JOB_RETENTION_SEC",
+  "LOGOUT_MAX_OPEN_JOBS",
+  "LOGOUT_MAX_OPEN_JOBS_PER_CALLER",
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
@@ -289,6 +307,34 @@ const rateLimit = v.pipe(
   }),
 );
 
+const trustedProxies = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const ranges = parseTrustedProxies(dataset.value);
+    if (typeof ranges === "string") {
+      addIssue({ message: ranges });
+      return NEVER;
+    }
+    return ranges;
+  }),
+);
+
+const LOOPBACK = parseTrustedProxies("127.0.0.0/8, ::1") as Cidr[];
+
+/** An https URL, or http to this machine only (localhost, 127.0.0.0/8, ::1): keys are never read in clear. */
+function isSecureOrLoopback(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol === "https:") return true;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const address = parseIp(host);
+  return host === "localhost" || (address !== undefined && inRanges(address, LOOPBACK));
+}
+
 const EnvSchema = v.object({
   EBET_BASE_URL: v.optional(baseUrl),
   EBET_CHANNEL_ID: v.optional(wholeNumber(1, Number.MAX_SAFE_INTEGER)),
@@ -303,7 +349,15 @@ const EnvSchema = v.object({
   SDK_AUTH_TENANT_ID: v.optional(headerSafe),
   LANCENS_BASE_URL: v.optional(baseUrl),
   PROXY_API_KEY_SHA256: v.optional(apiKeyDigests),
-  PROXY_JWKS_URL: v.optional(baseUrl),
+  PROXY_JWKS_URL: v.optional(
+    v.pipe(
+      baseUrl,
+      v.check(
+        isSecureOrLoopback,
+        "must be an https URL (http only to localhost, 127.0.0.0/8 or ::1)",
+      ),
+    ),
+  ),
   PROXY_JWT_SECRET: v.optional(hs256Secret),
   PROXY_JWT_ISSUER: v.optional(
     v.pipe(v.string(), v.maxLength(512, "must be at most 512 characters")),
@@ -313,6 +367,7 @@ const EnvSchema = v.object({
   ),
   PROXY_CORS_ORIGINS: v.optional(corsOrigins),
   PROXY_RATE_LIMIT: v.optional(rateLimit),
+  PROXY_TRUSTED_PROXIES: v.optional(trustedProxies),
   UPSTREAM_TIMEOUT_MS: v.optional(wholeNumber(1, MAX_TIMEOUT_MS)),
   UPSTREAM_DEADLINE_MS: v.optional(wholeNumber(1, 2 * MAX_TIMEOUT_MS)),
   LOGOUT_RETRY_MAX_ATTEMPTS: v.optional(wholeNumber(1, 100)),
@@ -320,6 +375,8 @@ const EnvSchema = v.object({
   LOGOUT_RETRY_MAX_DELAY_MS: v.optional(wholeNumber(1, 24 * HOUR_MS)),
   LOGOUT_JOB_MAX_AGE_SEC: v.optional(wholeNumber(1, 30 * DAY_SEC)),
   LOGOUT_JOB_RETENTION_SEC: v.optional(wholeNumber(0, 90 * DAY_SEC)),
+  LOGOUT_MAX_OPEN_JOBS: v.optional(wholeNumber(1, 1_000_000)),
+  LOGOUT_MAX_OPEN_JOBS_PER_CALLER: v.optional(wholeNumber(1, 1_000_000)),
 });
 
 function hexToBytes(hex: string): Uint8Array {
@@ -414,6 +471,9 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
   for (const name of ["PROXY_JWT_ISSUER", "PROXY_JWT_AUDIENCE"] as const) {
     if (has(name) && !jwtOn)
       report(name, "has no effect without PROXY_JWKS_URL or PROXY_JWT_SECRET");
+    // An identity provider signs tokens for many applications with the same keys: only the
+    // issuer and audience tell a token minted for this proxy from one minted for another.
+    if (!has(name) && has("PROXY_JWKS_URL")) report(name, "is required with PROXY_JWKS_URL");
   }
   if (ebetOn && !has("PROXY_API_KEY_SHA256") && !jwtOn) {
     report(
@@ -473,6 +533,7 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
     upstreamTimeoutMs: timeout,
     upstreamDeadlineMs: o.UPSTREAM_DEADLINE_MS ?? Math.min(3 * timeout, 2 * MAX_TIMEOUT_MS),
     rateLimit: o.PROXY_RATE_LIMIT,
+    trustedProxies: o.PROXY_TRUSTED_PROXIES ?? [],
     corsOrigins: o.PROXY_CORS_ORIGINS ?? [],
     outbox: {
       maxAttempts: o.LOGOUT_RETRY_MAX_ATTEMPTS ?? DEFAULT_OUTBOX_POLICY.maxAttempts,
@@ -488,6 +549,9 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
         o.LOGOUT_JOB_RETENTION_SEC === undefined
           ? DEFAULT_OUTBOX_POLICY.retentionMs
           : o.LOGOUT_JOB_RETENTION_SEC * 1000,
+      maxOpenJobs: o.LOGOUT_MAX_OPEN_JOBS ?? DEFAULT_OUTBOX_POLICY.maxOpenJobs,
+      maxOpenJobsPerCaller:
+        o.LOGOUT_MAX_OPEN_JOBS_PER_CALLER ?? DEFAULT_OUTBOX_POLICY.maxOpenJobsPerCaller,
     },
   };
 }

@@ -38,6 +38,8 @@ export interface RouteContext {
   outbox: LogoutOutbox | undefined;
   /** Whether any caller credential (API key, user token) is configured. */
   callerAuthConfigured: boolean;
+  /** The caller's network address as this entry knows it (see AppDeps.clientAddress). */
+  clientAddress(c: ProxyContext): string | undefined;
   /** Names the route and its vendors for the log line and for problems. */
   begin(c: ProxyContext, route: string, vendors: VendorName[]): void;
   /** Upstream policy for this request (deadline, retries, reports). */

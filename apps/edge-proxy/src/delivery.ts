@@ -56,13 +56,22 @@ export function deliverMember(
   }
 }
 
-/** A failed attempt as the outbox keeps it: problem-shaped, never a token or a secret. */
+/**
+ * A failed attempt as the outbox keeps and shows it: our kind and the vendor's HTTP status, with
+ * its code only in the form of a code. Never text from the vendor, which may quote a token.
+ */
 export interface DeliveryError {
   code: string | number;
   kind: string;
-  detail: string;
   upstreamStatus: number | null;
   retryable: boolean;
+}
+
+/** A code the outbox keeps: a number, or a short identifier that quotes none of the body's secrets. */
+function storedCode(code: string | number, secrets: readonly string[]): string | number {
+  if (typeof code === "number") return code;
+  const quotes = secrets.some((secret) => secret.length >= 4 && code.includes(secret));
+  return /^[A-Za-z0-9_.-]{1,40}$/.test(code) && !quotes ? code : "VENDOR_ERROR";
 }
 
 /** What one outbox attempt did. */
@@ -77,15 +86,6 @@ export type AttemptOutcome =
 
 /** Runs one outbox attempt for a member: called by the in-memory and the Durable Object outboxes. */
 export type AttemptRunner = (member: FanOutMember, body: FanOutInput) => Promise<AttemptOutcome>;
-
-/** Replaces every stored secret found in `text` (a vendor may quote what it was sent). */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join("[redacted]");
-  }
-  return out;
-}
 
 /** The secret values of a body: tokens and session tokens. */
 export function secretsOf(body: FanOutInput): string[] {
@@ -147,9 +147,8 @@ export function attemptRunner(deps: AttemptDeps): AttemptRunner {
       return {
         ok: false,
         error: {
-          code: document.code,
+          code: storedCode(document.code, secretsOf(body)),
           kind: document.kind,
-          detail: redact(document.detail, secretsOf(body)),
           upstreamStatus: document.upstreamStatus,
           retryable: document.retryable,
         },

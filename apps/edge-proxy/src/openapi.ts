@@ -330,7 +330,7 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "logoutEverywhere",
         summary: "Log out of several vendors at once",
         description:
-          "Each member is the body of that vendor's route (fungame: { token }). All named vendors are called concurrently. 200 when all succeed, 207 with per-vendor results when some fail. An `ebet` member needs caller auth, checked before any vendor is called. `Prefer: respond-async`: 202, then delivery with retries.",
+          "Each member is the body of that vendor's route (fungame: { token }). All named vendors are called concurrently. 200 when all succeed, 207 with per-vendor results when some fail. An `ebet` member needs caller auth, checked before any vendor is called. `Prefer: respond-async`: 202, then delivery with retries; the job belongs to the credential presented, if any. Open jobs are capped per caller (429 TOO_MANY_OPEN_JOBS) and in all (503 OUTBOX_FULL).",
         tags: ["fan-out"],
         security: [{}, { callerAuth: [] }],
         parameters: [
@@ -368,6 +368,7 @@ export const openApiDocument: OpenApiDocument = {
           "401": response("Unauthorized"),
           "403": response("Forbidden"),
           "429": response("RateLimited"),
+          "503": response("Unavailable"),
         },
       },
     },
@@ -376,9 +377,9 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "logoutJob",
         summary: "The state of an asynchronous logout",
         description:
-          "Per vendor: state, attempts, last error. Finished jobs are deleted after LOGOUT_JOB_RETENTION_SEC.",
+          "Per vendor: state, attempts, last error. Only the credential that created the job sees it (anyone with the id, for a job created without one); others get the unknown-id 404. Finished jobs are deleted after LOGOUT_JOB_RETENTION_SEC.",
         tags: ["fan-out"],
-        security: [{ callerAuth: [] }],
+        security: [{}, { callerAuth: [] }],
         parameters: [
           requestIdParameter,
           {
@@ -733,11 +734,12 @@ export const openApiDocument: OpenApiDocument = {
       },
       DeliveryError: {
         type: "object",
-        required: ["code", "kind", "detail", "upstreamStatus", "retryable"],
+        description:
+          "No text from the vendor: a code that is not a short identifier is VENDOR_ERROR.",
+        required: ["code", "kind", "upstreamStatus", "retryable"],
         properties: {
           code: { type: ["string", "integer"] },
           kind: { type: "string" },
-          detail: { type: "string" },
           upstreamStatus: { type: ["integer", "null"] },
           retryable: { type: "boolean" },
         },
@@ -806,12 +808,12 @@ export const openApiDocument: OpenApiDocument = {
       }),
       Forbidden: problemResponse("The user token's subject is not the request's username."),
       NotFound: problemResponse(
-        "Vendor not configured on this proxy (VENDOR_NOT_CONFIGURED), or the vendor does not know the user.",
+        "Vendor not configured on this proxy (VENDOR_NOT_CONFIGURED), the vendor does not know the user, or no job the caller may see (JOB_NOT_FOUND).",
       ),
       PayloadTooLarge: problemResponse("The body is over 16 KiB."),
       UnsupportedMediaType: problemResponse("The body is not sent as application/json."),
       RateLimited: problemResponse(
-        "Over PROXY_RATE_LIMIT (RATE_LIMITED), or the vendor asked to slow down.",
+        "Over PROXY_RATE_LIMIT (RATE_LIMITED), too many open jobs (TOO_MANY_OPEN_JOBS), or the vendor asked to slow down.",
         {
           "Retry-After": { description: "Seconds.", schema: { type: "integer", minimum: 1 } },
           RateLimit: { description: 'e.g. `"caller";r=0;t=60`', schema: { type: "string" } },
@@ -826,12 +828,15 @@ export const openApiDocument: OpenApiDocument = {
         "The proxy's own settings are refused (e.g. eBET 4026 bad signature, 4027 IP not allowed), or an internal error.",
       ),
       UpstreamError: problemResponse("The vendor answered something the proxy cannot use."),
-      Unavailable: problemResponse("The vendor did not answer in time, or is down.", {
-        "Retry-After": {
-          description: "Seconds, when the vendor said.",
-          schema: { type: "integer" },
+      Unavailable: problemResponse(
+        "The vendor did not answer in time, or is down; or OUTBOX_FULL.",
+        {
+          "Retry-After": {
+            description: "Seconds, when the vendor said.",
+            schema: { type: "integer" },
+          },
         },
-      }),
+      ),
     },
   },
 };

@@ -1,5 +1,7 @@
 // Asynchronous logouts: the job, its per-vendor state machine (backoff with jitter, bounded attempts
-// and age, retention), the public view, and an in-memory outbox for the Bun, Deno and Node entries.
+// and age, retention), its owner and open-job caps, the public view, and an in-memory outbox for the
+// Bun, Deno and Node entries.
+import { timingSafeEqual } from "@x/core-signing";
 import type { OutboxPolicy } from "./config.ts";
 import {
   type AttemptOutcome,
@@ -47,6 +49,28 @@ export interface StoredJob {
   deleteAt: number | null;
   vendors: Partial<Record<FanOutMember, VendorDelivery>>;
   input: Partial<FanOutInput>;
+  /**
+   * ownerOf() the creating caller's credential, null for a job created without one; absent on
+   * jobs stored before jobs had owners (readable as they were then: by any authenticated caller).
+   */
+  owner?: string | null;
+  /** The open-jobs counter that holds this job's slot until it is finished; null once released. */
+  counter?: string | null;
+}
+
+/** Who creates a job: its owner and whom the open-job caps count it against. */
+export interface JobRequest {
+  requestId: string;
+  /** ownerOf() the caller's credential; null when the caller presented none. */
+  owner: string | null;
+  /** The caller for the caps: the owner, else a digest of the client's address. */
+  caller: string;
+}
+
+/** A job as the outbox found it: its view and its owner, for the route to decide who may see it. */
+export interface FoundJob {
+  view: JobView;
+  owner: string | null | undefined;
 }
 
 /** The JSON of GET /v1/logout/{id} and of the 202. */
@@ -74,18 +98,63 @@ export interface JobView {
 
 /** Where asynchronous logouts go: a Durable Object per job on Workers, memory elsewhere. */
 export interface LogoutOutbox {
-  /** Stores the job and schedules its first attempts at once; answers its view. */
-  enqueue(body: FanOutInput, requestId: string): Promise<JobView>;
-  /** The job's view; undefined when it is unknown, expired or deleted. */
-  get(id: string): Promise<JobView | undefined>;
+  /**
+   * Stores the job and schedules its first attempts at once; answers its view. Throws a 429
+   * problem when the caller has too many open jobs, a 503 when the outbox is full.
+   */
+  enqueue(body: FanOutInput, request: JobRequest): Promise<JobView>;
+  /** The job and its owner; undefined when it is unknown, expired or deleted. */
+  get(id: string): Promise<FoundJob | undefined>;
 }
+
+const encoder = new TextEncoder();
+
+/**
+ * Whether `reader` (ownerOf() their credential, null without one) may see a job of `owner`: a job
+ * without an owner is readable by its id alone; an owned one by its owner only; one stored before
+ * jobs had owners by any authenticated caller, or by anyone when no caller auth is configured.
+ */
+export function mayRead(
+  owner: string | null | undefined,
+  reader: string | null,
+  callerAuthConfigured: boolean,
+): boolean {
+  if (owner === null) return true;
+  if (owner === undefined) return reader !== null || !callerAuthConfigured;
+  return reader !== null && timingSafeEqual(encoder.encode(owner), encoder.encode(reader));
+}
+
+/** A caller over LOGOUT_MAX_OPEN_JOBS_PER_CALLER: 429, retry when some of its jobs are done. */
+export function tooManyOpenJobs(limit: number): ProblemError {
+  return new ProblemError({
+    kind: "rate_limited",
+    code: "TOO_MANY_OPEN_JOBS",
+    detail: `${limit} logout jobs of this caller are not finished yet`,
+    retryable: true,
+    headers: { "retry-after": String(OPEN_JOBS_RETRY_AFTER_SEC) },
+  });
+}
+
+/** Every slot of LOGOUT_MAX_OPEN_JOBS taken: 503, retry later or log out synchronously. */
+export function outboxFull(): ProblemError {
+  return new ProblemError({
+    kind: "unavailable",
+    code: "OUTBOX_FULL",
+    detail: "too many logout jobs are not finished; retry later or log out synchronously",
+    retryable: true,
+    headers: { "retry-after": String(OPEN_JOBS_RETRY_AFTER_SEC) },
+  });
+}
+
+/** Jobs usually finish within seconds; a caller or outbox at its cap is told to wait this long. */
+export const OPEN_JOBS_RETRY_AFTER_SEC = 60;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function newJob(
   id: string,
   body: FanOutInput,
-  requestId: string,
+  request: Pick<JobRequest, "requestId" | "owner">,
   now: number,
   policy: OutboxPolicy,
 ): StoredJob {
@@ -108,7 +177,8 @@ export function newJob(
   return {
     version: 1,
     id,
-    requestId,
+    requestId: request.requestId,
+    owner: request.owner,
     createdAt: now,
     updatedAt: now,
     expiresAt: now + policy.maxAgeMs,
@@ -148,13 +218,19 @@ export function viewOf(job: StoredJob): JobView {
           state: d.state,
           attempts: d.attempts,
           nextAttemptAt: iso(d.nextAttemptAt),
-          lastError: d.lastError,
+          lastError: d.lastError === null ? null : deliveryErrorView(d.lastError),
           failure: d.failure,
           alreadyLoggedOut: d.alreadyLoggedOut,
         },
       ]),
     ),
   };
+}
+
+/** The members a failed attempt shows; jobs stored before kept a `detail` too, never shown. */
+function deliveryErrorView(error: DeliveryError): DeliveryError {
+  const { code, kind, upstreamStatus, retryable } = error;
+  return { code, kind, upstreamStatus, retryable };
 }
 
 /**
@@ -218,7 +294,6 @@ export function takeDue(job: StoredJob, now: number, policy: OutboxPolicy): FanO
 const INTERRUPTED: DeliveryError = {
   code: "ATTEMPT_INTERRUPTED",
   kind: "unavailable",
-  detail: "a restart cut this attempt short",
   upstreamStatus: null,
   retryable: true,
 };
@@ -322,7 +397,6 @@ export async function runDue(
           error: {
             code: "INTERNAL_ERROR",
             kind: "internal",
-            detail: "the attempt failed unexpectedly",
             upstreamStatus: null,
             retryable: true,
           },
@@ -351,17 +425,21 @@ const REAL_TIMERS: TimerApi = {
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-/** Jobs the in-memory outbox holds at most, finished ones included. */
-export const MEMORY_OUTBOX_MAX_JOBS = 10_000;
-
 /**
  * The outbox of the Bun, Deno and Node entries: the same jobs, states and backoff as on Workers, run
  * by timers in this process. Not durable: jobs not yet delivered are lost when the process stops.
- * Bounded: when full, the oldest finished job is dropped before its retention ends; with no finished
- * job to drop, a new job is refused (503 OUTBOX_FULL).
+ * Bounded: it holds at most LOGOUT_MAX_OPEN_JOBS jobs, finished ones included; when full, the oldest
+ * finished job is dropped before its retention ends; with no finished job to drop, a new job is
+ * refused (503 OUTBOX_FULL). A caller with LOGOUT_MAX_OPEN_JOBS_PER_CALLER jobs not finished is
+ * refused another (429 TOO_MANY_OPEN_JOBS).
  */
 export class MemoryOutbox implements LogoutOutbox {
-  readonly #jobs = new Map<string, { job: StoredJob; timer: unknown; running: Promise<void> }>();
+  readonly #jobs = new Map<
+    string,
+    { job: StoredJob; caller: string | null; timer: unknown; running: Promise<void> }
+  >();
+  /** Jobs not finished, per caller. */
+  readonly #open = new Map<string, number>();
   readonly #run: AttemptRunner;
   readonly #policy: OutboxPolicy;
   readonly #now: () => number;
@@ -376,10 +454,11 @@ export class MemoryOutbox implements LogoutOutbox {
       now?: () => number;
       random?: () => number;
       timers?: TimerApi;
+      /** Jobs held at most; defaults to the policy's maxOpenJobs. */
       maxJobs?: number;
     },
   ) {
-    this.#maxJobs = options.maxJobs ?? MEMORY_OUTBOX_MAX_JOBS;
+    this.#maxJobs = options.maxJobs ?? options.policy.maxOpenJobs;
     this.#run = run;
     this.#policy = options.policy;
     this.#now = options.now ?? (() => Date.now());
@@ -387,25 +466,28 @@ export class MemoryOutbox implements LogoutOutbox {
     this.#timers = options.timers ?? REAL_TIMERS;
   }
 
-  async enqueue(body: FanOutInput, requestId: string): Promise<JobView> {
-    if (this.#jobs.size >= this.#maxJobs) this.#dropOldestFinished();
-    if (this.#jobs.size >= this.#maxJobs) {
-      throw new ProblemError({
-        kind: "unavailable",
-        code: "OUTBOX_FULL",
-        detail: `this process holds ${this.#maxJobs} logout jobs not yet delivered; retry later or log out synchronously`,
-        retryable: true,
-      });
+  async enqueue(body: FanOutInput, request: JobRequest): Promise<JobView> {
+    const open = this.#open.get(request.caller) ?? 0;
+    if (open >= this.#policy.maxOpenJobsPerCaller) {
+      throw tooManyOpenJobs(this.#policy.maxOpenJobsPerCaller);
     }
-    const job = newJob(randomJobId(), body, requestId, this.#now(), this.#policy);
-    this.#jobs.set(job.id, { job, timer: undefined, running: Promise.resolve() });
+    if (this.#jobs.size >= this.#maxJobs) this.#dropOldestFinished();
+    if (this.#jobs.size >= this.#maxJobs) throw outboxFull();
+    const job = newJob(randomJobId(), body, request, this.#now(), this.#policy);
+    this.#open.set(request.caller, open + 1);
+    this.#jobs.set(job.id, {
+      job,
+      caller: request.caller,
+      timer: undefined,
+      running: Promise.resolve(),
+    });
     this.#schedule(job.id);
     return viewOf(job);
   }
 
-  async get(id: string): Promise<JobView | undefined> {
+  async get(id: string): Promise<FoundJob | undefined> {
     const entry = this.#jobs.get(id);
-    return entry === undefined ? undefined : viewOf(entry.job);
+    return entry === undefined ? undefined : { view: viewOf(entry.job), owner: entry.job.owner };
   }
 
   /** Resolves when no attempt of any job is in flight (for tests and orderly shutdown). */
@@ -423,16 +505,25 @@ export class MemoryOutbox implements LogoutOutbox {
     }
   }
 
+  /** Gives a finished job's slot back to its caller, once. */
+  #release(entry: { job: StoredJob; caller: string | null }): void {
+    if (entry.job.finishedAt === null || entry.caller === null) return;
+    const open = (this.#open.get(entry.caller) ?? 1) - 1;
+    if (open > 0) this.#open.set(entry.caller, open);
+    else this.#open.delete(entry.caller);
+    entry.caller = null;
+  }
+
   #schedule(id: string): void {
     const entry = this.#jobs.get(id);
     if (entry === undefined) return;
+    this.#release(entry);
     if (entry.timer !== undefined) this.#timers.clear(entry.timer);
     const at = nextWake(entry.job);
     entry.timer = undefined;
     if (at === null) return;
     entry.timer = this.#timers.set(() => this.#wake(id), Math.max(0, at - this.#now()));
   }
-
   #wake(id: string): void {
     const entry = this.#jobs.get(id);
     if (entry === undefined) return;

@@ -52,8 +52,18 @@ export function problemType(kind: ProblemKind): string {
   return `urn:x-edge-proxy:problem:${kind}`;
 }
 
+/** Whether `kind` is one of ours: an own key of the table, never a name inherited from Object. */
+export function isProblemKind(kind: unknown): kind is ProblemKind {
+  return typeof kind === "string" && Object.hasOwn(KIND_STATUS, kind);
+}
+
+/** A kind no table knows (a vendor's error of another vocabulary) is a bad answer from upstream. */
+function knownKind(kind: unknown): ProblemKind {
+  return isProblemKind(kind) ? kind : "upstream";
+}
+
 export function statusOf(kind: ProblemKind): number {
-  return KIND_STATUS[kind];
+  return KIND_STATUS[knownKind(kind)];
 }
 
 /** One refused input member: where it is in the body (dot path) and what is wrong, never its value. */
@@ -134,16 +144,17 @@ export function toProblemInit(error: unknown): ProblemInit {
 }
 
 export function buildProblem(init: ProblemInit, requestId: string): Problem {
-  const status = KIND_STATUS[init.kind];
+  const kind = knownKind(init.kind);
+  const status = KIND_STATUS[kind];
   const document: ProblemDocument = {
-    type: problemType(init.kind),
-    title: KIND_TITLE[init.kind],
+    type: problemType(kind),
+    title: KIND_TITLE[kind],
     status,
     detail: init.detail,
     vendor: init.vendor ?? null,
     code: init.code,
-    kind: init.kind,
-    retryable: init.retryable ?? (init.kind === "unavailable" || init.kind === "rate_limited"),
+    kind,
+    retryable: init.retryable ?? (kind === "unavailable" || kind === "rate_limited"),
     upstreamStatus: init.upstreamStatus ?? null,
     requestId,
     ...(init.field === undefined ? {} : { field: init.field }),

@@ -177,6 +177,56 @@ describe.each(RUNTIMES)("the %s entry", (runtime) => {
     }
   });
 
+  it("behind a trusted proxy, gives each forwarded client its own budget", async () => {
+    // The test's connections come from 127.0.0.1: trusted here, so X-Forwarded-For is read.
+    const limited = await startEntry(runtime, {
+      ...simulators.env,
+      PROXY_RATE_LIMIT: "1/3600",
+      PROXY_TRUSTED_PROXIES: "127.0.0.1, ::1",
+    });
+    try {
+      const get = (forwarded: string) =>
+        fetch(`${limited.url}/openapi.json`, { headers: { "x-forwarded-for": forwarded } });
+      expect((await get("198.51.100.1")).status).toBe(200);
+      expect((await get("198.51.100.2")).status).toBe(200);
+      // A spoofed left-most entry does not give the first client a new budget.
+      const again = await get("203.0.113.77, 198.51.100.1");
+      expect(again.status).toBe(429);
+      expect(await json(again)).toMatchObject({ code: "RATE_LIMITED" });
+      expect((await get("2001:db8::1")).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it("ignores X-Forwarded-For from a peer that is not a trusted proxy", async () => {
+    const limited = await startEntry(runtime, {
+      ...simulators.env,
+      PROXY_RATE_LIMIT: "1/3600",
+      PROXY_TRUSTED_PROXIES: "10.0.0.0/8",
+    });
+    try {
+      const get = (forwarded: string) =>
+        fetch(`${limited.url}/openapi.json`, { headers: { "x-forwarded-for": forwarded } });
+      expect((await get("198.51.100.1")).status).toBe(200);
+      expect((await get("198.51.100.2")).status).toBe(429);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it("refuses a bad PROXY_TRUSTED_PROXIES entry by name at startup", async () => {
+    const group = spawnEntry(runtime, { PROXY_TRUSTED_PROXIES: "10.0.0.0/8, proxy.internal" });
+    const exit = await Promise.race([
+      group.exited,
+      runtimes.sleep(20_000).then(() => ({ code: "timeout", signal: null })),
+    ]);
+    await runtimes.stopGroup(group);
+    const output = group.output.join("\n");
+    expect(exit.code, output).toBe(1);
+    expect(output).toMatch(/PROXY_TRUSTED_PROXIES: .*"proxy\.internal"/);
+  });
+
   it("refuses a bad configuration: every variable by name, no secret, no stack trace, exit 1", async () => {
     const secret = "-----BEGIN PRIVATE KEY-----\nnot-really-a-key!\n-----END PRIVATE KEY-----";
     const group = spawnEntry(runtime, {

@@ -15,6 +15,14 @@ import {
 
 const secret = new TextEncoder().encode(USER_JWT_SECRET);
 
+/** What a JWKS needs beside its URL: the issuer and audience of tokens minted for this proxy. */
+const JWKS_CLAIMS = { PROXY_JWT_ISSUER: "https://id.example", PROXY_JWT_AUDIENCE: "edge-proxy" };
+const JWKS_ENV = {
+  PROXY_JWT_SECRET: undefined,
+  PROXY_JWKS_URL: `https://${HOSTS.jwks}/jwks`,
+  ...JWKS_CLAIMS,
+};
+
 async function userToken(
   sub: string | undefined,
   options: { expiresIn?: string | number; key?: Uint8Array; alg?: string } = {},
@@ -143,13 +151,14 @@ describe("eBET caller auth", () => {
       env: {
         PROXY_JWT_SECRET: undefined,
         PROXY_JWKS_URL: `https://${HOSTS.jwks}/.well-known/jwks.json`,
-        PROXY_JWT_ISSUER: "https://id.example",
+        ...JWKS_CLAIMS,
       },
     });
     const sign = (sub: string, iss = "https://id.example") =>
       new SignJWT({ sub })
         .setProtectedHeader({ alg: "ES256", kid: "k1" })
         .setIssuer(iss)
+        .setAudience("edge-proxy")
         .setExpirationTime("5m")
         .sign(privateKey);
     const ok = await h.request("/v1/ebet/logout", {
@@ -175,15 +184,54 @@ describe("eBET caller auth", () => {
     expect(key.status).toBe(200);
   });
 
+  it("refuses a token of the same JWKS minted for another application or by another issuer", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    jwksAnswer.body = { keys: [jwk] };
+    jwksAnswer.status = 200;
+    const h = await createHarness({ env: { ...JWKS_ENV } });
+    const sign = (claims: { iss?: string; aud?: string | string[] }) => {
+      const jwt = new SignJWT({ sub: "demo" })
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setExpirationTime("5m");
+      if (claims.iss !== undefined) jwt.setIssuer(claims.iss);
+      if (claims.aud !== undefined) jwt.setAudience(claims.aud);
+      return jwt.sign(privateKey);
+    };
+    const logout = async (bearer: string) =>
+      h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer });
+    const good = { iss: "https://id.example", aud: "edge-proxy" };
+    expect((await logout(await sign(good))).status).toBe(200);
+    expect((await logout(await sign({ ...good, aud: ["other-app", "edge-proxy"] }))).status).toBe(
+      200,
+    );
+    const calls = h.sims.ebet.calls.length;
+    for (const claims of [
+      { ...good, aud: "other-app" },
+      { ...good, iss: "https://other-issuer.example" },
+      { iss: good.iss },
+      { aud: good.aud },
+    ]) {
+      const problem = await readProblem(await logout(await sign(claims)));
+      expect(problem, JSON.stringify(claims)).toMatchObject({
+        status: 401,
+        code: "TOKEN_CLAIM_INVALID",
+      });
+    }
+    expect(h.sims.ebet.calls.length).toBe(calls);
+  });
+
   it("answers 503 when the JWKS cannot be fetched, without calling eBET", async () => {
     jwksAnswer.body = "<html>down</html>";
     jwksAnswer.status = 502;
     const h = await createHarness({
-      env: { PROXY_JWT_SECRET: undefined, PROXY_JWKS_URL: `https://${HOSTS.jwks}/jwks` },
+      env: { ...JWKS_ENV },
     });
     const { privateKey } = await generateKeyPair("ES256");
     const token = await new SignJWT({ sub: "demo" })
       .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer(JWKS_CLAIMS.PROXY_JWT_ISSUER)
+      .setAudience(JWKS_CLAIMS.PROXY_JWT_AUDIENCE)
       .setExpirationTime("5m")
       .sign(privateKey);
     const problem = await readProblem(
@@ -198,6 +246,8 @@ describe("eBET caller auth", () => {
     const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
     const token = await new SignJWT({ sub: "demo" })
       .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer(JWKS_CLAIMS.PROXY_JWT_ISSUER)
+      .setAudience(JWKS_CLAIMS.PROXY_JWT_AUDIENCE)
       .setExpirationTime("5m")
       .sign(privateKey);
     // A valid key set padded past the limit: read whole, it would verify the token.
@@ -222,7 +272,7 @@ describe("eBET caller auth", () => {
     };
     for (const streamed of [false, true]) {
       const h = await createHarness({
-        env: { PROXY_JWT_SECRET: undefined, PROXY_JWKS_URL: `https://${HOSTS.jwks}/jwks` },
+        env: { ...JWKS_ENV },
         wrapFetch: serve(streamed),
       });
       const problem = await readProblem(
@@ -237,7 +287,7 @@ describe("eBET caller auth", () => {
     jwksAnswer.body = { keys: [jwk] };
     jwksAnswer.status = 200;
     const ok = await createHarness({
-      env: { PROXY_JWT_SECRET: undefined, PROXY_JWKS_URL: `https://${HOSTS.jwks}/jwks` },
+      env: { ...JWKS_ENV },
     });
     const response = await ok.request("/v1/ebet/logout", {
       json: { username: "demo" },

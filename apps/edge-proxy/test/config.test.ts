@@ -143,6 +143,8 @@ describe("loadConfig", () => {
     ]);
     const issues = issuesOf({
       PROXY_JWKS_URL: "https://id.example/jwks",
+      PROXY_JWT_ISSUER: "https://id.example",
+      PROXY_JWT_AUDIENCE: "edge-proxy",
       PROXY_JWT_SECRET: "x".repeat(32),
       UPSTREAM_TIMEOUT_MS: "4000",
       UPSTREAM_DEADLINE_MS: "3000",
@@ -161,6 +163,8 @@ describe("loadConfig", () => {
       EBET_CHANNEL_ID: "1",
       EBET_PRIVATE_KEY: key,
       PROXY_JWKS_URL: "https://id.example/jwks",
+      PROXY_JWT_ISSUER: "https://id.example",
+      PROXY_JWT_AUDIENCE: "edge-proxy",
     });
     for (const form of [
       EBET_TEST_PRIVATE_KEY,
@@ -192,6 +196,8 @@ describe("loadConfig", () => {
       EBET_CHANNEL_ID: 3,
       EBET_PRIVATE_KEY: EBET_TEST_PRIVATE_KEY,
       PROXY_JWKS_URL: "https://id.example/.well-known/jwks.json",
+      PROXY_JWT_ISSUER: "https://id.example",
+      PROXY_JWT_AUDIENCE: "edge-proxy",
       PROXY_CORS_ORIGINS: "*",
     });
     expect(config.corsOrigins).toEqual(["*"]);
@@ -201,6 +207,99 @@ describe("loadConfig", () => {
   it("refuses a value that is not a string or number", () => {
     expect(issuesOf({ LANCENS_BASE_URL: { url: "x" } })).toEqual([
       { name: "LANCENS_BASE_URL", message: "must be a string" },
+    ]);
+  });
+
+  it("requires PROXY_JWT_ISSUER and PROXY_JWT_AUDIENCE with a JWKS, by name", () => {
+    const jwks = { PROXY_JWKS_URL: "https://id.example/jwks" };
+    expect(issuesOf(jwks).map((issue) => issue.name)).toEqual([
+      "PROXY_JWT_ISSUER",
+      "PROXY_JWT_AUDIENCE",
+    ]);
+    expect(issuesOf({ ...jwks, PROXY_JWT_ISSUER: "https://id.example" })).toEqual([
+      { name: "PROXY_JWT_AUDIENCE", message: "is required with PROXY_JWKS_URL" },
+    ]);
+    expect(issuesOf({ ...jwks, PROXY_JWT_AUDIENCE: "edge-proxy" })).toEqual([
+      { name: "PROXY_JWT_ISSUER", message: "is required with PROXY_JWKS_URL" },
+    ]);
+    const config = loadConfig({
+      ...jwks,
+      PROXY_JWT_ISSUER: "https://id.example",
+      PROXY_JWT_AUDIENCE: "edge-proxy",
+    });
+    expect(config.auth).toMatchObject({
+      jwtIssuer: "https://id.example",
+      jwtAudience: "edge-proxy",
+    });
+    // The HS256 secret is the proxy's own: issuer and audience stay optional with it.
+    expect(loadConfig({ PROXY_JWT_SECRET: "x".repeat(32) }).auth.jwtIssuer).toBeUndefined();
+  });
+
+  it("refuses an http JWKS URL unless it is on this machine", () => {
+    const claims = { PROXY_JWT_ISSUER: "https://id.example", PROXY_JWT_AUDIENCE: "edge-proxy" };
+    for (const url of [
+      "http://id.example/jwks",
+      "http://10.0.0.1/jwks",
+      "http://128.0.0.1/jwks",
+      "http://[::2]/jwks",
+      "http://localhost.example/jwks",
+      "http://[::ffff:8.8.8.8]/jwks",
+    ]) {
+      expect(issuesOf({ ...claims, PROXY_JWKS_URL: url }), url).toEqual([
+        { name: "PROXY_JWKS_URL", message: expect.stringContaining("https") },
+      ]);
+    }
+    for (const url of [
+      "http://localhost:8080/jwks",
+      "http://127.0.0.1/jwks",
+      "http://127.8.9.10:9000/jwks",
+      "http://[::1]:9000/jwks",
+      "https://id.example/jwks",
+    ]) {
+      expect(loadConfig({ ...claims, PROXY_JWKS_URL: url }).auth.jwksUrl, url).toBe(url);
+    }
+  });
+
+  it("reads PROXY_TRUSTED_PROXIES and names a bad entry", () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    const ranges = loadConfig({
+      PROXY_TRUSTED_PROXIES: " 10.0.0.0/8, 192.0.2.7 ,fd00::/8, ::1",
+    }).trustedProxies;
+    expect(ranges.map((range) => [range.bytes.length, range.prefix])).toEqual([
+      [4, 8],
+      [4, 32],
+      [16, 8],
+      [16, 128],
+    ]);
+    const refused: [string, string][] = [
+      ["10.0.0.0/8, proxy.internal", '"proxy.internal"'],
+      ["10.0.0.0/33", '"10.0.0.0/33"'],
+      ["fd00::/129", '"fd00::/129"'],
+      ["10.0.0.1/8", "host bits"],
+      ["010.0.0.0/8", '"010.0.0.0/8"'],
+      ["10.0.0.0/8/8", '"10.0.0.0/8/8"'],
+      ["10.0.0.0/-1", '"10.0.0.0/-1"'],
+      ["0.0.0.0/0", "every address"],
+      ["::/0", "every address"],
+      [",", "at least one"],
+    ];
+    for (const [value, quoted] of refused) {
+      expect(issuesOf({ PROXY_TRUSTED_PROXIES: value }), value).toEqual([
+        { name: "PROXY_TRUSTED_PROXIES", message: expect.stringContaining(quoted) },
+      ]);
+    }
+  });
+
+  it("reads the open-job caps, with defaults, and names a bad one", () => {
+    expect(loadConfig({}).outbox).toMatchObject({ maxOpenJobs: 10_000, maxOpenJobsPerCaller: 100 });
+    expect(
+      loadConfig({ LOGOUT_MAX_OPEN_JOBS: "500", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "5" }).outbox,
+    ).toMatchObject({ maxOpenJobs: 500, maxOpenJobsPerCaller: 5 });
+    expect(
+      issuesOf({ LOGOUT_MAX_OPEN_JOBS: "0", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "many" }),
+    ).toEqual([
+      { name: "LOGOUT_MAX_OPEN_JOBS", message: expect.stringContaining('got "0"') },
+      { name: "LOGOUT_MAX_OPEN_JOBS_PER_CALLER", message: expect.stringContaining('got "many"') },
     ]);
   });
 });

@@ -23,6 +23,7 @@ import {
   createHarness,
   DEVICE,
   type Harness,
+  type HarnessOptions,
   jwksAnswer,
   readProblem,
   routerFor,
@@ -50,10 +51,19 @@ function routerOf(sims: Simulators): FetchLike {
   return routerFor(sims, jwksAnswer);
 }
 
-async function setup(extra: Record<string, unknown> = {}): Promise<Harness> {
+/** The Durable Object outbox with the open-job caps of these variables. */
+function durableOutbox(vars: Record<string, unknown> = POLICY_ENV): DurableObjectOutbox {
+  return new DurableObjectOutbox(namespace, env.OPEN_JOBS, loadConfig(vars).outbox);
+}
+
+async function setup(
+  extra: Record<string, unknown> = {},
+  deps: HarnessOptions["deps"] = {},
+): Promise<Harness> {
+  const vars = { ...POLICY_ENV, ...extra };
   const h = await createHarness({
-    env: { ...POLICY_ENV, ...extra },
-    deps: { outbox: () => new DurableObjectOutbox(namespace) },
+    env: vars,
+    deps: { outbox: () => durableOutbox(vars), ...deps },
   });
   configureOutboxObjects({
     env: h.env,
@@ -222,7 +232,6 @@ describe("POST /v1/logout with Prefer: respond-async (Durable Object outbox)", (
     expect(typeof job.vendors.fungame?.lastError?.code).not.toBe("undefined");
     expect(Object.keys(job.vendors.fungame?.lastError ?? {}).sort()).toEqual([
       "code",
-      "detail",
       "kind",
       "retryable",
       "upstreamStatus",
@@ -366,8 +375,8 @@ describe("POST /v1/logout with Prefer: respond-async (Durable Object outbox)", (
       await state.storage.put("job", job);
     });
     // A fresh instance reads the job from storage.
-    const fresh = new DurableObjectOutbox(namespace);
-    expect((await fresh.get(id))?.vendors.fungame?.state).toBe("delivering");
+    const fresh = durableOutbox();
+    expect((await fresh.get(id))?.view.vendors.fungame?.state).toBe("delivering");
     await fire(id);
     let job = await jobOf(h, id);
     expect(job.vendors.fungame).toMatchObject({
@@ -468,17 +477,29 @@ describe("outbox retry timing", () => {
 });
 
 describe("GET /v1/logout/{id}", () => {
-  it("needs caller auth", async () => {
+  it("refuses a credential that does not verify, naming no vendor", async () => {
     const h = await setup();
     const { id } = await accept(h, { fungame: { token: await h.sims.fungame.login("alice") } });
-    const anonymous = await h.request(`/v1/logout/${id}`);
-    expect(await readProblem(anonymous)).toMatchObject({
+    const wrong = await h.request(`/v1/logout/${id}`, { bearer: "not-a-key" });
+    expect(await readProblem(wrong)).toMatchObject({
       status: 401,
-      code: "MISSING_CREDENTIALS",
+      code: "INVALID_CREDENTIALS",
       vendor: null,
     });
-    const wrong = await h.request(`/v1/logout/${id}`, { bearer: "not-a-key" });
-    expect(await readProblem(wrong)).toMatchObject({ status: 401, code: "INVALID_CREDENTIALS" });
+  });
+
+  it("refuses an asynchronous logout with a credential that does not verify", async () => {
+    const h = await setup();
+    const response = await h.request("/v1/logout", {
+      json: { fungame: { token: await h.sims.fungame.login("alice") } },
+      bearer: "not-a-key",
+      headers: ASYNC,
+    });
+    expect(await readProblem(response)).toMatchObject({
+      status: 401,
+      code: "INVALID_CREDENTIALS",
+    });
+    expect(h.upstreamRequests).toEqual([]);
   });
 
   it("answers 404 for an unknown id and 400 naming the field for a malformed one", async () => {
@@ -620,16 +641,17 @@ describe("the in-memory outbox's bound", () => {
       maxJobs: 2,
     });
     const body = { ebet: { username: "demo" } };
-    const first = await outbox.enqueue(body, "r1");
+    const request = (requestId: string, caller = requestId) => ({ requestId, owner: null, caller });
+    const first = await outbox.enqueue(body, request("r1"));
     timers.runDue(clock);
     await outbox.idle();
-    expect((await outbox.get(first.id))?.status).toBe("delivered");
-    const second = await outbox.enqueue(body, "r2");
-    const third = await outbox.enqueue(body, "r3");
+    expect((await outbox.get(first.id))?.view.status).toBe("delivered");
+    const second = await outbox.enqueue(body, request("r2"));
+    const third = await outbox.enqueue(body, request("r3"));
     expect(await outbox.get(first.id)).toBeUndefined();
-    expect((await outbox.get(second.id))?.status).toBe("pending");
-    expect((await outbox.get(third.id))?.status).toBe("pending");
-    await expect(outbox.enqueue(body, "r4")).rejects.toMatchObject({
+    expect((await outbox.get(second.id))?.view.status).toBe("pending");
+    expect((await outbox.get(third.id))?.view.status).toBe("pending");
+    await expect(outbox.enqueue(body, request("r4"))).rejects.toMatchObject({
       init: { code: "OUTBOX_FULL", kind: "unavailable" },
     });
   });

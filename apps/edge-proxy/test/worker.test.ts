@@ -77,6 +77,8 @@ describe("worker entry", () => {
       UPSTREAM_TIMEOUT_MS: "soon",
       PROXY_JWT_SECRET: "leaky",
       PROXY_JWKS_URL: "https://id.example/jwks",
+      PROXY_JWT_ISSUER: "https://id.example",
+      PROXY_JWT_AUDIENCE: "edge-proxy",
     });
     const problem = await readProblem(response);
     expect(problem).toMatchObject({ status: 500, kind: "misconfigured", code: "CONFIG_INVALID" });

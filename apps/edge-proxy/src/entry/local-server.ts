@@ -2,7 +2,7 @@
 // deny-list and readable config errors, and public/ served as Workers static assets would serve it.
 import { MemoryRevocationList } from "@x/fungame";
 import { createApp } from "../app.ts";
-import { socketAddress } from "../client-address.ts";
+import { localClientAddress } from "../client-address.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { MemoryOutbox } from "../outbox.ts";
 
@@ -77,7 +77,10 @@ function staticAssets(read: ReadFile): (request: Request) => Promise<Response | 
     const extension = /\.([a-z0-9]+)$/i.exec(file.pathname)?.[1]?.toLowerCase() ?? "";
     return new Response(request.method === "HEAD" ? null : body, {
       headers: {
-        "content-type": CONTENT_TYPES[extension] ?? "application/octet-stream",
+        // An own key only: an extension such as "constructor" must not read Object's members.
+        "content-type": Object.hasOwn(CONTENT_TYPES, extension)
+          ? (CONTENT_TYPES[extension] as string)
+          : "application/octet-stream",
         "content-length": String(body.byteLength),
       },
     });
@@ -108,8 +111,9 @@ export function localApp(runtime: LocalRuntime): {
   const port = listenPort(env.PORT, fail);
   const app = createApp(config, {
     denyList: new MemoryRevocationList(),
-    // The entries pass the connection to app.fetch; X-Forwarded-For is never trusted.
-    clientAddress: socketAddress,
+    // The entries pass the connection to app.fetch; X-Forwarded-For is read only from the
+    // reverse proxies PROXY_TRUSTED_PROXIES lists.
+    clientAddress: localClientAddress(config.trustedProxies),
     // Prefer: respond-async works here too, but its jobs live in this process only.
     outbox: (run) => new MemoryOutbox(run, { policy: config.outbox }),
     assets: staticAssets(readFile),

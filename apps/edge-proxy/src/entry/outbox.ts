@@ -1,24 +1,32 @@
 // Durable logout delivery on Workers: one SQLite-backed Durable Object per job, driven by alarms, and
-// the LogoutOutbox the app uses over its namespace.
+// the LogoutOutbox the app uses over its namespace, each job holding an open-jobs slot until finished.
 import { DurableObject } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
 import { loadConfig, type OutboxPolicy } from "../config.ts";
 import { type AttemptDeps, type AttemptRunner, attemptRunner } from "../delivery.ts";
 import {
+  type FoundJob,
   isDueForDeletion,
+  type JobRequest,
   type JobView,
   type LogoutOutbox,
   newJob,
   nextWake,
+  outboxFull,
   recoverInterrupted,
   runDue,
   type StoredJob,
+  tooManyOpenJobs,
   viewOf,
 } from "../outbox.ts";
 import type { FanOutInput } from "../schemas.ts";
 import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
+import { OPEN_JOB_SHARDS, OPEN_SLOT_GRACE_MS, type OpenJobsObject, shardOf } from "./open-jobs.ts";
 
-type OutboxEnv = { DENY_LIST: DurableObjectNamespace<DenyListObject> } & Record<string, unknown>;
+type OutboxEnv = {
+  DENY_LIST: DurableObjectNamespace<DenyListObject>;
+  OPEN_JOBS?: DurableObjectNamespace<OpenJobsObject>;
+} & Record<string, unknown>;
 
 /**
  * What outbox objects in this isolate use instead of their defaults: variables laid over the
@@ -99,18 +107,26 @@ export class LogoutOutboxObject extends DurableObject<Cloudflare.Env> {
     else await this.ctx.storage.setAlarm(at);
   }
 
-  /** Stores a new job (once: a second call answers the first job) and wakes up at once for it. */
-  async create(body: FanOutInput, requestId: string): Promise<JobView> {
+  /**
+   * Stores a new job (once: a second call answers the first job) and wakes up at once for it.
+   * `counter` names the open-jobs shard holding its slot, given back when the job is finished.
+   */
+  async create(
+    body: FanOutInput,
+    request: Pick<JobRequest, "requestId" | "owner">,
+    counter: string | null,
+  ): Promise<JobView> {
     const existing = await this.#load();
     if (existing !== null) return viewOf(existing);
     const { policy, now } = this.#deps();
-    const job = newJob(this.ctx.id.toString(), body, requestId, now(), policy);
+    const job = newJob(this.ctx.id.toString(), body, request, now(), policy);
+    job.counter = counter;
     await this.#schedule(job);
     return viewOf(job);
   }
 
-  /** The job's view; null when there is none or it is past its retention. */
-  async view(): Promise<JobView | null> {
+  /** The job's view and owner; null when there is none or it is past its retention. */
+  async view(): Promise<FoundJob | null> {
     const job = await this.#load();
     if (job === null) return null;
     const { now } = this.#deps();
@@ -119,7 +135,21 @@ export class LogoutOutboxObject extends DurableObject<Cloudflare.Env> {
     if (!this.#busy && (await this.ctx.storage.getAlarm()) === null && nextWake(job) !== null) {
       await this.#schedule(job);
     }
-    return viewOf(job);
+    // Jobs stored before jobs had owners have none: `undefined`, not null.
+    return { view: viewOf(job), owner: job.owner };
+  }
+
+  /** Gives a finished job's open-jobs slot back; on failure the next wake-up tries again. */
+  async #release(job: StoredJob): Promise<void> {
+    const counters = (this.env as unknown as OutboxEnv).OPEN_JOBS;
+    if (job.finishedAt === null || !job.counter || counters === undefined) return;
+    try {
+      await counters.get(counters.idFromName(job.counter)).release(job.id);
+    } catch {
+      return;
+    }
+    job.counter = null;
+    await this.#save(job);
   }
 
   /** Resolves when no wake-up is running (tests drive alarms and then wait for this). */
@@ -140,6 +170,7 @@ export class LogoutOutboxObject extends DurableObject<Cloudflare.Env> {
       if (job === null) return;
       const { run, policy, now, random } = this.#deps();
       if (job.finishedAt !== null) {
+        await this.#release(job);
         if (isDueForDeletion(job, now())) {
           await this.ctx.storage.deleteAlarm();
           await this.ctx.storage.deleteAll();
@@ -151,26 +182,65 @@ export class LogoutOutboxObject extends DurableObject<Cloudflare.Env> {
       if (recoverInterrupted(job, now(), policy, random)) await this.#save(job);
       await runDue(job, run, { now, random, policy, save: (next) => this.#save(next) });
       await this.#schedule(job);
+      await this.#release(job);
     } finally {
       this.#busy = false;
     }
   }
 }
 
-/** The outbox over the LOGOUT_OUTBOX namespace: a new object per job, its id the job's id. */
+/**
+ * The outbox over the LOGOUT_OUTBOX namespace: a new object per job, its id the job's id. Each job
+ * first takes a slot in the OPEN_JOBS shard of its caller: a shard holds at most
+ * LOGOUT_MAX_OPEN_JOBS_PER_CALLER jobs of one caller and LOGOUT_MAX_OPEN_JOBS / 16 in all, so the
+ * shards together never hold more than LOGOUT_MAX_OPEN_JOBS.
+ */
 export class DurableObjectOutbox implements LogoutOutbox {
   readonly #namespace: DurableObjectNamespace<LogoutOutboxObject>;
+  readonly #counters: DurableObjectNamespace<OpenJobsObject>;
+  readonly #policy: OutboxPolicy;
+  readonly #now: () => number;
 
-  constructor(namespace: DurableObjectNamespace<LogoutOutboxObject>) {
+  constructor(
+    namespace: DurableObjectNamespace<LogoutOutboxObject>,
+    counters: DurableObjectNamespace<OpenJobsObject>,
+    policy: OutboxPolicy,
+    now: () => number = () => Date.now(),
+  ) {
     this.#namespace = namespace;
+    this.#counters = counters;
+    this.#policy = policy;
+    this.#now = now;
   }
 
-  async enqueue(body: FanOutInput, requestId: string): Promise<JobView> {
-    const stub = this.#namespace.get(this.#namespace.newUniqueId());
-    return (await stub.create(body, requestId)) as JobView;
+  async enqueue(body: FanOutInput, request: JobRequest): Promise<JobView> {
+    const objectId = this.#namespace.newUniqueId();
+    const id = objectId.toString();
+    const shard = shardOf(request.caller);
+    const counter = this.#counters.get(this.#counters.idFromName(shard));
+    const now = this.#now();
+    const perCaller = this.#policy.maxOpenJobsPerCaller;
+    const verdict = await counter.acquire(
+      id,
+      request.caller,
+      now + this.#policy.maxAgeMs + OPEN_SLOT_GRACE_MS,
+      now,
+      { perCaller, perShard: Math.max(1, Math.floor(this.#policy.maxOpenJobs / OPEN_JOB_SHARDS)) },
+    );
+    if (verdict === "caller_full") throw tooManyOpenJobs(perCaller);
+    if (verdict === "shard_full") throw outboxFull();
+    try {
+      const { requestId, owner } = request;
+      return (await this.#namespace
+        .get(objectId)
+        .create(body, { requestId, owner }, shard)) as JobView;
+    } catch (error) {
+      await counter.release(id).catch(() => {});
+      throw error;
+    }
   }
 
-  async get(id: string): Promise<JobView | undefined> {
+  async get(id: string): Promise<FoundJob | undefined> {
     let objectId: DurableObjectId;
     try {
       objectId = this.#namespace.idFromString(id);
@@ -178,7 +248,7 @@ export class DurableObjectOutbox implements LogoutOutbox {
       // Well-formed but not an id of this namespace: no such job.
       return undefined;
     }
-    const view = (await this.#namespace.get(objectId).view()) as JobView | null;
-    return view ?? undefined;
+    const found = (await this.#namespace.get(objectId).view()) as FoundJob | null;
+    return found ?? undefined;
   }
 }

@@ -5,10 +5,12 @@ import { ConfigError, loadConfig } from "../config.ts";
 import type { ProxyEnv } from "../context.ts";
 import { buildProblem, problemResponse } from "../problem.ts";
 import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
+import type { OpenJobsObject } from "./open-jobs.ts";
 import { DurableObjectOutbox, type LogoutOutboxObject } from "./outbox.ts";
 import { DurableObjectReplayGuard, type ReplayGuardObject } from "./replay-guard.ts";
 
 export { DenyListObject } from "./deny-list.ts";
+export { OpenJobsObject } from "./open-jobs.ts";
 export { LogoutOutboxObject } from "./outbox.ts";
 export { ReplayGuardObject } from "./replay-guard.ts";
 
@@ -16,6 +18,8 @@ export interface WorkerBindings {
   DENY_LIST: DurableObjectNamespace<DenyListObject>;
   /** Asynchronous logouts; without it `Prefer: respond-async` is ignored. */
   LOGOUT_OUTBOX?: DurableObjectNamespace<LogoutOutboxObject>;
+  /** Open logout jobs per caller shard; required with LOGOUT_OUTBOX (the open-job caps). */
+  OPEN_JOBS?: DurableObjectNamespace<OpenJobsObject>;
   /** eBET login notifications seen, shared by every isolate; without it each isolate keeps its own. */
   REPLAY_GUARD?: DurableObjectNamespace<ReplayGuardObject>;
   ASSETS?: Fetcher;
@@ -29,8 +33,18 @@ let cached: { env: WorkerEnv; app: Hono<ProxyEnv> } | undefined;
 export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
   if (cached?.env === env) return cached.app;
   const config = loadConfig(env);
+  if (config.trustedProxies.length > 0) {
+    // Cloudflare's edge sets CF-Connecting-IP itself: no forwarded header is read here.
+    throw new ConfigError([
+      { name: "PROXY_TRUSTED_PROXIES", message: "is not read on Workers (CF-Connecting-IP is)" },
+    ]);
+  }
   const assets = env.ASSETS;
   const outboxes = env.LOGOUT_OUTBOX;
+  const counters = env.OPEN_JOBS;
+  if (outboxes !== undefined && counters === undefined) {
+    throw new ConfigError([{ name: "OPEN_JOBS", message: "is required with LOGOUT_OUTBOX" }]);
+  }
   const app = createApp(config, {
     denyList: new DurableObjectDenyList(env.DENY_LIST),
     // Set by Cloudflare's edge for every request; callers cannot forge it.
@@ -38,7 +52,9 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
     ...(env.REPLAY_GUARD === undefined
       ? {}
       : { replayGuard: new DurableObjectReplayGuard(env.REPLAY_GUARD) }),
-    ...(outboxes === undefined ? {} : { outbox: () => new DurableObjectOutbox(outboxes) }),
+    ...(outboxes === undefined || counters === undefined
+      ? {}
+      : { outbox: () => new DurableObjectOutbox(outboxes, counters, config.outbox) }),
     ...(assets === undefined
       ? {}
       : {
