@@ -230,6 +230,7 @@ export class VendorGateway {
       () =>
         new FunGameClient({
           baseUrl: config.baseUrl,
+          treat500AsLoggedOut: config.treat500AsLoggedOut,
           fetch: this.#deps.fetchFor("fungame"),
           maxBodyBytes: UPSTREAM_MAX_BODY_BYTES,
         }),
