@@ -18,6 +18,8 @@ export interface FunGameConfig {
   baseUrl: string;
   /** FunGame's `Jwt:Key`: when set, the proxy verifies tokens itself. A secret. */
   jwtSecret: string | undefined;
+  /** Newer servers' logout 500 "退出登录失败！服务器可能暂时无法处理此请求。" counts as already logged out. */
+  treat500AsLoggedOut: boolean;
 }
 
 export interface SdkAuthConfig {
@@ -129,6 +131,7 @@ export const CONFIG_VARIABLES = [
   "EBET_TIMESTAMP_UNIT",
   "FUNGAME_BASE_URL",
   "FUNGAME_JWT_SECRET",
+  "FUNGAME_TREAT_500_AS_LOGGED_OUT",
   "SDK_AUTH_BASE_URL",
   "SDK_AUTH_CLIENT_ID",
   "SDK_AUTH_TENANT_ID",
@@ -344,6 +347,12 @@ const EnvSchema = v.object({
   ),
   FUNGAME_BASE_URL: v.optional(baseUrl),
   FUNGAME_JWT_SECRET: v.optional(hs256Secret),
+  FUNGAME_TREAT_500_AS_LOGGED_OUT: v.optional(
+    v.picklist(
+      ["true", "false"],
+      (issue) => `must be "true" or "false", got ${JSON.stringify(issue.input)}`,
+    ),
+  ),
   SDK_AUTH_BASE_URL: v.optional(baseUrl),
   SDK_AUTH_CLIENT_ID: v.optional(headerSafe),
   SDK_AUTH_TENANT_ID: v.optional(headerSafe),
@@ -512,7 +521,11 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
           }
         : undefined,
     fungame: o.FUNGAME_BASE_URL
-      ? { baseUrl: o.FUNGAME_BASE_URL, jwtSecret: o.FUNGAME_JWT_SECRET }
+      ? {
+          baseUrl: o.FUNGAME_BASE_URL,
+          jwtSecret: o.FUNGAME_JWT_SECRET,
+          treat500AsLoggedOut: o.FUNGAME_TREAT_500_AS_LOGGED_OUT === "true",
+        }
       : undefined,
     sdkAuth:
       o.SDK_AUTH_BASE_URL && o.SDK_AUTH_CLIENT_ID

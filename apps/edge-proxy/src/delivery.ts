@@ -21,12 +21,16 @@ export function vendorOf(member: FanOutMember): VendorName {
   return (FAN_OUT_MEMBERS.find(([name]) => name === member) as (typeof FAN_OUT_MEMBERS)[number])[1];
 }
 
-/** Calls the vendor of `member` with its part of the body; throws what the gateway throws. */
+/**
+ * Calls the vendor of `member` with its part of the body; throws what the gateway throws.
+ * `claimId` names the attempt for the FunGame deny-list (a job's retries share it).
+ */
 export function deliverMember(
   gateway: VendorGateway,
   member: FanOutMember,
   body: FanOutInput,
   upstream: UpstreamFor,
+  claimId?: string,
 ): Promise<VendorSuccess> {
   switch (member) {
     case "ebet":
@@ -38,6 +42,7 @@ export function deliverMember(
         (body.fungame as NonNullable<typeof body.fungame>).token,
         upstream,
         "fungame.token",
+        claimId,
       );
     case "sdkAuth":
       gateway.require("sdk-auth");
@@ -84,8 +89,15 @@ export type AttemptOutcome =
       retryAfterMs: number;
     };
 
-/** Runs one outbox attempt for a member: called by the in-memory and the Durable Object outboxes. */
-export type AttemptRunner = (member: FanOutMember, body: FanOutInput) => Promise<AttemptOutcome>;
+/**
+ * Runs one outbox attempt for a member: called by the in-memory and the Durable Object outboxes.
+ * `claimId` is the same for every attempt of one job's member.
+ */
+export type AttemptRunner = (
+  member: FanOutMember,
+  body: FanOutInput,
+  claimId: string,
+) => Promise<AttemptOutcome>;
 
 /** The secret values of a body: tokens and session tokens. */
 export function secretsOf(body: FanOutInput): string[] {
@@ -122,7 +134,7 @@ export function attemptRunner(deps: AttemptDeps): AttemptRunner {
     now: deps.now,
     log: deps.log,
   });
-  return async (member, body) => {
+  return async (member, body, claimId) => {
     const controller = new AbortController();
     const deadlineMs = deps.config.upstreamDeadlineMs;
     const timer = setTimeout(() => controller.abort(new Error("deadline")), deadlineMs);
@@ -139,7 +151,7 @@ export function attemptRunner(deps: AttemptDeps): AttemptRunner {
       maxRetries: 0,
     });
     try {
-      const success = await deliverMember(gateway, member, body, upstream);
+      const success = await deliverMember(gateway, member, body, upstream, claimId);
       return { ok: true, alreadyLoggedOut: success.alreadyLoggedOut };
     } catch (error) {
       const init = toProblemInit(error);

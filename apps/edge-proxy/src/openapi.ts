@@ -204,6 +204,8 @@ export const openApiDocument: OpenApiDocument = {
       post: {
         operationId: "ebetCallback",
         summary: "Tell eBET the channel has logged a player in; get the account",
+        description:
+          "Sent at most once: after a timeout, 5xx or broken answer it is not retried and stays refused (409) for 300 s; only an eBET refusal (e.g. 4026, 4038) frees it.",
         tags: ["ebet"],
         security: [{ callerAuth: [] }],
         parameters: [requestIdParameter],
@@ -232,7 +234,7 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "fungameLogout",
         summary: "Log a FunGame token out and deny-list it until it expires",
         description:
-          "The token in Authorization is the credential. A token on the deny-list is refused (401, TOKEN_REVOKED) without calling FunGame. After a logout (done now or already done) the token's jti is kept until its exp.",
+          "The token in Authorization is the credential. The token is claimed for this request first: another logout of it meanwhile is a 409 LOGOUT_IN_PROGRESS. A token on the deny-list is done already (alreadyLoggedOut, result { denyListed: true }) without calling FunGame. After a logout FunGame accepted, the jti is kept until exp + 300 s. An exp over 2100 s ahead is a 401 TOKEN_EXP_TOO_FAR.",
         tags: ["fungame"],
         security: [{ funGameToken: [] }],
         parameters: [requestIdParameter],
@@ -243,6 +245,7 @@ export const openApiDocument: OpenApiDocument = {
           },
           ...bodyProblems,
           "401": response("Unauthorized"),
+          "409": response("LogoutInProgress"),
           ...upstreamProblems,
         },
       },
@@ -252,7 +255,7 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "fungameTokenStatus",
         summary: "Whether a FunGame token is still usable",
         description:
-          'Answered at the edge, without calling FunGame. With FUNGAME_JWT_SECRET the token is verified; without it an active answer says reason "unverified".',
+          'Answered at the edge, without calling FunGame. With FUNGAME_JWT_SECRET the token is verified (300 s skew); without it an active answer says reason "unverified". A logout in flight is not "revoked".',
         tags: ["fungame"],
         security: [{ funGameToken: [] }],
         parameters: [requestIdParameter],
@@ -583,14 +586,15 @@ export const openApiDocument: OpenApiDocument = {
       },
       FunGameLogoutResult: {
         type: "object",
-        required: ["message", "requestType", "denyListed"],
+        required: ["denyListed"],
         properties: {
           message: { type: "string" },
           requestType: { type: ["integer", "string"] },
           event: { type: "string" },
           denyListed: {
             type: "boolean",
-            description: "Whether the token's jti is now on the edge deny-list.",
+            description:
+              "Whether the token's jti is now on the edge deny-list. Only this member when the list had it already.",
           },
         },
       },
@@ -824,6 +828,10 @@ export const openApiDocument: OpenApiDocument = {
         },
       ),
       Replayed: problemResponse("Sent already within eBET's 300 s window (REPLAYED_CALLBACK)."),
+      LogoutInProgress: problemResponse(
+        "Another logout of this token is in flight (LOGOUT_IN_PROGRESS, retryable).",
+        { "Retry-After": { description: "Seconds.", schema: { type: "integer", minimum: 1 } } },
+      ),
       Misconfigured: problemResponse(
         "The proxy's own settings are refused (e.g. eBET 4026 bad signature, 4027 IP not allowed), or an internal error.",
       ),

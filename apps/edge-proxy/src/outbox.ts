@@ -390,7 +390,7 @@ export async function runDue(
       const input = job.input;
       let outcome: AttemptOutcome;
       try {
-        outcome = await run(member, input as FanOutInput);
+        outcome = await run(member, input as FanOutInput, `${job.id}:${member}`);
       } catch {
         outcome = {
           ok: false,

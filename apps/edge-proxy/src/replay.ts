@@ -95,10 +95,30 @@ export function replayGuardUnavailable(): ProblemError {
 }
 
 /**
- * Runs `call` once per key within the window: a key already claimed is a 409 problem; a guard that
- * cannot be reached is a 503 (fail closed); a call that fails releases the key for a retry.
+ * eBET statuses in which eBET refused a call and did nothing: a notification refused so may be
+ * sent again. A timeout, a 5xx, a broken answer, 500 (system error) or 4003 (busy) may hide a
+ * notification eBET acted on.
  */
-export async function once<T>(guard: ReplayGuard, key: string, call: () => Promise<T>): Promise<T> {
+const EBET_REFUSALS: ReadonlySet<unknown> = new Set([
+  202, 401, 410, 505, 4025, 4026, 4027, 4029, 4030, 4037, 4038, 4202, 5003, 5011,
+]);
+
+/** Whether an eBET error code says eBET refused the call without acting on it. */
+export function ebetRefused(code: unknown): boolean {
+  return EBET_REFUSALS.has(code);
+}
+
+/**
+ * Runs `call` once per key within the window: a key already claimed is a 409 problem; a guard that
+ * cannot be reached is a 503 (fail closed). A failed call releases the key only when `refused`
+ * says the vendor certainly did nothing; otherwise the same call stays refused for the window.
+ */
+export async function once<T>(
+  guard: ReplayGuard,
+  key: string,
+  call: () => Promise<T>,
+  refused: (error: unknown) => boolean,
+): Promise<T> {
   let claimed: boolean;
   try {
     claimed = await guard.claim(key);
@@ -109,7 +129,7 @@ export async function once<T>(guard: ReplayGuard, key: string, call: () => Promi
   try {
     return await call();
   } catch (error) {
-    await guard.release(key).catch(() => {});
+    if (refused(error)) await guard.release(key).catch(() => {});
     throw error;
   }
 }

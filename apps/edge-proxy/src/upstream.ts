@@ -89,6 +89,8 @@ export interface UpstreamEnv {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Retries after the first attempt; defaults to MAX_RETRIES (0 when a caller retries on its own schedule). */
   maxRetries?: number;
+  /** Which retryable failures may be retried; defaults to all (a call that must run at most once narrows it). */
+  mayRetry?: (error: VendorError) => boolean;
 }
 
 /** Waits `ms`, or rejects with the signal's reason when it aborts first. */
@@ -176,6 +178,7 @@ export async function callUpstream<T>(
       const retry =
         isVendorError(error) &&
         error.retryable &&
+        (env.mayRetry?.(error) ?? true) &&
         !env.signal.aborted &&
         error.code !== "DEADLINE_EXCEEDED" &&
         attempts <= (env.maxRetries ?? MAX_RETRIES);

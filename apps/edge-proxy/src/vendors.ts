@@ -3,17 +3,18 @@ import { type FetchLike, isVendorError } from "@x/core-signing";
 import { EbetClient } from "@x/ebet";
 import {
   FunGameClient,
-  type FunGameError,
+  FunGameError,
   inspectToken,
   isFunGameError,
   type RevocationList,
-  revokeToken,
+  type TokenClaims,
 } from "@x/fungame";
 import { verifyToken } from "@x/fungame/verify";
 import { isLancensError, LancensClient, type LogoutFlowResult, type StepOutcome } from "@x/lancens";
 import { OneAccessClient } from "@x/sdk-auth";
 import type { ProxyConfig } from "./config.ts";
 import { fromVendorError, ProblemError } from "./problem.ts";
+import { ebetRefused } from "./replay.ts";
 import type { EbetCallbackInput, EbetLogoutInput, LancensInput, SdkAuthInput } from "./schemas.ts";
 import { type AttemptOptions, callUpstream, type UpstreamEnv } from "./upstream.ts";
 
@@ -65,7 +66,11 @@ export function notConfigured(vendor: VendorName): ProblemError {
  */
 export function asProblem(error: unknown, vendor: VendorName, fields: FieldMap): unknown {
   if (!isVendorError(error)) return error;
-  const mapped = error.field === undefined ? undefined : fields[error.field];
+  // Own members only: a vendor may name a field "constructor" or "__proto__".
+  const mapped =
+    error.field !== undefined && Object.hasOwn(fields, error.field)
+      ? fields[error.field]
+      : undefined;
   if (mapped !== undefined) {
     const message = error.message.startsWith(`${error.field}:`)
       ? `${mapped}${error.message.slice(error.field?.length ?? 0)}`
@@ -105,28 +110,47 @@ function lancensSteps(result: LogoutFlowResult): Record<string, unknown> {
   };
 }
 
-const TOKEN_REASONS: Readonly<Record<string, string>> = {
-  TOKEN_EXPIRED: "expired",
-  TOKEN_BAD_SIGNATURE: "invalid_signature",
-  TOKEN_ALGORITHM_REFUSED: "algorithm_refused",
-  TOKEN_NOT_YET_VALID: "not_yet_valid",
-  TOKEN_WRONG_ISSUER: "wrong_issuer",
-  TOKEN_WRONG_AUDIENCE: "wrong_audience",
-  TOKEN_CLAIM_INVALID: "invalid_claims",
-  MALFORMED_TOKEN: "malformed",
-  INVALID_INPUT: "malformed",
-};
+const TOKEN_REASONS: ReadonlyMap<string | number, string> = new Map([
+  ["TOKEN_EXPIRED", "expired"],
+  ["TOKEN_BAD_SIGNATURE", "invalid_signature"],
+  ["TOKEN_ALGORITHM_REFUSED", "algorithm_refused"],
+  ["TOKEN_NOT_YET_VALID", "not_yet_valid"],
+  ["TOKEN_WRONG_ISSUER", "wrong_issuer"],
+  ["TOKEN_WRONG_AUDIENCE", "wrong_audience"],
+  ["TOKEN_CLAIM_INVALID", "invalid_claims"],
+  ["TOKEN_EXP_TOO_FAR", "invalid_claims"],
+  ["MALFORMED_TOKEN", "malformed"],
+  ["INVALID_INPUT", "malformed"],
+]);
+
+/** The token-status reason of a refused FunGame token's error code. */
+export function tokenReason(code: string | number): string {
+  return TOKEN_REASONS.get(code) ?? "invalid";
+}
+
+/** FunGame tokens live 30 min, and its server accepts one up to 300 s past `exp` (VENDORS.md). */
+export const FUNGAME_TOKEN_LIFETIME_SEC = 1_800;
+export const FUNGAME_CLOCK_SKEW_SEC = 300;
+/** A claim lasts its attempt's deadline and this much more, then lapses (an attempt that died). */
+export const CLAIM_LEASE_MARGIN_MS = 5_000;
+
+/** What a claim found: this attempt holds it, another attempt's claim runs, or the logout is done. */
+export type ClaimOutcome = "claimed" | "pending" | "revoked";
 
 /**
- * A deny-list that can also check and list a token in one step. Where a list offers it (the Durable
- * Object on Workers), a FunGame logout costs one deny-list round trip instead of two: the token is
- * claimed before FunGame is called and released again if the logout fails.
+ * A deny-list that lets one attempt at a time log a token out. The attempt claims the token before
+ * calling FunGame, under its claim id and for a lease; `add` records the logout FunGame accepted
+ * (and drops the claim); `release` drops the claim of a logout that failed. `has` reports recorded
+ * logouts only, never a claim.
  */
 export interface ClaimingDenyList extends RevocationList {
-  /** Lists `jti` until `expiresAt` unless already listed; true when this call listed it. */
-  claim(jti: string, expiresAt: number): Promise<boolean>;
-  /** Takes `jti` off the list again. */
-  release(jti: string): Promise<void>;
+  /**
+   * Claims `jti` for `claimId` for `leaseMs`: "claimed" when free or already this attempt's,
+   * "pending" while another claim's lease runs, "revoked" when the logout is recorded.
+   */
+  claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome>;
+  /** Drops the claim of `claimId`, if it still holds `jti`; never a recorded logout. */
+  release(jti: string, claimId: string): Promise<void>;
 }
 
 /** The FunGame deny-list: any RevocationList, claiming or not. */
@@ -206,6 +230,7 @@ export class VendorGateway {
       () =>
         new FunGameClient({
           baseUrl: config.baseUrl,
+          treat500AsLoggedOut: config.treat500AsLoggedOut,
           fetch: this.#deps.fetchFor("fungame"),
           maxBodyBytes: UPSTREAM_MAX_BODY_BYTES,
         }),
@@ -277,11 +302,15 @@ export class VendorGateway {
     return { vendor: "ebet", ok: true, alreadyLoggedOut: false, result };
   }
 
+  /**
+   * The login notification, sent at most once: eBET may act on a request that timed out or failed,
+   * so only an answer in which eBET refused it (EBET_REFUSALS, e.g. 4038) is retried.
+   */
   async ebetCallback(input: EbetCallbackInput, upstream: UpstreamFor): Promise<VendorSuccess> {
     const client = this.#ebetClient();
     const account = await this.#run(
       "ebet",
-      upstream,
+      (vendor) => ({ ...upstream(vendor), mayRetry: (error) => ebetRefused(error.code) }),
       prefixed("", ["username", "accessToken", "subChannelId"]),
       ({ fetch, signal, timeoutMs }) =>
         client.callback(
@@ -297,67 +326,97 @@ export class VendorGateway {
   }
 
   /**
-   * Logs a FunGame token out. With FUNGAME_JWT_SECRET the token is verified here first; a token on
-   * the deny-list is refused without calling FunGame (FunGame forgets its own revocations on
-   * restart). After a logout, done now or already done, the token's jti is listed until its exp.
+   * The token's claims: verified when FUNGAME_JWT_SECRET is set (with FunGame's own 300 s skew),
+   * else only read. An `exp` beyond FunGame's token lifetime is refused: no such token exists.
+   */
+  async #readToken(token: string): Promise<TokenClaims> {
+    const secret = this.#config.fungame?.jwtSecret;
+    const claims =
+      secret === undefined
+        ? inspectToken(token)
+        : await verifyToken(token, {
+            secret,
+            now: this.#deps.now,
+            clockToleranceSec: FUNGAME_CLOCK_SKEW_SEC,
+          });
+    const limit = FUNGAME_TOKEN_LIFETIME_SEC + FUNGAME_CLOCK_SKEW_SEC;
+    if (claims.exp !== undefined && claims.exp > this.#deps.now() / 1000 + limit) {
+      throw new FunGameError({
+        code: "TOKEN_EXP_TOO_FAR",
+        kind: "unauthorized",
+        field: "jwt",
+        message: `jwt: exp is more than ${limit} s ahead; FunGame tokens live ${FUNGAME_TOKEN_LIFETIME_SEC} s`,
+      });
+    }
+    return claims;
+  }
+
+  /**
+   * Logs a FunGame token out. The token is claimed first (under `claimId`: a retry of the same
+   * job passes the same id), so one attempt at a time calls FunGame; another meets a 409. A token
+   * whose logout is recorded is done already, without calling FunGame (FunGame forgets its own
+   * revocations on restart). A logout FunGame accepted is recorded until `exp` plus its skew.
    */
   async fungameLogout(
     token: string,
     upstream: UpstreamFor,
     tokenField: string,
+    claimId: string = crypto.randomUUID(),
   ): Promise<VendorSuccess> {
     const client = this.#fungameClient();
     const fields: FieldMap = { bearerToken: tokenField, jwt: tokenField };
-    const secret = this.#config.fungame?.jwtSecret;
     let jti: string | undefined;
     let exp: number | undefined;
     try {
-      const claims =
-        secret === undefined
-          ? inspectToken(token)
-          : await verifyToken(token, { secret, now: this.#deps.now });
-      jti = claims.jti;
-      exp = claims.exp;
+      ({ jti, exp } = await this.#readToken(token));
     } catch (error) {
       throw fungameTokenProblem(error, tokenField);
     }
-    // "claimed": listed by this request, before the call; "listed": already on the list.
-    const claim = await this.#claim(jti, exp);
-    if (
-      claim === "listed" ||
-      (claim === undefined && jti !== undefined && (await this.#isRevoked(jti)))
-    ) {
+    const env = upstream("fungame");
+    const leaseMs = Math.max(0, env.deadlineAt - env.now()) + CLAIM_LEASE_MARGIN_MS;
+    const claim =
+      jti === undefined || exp === undefined ? undefined : await this.#claim(jti, claimId, leaseMs);
+    if (claim === "pending") {
       throw new ProblemError({
-        kind: "unauthorized",
-        code: "TOKEN_REVOKED",
-        detail: "this FunGame token was already logged out",
+        kind: "conflict",
+        code: "LOGOUT_IN_PROGRESS",
+        detail: "another logout of this token is in flight; retry",
         vendor: "fungame",
         field: tokenField,
-        headers: { "www-authenticate": 'Bearer realm="fungame", error="invalid_token"' },
+        retryable: true,
+        headers: { "retry-after": "1" },
       });
+    }
+    if (
+      claim === "revoked" ||
+      (claim === undefined && jti !== undefined && (await this.#isRevoked(jti)))
+    ) {
+      return { vendor: "fungame", ok: true, alreadyLoggedOut: true, result: { denyListed: true } };
     }
     let result: Awaited<ReturnType<FunGameClient["logout"]>>;
     try {
-      result = await this.#run("fungame", upstream, fields, ({ fetch, signal, timeoutMs }) =>
-        client.logout(token, { fetch, signal, timeoutMs }),
+      result = await this.#run(
+        "fungame",
+        () => env,
+        fields,
+        ({ fetch, signal, timeoutMs }) => client.logout(token, { fetch, signal, timeoutMs }),
       );
     } catch (error) {
-      if (claim === "claimed" && jti !== undefined) await this.#release(jti);
+      if (claim === "claimed") await this.#release(jti as string, claimId);
       throw error;
     }
-    let denyListed = claim === "claimed";
-    if (!denyListed) {
-      try {
-        await revokeToken(this.#deps.denyList, token);
-        denyListed = true;
-      } catch (error) {
-        // The logout itself happened: report it, and say the edge could not list the token.
-        this.#deps.log({
-          event: "deny_list_write_failed",
-          vendor: "fungame",
-          error: isVendorError(error) ? error.code : errorName(error),
-        });
-      }
+    let denyListed = false;
+    try {
+      if (jti === undefined || exp === undefined) throw new TypeError("no jti or exp");
+      await this.#deps.denyList.add(jti, exp + FUNGAME_CLOCK_SKEW_SEC);
+      denyListed = true;
+    } catch (error) {
+      // The logout itself happened: report it, and say the edge could not list the token.
+      this.#deps.log({
+        event: "deny_list_write_failed",
+        vendor: "fungame",
+        error: isVendorError(error) ? error.code : errorName(error),
+      });
     }
     return {
       vendor: "fungame",
@@ -373,17 +432,14 @@ export class VendorGateway {
   }
 
   /**
-   * Claims the token on a deny-list that can: "claimed" or "listed"; undefined when the list cannot
-   * claim, the token has no jti or exp, or the list fails (then the has/add path runs instead).
+   * Claims the token on a deny-list that can; undefined when the list cannot claim or fails (then
+   * the deny-list is only read, and written after the logout).
    */
-  async #claim(
-    jti: string | undefined,
-    exp: number | undefined,
-  ): Promise<"claimed" | "listed" | undefined> {
+  async #claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome | undefined> {
     const list = this.#deps.denyList;
-    if (list.claim === undefined || jti === undefined || exp === undefined) return undefined;
+    if (list.claim === undefined) return undefined;
     try {
-      return (await list.claim(jti, exp)) ? "claimed" : "listed";
+      return await list.claim(jti, claimId, leaseMs);
     } catch (error) {
       this.#deps.log({
         event: "deny_list_claim_failed",
@@ -394,11 +450,12 @@ export class VendorGateway {
     }
   }
 
-  /** Undoes a claim after a failed logout, so that the caller can try again. */
-  async #release(jti: string): Promise<void> {
+  /** Drops this attempt's claim after a failed logout, so that the token is free again. */
+  async #release(jti: string, claimId: string): Promise<void> {
     try {
-      await this.#deps.denyList.release?.(jti);
+      await this.#deps.denyList.release?.(jti, claimId);
     } catch (error) {
+      // The claim lapses at the end of its lease.
       this.#deps.log({
         event: "deny_list_release_failed",
         vendor: "fungame",
@@ -424,25 +481,18 @@ export class VendorGateway {
   /**
    * Whether a FunGame token is still usable, without calling FunGame: verified here when
    * FUNGAME_JWT_SECRET is set (else reason "unverified" on an active answer), then the deny-list.
+   * A logout in flight is not a revocation: the token is active until FunGame accepts it.
    */
   async fungameTokenStatus(token: string): Promise<TokenStatus> {
     this.#fungameClient();
-    const secret = this.#config.fungame?.jwtSecret;
-    let jti: string | undefined;
-    let exp: number | undefined;
+    let claims: TokenClaims;
     try {
-      const claims =
-        secret === undefined
-          ? inspectToken(token)
-          : await verifyToken(token, { secret, now: this.#deps.now });
-      jti = claims.jti;
-      exp = claims.exp;
+      claims = await this.#readToken(token);
     } catch (error) {
-      if (isFunGameError(error)) {
-        return { active: false, reason: TOKEN_REASONS[String(error.code)] ?? "invalid" };
-      }
+      if (isFunGameError(error)) return { active: false, reason: tokenReason(error.code) };
       throw error;
     }
+    const { jti, exp } = claims;
     if (jti !== undefined) {
       let revoked: boolean;
       try {
@@ -457,8 +507,8 @@ export class VendorGateway {
       }
       if (revoked) return { active: false, reason: "revoked" };
     }
-    if (secret !== undefined) return { active: true };
-    if (exp !== undefined && exp * 1000 <= this.#deps.now()) {
+    if (this.#config.fungame?.jwtSecret !== undefined) return { active: true };
+    if (exp !== undefined && (exp + FUNGAME_CLOCK_SKEW_SEC) * 1000 <= this.#deps.now()) {
       return { active: false, reason: "expired" };
     }
     return { active: true, reason: "unverified" };
@@ -555,7 +605,7 @@ function fungameTokenProblem(error: unknown, field: string): unknown {
     code: malformed ? "MALFORMED_TOKEN" : e.code,
     detail: malformed
       ? "the FunGame token is not a well-formed JWT"
-      : `the FunGame token was refused: ${e.message}`,
+      : `${field}: ${e.message.replace(/^jwt: /, "")}`,
     vendor: "fungame",
     field,
     headers: { "www-authenticate": 'Bearer realm="fungame", error="invalid_token"' },

@@ -67,41 +67,100 @@ describe("DenyListObject", () => {
     ).toBe(1);
   });
 
-  it("refuses a malformed entry", async () => {
+  it("refuses a malformed entry or claim, and an exp no FunGame token has", async () => {
     const list = namespaceList("unit-4");
+    const now = Math.floor(Date.now() / 1000);
     await expect(list.add("", 1)).rejects.toThrow();
     await expect(list.add("j", 1.5)).rejects.toThrow();
-    await expect(list.claim("", 1)).rejects.toThrow();
-    await expect(list.claim("j", Number.NaN)).rejects.toThrow();
+    await expect(list.add("j", now + 2 * 86_400)).rejects.toThrow();
+    await expect(list.claim("", "attempt", 1000)).rejects.toThrow();
+    await expect(list.claim("j", "", 1000)).rejects.toThrow();
+    await expect(list.claim("j", "attempt", Number.NaN)).rejects.toThrow();
+    await expect(list.claim("j", "attempt", 0)).rejects.toThrow();
   });
 
-  it("claims a jti once, keeps the later expiry, and release takes it off", async () => {
+  it("claims per attempt: the same attempt re-claims, another meets pending, add records the logout", async () => {
     const list = namespaceList("unit-5");
     const now = Math.floor(Date.now() / 1000);
-    expect(await list.claim("c", now + 60)).toBe(true);
+    expect(await list.claim("c", "first", 10_000)).toBe("claimed");
+    expect(await list.claim("c", "first", 10_000)).toBe("claimed");
+    expect(await list.claim("c", "second", 10_000)).toBe("pending");
+    // A claim is not a revocation.
+    expect(await list.has("c")).toBe(false);
+    // Only the owner's release drops it.
+    await list.release("c", "second");
+    expect(await list.claim("c", "third", 10_000)).toBe("pending");
+    await list.release("c", "first");
+    expect(await list.claim("c", "second", 10_000)).toBe("claimed");
+    await list.add("c", now + 600);
     expect(await list.has("c")).toBe(true);
-    expect(await list.claim("c", now + 600)).toBe(false);
+    for (const attempt of ["first", "second"]) {
+      expect(await list.claim("c", attempt, 10_000)).toBe("revoked");
+      // A release never undoes a recorded logout.
+      await list.release("c", attempt);
+    }
+    expect(await list.has("c")).toBe(true);
+    await list.add("c", now + 60);
     const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-5"));
-    const exp = await runInDurableObject<DenyListObject, number>(
+    const rows = await runInDurableObject<DenyListObject, { exp: number }[]>(
       stub,
       (_instance: DenyListObject, state) =>
-        state.storage.sql.exec<{ exp: number }>("SELECT exp FROM revoked WHERE jti = 'c'").one()
-          .exp,
+        state.storage.sql
+          .exec<{ exp: number }>("SELECT exp FROM revoked WHERE jti = 'c'")
+          .toArray(),
     );
-    expect(exp).toBe(now + 600);
-    await list.release("c");
-    expect(await list.has("c")).toBe(false);
-    expect(await list.claim("c", now + 60)).toBe(true);
-    // An expired entry does not count as listed, and an expired token is not stored.
+    expect(rows).toEqual([{ exp: now + 600 }]);
+    // An expired logout is free to claim again; an expired exp is not stored.
     await runInDurableObject(stub, (_instance: DenyListObject, state) => {
       state.storage.sql.exec("UPDATE revoked SET exp = ? WHERE jti = 'c'", now - 5);
     });
-    expect(await list.claim("c", now - 1)).toBe(true);
+    expect(await list.claim("c", "fourth", 10_000)).toBe("claimed");
+    await list.add("c", now - 1);
     expect(await list.has("c")).toBe(false);
+    expect(await runInDurableObject(stub, (instance: DenyListObject) => instance.size())).toBe(0);
+  });
+
+  it("a claim left by an attempt that died lapses at the end of its lease, and the alarm deletes it", async () => {
+    const list = namespaceList("unit-6");
+    const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-6"));
+    expect(await list.claim("d", "died", 60_000)).toBe("claimed");
+    const alarm = await runInDurableObject<DenyListObject, number | null>(stub, (_i, state) =>
+      state.storage.getAlarm(),
+    );
+    expect(alarm).toBeGreaterThan(Date.now());
+    expect(alarm).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(await list.claim("d", "next", 60_000)).toBe("pending");
+    await runInDurableObject<DenyListObject, unknown>(stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE claims SET lease = ?", Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runInDurableObject(stub, (instance: DenyListObject) => instance.size())).toBe(0);
+    expect(await list.claim("d", "next", 60_000)).toBe("claimed");
+  });
+
+  it("reads rows stored before claims existed, and deletes rows no FunGame token could have", async () => {
+    const list = namespaceList("unit-7");
+    const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-7"));
+    const now = Math.floor(Date.now() / 1000);
+    // As older code left them: a logged-out token, and a forged one listed until the year 2300.
+    await runInDurableObject<DenyListObject, unknown>(stub, (_i, state) => {
+      state.storage.sql.exec("INSERT INTO revoked (jti, exp) VALUES ('old', ?)", now + 600);
+      state.storage.sql.exec(
+        "INSERT INTO revoked (jti, exp) VALUES ('forged', ?)",
+        Date.UTC(2300, 0, 1) / 1000,
+      );
+    });
+    expect(await list.has("old")).toBe(true);
+    expect(await list.claim("old", "attempt", 10_000)).toBe("revoked");
+    expect(await runInDurableObject(stub, (instance: DenyListObject) => instance.size())).toBe(1);
+    const alarm = await runInDurableObject<DenyListObject, number | null>(stub, (_i, state) =>
+      state.storage.getAlarm(),
+    );
+    expect(alarm).toBe((now + 600) * 1000);
   });
 });
 
-/** A deny-list that counts its round trips, over the Durable Object or over nothing. */
+/** A deny-list that counts its round trips to the Durable Object. */
 function counting(inner: DurableObjectDenyList) {
   const calls: string[] = [];
   return {
@@ -115,30 +174,30 @@ function counting(inner: DurableObjectDenyList) {
         calls.push("has");
         return inner.has(jti);
       },
-      claim(jti: string, exp: number) {
+      claim(jti: string, claimId: string, leaseMs: number) {
         calls.push("claim");
-        return inner.claim(jti, exp);
+        return inner.claim(jti, claimId, leaseMs);
       },
-      release(jti: string) {
+      release(jti: string, claimId: string) {
         calls.push("release");
-        return inner.release(jti);
+        return inner.release(jti, claimId);
       },
     },
   };
 }
 
-describe("one deny-list round trip per FunGame logout", () => {
-  it("a logout claims the token once: no has, no add", async () => {
+describe("deny-list round trips per FunGame logout", () => {
+  it("a logout claims the token, then records it; a second one only claims", async () => {
     const { calls, list } = counting(namespaceList("trips-1"));
     const h = await createHarness({ denyList: list });
     const token = await h.sims.fungame.login("alice");
     const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ result: { denyListed: true } });
-    expect(calls).toEqual(["claim"]);
+    expect(calls).toEqual(["claim", "add"]);
     const again = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
-    expect(await readProblem(again)).toMatchObject({ status: 401, code: "TOKEN_REVOKED" });
-    expect(calls).toEqual(["claim", "claim"]);
+    expect(await again.json()).toMatchObject({ ok: true, alreadyLoggedOut: true });
+    expect(calls).toEqual(["claim", "add", "claim"]);
   });
 
   it("a failed logout releases its claim, so the token stays usable and a retry goes through", async () => {
@@ -164,7 +223,7 @@ describe("one deny-list round trip per FunGame logout", () => {
         add: (jti: string, exp: number) => inner.add(jti, exp),
         has: (jti: string) => inner.has(jti),
         claim: () => Promise.reject(new Error("claim down")),
-        release: (jti: string) => inner.release(jti),
+        release: (jti: string, claimId: string) => inner.release(jti, claimId),
       },
     });
     const token = await h.sims.fungame.login("alice");
@@ -191,7 +250,7 @@ describe("deny-list across app instances", () => {
     expect(await status.json()).toEqual({ active: false, reason: "revoked" });
     const calls = first.sims.fungame.calls.length;
     const again = await second.request("/v1/fungame/logout", { method: "POST", bearer: token });
-    expect(await readProblem(again)).toMatchObject({ status: 401, code: "TOKEN_REVOKED" });
+    expect(await again.json()).toMatchObject({ ok: true, alreadyLoggedOut: true });
     expect(first.sims.fungame.calls.length).toBe(calls);
 
     // Another deny-list (another deployment) knows nothing of it.
@@ -229,7 +288,7 @@ describe("edge verification with FUNGAME_JWT_SECRET", () => {
       .sign(new TextEncoder().encode("another-key-that-is-long-enough-0123456789"));
     const expired = await new SignJWT({ ...claims, sub: "alice" })
       .setProtectedHeader({ alg: "HS256" })
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 400)
       .sign(key);
     for (const [token, code] of [
       [forged, "TOKEN_BAD_SIGNATURE"],
@@ -247,6 +306,29 @@ describe("edge verification with FUNGAME_JWT_SECRET", () => {
       });
     }
     expect(h.sims.fungame.calls).toHaveLength(0);
+  });
+
+  it("allows FunGame's 300 s skew: a token FunGame still accepts can still be logged out", async () => {
+    const h = await createHarness({ env: { FUNGAME_JWT_SECRET: FUNGAME_JWT_KEY } });
+    await h.sims.fungame.login("alice");
+    const lateJti = crypto.randomUUID();
+    const late = await new SignJWT({ ...claims, jti: lateJti, sub: "alice" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 100)
+      .sign(key);
+    expect(await (await h.request("/v1/fungame/token-status", { bearer: late })).json()).toEqual({
+      active: true,
+    });
+    const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: late });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ ok: true, result: { denyListed: true } });
+    expect(h.sims.fungame.calls.filter((call) => call.path === "/user/logout")).toHaveLength(1);
+    // Listed for as long as FunGame would accept it.
+    expect(await h.denyList.has(lateJti)).toBe(true);
+    expect(await (await h.request("/v1/fungame/token-status", { bearer: late })).json()).toEqual({
+      active: false,
+      reason: "revoked",
+    });
   });
 
   it("token-status says why a token is not active", async () => {

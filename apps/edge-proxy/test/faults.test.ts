@@ -113,6 +113,8 @@ type Outcome =
       };
       /** Upstream requests of a whole logout; derived from the policy when left out. */
       calls?: number;
+      /** Attempts made; derived from the policy (retryable or not) when left out. */
+      attempts?: number;
     }
   | { ok: true; calls: number };
 
@@ -143,10 +145,21 @@ const EBET_OUTCOMES: Record<FaultName, Outcome> = {
   slow: { problem: unavailable("TIMEOUT", null) },
 };
 
+/**
+ * The login notification is sent at most once: a failure after the request left (gateway error,
+ * reset, timeout) may hide a notification eBET acted on, so it is never retried.
+ */
+const EBET_CALLBACK_OUTCOMES: Record<FaultName, Outcome> = {
+  ...EBET_OUTCOMES,
+  gateway: { problem: unavailable("HTTP_503", 503), attempts: 1 },
+  reset: { problem: unavailable("NETWORK_ERROR", null), attempts: 1 },
+  slow: { problem: unavailable("TIMEOUT", null), attempts: 1 },
+};
+
 /** The expected outcome of each vendor under each fault. */
 const TABLE: Record<Subject, Record<FaultName, Outcome>> = {
   "ebet-logout": EBET_OUTCOMES,
-  "ebet-callback": EBET_OUTCOMES,
+  "ebet-callback": EBET_CALLBACK_OUTCOMES,
   fungame: {
     gateway: { problem: unavailable(503, 503) },
     nonJson: { problem: badResponse },
@@ -218,7 +231,7 @@ describe("each vendor under each fault, through the proxy", () => {
           expect(problem).toMatchObject({ ...outcome.problem, vendor: def.vendor });
           expect(String(problem.detail).length).toBeGreaterThan(0);
           // Retried exactly as the policy says: retryable failures MAX_RETRIES times, others never.
-          const attempts = outcome.problem.retryable ? 1 + MAX_RETRIES : 1;
+          const attempts = outcome.attempts ?? (outcome.problem.retryable ? 1 + MAX_RETRIES : 1);
           expect(calls).toBe(outcome.calls ?? attempts * def.callsPerAttempt);
           expect(line).toMatchObject({
             status: outcome.problem.status,
@@ -330,7 +343,8 @@ function jumpingClock(): Pick<NonNullable<HarnessOptions["deps"]>, "now" | "slee
 describe("slow vendors and the proxy's deadline", () => {
   const deadlineCases: [Subject, string][] = [
     ["ebet-logout", "DEADLINE_EXCEEDED"],
-    ["ebet-callback", "DEADLINE_EXCEEDED"],
+    // Never retried: its one attempt's own timeout.
+    ["ebet-callback", "TIMEOUT"],
     ["fungame", "DEADLINE_EXCEEDED"],
     ["sdk-auth", "DEADLINE_EXCEEDED"],
     // The Lancens flow reports its logout step's own failure, with every step's outcome.

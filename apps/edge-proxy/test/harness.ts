@@ -2,7 +2,6 @@
 import type { FetchLike } from "@x/core-signing";
 import type { RsaPrivateKey } from "@x/core-signing/rsa";
 import { createEbetSimulator, EBET_TEST_PRIVATE_KEY, type EbetSimulator } from "@x/ebet/testing";
-import { MemoryRevocationList } from "@x/fungame";
 import {
   createFunGameSimulator,
   DEFAULT_SIMULATOR_JWT_KEY,
@@ -12,6 +11,7 @@ import { createLancensSimulator, type LancensSimulator } from "@x/lancens/testin
 import { createOneAccessSimulator, type OneAccessSimulator } from "@x/sdk-auth/testing";
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import { MemoryDenyList } from "../src/memory-deny-list.ts";
 import { openApiDocument } from "../src/openapi.ts";
 import type { DenyList } from "../src/vendors.ts";
 
@@ -177,7 +177,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   };
   const env = { ...(await baseEnv()), ...options.env };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
-  return build(sims, env, options, options.denyList ?? new MemoryRevocationList());
+  return build(sims, env, options, options.denyList ?? new MemoryDenyList());
 }
 
 export const FUNGAME_JWT_KEY = DEFAULT_SIMULATOR_JWT_KEY;

@@ -107,6 +107,87 @@ describe("replayed eBET login notifications (in memory)", () => {
   });
 });
 
+describe("the login notification is sent at most once", () => {
+  const body = { username: "demo", accessToken: ACCESS_TOKEN };
+  const SHORT = { UPSTREAM_TIMEOUT_MS: "30", UPSTREAM_DEADLINE_MS: "10000" };
+
+  it("a timeout: eBET received one callback, the caller a retryable 503, and the same notification stays refused", async () => {
+    const h = await createHarness({ env: SHORT });
+    h.sims.ebet.faults.set({ delayMs: 60_000 });
+    const problem = await readProblem(await notify(h, body));
+    expect(problem).toMatchObject({
+      status: 503,
+      code: "TIMEOUT",
+      kind: "unavailable",
+      retryable: true,
+      upstreamStatus: null,
+      vendor: "ebet",
+    });
+    expect(callbacks(h)).toBe(1);
+    expect(h.logs.at(-1)).toMatchObject({ retries: 0 });
+    // eBET may have acted on it: its key is kept, so a second send is refused without a call.
+    h.sims.ebet.faults.clear();
+    expect(await readProblem(await notify(h, body))).toMatchObject({
+      status: 409,
+      code: "REPLAYED_CALLBACK",
+    });
+    expect(callbacks(h)).toBe(1);
+  });
+
+  it("a gateway 503 and a dropped connection: one call each, never retried, the key kept", async () => {
+    for (const fault of [{ status: 503 }, { reset: true }] as const) {
+      const h = await createHarness({ env: SHORT });
+      h.sims.ebet.faults.set(fault);
+      const problem = await readProblem(await notify(h, body));
+      expect(problem).toMatchObject({ status: 503, retryable: true });
+      expect(h.upstreamRequests).toHaveLength(1);
+      h.sims.ebet.faults.clear();
+      expect((await notify(h, body)).status).toBe(409);
+      expect(h.upstreamRequests).toHaveLength(1);
+    }
+  });
+
+  it("eBET's 500 (system error) and 4003 (busy) may hide a done notification: one call, the key kept", async () => {
+    for (const status of [500, 4003]) {
+      const h = await createHarness();
+      h.sims.ebet.forceStatus(status);
+      expect(await readProblem(await notify(h, body))).toMatchObject({
+        status: 503,
+        code: status,
+        kind: "unavailable",
+        retryable: true,
+        upstreamStatus: 200,
+      });
+      expect(callbacks(h)).toBe(1);
+      expect((await notify(h, body)).status).toBe(409);
+      expect(callbacks(h)).toBe(1);
+    }
+  });
+
+  it("an explicit refusal (4026 bad signature) frees the key: the same notification may be sent again", async () => {
+    const h = await createHarness();
+    h.sims.ebet.forceStatus(4026);
+    expect(await readProblem(await notify(h, body))).toMatchObject({
+      status: 500,
+      code: 4026,
+      kind: "misconfigured",
+      retryable: false,
+    });
+    expect(callbacks(h)).toBe(1);
+    expect((await notify(h, body)).status).toBe(200);
+    expect(callbacks(h)).toBe(2);
+  });
+
+  it("4038 (too many requests) refused it without acting: retried within the request", async () => {
+    const h = await createHarness();
+    h.sims.ebet.forceStatus(4038);
+    const response = await notify(h, body);
+    expect(response.status).toBe(200);
+    expect(callbacks(h)).toBe(2);
+    expect(h.logs.at(-1)).toMatchObject({ status: 200, retries: 1 });
+  });
+});
+
 describe("replayed eBET login notifications (Durable Object)", () => {
   it("refuses the second notification through the Durable Object; eBET is called once", async () => {
     const guard = new DurableObjectReplayGuard(

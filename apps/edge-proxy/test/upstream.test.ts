@@ -1,6 +1,7 @@
 // Upstream policy: timeouts, the total deadline, malformed answers, retries counted, Retry-After.
-import type { FetchLike } from "@x/core-signing";
+import { type FetchLike, VendorError } from "@x/core-signing";
 import { describe, expect, it } from "vitest";
+import { callUpstream, RetryAfterGate } from "../src/upstream.ts";
 import { API_KEY, createHarness, HOSTS, readProblem } from "./harness.ts";
 
 function lastLog(logs: Record<string, unknown>[]): Record<string, unknown> {
@@ -262,5 +263,42 @@ describe("retries", () => {
     expect(ok.status).toBe(200);
     // Full jitter: random() * min(2000, 100 * 2^n) for retry n.
     expect(waits).toEqual([50, 100]);
+  });
+});
+
+describe("mayRetry", () => {
+  it("narrows which retryable failures are retried", async () => {
+    const run = async (mayRetry?: (error: VendorError) => boolean) => {
+      let attempts = 0;
+      const env = {
+        fetch: (() => Promise.reject(new Error("unused"))) as FetchLike,
+        gate: new RetryAfterGate(Date.now),
+        now: Date.now,
+        random: () => 0,
+        timeoutMs: 1000,
+        deadlineAt: Date.now() + 10_000,
+        deadlineMs: 10_000,
+        signal: new AbortController().signal,
+        report: () => {},
+        ...(mayRetry === undefined ? {} : { mayRetry }),
+      };
+      const failing = () => {
+        attempts++;
+        const code = attempts === 1 ? "BUSY" : "DOWN";
+        throw new VendorError({
+          vendor: "v",
+          code,
+          kind: "unavailable",
+          retryable: true,
+          message: code,
+        });
+      };
+      await expect(callUpstream("v", failing, env)).rejects.toBeInstanceOf(VendorError);
+      return attempts;
+    };
+    expect(await run()).toBe(3);
+    expect(await run(() => false)).toBe(1);
+    // Retried after BUSY, not after DOWN.
+    expect(await run((error) => error.code === "BUSY")).toBe(2);
   });
 });

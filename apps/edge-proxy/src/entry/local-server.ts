@@ -1,9 +1,9 @@
 // What the Bun, Deno and Node entries share: the address, the PORT check, the app with an in-memory
 // deny-list and readable config errors, and public/ served as Workers static assets would serve it.
-import { MemoryRevocationList } from "@x/fungame";
 import { createApp } from "../app.ts";
 import { localClientAddress } from "../client-address.ts";
 import { ConfigError, loadConfig } from "../config.ts";
+import { MemoryDenyList } from "../memory-deny-list.ts";
 import { MemoryOutbox } from "../outbox.ts";
 
 export const HOST = "127.0.0.1";
@@ -110,7 +110,7 @@ export function localApp(runtime: LocalRuntime): {
   }
   const port = listenPort(env.PORT, fail);
   const app = createApp(config, {
-    denyList: new MemoryRevocationList(),
+    denyList: new MemoryDenyList(),
     // The entries pass the connection to app.fetch; X-Forwarded-For is read only from the
     // reverse proxies PROXY_TRUSTED_PROXIES lists.
     clientAddress: localClientAddress(config.trustedProxies),
