@@ -71,6 +71,14 @@ async function successBody(
   if (response.status < 200 || response.status > 299) {
     throw await httpFailure(response, call, maxBytes);
   }
+  if (response.status !== 200) {
+    // eBET puts its outcome in a body it sends with HTTP 200; another 2xx is not eBET's answer.
+    await response.body?.cancel().catch(() => {});
+    throw ebet.badResponse(
+      response.status,
+      `eBET answered the ${call} with HTTP ${response.status}, not the HTTP 200 its answers come with`,
+    );
+  }
   const parsed = await ebet.readJson(response, maxBytes);
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw ebet.badResponse(response.status, `eBET's ${call} answer is not a JSON object`);

@@ -75,6 +75,14 @@ export async function parseLogoutResponse(
   }
 
   if (status >= 200 && status < 300) {
+    if (status !== 200) {
+      // FunGame answers a logout with HTTP 200; another 2xx is not its answer, never a success.
+      await discard(response);
+      throw fungame.badResponse(
+        status,
+        `FunGame answered the logout with HTTP ${status}, not its documented 200`,
+      );
+    }
     const payload = await readPayload(response, maxBytes);
     if (payload.statusCode !== 200) {
       throw fungame.badResponse(

@@ -143,7 +143,7 @@ async function readSuccessJson(
   what: string,
   options: ParseOptions,
 ): Promise<Record<string, unknown>> {
-  if (!response.ok) throw await parseErrorResponse(response, options);
+  await requireHttp200(response, what, options);
   const text = await readText(response, options);
   const body = parseJson(text);
   if (body === undefined) {
@@ -158,7 +158,29 @@ async function readSuccessJson(
       `OneAccess's ${what} answer is not a JSON object: ${preview(text)}`,
     );
   }
+  // An answer that carries OneAccess's error shape is an error, whatever else it holds.
+  const refused = vendorError(response, body, options);
+  if (refused) throw refused;
   return body;
+}
+
+/**
+ * OneAccess answers its calls with HTTP 200: an error status is the error it stands for, and any
+ * other 2xx (201, 204, 206…) is an answer OneAccess does not give, never a success.
+ */
+async function requireHttp200(
+  response: Response,
+  what: string,
+  options: ParseOptions,
+): Promise<void> {
+  if (!response.ok) throw await parseErrorResponse(response, options);
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => {});
+    throw oneAccess.badResponse(
+      response.status,
+      `OneAccess answered its ${what} call with HTTP ${response.status}, not its documented 200`,
+    );
+  }
 }
 
 /** `{ "timestamp": "<digits>" }` -> `{ timestamp }`, verbatim; a bare JSON number is taken as its digits. */
@@ -230,9 +252,9 @@ export async function parseLogoutResponse(
   response: Response,
   options: ParseOptions = {},
 ): Promise<LogoutResult> {
-  if (!response.ok) throw await parseErrorResponse(response, options);
+  await requireHttp200(response, "logout", options);
   const body = await readText(response, options);
-  // A 2xx that carries OneAccess's error shape is an error, never a silent success.
+  // A 200 that carries OneAccess's error shape is an error, never a silent success.
   const refused = body.trimStart().startsWith("{")
     ? vendorError(response, parseJson(body), options)
     : undefined;
