@@ -70,6 +70,15 @@ test("the simulator refuses with the real messages: 401 no token / invalid token
   );
   assertEqual(
     await call({ method: "POST", body: JSON.stringify({ token: "t" }) }, "/v1/api/user/logout"),
+    "401 no token",
+    "logout without the token header",
+  );
+  const { token } = await sim.signIn();
+  assertEqual(
+    await call(
+      { method: "POST", headers: { token }, body: JSON.stringify({ token }) },
+      "/v1/api/user/logout",
+    ),
     "400 undefined username",
     "logout without username",
   );
@@ -244,8 +253,20 @@ test("parsers: each documented message is a typed error that keeps its field", a
   }
 });
 
-test("parsers: invalid token / no token are unauthorized on push tokens, already_cleared on logout", async () => {
-  for (const body of ['{"message":"invalid token"}', "invalid token", '{"message":"no token"}']) {
+test("parsers: invalid token is unauthorized on push tokens, already_cleared on logout; no token is an invalid request everywhere", async () => {
+  for (const body of ['{"message":"no token"}', "no token"]) {
+    for (const parse of [parseClearRingPushTokenResponse, parseLogoutResponse]) {
+      const error = await assertRejects(
+        () => parse(new Response(body, { status: 401 })),
+        LancensError,
+        /HTTP 401/,
+        body,
+      );
+      assertEqual((error as LancensError).code, "NO_TOKEN", `${body} code`);
+      assertEqual((error as LancensError).kind, "invalid_request", `${body} kind`);
+    }
+  }
+  for (const body of ['{"message":"invalid token"}', "invalid token"]) {
     const error = await assertRejects(
       () => parseClearRingPushTokenResponse(new Response(body, { status: 401 })),
       LancensError,
