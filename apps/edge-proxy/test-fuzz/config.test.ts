@@ -63,12 +63,18 @@ function check(env: Record<string, unknown>): void {
   }
   for (const name of SECRET_VARIABLES) {
     const value = env[name];
-    if (
-      typeof value === "string" &&
-      value.trim().length >= 6 &&
-      thrown.message.includes(value.trim())
-    ) {
-      throw new Error(`the value of ${name} appears in the error`);
+    if (typeof value !== "string" || value.trim().length < 6) continue;
+    const secret = value.trim();
+    for (const issue of thrown.issues) {
+      if (!issue.message.includes(secret)) continue;
+      // A message may quote its own variable's value: a leak when that variable is a secret, or
+      // when the quoted value holds the secret. Anywhere else the text is the message's own
+      // wording (e.g. the example "120/60"), which a generated secret may happen to equal.
+      const own = env[issue.name];
+      const quotesOwnValue = typeof own === "string" && own.includes(secret);
+      if (SECRET_VARIABLES.has(issue.name) || quotesOwnValue) {
+        throw new Error(`the value of ${name} appears in the error of ${issue.name}`);
+      }
     }
   }
 }
