@@ -72,7 +72,7 @@ function check(env: Record<string, unknown>): void {
       // wording (e.g. the example "120/60"), which a generated secret may happen to equal.
       const own = env[issue.name];
       const quotesOwnValue = typeof own === "string" && own.includes(secret);
-      if (SECRET_VARIABLES.has(issue.name) || quotesOwnValue) {
+      if ((SECRET_VARIABLES as ReadonlySet<string>).has(issue.name) || quotesOwnValue) {
         throw new Error(`the value of ${name} appears in the error of ${issue.name}`);
       }
     }
