@@ -96,6 +96,13 @@ export interface VendorKit<E extends VendorError = VendorError> {
   readText(response: Response, maxBytes?: number): Promise<string>;
   /** The answer's body parsed as JSON; an empty, truncated or non-JSON body is an `upstream` BAD_RESPONSE. */
   readJson(response: Response, maxBytes?: number): Promise<unknown>;
+  /**
+   * For parsers handed an answer by someone else's fetch: a redirect (a 3xx, an opaque redirect,
+   * or an answer a fetch reached by following one) has its body cancelled and is thrown as the
+   * non-retryable `upstream` REDIRECT error that `call` throws, naming the target's origin only.
+   * Any other answer passes.
+   */
+  refuseRedirect(response: Response): Promise<void>;
 }
 
 /**
@@ -190,7 +197,7 @@ function makeKit<E extends VendorError>(
   };
 
   /** A redirect as a non-retryable `upstream` REDIRECT that names its status and target origin only. */
-  const redirectError = (response: Response, requestUrl: string): E => {
+  const redirectError = (response: Response, requestUrl: string | undefined): E => {
     const { status } = response;
     let what: string;
     if (response.type === "opaqueredirect") {
@@ -208,6 +215,12 @@ function makeKit<E extends VendorError>(
       upstreamStatus: response.type === "opaqueredirect" ? undefined : status,
       message: `${what}; redirects are not followed, so that credentials and signed requests stay with ${vendor}: set the base URL to the final address`,
     });
+  };
+
+  const refuseRedirect = async (response: Response, requestUrl?: string): Promise<void> => {
+    if (!isRedirect(response)) return;
+    await response.body?.cancel().catch(() => {});
+    throw redirectError(response, requestUrl || response.url || undefined);
   };
 
   const call = async <T>(
@@ -264,10 +277,7 @@ function makeKit<E extends VendorError>(
         await response.body?.cancel().catch(() => {});
         throw controller.signal.reason;
       }
-      if (isRedirect(response)) {
-        await response.body?.cancel().catch(() => {});
-        throw redirectError(response, request.url);
-      }
+      await refuseRedirect(response, request.url);
       return parse(response);
     };
     try {
@@ -357,6 +367,7 @@ function makeKit<E extends VendorError>(
     call,
     readText,
     readJson,
+    refuseRedirect: (response: Response): Promise<void> => refuseRedirect(response),
   });
 }
 
@@ -376,7 +387,7 @@ function isRedirect(response: Response): boolean {
  * Where a redirect points, as an origin only: its path and query may carry what the vendor echoed
  * back (a token, a signature), so they never reach an error message.
  */
-function redirectOrigin(location: string | null, base: string): string | undefined {
+function redirectOrigin(location: string | null, base: string | undefined): string | undefined {
   if (!location) return undefined;
   try {
     const origin = new URL(location, base).origin;

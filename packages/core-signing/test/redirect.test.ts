@@ -218,3 +218,58 @@ describe("redirects through an injected fetch", () => {
     expect(cancelled).toBe(true);
   });
 });
+
+describe("refuseRedirect: the same rule for an answer a parser is handed", () => {
+  const kit = defineVendor("acme");
+
+  test.each([300, ...REDIRECTS])(
+    "HTTP %i is REDIRECT, its body cancelled, the origin named only",
+    async (status) => {
+      let cancelled = false;
+      const body = new ReadableStream({
+        cancel() {
+          cancelled = true;
+        },
+      });
+      const answer = new Response(body, {
+        status,
+        headers: { location: `https://elsewhere.example/collect?${QUERY_SECRET}` },
+      });
+      const error = await rejection(kit.refuseRedirect(answer));
+      expect(error).toBeInstanceOf(VendorError);
+      expect(error).toMatchObject({
+        vendor: "acme",
+        code: "REDIRECT",
+        kind: "upstream",
+        retryable: false,
+        upstreamStatus: status,
+      });
+      expect(error.message).toContain("https://elsewhere.example");
+      expect(error.message).not.toContain("/collect");
+      expect(error.message).not.toContain(QUERY_SECRET);
+      expect(cancelled).toBe(true);
+    },
+  );
+
+  test("an opaque redirect and an answer reached by following one are refused too", async () => {
+    const opaque = new Response(null, { status: 200 });
+    Object.defineProperty(opaque, "type", { value: "opaqueredirect" });
+    Object.defineProperty(opaque, "status", { value: 0 });
+    expect(await rejection(kit.refuseRedirect(opaque))).toMatchObject({
+      code: "REDIRECT",
+      upstreamStatus: undefined,
+    });
+    const followed = new Response("{}", { status: 200 });
+    Object.defineProperty(followed, "redirected", { value: true });
+    expect(await rejection(kit.refuseRedirect(followed))).toMatchObject({
+      code: "REDIRECT",
+      upstreamStatus: 200,
+    });
+  });
+
+  test.each([200, 204, 400, 404, 500])("HTTP %i passes, its body untouched", async (status) => {
+    const answer = new Response(status === 204 ? null : "kept", { status });
+    await expect(kit.refuseRedirect(answer)).resolves.toBeUndefined();
+    if (status !== 204) expect(await answer.text()).toBe("kept");
+  });
+});

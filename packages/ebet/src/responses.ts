@@ -65,9 +65,7 @@ async function successBody(
       message: `the ${call} answer is not a Response`,
     });
   }
-  if (response.type === "opaqueredirect" || (response.status >= 300 && response.status <= 399)) {
-    throw await redirectFailure(response, call);
-  }
+  await ebet.refuseRedirect(response);
   if (response.status < 200 || response.status > 299) {
     throw await httpFailure(response, call, maxBytes);
   }
@@ -76,7 +74,7 @@ async function successBody(
     await response.body?.cancel().catch(() => {});
     throw ebet.badResponse(
       response.status,
-      `eBET answered the ${call} with HTTP ${response.status}, not the HTTP 200 its answers come with`,
+      `eBET answered ${call} with HTTP ${response.status}, not 200`,
     );
   }
   const parsed = await ebet.readJson(response, maxBytes);
@@ -109,42 +107,6 @@ function statusFailure(status: number, httpStatus: number, call: string): EbetEr
     upstreamStatus: httpStatus,
     message: `eBET refused ${call} with status ${status} ${info.name}: ${info.en}`,
   });
-}
-
-/**
- * A redirect, never followed (the request is built with `redirect: "manual"`): following it would
- * send the signed body to another address. The error names the status and where the Location
- * points (origin and path: its query may carry anything) but reads nothing from the body.
- */
-async function redirectFailure(response: Response, call: string): Promise<EbetError> {
-  try {
-    await response.body?.cancel();
-  } catch {
-    // Nothing to free.
-  }
-  // An opaque redirect (a browser's or a Worker's fetch) shows neither status nor Location.
-  const httpStatus = response.type === "opaqueredirect" ? undefined : response.status;
-  const target = locationWithoutQuery(response.headers.get("location"));
-  return new EbetError({
-    code: "REDIRECT",
-    kind: "upstream",
-    retryable: false,
-    upstreamStatus: httpStatus,
-    message: `eBET answered ${call} with a redirect (${httpStatus === undefined ? "opaque" : `HTTP ${httpStatus}`})${target === undefined ? "" : ` to ${target}`}; redirects are not followed, so that the signed request stays with eBET: set baseUrl to the final address`,
-  });
-}
-
-/** A Location's origin and path, without query or fragment; undefined when there is none. */
-function locationWithoutQuery(location: string | null): string | undefined {
-  if (location === null || location.trim() === "") return undefined;
-  try {
-    const url = new URL(location);
-    return `${url.origin}${url.pathname}`.slice(0, 200);
-  } catch {
-    // A relative Location: its path alone.
-    const path = location.split(/[?#]/, 1)[0] ?? "";
-    return path === "" ? undefined : path.slice(0, 200);
-  }
 }
 
 /** A non-2xx answer: eBET's own status when the body carries one, else the HTTP status. */

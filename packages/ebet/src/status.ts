@@ -55,21 +55,21 @@ const ROWS: Row[] = [
 /** Retryable codes: the transient ones (system error, maintenance, busy) and the per-user rate limit. */
 const RETRYABLE: ReadonlySet<number> = new Set([500, 505, 4003, 4038]);
 
-/** Every row of the table, keyed by code: lookups never reach an inherited member. */
-const BY_CODE: ReadonlyMap<number, EbetStatusInfo> = new Map(
-  ROWS.map(([code, name, en, zh, kind]): [number, EbetStatusInfo] => [
-    code,
-    Object.freeze({ code, name, en, zh, kind, retryable: RETRYABLE.has(code) }),
-  ]),
-);
-
 /**
  * Every code of eBET's status table, keyed by code. It has no prototype, so a name such as
  * `constructor` or `__proto__` finds nothing; `ebetStatus` is the lookup to use for a code from
  * outside.
  */
 export const EBET_STATUS: Readonly<Record<number, EbetStatusInfo>> = Object.freeze(
-  Object.assign(Object.create(null) as Record<number, EbetStatusInfo>, Object.fromEntries(BY_CODE)),
+  Object.assign(
+    Object.create(null) as Record<number, EbetStatusInfo>,
+    Object.fromEntries(
+      ROWS.map(([code, name, en, zh, kind]) => [
+        code,
+        Object.freeze({ code, name, en, zh, kind, retryable: RETRYABLE.has(code) }),
+      ]),
+    ),
+  ),
 );
 
 /**
@@ -77,22 +77,15 @@ export const EBET_STATUS: Readonly<Record<number, EbetStatusInfo>> = Object.free
  * integer: a string, a prototype name) is an `upstream`, non-retryable UNKNOWN.
  */
 export function ebetStatus(code: number): EbetStatusInfo {
-  const known = Number.isSafeInteger(code) ? BY_CODE.get(code) : undefined;
+  const known = Number.isSafeInteger(code) ? EBET_STATUS[code] : undefined;
   return (
     known ?? {
       code,
       name: "UNKNOWN",
-      en: `status ${describeCode(code)}, not in eBET's table`,
-      zh: `未知状态码 ${describeCode(code)}`,
+      en: `status ${String(code).slice(0, 40)}, not in eBET's table`,
+      zh: `未知状态码 ${String(code).slice(0, 40)}`,
       kind: "upstream",
       retryable: false,
     }
   );
-}
-
-/** A short rendering of a code that may not be a number at all. */
-function describeCode(code: unknown): string {
-  if (typeof code === "number") return String(code);
-  if (typeof code === "string") return JSON.stringify(code.slice(0, 40));
-  return typeof code;
 }

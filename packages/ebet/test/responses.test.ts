@@ -198,7 +198,9 @@ describe("parseLogoutResponse", () => {
           upstreamStatus: status,
         });
         expect(error.message).toContain(`HTTP ${status}`);
-        expect(error.message).toContain("https://elsewhere.example/collect");
+        // The origin is named so that an operator can fix the base URL; path and query never are.
+        expect(error.message).toContain("https://elsewhere.example");
+        expect(error.message).not.toContain("/collect");
         expect(error.message).not.toContain("query-secret");
         expect(error.message).not.toContain("frag");
       }
@@ -208,7 +210,7 @@ describe("parseLogoutResponse", () => {
       headers: { location: "/login?next=query-secret" },
     });
     const error = await expectEbetError(parseLogoutResponse(relative), { code: "REDIRECT" });
-    expect(error.message).toContain("to /login;");
+    expect(error.message).not.toContain("/login");
     expect(error.message).not.toContain("query-secret");
   });
 
@@ -222,7 +224,7 @@ describe("parseLogoutResponse", () => {
       retryable: false,
       upstreamStatus: undefined,
     });
-    expect(error.message).toContain("opaque");
+    expect(error.message).toMatch(/status and target the platform hides/);
   });
 
   it("reads eBET's status from a non-2xx answer that carries one", async () => {

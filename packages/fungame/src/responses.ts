@@ -60,19 +60,7 @@ export async function parseLogoutResponse(
   }
   const { status } = response;
 
-  if (response.type === "opaqueredirect" || (status >= 300 && status < 400)) {
-    await discard(response);
-    // An opaque redirect (a browser's or a Worker's fetch) shows neither status nor Location.
-    const opaque = response.type === "opaqueredirect";
-    const target = locationWithoutQuery(response.headers.get("location"));
-    throw new FunGameError({
-      code: "REDIRECT",
-      kind: "upstream",
-      retryable: false,
-      upstreamStatus: opaque ? undefined : status,
-      message: `FunGame answered the logout with a redirect (${opaque ? "opaque" : `HTTP ${status}`})${target === undefined ? "" : ` to ${target}`}; redirects are not followed, so that the token stays with FunGame: set baseUrl to the final address`,
-    });
-  }
+  await fungame.refuseRedirect(response);
 
   if (status >= 200 && status < 300) {
     if (status !== 200) {
@@ -262,19 +250,6 @@ async function readErrorPayload(response: Response): Promise<ErrorPayload | unde
     return payload;
   } catch {
     return undefined;
-  }
-}
-
-/** A Location's origin and path, without query or fragment (they may carry anything); undefined when absent. */
-function locationWithoutQuery(location: string | null): string | undefined {
-  if (location === null || location.trim() === "") return undefined;
-  try {
-    const url = new URL(location);
-    return `${url.origin}${url.pathname}`.slice(0, 200);
-  } catch {
-    // A relative Location: its path alone.
-    const path = location.split(/[?#]/, 1)[0] ?? "";
-    return path === "" ? undefined : path.slice(0, 200);
   }
 }
 

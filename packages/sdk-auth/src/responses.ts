@@ -178,7 +178,7 @@ async function requireHttp200(
     await response.body?.cancel().catch(() => {});
     throw oneAccess.badResponse(
       response.status,
-      `OneAccess answered its ${what} call with HTTP ${response.status}, not its documented 200`,
+      `OneAccess answered ${what} with HTTP ${response.status}, not 200`,
     );
   }
 }
@@ -197,12 +197,9 @@ export async function parseServerDateResponse(
         ? String(raw)
         : undefined;
   if (timestamp === undefined) {
-    throw (
-      vendorError(response, body, options) ??
-      oneAccess.badResponse(
-        response.status,
-        "OneAccess's server-date answer has no timestamp string",
-      )
+    throw oneAccess.badResponse(
+      response.status,
+      "OneAccess's server-date answer has no timestamp string",
     );
   }
   if (timestampValue(timestamp) === undefined) {
@@ -225,12 +222,9 @@ export async function parsePublicKeyResponse(
   const body = await readSuccessJson(response, "public-key", options);
   const material = own(body, "public_key");
   if (typeof material !== "string" || material.length === 0) {
-    throw (
-      vendorError(response, body, options) ??
-      oneAccess.badResponse(
-        response.status,
-        "OneAccess's public-key answer has no public_key string",
-      )
+    throw oneAccess.badResponse(
+      response.status,
+      "OneAccess's public-key answer has no public_key string",
     );
   }
   try {
