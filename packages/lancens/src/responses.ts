@@ -82,8 +82,17 @@ function isRedirectStatus(status: number): boolean {
  * logout body would go along to wherever Location points. Its body and Location are not read.
  * `status` is undefined for a browser's opaque redirect, which shows neither.
  */
-function redirectError(call: LancensCall, status: number | undefined): LancensError {
-  const what = status === undefined ? "an opaque redirect" : `HTTP ${status}, a redirect`;
+function redirectError(
+  call: LancensCall,
+  status: number | undefined,
+  followed = false,
+): LancensError {
+  const what =
+    status === undefined
+      ? "an opaque redirect"
+      : followed
+        ? `HTTP ${status} reached by following a redirect`
+        : `HTTP ${status}, a redirect`;
   return new LancensError({
     code: "REDIRECT",
     kind: "upstream",
@@ -219,9 +228,18 @@ async function answerBody(
   response: Response,
   options: ParseOptions,
 ): Promise<string> {
-  if (response.type === "opaqueredirect" || isRedirectStatus(response.status)) {
+  // A fetch that ignores `redirect: "manual"` marks what it followed to as `redirected`.
+  if (
+    response.type === "opaqueredirect" ||
+    response.redirected ||
+    isRedirectStatus(response.status)
+  ) {
     await response.body?.cancel().catch(() => {});
-    throw redirectError(call, response.type === "opaqueredirect" ? undefined : response.status);
+    throw redirectError(
+      call,
+      response.type === "opaqueredirect" ? undefined : response.status,
+      response.redirected && !isRedirectStatus(response.status),
+    );
   }
   return boundedBody(response, options.maxBodyBytes ?? DEFAULT_ERROR_BODY_BYTES);
 }

@@ -392,6 +392,17 @@ describe("redirects", () => {
     }
   });
 
+  it("an answer a fetch reached by following a redirect is the same error, never a success", async () => {
+    for (const [call, parse] of PARSE) {
+      const response = new Response("", { status: 200 });
+      Object.defineProperty(response, "redirected", { value: true });
+      const error = await rejection(parse(response));
+      expect(error.code).toBe("REDIRECT");
+      expect(error.call).toBe(call);
+      expect(error.retryable).toBe(false);
+    }
+  });
+
   it("the sans-IO interpreters refuse a 3xx too", () => {
     expect(() => interpretLogoutAnswer(302, '{"message":"invalid token"}')).toThrow(/HTTP 302/);
     expect(() => interpretPushTokenAnswer("clearRingPushToken", 307, "")).toThrow(LancensError);

@@ -57,6 +57,7 @@ export function buildServerDateRequest(target: CallTarget): Request {
   return new Request(`${baseUrl}${PATHS.serverDate}`, {
     method: "GET",
     headers: commonHeaders(app, device),
+    redirect: "manual",
   });
 }
 
@@ -66,6 +67,7 @@ export function buildPublicKeyRequest(target: CallTarget): Request {
   return new Request(`${baseUrl}${PATHS.publicKey}`, {
     method: "GET",
     headers: commonHeaders(app, device),
+    redirect: "manual",
   });
 }
 
@@ -100,5 +102,6 @@ export async function buildLogoutRequest(input: LogoutRequestInput): Promise<Req
   });
   const headers = commonHeaders(app, device);
   headers.set(HEADERS.signature, signature);
-  return new Request(`${baseUrl}${PATHS.logout}`, { method: "GET", headers });
+  // Never followed: a redirect would carry the X-signature (the encrypted session token) away.
+  return new Request(`${baseUrl}${PATHS.logout}`, { method: "GET", headers, redirect: "manual" });
 }

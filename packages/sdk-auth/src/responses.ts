@@ -165,14 +165,16 @@ async function readSuccessJson(
 }
 
 /**
- * OneAccess answers its calls with HTTP 200: an error status is the error it stands for, and any
- * other 2xx (201, 204, 206…) is an answer OneAccess does not give, never a success.
+ * OneAccess answers its calls with HTTP 200: a redirect is REDIRECT (nothing of it is used: not a
+ * clock, not a key), an error status is the error it stands for, and any other 2xx (201, 204,
+ * 206…) is an answer OneAccess does not give, never a success.
  */
 async function requireHttp200(
   response: Response,
   what: string,
   options: ParseOptions,
 ): Promise<void> {
+  await oneAccess.refuseRedirect(response);
   if (!response.ok) throw await parseErrorResponse(response, options);
   if (response.status !== 200) {
     await response.body?.cancel().catch(() => {});

@@ -134,3 +134,19 @@ describe("buildLogoutRequest", () => {
     }
   });
 });
+
+describe("redirect mode", () => {
+  it("every built request says redirect: manual, so a fetch of it never follows one", async () => {
+    const requests = [
+      buildServerDateRequest(TARGET),
+      buildPublicKeyRequest(TARGET),
+      await buildLogoutRequest({
+        ...TARGET,
+        publicKey: key.publicKey,
+        sessionToken: "session-abc",
+        timestamp: "1700000000000",
+      }),
+    ];
+    for (const request of requests) expect(request.redirect).toBe("manual");
+  });
+});

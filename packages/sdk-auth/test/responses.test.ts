@@ -241,3 +241,31 @@ describe("an error_code named like a property of every object", () => {
     expect(error.kind).toBe("upstream");
   });
 });
+
+describe("redirects handed to the parsers", () => {
+  const parsers = [
+    ["server-date", parseServerDateResponse],
+    ["public-key", parsePublicKeyResponse],
+    ["logout", parseLogoutResponse],
+  ] as const;
+  const location = "https://elsewhere.example/collect?session_token=echoed";
+
+  it.each(parsers)("%s: a 3xx is REDIRECT, never a success or an HTTP_3xx", async (_, parse) => {
+    for (const status of [301, 302, 303, 307, 308]) {
+      const error = await rejection(
+        parse(new Response('{"timestamp":"1"}', { status, headers: { location } })),
+      );
+      expect(error).toMatchObject({ code: "REDIRECT", kind: "upstream", retryable: false });
+      expect(error.message).not.toContain("echoed");
+    }
+  });
+
+  it.each(parsers)(
+    "%s: an answer a fetch reached by following a redirect is REDIRECT",
+    async (_, parse) => {
+      const followed = new Response('{"timestamp":"1","public_key":"x"}', { status: 200 });
+      Object.defineProperty(followed, "redirected", { value: true });
+      expect(await rejection(parse(followed))).toMatchObject({ code: "REDIRECT" });
+    },
+  );
+});
