@@ -234,7 +234,7 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "fungameLogout",
         summary: "Log a FunGame token out and deny-list it until it expires",
         description:
-          "The token in Authorization is the credential. The token is claimed for this request first: another logout of it meanwhile is a 409 LOGOUT_IN_PROGRESS. A token on the deny-list is done already (alreadyLoggedOut, result { denyListed: true }) without calling FunGame. After a logout FunGame accepted, the jti is kept until exp + 300 s. An exp over 2100 s ahead is a 401 TOKEN_EXP_TOO_FAR.",
+          "The token in Authorization is the credential. The token is claimed for this request first: another logout of it meanwhile is a 409 LOGOUT_IN_PROGRESS; a claim the deny-list cannot take is a 503 DENY_LIST_UNAVAILABLE, without calling FunGame. A token on the deny-list is done already (alreadyLoggedOut, result { denyListed: true }) without calling FunGame. After a logout FunGame accepted, the jti is kept until exp + 300 s. An exp over 2100 s ahead is a 401 TOKEN_EXP_TOO_FAR; a token without a jti of 1–256 characters or a whole-second exp a 401 TOKEN_CLAIM_INVALID.",
         tags: ["fungame"],
         security: [{ funGameToken: [] }],
         parameters: [requestIdParameter],
@@ -837,7 +837,7 @@ export const openApiDocument: OpenApiDocument = {
       ),
       UpstreamError: problemResponse("The vendor answered something the proxy cannot use."),
       Unavailable: problemResponse(
-        "The vendor did not answer in time, or is down; or OUTBOX_FULL.",
+        "The vendor did not answer in time, or is down; or OUTBOX_FULL, or DENY_LIST_UNAVAILABLE.",
         {
           "Retry-After": {
             description: "Seconds, when the vendor said.",

@@ -133,6 +133,37 @@ export const FUNGAME_TOKEN_LIFETIME_SEC = 1_800;
 export const FUNGAME_CLOCK_SKEW_SEC = 300;
 /** A claim lasts its attempt's deadline and this much more, then lapses (an attempt that died). */
 export const CLAIM_LEASE_MARGIN_MS = 5_000;
+/** The longest jti a deny-list keys (FunGame's is a 36-character GUID). */
+export const MAX_JTI_LENGTH = 256;
+
+/** The deny-list key of a token: a jti of 1 to 256 characters and a whole-second exp. */
+function listKey({ jti, exp }: TokenClaims): { jti: string; exp: number } {
+  if (
+    jti === undefined ||
+    jti === "" ||
+    jti.length > MAX_JTI_LENGTH ||
+    !Number.isSafeInteger(exp)
+  ) {
+    throw new FunGameError({
+      code: "TOKEN_CLAIM_INVALID",
+      kind: "unauthorized",
+      field: "jwt",
+      message: `jwt: a FunGame token has a jti of 1 to ${MAX_JTI_LENGTH} characters and a whole-second exp`,
+    });
+  }
+  return { jti, exp: exp as number };
+}
+
+/** The deny-list did not answer: 503, retryable; FunGame is not called on its account. */
+function denyListUnavailable(detail: string): ProblemError {
+  return new ProblemError({
+    kind: "unavailable",
+    code: "DENY_LIST_UNAVAILABLE",
+    detail,
+    vendor: "fungame",
+    retryable: true,
+  });
+}
 
 /** What a claim found: this attempt holds it, another attempt's claim runs, or the logout is done. */
 export type ClaimOutcome = "claimed" | "pending" | "revoked";
@@ -353,9 +384,10 @@ export class VendorGateway {
 
   /**
    * Logs a FunGame token out. The token is claimed first (under `claimId`: a retry of the same
-   * job passes the same id), so one attempt at a time calls FunGame; another meets a 409. A token
-   * whose logout is recorded is done already, without calling FunGame (FunGame forgets its own
-   * revocations on restart). A logout FunGame accepted is recorded until `exp` plus its skew.
+   * job passes the same id), so one attempt at a time calls FunGame; another meets a 409, and a
+   * claim that fails is a 503 (FunGame is not called). A token whose logout is recorded is done
+   * already, without calling FunGame (FunGame forgets its own revocations on restart). A logout
+   * FunGame accepted is recorded until `exp` plus its skew; `denyListed: false` when that failed.
    */
   async fungameLogout(
     token: string,
@@ -365,17 +397,16 @@ export class VendorGateway {
   ): Promise<VendorSuccess> {
     const client = this.#fungameClient();
     const fields: FieldMap = { bearerToken: tokenField, jwt: tokenField };
-    let jti: string | undefined;
-    let exp: number | undefined;
+    let jti: string;
+    let exp: number;
     try {
-      ({ jti, exp } = await this.#readToken(token));
+      ({ jti, exp } = listKey(await this.#readToken(token)));
     } catch (error) {
       throw fungameTokenProblem(error, tokenField);
     }
     const env = upstream("fungame");
-    const leaseMs = Math.max(0, env.deadlineAt - env.now()) + CLAIM_LEASE_MARGIN_MS;
-    const claim =
-      jti === undefined || exp === undefined ? undefined : await this.#claim(jti, claimId, leaseMs);
+    const leaseMs = Math.ceil(Math.max(0, env.deadlineAt - env.now())) + CLAIM_LEASE_MARGIN_MS;
+    const claim = await this.#claim(jti, claimId, leaseMs);
     if (claim === "pending") {
       throw new ProblemError({
         kind: "conflict",
@@ -387,10 +418,7 @@ export class VendorGateway {
         headers: { "retry-after": "1" },
       });
     }
-    if (
-      claim === "revoked" ||
-      (claim === undefined && jti !== undefined && (await this.#isRevoked(jti)))
-    ) {
+    if (claim === "revoked" || (claim === undefined && (await this.#isRevoked(jti)))) {
       return { vendor: "fungame", ok: true, alreadyLoggedOut: true, result: { denyListed: true } };
     }
     let result: Awaited<ReturnType<FunGameClient["logout"]>>;
@@ -402,22 +430,11 @@ export class VendorGateway {
         ({ fetch, signal, timeoutMs }) => client.logout(token, { fetch, signal, timeoutMs }),
       );
     } catch (error) {
-      if (claim === "claimed") await this.#release(jti as string, claimId);
+      if (claim === "claimed") await this.#release(jti, claimId);
       throw error;
     }
-    let denyListed = false;
-    try {
-      if (jti === undefined || exp === undefined) throw new TypeError("no jti or exp");
-      await this.#deps.denyList.add(jti, exp + FUNGAME_CLOCK_SKEW_SEC);
-      denyListed = true;
-    } catch (error) {
-      // The logout itself happened: report it, and say the edge could not list the token.
-      this.#deps.log({
-        event: "deny_list_write_failed",
-        vendor: "fungame",
-        error: isVendorError(error) ? error.code : errorName(error),
-      });
-    }
+    // The logout itself happened: it is reported even when the edge could not list the token.
+    const denyListed = await this.#record(jti, exp);
     return {
       vendor: "fungame",
       ok: true,
@@ -432,8 +449,40 @@ export class VendorGateway {
   }
 
   /**
-   * Claims the token on a deny-list that can; undefined when the list cannot claim or fails (then
-   * the deny-list is only read, and written after the logout).
+   * Records the logout of a token FunGame already accepted, without calling FunGame (it would now
+   * refuse the token): the outbox's retry of a record that failed. A 503 when it fails again.
+   */
+  async fungameRecord(token: string, tokenField: string): Promise<void> {
+    let key: { jti: string; exp: number };
+    try {
+      key = listKey(inspectToken(token));
+    } catch (error) {
+      throw fungameTokenProblem(error, tokenField);
+    }
+    if (!(await this.#record(key.jti, key.exp))) {
+      throw denyListUnavailable("the FunGame deny-list could not be written");
+    }
+  }
+
+  /** Records a logout FunGame accepted; false (and logged) when the deny-list cannot be written. */
+  async #record(jti: string, exp: number): Promise<boolean> {
+    try {
+      await this.#deps.denyList.add(jti, exp + FUNGAME_CLOCK_SKEW_SEC);
+      return true;
+    } catch (error) {
+      this.#deps.log({
+        event: "deny_list_write_failed",
+        vendor: "fungame",
+        error: isVendorError(error) ? error.code : errorName(error),
+      });
+      return false;
+    }
+  }
+
+  /**
+   * Claims the token on a deny-list that can; undefined when the list has no claims (then it is
+   * only read, and written after the logout). A claim that fails is a 503: logging out without
+   * it would let two logouts of one token both call FunGame, and one be told something false.
    */
   async #claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome | undefined> {
     const list = this.#deps.denyList;
@@ -446,7 +495,9 @@ export class VendorGateway {
         vendor: "fungame",
         error: errorName(error),
       });
-      return undefined;
+      throw denyListUnavailable(
+        "the FunGame deny-list could not be reached; FunGame was not called",
+      );
     }
   }
 
@@ -498,12 +549,7 @@ export class VendorGateway {
       try {
         revoked = await this.#deps.denyList.has(jti);
       } catch {
-        throw new ProblemError({
-          kind: "unavailable",
-          code: "DENY_LIST_UNAVAILABLE",
-          detail: "the FunGame deny-list could not be read",
-          vendor: "fungame",
-        });
+        throw denyListUnavailable("the FunGame deny-list could not be read");
       }
       if (revoked) return { active: false, reason: "revoked" };
     }

@@ -217,6 +217,66 @@ for (const [name, makeList] of LISTS) {
       expect(await statusOf(h, token)).toEqual({ active: false, reason: "revoked" });
     });
 
+    it("a token the deny-list cannot key (no jti, a jti over 256 characters, no or a fractional exp) is refused naming its field, before anything is written", async () => {
+      const claimed: string[] = [];
+      const inner = makeList();
+      const h = await createHarness({
+        denyList: {
+          add: (...args: Parameters<typeof inner.add>) => inner.add(...args),
+          has: (...args: Parameters<typeof inner.has>) => inner.has(...args),
+          claim: (...args: Parameters<typeof inner.claim>) => {
+            claimed.push(args[0]);
+            return inner.claim(...args);
+          },
+          release: (...args: Parameters<typeof inner.release>) => inner.release(...args),
+        },
+      });
+      const key = new TextEncoder().encode(FUNGAME_JWT_KEY);
+      const exp = Math.floor(Date.now() / 1000) + 600;
+      const cases: Record<string, unknown>[] = [
+        { exp },
+        { jti: "", exp },
+        { jti: "j".repeat(257), exp },
+        { jti: crypto.randomUUID() },
+        { jti: crypto.randomUUID(), exp: exp + 0.5 },
+      ];
+      for (const claims of cases) {
+        const token = await new SignJWT({ sub: "alice", ...claims })
+          .setProtectedHeader({ alg: "HS256" })
+          .setIssuer("FunGame")
+          .setAudience("FunGame Web API")
+          .sign(key);
+        const problem = await readProblem(await logout(h, token));
+        expect(problem, JSON.stringify(claims)).toMatchObject({
+          status: 401,
+          code: "TOKEN_CLAIM_INVALID",
+          field: "Authorization",
+          vendor: "fungame",
+        });
+        expect(String(problem.detail)).toMatch(/^Authorization: /);
+        const fanOut = await h.request("/v1/logout", { json: { fungame: { token } } });
+        const answer = (await fanOut.json()) as { results: Record<string, unknown> };
+        expect(answer.results.fungame).toMatchObject({
+          code: "TOKEN_CLAIM_INVALID",
+          field: "fungame.token",
+        });
+      }
+      expect(claimed).toEqual([]);
+      expect(logouts(h)).toBe(0);
+      // A jti of 256 characters is a key the list takes.
+      await h.sims.fungame.login("alice");
+      const longest = await new SignJWT({ sub: "alice", jti: "j".repeat(256), exp })
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuer("FunGame")
+        .setAudience("FunGame Web API")
+        .sign(key);
+      expect(await (await logout(h, longest)).json()).toMatchObject({
+        ok: true,
+        result: { denyListed: true },
+      });
+      expect(await inner.has("j".repeat(256))).toBe(true);
+    });
+
     it("a token whose exp is beyond FunGame's lifetime and skew is refused before anything is written", async () => {
       const h = await createHarness({ denyList: makeList() });
       const jti = crypto.randomUUID();

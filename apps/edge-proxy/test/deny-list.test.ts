@@ -216,7 +216,7 @@ describe("deny-list round trips per FunGame logout", () => {
     expect(await retried.json()).toMatchObject({ result: { denyListed: true } });
   });
 
-  it("falls back to has and add when the claim fails", async () => {
+  it("fails closed with a retryable 503 when the claim fails: FunGame is not called", async () => {
     const inner = namespaceList("trips-3");
     const h = await createHarness({
       denyList: {
@@ -228,11 +228,42 @@ describe("deny-list round trips per FunGame logout", () => {
     });
     const token = await h.sims.fungame.login("alice");
     const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ result: { denyListed: true } });
+    expect(await readProblem(response)).toMatchObject({
+      status: 503,
+      kind: "unavailable",
+      code: "DENY_LIST_UNAVAILABLE",
+      retryable: true,
+      vendor: "fungame",
+    });
+    const fanOut = await h.request("/v1/logout", { json: { fungame: { token } } });
+    const answer = (await fanOut.json()) as { results: Record<string, unknown> };
+    expect(answer.results.fungame).toMatchObject({ status: 503, code: "DENY_LIST_UNAVAILABLE" });
+    expect(h.sims.fungame.calls.filter((call) => call.path === "/user/logout")).toHaveLength(0);
     expect(h.logs.some((line) => line.event === "deny_list_claim_failed")).toBe(true);
+    expect(JSON.stringify(h.logs)).not.toContain("claim down");
     const status = await h.request("/v1/fungame/token-status", { bearer: token });
-    expect(await status.json()).toEqual({ active: false, reason: "revoked" });
+    expect(await status.json()).toEqual({ active: true, reason: "unverified" });
+  });
+
+  it("keeps the unclaimed path for a list that cannot claim: has, then add", async () => {
+    const inner = namespaceList("trips-4");
+    const calls: string[] = [];
+    const h = await createHarness({
+      denyList: {
+        add: (jti: string, exp: number) => {
+          calls.push("add");
+          return inner.add(jti, exp);
+        },
+        has: (jti: string) => {
+          calls.push("has");
+          return inner.has(jti);
+        },
+      },
+    });
+    const token = await h.sims.fungame.login("alice");
+    const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(await response.json()).toMatchObject({ ok: true, result: { denyListed: true } });
+    expect(calls).toEqual(["has", "add"]);
   });
 });
 

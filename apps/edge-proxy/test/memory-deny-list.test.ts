@@ -1,7 +1,7 @@
 // The in-memory FunGame deny-list of the Bun, Deno and Node entries: claims, leases and recorded logouts.
 import { describe, expect, it } from "vitest";
 import { MemoryDenyList } from "../src/memory-deny-list.ts";
-import { createHarness } from "./harness.ts";
+import { createHarness, readProblem } from "./harness.ts";
 
 describe("MemoryDenyList", () => {
   it("claims per attempt: the same attempt re-claims, another meets pending, add records the logout", async () => {
@@ -72,5 +72,24 @@ describe("MemoryDenyList", () => {
     const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
     expect(await response.json()).toMatchObject({ ok: true, result: { denyListed: true } });
     expect(list.size).toBe(1);
+  });
+
+  it("a full claim map refuses the logout with a retryable 503, without calling FunGame", async () => {
+    const list = new MemoryDenyList({ maxClaims: 1 });
+    const h = await createHarness({ denyList: list });
+    const held = await h.sims.fungame.login("alice");
+    // A claim of another attempt, live for a minute: the map is full.
+    expect(await list.claim("another-jti", "another-attempt", 60_000)).toBe("claimed");
+    const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: held });
+    expect(await readProblem(response)).toMatchObject({
+      status: 503,
+      code: "DENY_LIST_UNAVAILABLE",
+      retryable: true,
+      vendor: "fungame",
+    });
+    expect(h.sims.fungame.calls.filter((call) => call.path === "/user/logout")).toHaveLength(0);
+    await list.release("another-jti", "another-attempt");
+    const retried = await h.request("/v1/fungame/logout", { method: "POST", bearer: held });
+    expect(await retried.json()).toMatchObject({ ok: true, result: { denyListed: true } });
   });
 });
