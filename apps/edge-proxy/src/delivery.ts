@@ -79,9 +79,21 @@ function storedCode(code: string | number, secrets: readonly string[]): string |
   return /^[A-Za-z0-9_.-]{1,40}$/.test(code) && !quotes ? code : "VENDOR_ERROR";
 }
 
+/**
+ * What one outbox attempt does: log the member out, or, for FunGame, only record on the deny-list a
+ * logout FunGame already accepted (FunGame would now refuse the token).
+ */
+export type AttemptStep = "logout" | "record";
+
 /** What one outbox attempt did. */
 export type AttemptOutcome =
-  | { ok: true; alreadyLoggedOut: boolean }
+  | {
+      ok: true;
+      /** The vendor's answer; absent after a record step (the logout's answer stands). */
+      alreadyLoggedOut?: boolean;
+      /** FunGame only: whether the logout is on the deny-list. */
+      denyListed?: boolean;
+    }
   | {
       ok: false;
       error: DeliveryError;
@@ -97,6 +109,7 @@ export type AttemptRunner = (
   member: FanOutMember,
   body: FanOutInput,
   claimId: string,
+  step?: AttemptStep,
 ) => Promise<AttemptOutcome>;
 
 /** The secret values of a body: tokens and session tokens. */
@@ -134,7 +147,7 @@ export function attemptRunner(deps: AttemptDeps): AttemptRunner {
     now: deps.now,
     log: deps.log,
   });
-  return async (member, body, claimId) => {
+  return async (member, body, claimId, step = "logout") => {
     const controller = new AbortController();
     const deadlineMs = deps.config.upstreamDeadlineMs;
     const timer = setTimeout(() => controller.abort(new Error("deadline")), deadlineMs);
@@ -151,8 +164,19 @@ export function attemptRunner(deps: AttemptDeps): AttemptRunner {
       maxRetries: 0,
     });
     try {
+      if (step === "record") {
+        gateway.require("fungame");
+        await gateway.fungameRecord(
+          (body.fungame as NonNullable<typeof body.fungame>).token,
+          "fungame.token",
+        );
+        return { ok: true, denyListed: true };
+      }
       const success = await deliverMember(gateway, member, body, upstream, claimId);
-      return { ok: true, alreadyLoggedOut: success.alreadyLoggedOut };
+      const { alreadyLoggedOut } = success;
+      if (member !== "fungame") return { ok: true, alreadyLoggedOut };
+      const { denyListed } = success.result as { denyListed: boolean };
+      return { ok: true, alreadyLoggedOut, denyListed };
     } catch (error) {
       const init = toProblemInit(error);
       const { document } = buildProblem(init, "");

@@ -762,6 +762,11 @@ export const openApiDocument: OpenApiDocument = {
             enum: ["rejected", "attempts_exhausted", "expired", null],
           },
           alreadyLoggedOut: { type: ["boolean", "null"] },
+          denyListed: {
+            type: ["boolean", "null"],
+            description:
+              "FunGame member only: null until FunGame accepts the logout, then whether its jti is on the deny-list. false with state pending (lastError DENY_LIST_UNAVAILABLE): FunGame logged the token out and only the record is retried, until the job expires; false with state failed: it never was.",
+          },
         },
       },
       LogoutJob: {

@@ -6,6 +6,7 @@ import type { OutboxPolicy } from "./config.ts";
 import {
   type AttemptOutcome,
   type AttemptRunner,
+  type AttemptStep,
   type DeliveryError,
   FAN_OUT_MEMBERS,
   type FanOutMember,
@@ -31,6 +32,11 @@ export interface VendorDelivery {
   lastError: DeliveryError | null;
   failure: FailureReason | null;
   alreadyLoggedOut: boolean | null;
+  /**
+   * FunGame only: null until FunGame accepts the logout, then whether it is on the deny-list. False
+   * while pending: only the record is retried (FunGame would now refuse the token).
+   */
+  denyListed?: boolean | null;
   /** When the vendor reached delivered or failed. */
   finishedAt: number | null;
 }
@@ -92,6 +98,8 @@ export interface JobView {
       lastError: DeliveryError | null;
       failure: FailureReason | null;
       alreadyLoggedOut: boolean | null;
+      /** The FunGame member only. */
+      denyListed?: boolean | null;
     }
   >;
 }
@@ -170,6 +178,7 @@ export function newJob(
       lastError: null,
       failure: null,
       alreadyLoggedOut: null,
+      ...(member === "fungame" ? { denyListed: null } : {}),
       finishedAt: null,
     };
     (input as Record<string, unknown>)[member] = body[member];
@@ -221,6 +230,7 @@ export function viewOf(job: StoredJob): JobView {
           lastError: d.lastError === null ? null : deliveryErrorView(d.lastError),
           failure: d.failure,
           alreadyLoggedOut: d.alreadyLoggedOut,
+          ...(member === "fungame" ? { denyListed: d.denyListed ?? null } : {}),
         },
       ]),
     ),
@@ -298,7 +308,37 @@ const INTERRUPTED: DeliveryError = {
   retryable: true,
 };
 
-/** Records an attempt's outcome: delivered, failed for good, or pending again after a backoff. */
+/** A FunGame logout FunGame accepted that the deny-list did not record (yet). */
+const RECORD_PENDING: DeliveryError = {
+  code: "DENY_LIST_UNAVAILABLE",
+  kind: "unavailable",
+  upstreamStatus: null,
+  retryable: true,
+};
+
+/** Pending again after `waitMs`, or failed as expired when that passes the job's age. */
+function retryLater(
+  job: StoredJob,
+  member: FanOutMember,
+  delivery: VendorDelivery,
+  waitMs: number,
+  now: number,
+): void {
+  if (now + waitMs >= job.expiresAt) {
+    delivery.failure = "expired";
+    finish(job, member, delivery, "failed", now);
+  } else {
+    delivery.state = "pending";
+    delivery.nextAttemptAt = now + waitMs;
+  }
+}
+
+/**
+ * Records an attempt's outcome: delivered, failed for good, or pending again after a backoff. A
+ * FunGame logout accepted but not recorded stays pending for its record alone, retried until the
+ * job's age (not LOGOUT_RETRY_MAX_ATTEMPTS): the logout happened, and without the record a FunGame
+ * restart would make the token usable again.
+ */
 export function recordOutcome(
   job: StoredJob,
   member: FanOutMember,
@@ -309,27 +349,27 @@ export function recordOutcome(
 ): void {
   const delivery = job.vendors[member];
   if (delivery === undefined) return;
+  const backoff = backoffMs(delivery.attempts, policy, random);
   if (outcome.ok) {
-    delivery.alreadyLoggedOut = outcome.alreadyLoggedOut;
-    finish(job, member, delivery, "delivered", now);
+    if (outcome.alreadyLoggedOut !== undefined)
+      delivery.alreadyLoggedOut = outcome.alreadyLoggedOut;
+    if (outcome.denyListed !== undefined) delivery.denyListed = outcome.denyListed;
+    if (outcome.denyListed === false) {
+      delivery.lastError = RECORD_PENDING;
+      retryLater(job, member, delivery, backoff, now);
+    } else {
+      finish(job, member, delivery, "delivered", now);
+    }
   } else {
     delivery.lastError = outcome.error;
     if (!outcome.error.retryable) {
       delivery.failure = "rejected";
       finish(job, member, delivery, "failed", now);
-    } else if (delivery.attempts >= policy.maxAttempts) {
+    } else if (delivery.denyListed !== false && delivery.attempts >= policy.maxAttempts) {
       delivery.failure = "attempts_exhausted";
       finish(job, member, delivery, "failed", now);
     } else {
-      const next =
-        now + Math.max(backoffMs(delivery.attempts, policy, random), outcome.retryAfterMs);
-      if (next >= job.expiresAt) {
-        delivery.failure = "expired";
-        finish(job, member, delivery, "failed", now);
-      } else {
-        delivery.state = "pending";
-        delivery.nextAttemptAt = next;
-      }
+      retryLater(job, member, delivery, Math.max(backoff, outcome.retryAfterMs), now);
     }
   }
   settle(job, now, policy);
@@ -388,9 +428,10 @@ export async function runDue(
   await Promise.all(
     due.map(async (member) => {
       const input = job.input;
+      const step: AttemptStep = job.vendors[member]?.denyListed === false ? "record" : "logout";
       let outcome: AttemptOutcome;
       try {
-        outcome = await run(member, input as FanOutInput, `${job.id}:${member}`);
+        outcome = await run(member, input as FanOutInput, `${job.id}:${member}`, step);
       } catch {
         outcome = {
           ok: false,

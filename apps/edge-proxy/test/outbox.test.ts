@@ -5,11 +5,13 @@ import { env } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_OUTBOX_POLICY, loadConfig } from "../src/config.ts";
+import { DurableObjectDenyList } from "../src/entry/deny-list.ts";
 import {
   configureOutboxObjects,
   DurableObjectOutbox,
   type LogoutOutboxObject,
 } from "../src/entry/outbox.ts";
+import { MemoryDenyList } from "../src/memory-deny-list.ts";
 import {
   backoffMs,
   type JobView,
@@ -18,6 +20,7 @@ import {
   type TimerApi,
 } from "../src/outbox.ts";
 import { parsePrefer, prefersAsync } from "../src/prefer.ts";
+import type { ClaimingDenyList } from "../src/vendors.ts";
 import {
   API_KEY,
   createHarness,
@@ -59,11 +62,13 @@ function durableOutbox(vars: Record<string, unknown> = POLICY_ENV): DurableObjec
 async function setup(
   extra: Record<string, unknown> = {},
   deps: HarnessOptions["deps"] = {},
+  denyList?: HarnessOptions["denyList"],
 ): Promise<Harness> {
   const vars = { ...POLICY_ENV, ...extra };
   const h = await createHarness({
     env: vars,
     deps: { outbox: () => durableOutbox(vars), ...deps },
+    ...(denyList === undefined ? {} : { denyList }),
   });
   configureOutboxObjects({
     env: h.env,
@@ -628,6 +633,208 @@ describe("the in-memory outbox (Bun, Deno and Node entries)", () => {
     const gone = await h.request(`/v1/logout/${id}`, { bearer: API_KEY });
     expect(gone.status).toBe(404);
     expect(timers.pending()).toEqual([]);
+  });
+});
+
+/** A deny-list whose next `failAdds` records fail, as a list that is down. */
+function flakyRecords(inner: ClaimingDenyList) {
+  const state = { failAdds: 0, adds: 0 };
+  const list: ClaimingDenyList = {
+    add: async (jti, exp) => {
+      state.adds++;
+      if (state.failAdds > 0) {
+        state.failAdds--;
+        throw new Error("storage down");
+      }
+      await inner.add(jti, exp);
+    },
+    has: (jti) => inner.has(jti),
+    claim: (jti, claimId, leaseMs) => inner.claim(jti, claimId, leaseMs),
+    release: (jti, claimId) => inner.release(jti, claimId),
+  };
+  return { state, list };
+}
+
+/** A harness over an outbox of `kind` and `list`, and a step that runs the job's due attempts. */
+async function recordSetup(
+  kind: "durable" | "memory",
+  list: ClaimingDenyList,
+  extra: Record<string, unknown> = {},
+): Promise<{ h: Harness; step(id: string): Promise<void> }> {
+  if (kind === "durable") {
+    const h = await setup(extra, {}, list);
+    return {
+      h,
+      async step(id) {
+        await fire(id);
+      },
+    };
+  }
+  const vars = { ...POLICY_ENV, ...extra };
+  const timers = manualTimers();
+  let outbox: MemoryOutbox | undefined;
+  const h = await createHarness({
+    env: vars,
+    denyList: list,
+    deps: {
+      outbox: (run) => {
+        outbox = new MemoryOutbox(run, {
+          policy: loadConfig(vars).outbox,
+          now: () => clock,
+          random: () => 0,
+          timers,
+        });
+        return outbox;
+      },
+    },
+  });
+  return {
+    h,
+    async step() {
+      timers.runDue(clock);
+      await outbox?.idle();
+    },
+  };
+}
+
+const RECORD_PENDING = {
+  code: "DENY_LIST_UNAVAILABLE",
+  kind: "unavailable",
+  upstreamStatus: null,
+  retryable: true,
+};
+
+const durableList = () => new DurableObjectDenyList(env.DENY_LIST, `record-${crypto.randomUUID()}`);
+
+describe.each([
+  ["durable", durableList],
+  ["memory", () => new MemoryDenyList()],
+] as const)("a FunGame logout whose deny-list record fails (%s outbox)", (kind, makeList) => {
+  it("retries only the record, shows it pending with denyListed false, and is delivered once recorded", async () => {
+    const { state, list } = flakyRecords(makeList());
+    state.failAdds = 2;
+    const { h, step } = await recordSetup(kind, list);
+    const token = await h.sims.fungame.login("alice");
+    const { id, vendors } = await accept(h, { fungame: { token }, ebet: { username: "demo" } });
+    expect(vendors.fungame).toMatchObject({ denyListed: null });
+    expect(vendors.ebet).not.toHaveProperty("denyListed");
+    const start = clock;
+    await step(id);
+    let job = await jobOf(h, id);
+    expect(job.status).toBe("pending");
+    expect(job.vendors.fungame).toEqual({
+      vendor: "fungame",
+      state: "pending",
+      attempts: 1,
+      nextAttemptAt: new Date(start + 500).toISOString(),
+      lastError: RECORD_PENDING,
+      failure: null,
+      alreadyLoggedOut: false,
+      denyListed: false,
+    });
+    expect(job.vendors.ebet).toMatchObject({ state: "delivered" });
+    expect(job.vendors.ebet).not.toHaveProperty("denyListed");
+    expect(fungameLogouts(h)).toBe(1);
+    // FunGame forgets its own revocation: only the edge's record keeps the token out.
+    h.sims.fungame.restart();
+    clock = start + 500;
+    await step(id);
+    job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({
+      state: "pending",
+      attempts: 2,
+      lastError: RECORD_PENDING,
+      alreadyLoggedOut: false,
+      denyListed: false,
+    });
+    clock = start + 1500;
+    await step(id);
+    job = await jobOf(h, id);
+    expect(job.status).toBe("delivered");
+    expect(job.vendors.fungame).toMatchObject({
+      state: "delivered",
+      attempts: 3,
+      alreadyLoggedOut: false,
+      denyListed: true,
+    });
+    // FunGame was called once: the record steps never logged the token out again.
+    expect(fungameLogouts(h)).toBe(1);
+    expect(state.adds).toBe(3);
+    const status = await h.request("/v1/fungame/token-status", { bearer: token });
+    expect(await status.json()).toEqual({ active: false, reason: "revoked" });
+    const again = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+    expect(await again.json()).toMatchObject({ ok: true, alreadyLoggedOut: true });
+    expect(fungameLogouts(h)).toBe(1);
+  });
+
+  it("retries the record past LOGOUT_RETRY_MAX_ATTEMPTS until the job's age, then fails the member as expired, denyListed false", async () => {
+    const { state, list } = flakyRecords(makeList());
+    state.failAdds = 1_000;
+    const { h, step } = await recordSetup(kind, list, { LOGOUT_JOB_MAX_AGE_SEC: "60" });
+    const token = await h.sims.fungame.login("alice");
+    const { id } = await accept(h, { fungame: { token } });
+    const start = clock;
+    await step(id);
+    // LOGOUT_RETRY_MAX_ATTEMPTS is 4: the record is retried beyond it.
+    for (let attempt = 2; attempt <= 6; attempt++) {
+      const next = (await jobOf(h, id)).vendors.fungame?.nextAttemptAt;
+      expect(typeof next).toBe("string");
+      clock = Date.parse(next as string);
+      await step(id);
+      expect((await jobOf(h, id)).vendors.fungame).toMatchObject({
+        state: "pending",
+        attempts: attempt,
+        denyListed: false,
+      });
+    }
+    expect(fungameLogouts(h)).toBe(1);
+    clock = start + 60_000;
+    await step(id);
+    const job = await jobOf(h, id);
+    expect(job.status).toBe("failed");
+    expect(job.vendors.fungame).toMatchObject({
+      state: "failed",
+      failure: "expired",
+      attempts: 6,
+      lastError: RECORD_PENDING,
+      alreadyLoggedOut: false,
+      denyListed: false,
+    });
+    expect(fungameLogouts(h)).toBe(1);
+  });
+});
+
+describe("a FunGame record step cut short (Durable Object outbox)", () => {
+  it("is counted and made again as a record, never as a second logout", async () => {
+    const { state, list } = flakyRecords(durableList());
+    state.failAdds = 1;
+    const { h, step } = await recordSetup("durable", list);
+    const token = await h.sims.fungame.login("alice");
+    const { id } = await accept(h, { fungame: { token } });
+    await step(id);
+    // As left by a process that stopped in the middle of the record attempt.
+    await runInDurableObject<LogoutOutboxObject, void>(stubOf(id), async (_o, stored) => {
+      const job = (await stored.storage.get<StoredJob>("job")) as StoredJob;
+      const fungame = job.vendors.fungame as NonNullable<StoredJob["vendors"]["fungame"]>;
+      fungame.state = "delivering";
+      fungame.attempts = 2;
+      fungame.nextAttemptAt = null;
+      await stored.storage.put("job", job);
+    });
+    await step(id);
+    let job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({
+      state: "pending",
+      attempts: 2,
+      lastError: { code: "ATTEMPT_INTERRUPTED" },
+      denyListed: false,
+    });
+    clock = Date.parse(job.vendors.fungame?.nextAttemptAt as string);
+    await step(id);
+    job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({ state: "delivered", denyListed: true });
+    expect(fungameLogouts(h)).toBe(1);
+    expect(state.adds).toBe(2);
   });
 });
 
