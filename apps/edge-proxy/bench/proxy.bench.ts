@@ -21,18 +21,20 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { type Figures, formatTable, median } from "../../../tooling/bench/harness.ts";
 import {
   type AutocannonRequest,
   type AutocannonResult,
   asAutocannon,
   autocannon,
+  bundleWorker,
   LIMITS,
+  loadMiniflare,
+  miniflareOptions,
   type ProcessGroup,
   pause,
   percentile,
@@ -41,9 +43,12 @@ import {
   runtimes,
   type Simulators,
   startSimulators as spawnSimulators,
+  startWorkerd,
   startWranglerDev,
   stopSimulators as stopSimulatorsProcess,
   trimOutput,
+  type WorkerScript,
+  workerdChildren,
 } from "./shared.ts";
 import type { Prepared, RequestSpec, Vendor } from "./simulators.ts";
 
@@ -231,28 +236,17 @@ async function startProxy(runtime: Runtime, env: Record<string, string>): Promis
 /** The deployed script in workerd, through miniflare (what `wrangler dev` runs, minus its dev proxy). */
 async function startMiniflare(env: Record<string, string>): Promise<RunningProxy> {
   const miniflare = await loadMiniflare();
-  const script = await workerScript();
-  const before = new Set(workerdChildren());
-  const instance = new miniflare.Miniflare(miniflareOptions(script, env));
-  let url: URL;
-  try {
-    url = await Promise.race([
-      instance.ready,
-      pause(LIMITS.startMs).then((): never => {
-        throw new Error("workerd did not start");
-      }),
-    ]);
-  } catch (error) {
-    await instance.dispose();
-    throw error;
-  }
-  const pids = workerdChildren().filter((pid) => !before.has(pid));
+  // The proxy logs a line per request; here the logs are not the point.
+  const workerd = await startWorkerd(
+    miniflare,
+    miniflareOptions(miniflare, await workerScript(), env),
+  );
   return {
     runtime: "workerd",
-    url: url.href.replace(/\/$/, ""),
+    url: workerd.url,
     group: undefined,
-    rssPids: () => pids,
-    stop: () => instance.dispose(),
+    rssPids: () => workerd.pids,
+    stop: workerd.stop,
   };
 }
 
@@ -714,57 +708,17 @@ async function memoryCase(sims: Simulators, proxy: RunningProxy): Promise<void> 
 // ---------------------------------------------------------------------------------------------
 // 5. Cold start: workerd (through miniflare, as wrangler dev runs it) from start to the first answer
 
-interface MiniflareInstance {
-  ready: Promise<URL>;
-  dispose(): Promise<void>;
-}
-
-interface MiniflareModule {
-  Miniflare: new (options: unknown) => MiniflareInstance;
-  convertV4MiniflareOptions(options: Record<string, unknown>): unknown;
-}
-
-/** Miniflare as wrangler runs it: the copy wrangler depends on, with the workerd wrangler uses. */
-let miniflareModule: MiniflareModule | undefined;
-async function loadMiniflare(): Promise<MiniflareModule> {
-  if (!miniflareModule) {
-    const fromApp = createRequire(join(APP, "package.json"));
-    const fromWrangler = createRequire(fromApp.resolve("wrangler/package.json"));
-    miniflareModule = (await import(
-      pathToFileURL(fromWrangler.resolve("miniflare")).href
-    )) as MiniflareModule;
-  }
-  return miniflareModule;
-}
-
-interface WorkerScript {
-  scriptPath: string;
-  compatibilityDate: string;
-}
-
-/** The script as deployed: `wrangler deploy --dry-run` (minified, per wrangler.toml), made once per run. */
+/** The script as deployed, bundled once per run into a folder removed at the end. */
 let workerScriptMade: Promise<WorkerScript> | undefined;
 let workerScriptFolder: string | undefined;
 function workerScript(): Promise<WorkerScript> {
   workerScriptMade ??= (async () => {
-    const toml = readFileSync(join(APP, "wrangler.toml"), "utf8");
-    const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
-    if (!compatibilityDate) throw new Error("wrangler.toml has no compatibility_date");
     const folder = mkdtempSync(join(tmpdir(), "edge-proxy-script-"));
     workerScriptFolder = folder;
-    const build = runtimes.spawnGroup(
-      process.execPath,
-      [runtimes.wranglerScript(), "deploy", "--dry-run", "--outdir", join(folder, "out")],
-      { env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" } },
-    );
-    running.add(build);
-    const exit = await Promise.race([build.exited, pause(LIMITS.startMs).then(() => undefined)]);
-    await runtimes.stopGroup(build);
-    running.delete(build);
-    if (exit?.code !== 0) {
-      throw new Error(`wrangler deploy --dry-run failed:\n${build.output.join("\n")}`);
-    }
-    return { scriptPath: join(folder, "out", "worker.js"), compatibilityDate };
+    return bundleWorker(folder, {
+      onStart: (group) => running.add(group),
+      onStop: (group) => running.delete(group),
+    });
   })();
   return workerScriptMade;
 }
@@ -773,61 +727,27 @@ function removeWorkerScript(): void {
   if (workerScriptFolder) rmSync(workerScriptFolder, { recursive: true, force: true });
 }
 
-/**
- * The proxy's Worker in workerd, configured as wrangler.toml says (Durable Object deny-list, vars),
- * without /docs assets. The proxy logs a line per request; here the logs are not the point.
- */
-function miniflareOptions(script: WorkerScript, env: Record<string, string>): unknown {
-  return miniflareModule?.convertV4MiniflareOptions({
-    host: "127.0.0.1",
-    port: 0,
-    modules: true,
-    scriptPath: script.scriptPath,
-    modulesRoot: dirname(script.scriptPath),
-    compatibilityDate: script.compatibilityDate,
-    bindings: env,
-    durableObjects: { DENY_LIST: { className: "DenyListObject", useSQLite: true } },
-    handleStructuredLogs: () => {},
-  });
-}
-
-/** workerd processes started by this process (miniflare's), to sample and to stop. */
-function workerdChildren(): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const comm = stat.slice(stat.indexOf("(") + 1, close);
-      const parent = Number(stat.slice(close + 2).split(" ")[1]);
-      if (parent === process.pid && comm === "workerd") found.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return found;
-}
-
 async function coldStartCase(sims: Simulators): Promise<void> {
   const miniflare = await loadMiniflare();
   const script = await workerScript();
-  // The baseline: a Worker that does nothing, with the same bindings and Durable Object class, so
+  // The baseline: a Worker that does nothing, with the same bindings and Durable Object classes, so
   // that the difference is the proxy's own script: its compilation, top-level work and first request.
+  const classes = [...new Set(Object.values(script.durableObjects).map((d) => d.className))];
   const options = (which: "proxy" | "empty") =>
     which === "proxy"
-      ? miniflareOptions(script, sims.env)
+      ? miniflareOptions(miniflare, script, sims.env)
       : miniflare.convertV4MiniflareOptions({
           host: "127.0.0.1",
           port: 0,
           modules: true,
           compatibilityDate: script.compatibilityDate,
-          bindings: sims.env,
-          durableObjects: { DENY_LIST: { className: "DenyListObject", useSQLite: true } },
+          compatibilityFlags: script.compatibilityFlags,
+          bindings: { ...script.vars, ...sims.env },
+          durableObjects: script.durableObjects,
           handleStructuredLogs: () => {},
           script: [
             'import { DurableObject } from "cloudflare:workers";',
-            "export class DenyListObject extends DurableObject {}",
+            ...classes.map((name) => `export class ${name} extends DurableObject {}`),
             'export default { fetch() { return new Response("ok"); } };',
           ].join("\n"),
         });

@@ -1,14 +1,16 @@
-// What the proxy benchmark and the load run share: the simulators' process, `wrangler dev`, autocannon.
+// What the proxy benchmark and the load run share: the simulators' process, workerd, autocannon.
 //
 // The simulators run in a process of their own (bench/simulators.ts) with a control API that mints
-// credentials; the proxy runs under `wrangler dev` (workerd) with the simulators' environment; load
-// comes from autocannon. Everything listens on 127.0.0.1 and every wait is bounded.
+// credentials; the proxy runs in workerd with the simulators' environment, as the deployed script
+// through Miniflare or under `wrangler dev`; load comes from autocannon. Everything listens on
+// 127.0.0.1 and every wait is bounded.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
+import { pathToFileURL } from "node:url";
 import type { Prepared, RequestSpec, Vendor } from "./simulators.ts";
 
 /** Every wait is bounded. */
@@ -135,18 +137,13 @@ export function prepare(
 // wrangler dev
 
 export interface WranglerDev {
-  /** Changes on restart (a new port). */
   url: string;
   group: ProcessGroup;
   stop(): Promise<void>;
-  /**
-   * Stops wrangler dev and starts it again on the same state folder (Durable Objects kept) and the
-   * same Worker; `url` and `group` are the new ones afterwards.
-   */
-  restart(): Promise<void>;
 }
 
-const WRANGLER_ENV = {
+/** What wrangler is told in every process started here: no metrics, no banner, no colours. */
+export const WRANGLER_ENV = {
   WRANGLER_SEND_METRICS: "false",
   WRANGLER_HIDE_BANNER: "true",
   NO_COLOR: "1",
@@ -154,37 +151,9 @@ const WRANGLER_ENV = {
 };
 
 /**
- * Bundles the proxy once, as deployed (`wrangler deploy --dry-run`), into `folder`, and writes a
- * copy of wrangler.toml that runs that bundle without the /docs assets: `wrangler dev --no-bundle
- * --config` on it serves a Worker that edits to the sources (or a rebuild of public/) cannot reload
- * in the middle of a run. Returns the config path.
- */
-async function bundleOnce(folder: string): Promise<string> {
-  const out = join(folder, "bundle");
-  const build = runtimes.spawnGroup(
-    process.execPath,
-    [runtimes.wranglerScript(), "deploy", "--dry-run", "--outdir", out],
-    { env: WRANGLER_ENV },
-  );
-  const exit = await Promise.race([build.exited, pause(LIMITS.startMs).then(() => undefined)]);
-  await runtimes.stopGroup(build);
-  if (exit?.code !== 0) {
-    throw new Error(`wrangler deploy --dry-run failed:\n${build.output.slice(-40).join("\n")}`);
-  }
-  const toml = readFileSync(join(APP, "wrangler.toml"), "utf8")
-    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(join(out, "worker.js"))}`)
-    // No [assets] table: the build rewrites public/, and wrangler dev would reload the Worker.
-    .replace(/^\[assets\][^[]*/m, "");
-  const config = join(folder, "wrangler.toml");
-  writeFileSync(config, toml);
-  return config;
-}
-
-/**
  * Starts `wrangler dev` of the proxy on 127.0.0.1 (a free port) with `env` in a private env file and
  * a fresh state folder, both in a temporary folder removed on stop. `onStart`/`onStop` let the
- * caller keep the process group in its list of things to kill. With `bundleOnce`, the Worker is the
- * deployed bundle made at start, so that edits to the sources during the run do not restart it.
+ * caller keep the process group in its list of things to kill.
  */
 export async function startWranglerDev(
   env: Record<string, string>,
@@ -192,17 +161,9 @@ export async function startWranglerDev(
     onStart?: (group: ProcessGroup) => void;
     onStop?: (group: ProcessGroup) => void;
     onLine?: (line: string) => void;
-    bundleOnce?: boolean;
   } = {},
 ): Promise<WranglerDev> {
   const folder = mkdtempSync(join(tmpdir(), "edge-proxy-bench-"));
-  let config: string | undefined;
-  try {
-    if (hooks.bundleOnce) config = await bundleOnce(folder);
-  } catch (error) {
-    rmSync(folder, { recursive: true, force: true });
-    throw error;
-  }
   const envFile = join(folder, "proxy.env");
   writeFileSync(
     envFile,
@@ -212,57 +173,205 @@ export async function startWranglerDev(
     { mode: 0o600 },
   );
   chmodSync(envFile, 0o600);
-  const launch = async (): Promise<{ url: string; group: ProcessGroup }> => {
-    const port = await runtimes.freePort();
-    const inspectorPort = await runtimes.freePort();
-    const group = runtimes.spawnGroup(
-      process.execPath,
-      runtimes.wranglerDevArgs({
-        port,
-        inspectorPort,
-        envFile,
-        persistTo: join(folder, "state"),
-        extra: config === undefined ? [] : ["--config", config, "--no-bundle"],
-      }),
-      {
-        env: WRANGLER_ENV,
-        ...(hooks.onLine === undefined ? {} : { onLine: hooks.onLine }),
-      },
-    );
-    hooks.onStart?.(group);
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await runtimes.waitForHttp(`${url}/healthz`, group, LIMITS.startMs);
-    } catch (error) {
-      await runtimes.stopGroup(group);
-      hooks.onStop?.(group);
-      throw error;
-    }
-    return { url, group };
-  };
-  let first: { url: string; group: ProcessGroup };
-  try {
-    first = await launch();
-  } catch (error) {
+  const port = await runtimes.freePort();
+  const inspectorPort = await runtimes.freePort();
+  const group = runtimes.spawnGroup(
+    process.execPath,
+    runtimes.wranglerDevArgs({ port, inspectorPort, envFile, persistTo: join(folder, "state") }),
+    {
+      env: WRANGLER_ENV,
+      ...(hooks.onLine === undefined ? {} : { onLine: hooks.onLine }),
+    },
+  );
+  hooks.onStart?.(group);
+  const stop = async () => {
+    await runtimes.stopGroup(group);
+    hooks.onStop?.(group);
     rmSync(folder, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await runtimes.waitForHttp(`${url}/healthz`, group, LIMITS.startMs);
+  } catch (error) {
+    await stop();
     throw error;
   }
-  const dev: WranglerDev = {
-    ...first,
-    async stop() {
-      await runtimes.stopGroup(dev.group);
-      hooks.onStop?.(dev.group);
-      rmSync(folder, { recursive: true, force: true });
-    },
-    async restart() {
-      await runtimes.stopGroup(dev.group);
-      hooks.onStop?.(dev.group);
-      const next = await launch();
-      dev.url = next.url;
-      dev.group = next.group;
-    },
+  return { url, group, stop };
+}
+
+// ---------------------------------------------------------------------------------------------
+// workerd through Miniflare: the deployed script as `wrangler dev` runs it, minus wrangler dev's own
+// proxy in front of it (which stops answering under sustained load: load/wrangler-dev-repro/)
+
+interface MiniflareInstance {
+  ready: Promise<URL>;
+  dispose(): Promise<void>;
+}
+
+export interface MiniflareModule {
+  Miniflare: new (options: unknown) => MiniflareInstance;
+  convertV4MiniflareOptions(options: Record<string, unknown>): unknown;
+}
+
+/** Resolves packages as wrangler does: its Miniflare, and through that Miniflare its workerd. */
+function fromWrangler(): NodeRequire {
+  const fromApp = createRequire(join(APP, "package.json"));
+  return createRequire(fromApp.resolve("wrangler/package.json"));
+}
+
+let miniflareModule: Promise<MiniflareModule> | undefined;
+/** Miniflare as wrangler runs it: the copy wrangler depends on, with the workerd wrangler uses. */
+export function loadMiniflare(): Promise<MiniflareModule> {
+  miniflareModule ??= import(pathToFileURL(fromWrangler().resolve("miniflare")).href);
+  return miniflareModule;
+}
+
+/** "workerd <version> through Miniflare <version>": what loadMiniflare runs, for reports. */
+export function miniflareRuntime(): string {
+  const miniflarePackage = fromWrangler().resolve("miniflare/package.json");
+  const version = (path: string) =>
+    (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
+  const workerdPackage = createRequire(miniflarePackage).resolve("workerd/package.json");
+  return `workerd ${version(workerdPackage)} through Miniflare ${version(miniflarePackage)}`;
+}
+
+/** The proxy as deployed, and what wrangler.toml binds to it. */
+export interface WorkerScript {
+  scriptPath: string;
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  /** The Durable Object bindings of wrangler.toml, as wrangler dev binds them. */
+  durableObjects: Record<string, { className: string; useSQLite?: boolean }>;
+  /** The [vars] of wrangler.toml. */
+  vars: Record<string, unknown>;
+}
+
+/**
+ * Bundles the proxy as deployed (`wrangler deploy --dry-run`: minified, per wrangler.toml) into
+ * `folder`, once: edits to the sources (or a rebuild of public/) during a run cannot reload it.
+ * The bindings are wrangler.toml's, read by wrangler itself; the /docs assets are left out.
+ */
+export async function bundleWorker(
+  folder: string,
+  hooks: { onStart?: (group: ProcessGroup) => void; onStop?: (group: ProcessGroup) => void } = {},
+): Promise<WorkerScript> {
+  const out = join(folder, "out");
+  const build = runtimes.spawnGroup(
+    process.execPath,
+    [runtimes.wranglerScript(), "deploy", "--dry-run", "--outdir", out],
+    { env: WRANGLER_ENV },
+  );
+  hooks.onStart?.(build);
+  const exit = await Promise.race([build.exited, pause(LIMITS.startMs).then(() => undefined)]);
+  await runtimes.stopGroup(build);
+  hooks.onStop?.(build);
+  if (exit?.code !== 0) {
+    throw new Error(`wrangler deploy --dry-run failed:\n${build.output.slice(-40).join("\n")}`);
+  }
+  const wrangler = fromWrangler()("wrangler") as {
+    unstable_getMiniflareWorkerOptions(configPath: string): {
+      workerOptions: {
+        compatibilityDate?: string;
+        compatibilityFlags?: string[];
+        durableObjects?: WorkerScript["durableObjects"];
+        bindings?: Record<string, unknown>;
+      };
+    };
   };
-  return dev;
+  const { workerOptions } = wrangler.unstable_getMiniflareWorkerOptions(join(APP, "wrangler.toml"));
+  if (!workerOptions.compatibilityDate) throw new Error("wrangler.toml has no compatibility_date");
+  return {
+    scriptPath: join(out, "worker.js"),
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags ?? [],
+    durableObjects: workerOptions.durableObjects ?? {},
+    vars: workerOptions.bindings ?? {},
+  };
+}
+
+/**
+ * Miniflare's options for the proxy's Worker: the deployed script with wrangler.toml's bindings and
+ * `env` over its vars (as `wrangler dev --env-file` would), on 127.0.0.1 (a free port). With
+ * `persistTo`, Durable Object state lives there and outlives a restart. Every line the Worker logs
+ * goes to `onLog`: Miniflare reads workerd's output as it comes, so a full pipe never stalls it.
+ */
+export function miniflareOptions(
+  miniflare: MiniflareModule,
+  script: WorkerScript,
+  env: Record<string, string>,
+  options: { persistTo?: string; onLog?: (line: string) => void } = {},
+): unknown {
+  const onLog = options.onLog;
+  return miniflare.convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    scriptPath: script.scriptPath,
+    modulesRoot: dirname(script.scriptPath),
+    compatibilityDate: script.compatibilityDate,
+    compatibilityFlags: script.compatibilityFlags,
+    bindings: { ...script.vars, ...env },
+    durableObjects: script.durableObjects,
+    ...(options.persistTo === undefined ? {} : { resourcePersistencePath: options.persistTo }),
+    handleStructuredLogs:
+      onLog === undefined ? () => {} : (log: { message: string }) => onLog(log.message),
+  });
+}
+
+/** workerd processes started by this process (Miniflare's). */
+export function workerdChildren(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const parent = Number(stat.slice(close + 2).split(" ")[1]);
+      if (parent === process.pid && comm === "workerd") found.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+/** The proxy's Worker running in workerd under this process. */
+export interface Workerd {
+  url: string;
+  /** The workerd processes of this life. */
+  pids: number[];
+  /** Whether every workerd process of this life still runs (no crash, no restart). */
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+/** Starts Miniflare with `options` (miniflareOptions) and waits, bounded, until workerd listens. */
+export async function startWorkerd(miniflare: MiniflareModule, options: unknown): Promise<Workerd> {
+  const before = new Set(workerdChildren());
+  const instance = new miniflare.Miniflare(options);
+  let url: URL;
+  try {
+    url = await Promise.race([
+      instance.ready,
+      pause(LIMITS.startMs).then((): never => {
+        throw new Error("workerd did not start");
+      }),
+    ]);
+  } catch (error) {
+    await instance.dispose();
+    throw error;
+  }
+  const pids = workerdChildren().filter((pid) => !before.has(pid));
+  return {
+    url: url.href.replace(/\/$/, ""),
+    pids,
+    alive: () => {
+      const running = workerdChildren();
+      return pids.length > 0 && pids.every((pid) => running.includes(pid));
+    },
+    stop: () => instance.dispose(),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,24 +1,33 @@
-// The load run: logouts through `wrangler dev` against the simulators, each for a user or token of
-// its own, then proof that every accepted logout reached its vendor exactly once (retries excepted,
-// and counted) and that every FunGame revocation is on the proxy's deny-list.
+// The load run: logouts through the proxy in workerd against the simulators, each for a user or token
+// of its own, then proof that every accepted logout reached its vendor exactly once (retries
+// excepted, and counted) and that every FunGame revocation is on the proxy's deny-list.
 //
 // Used by load/run.ts (`npm run load`: 10,000 logouts at concurrency 100 per subject) and by
 // test-node/load.test.ts (a smaller run in `npm test`). Processes and helpers are the benchmark's
 // (bench/shared.ts): the simulators run in a process of their own (bench/simulators.ts), the proxy
-// under `wrangler dev`, the load comes from autocannon; everything on 127.0.0.1.
+// is the deployed bundle in workerd through Miniflare (as `wrangler dev` runs it, without wrangler
+// dev's own proxy, which stops answering after some ten thousand logged requests:
+// load/wrangler-dev-repro/), and the load comes from autocannon; everything on 127.0.0.1. Every
+// subject and every deny-list question runs in one life of workerd.
 import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
+  bundleWorker,
   control,
   type LoadAnswer,
+  loadMiniflare,
+  miniflareOptions,
+  miniflareRuntime,
   type ProcessGroup,
   prepare,
   runLoad,
   type Simulators,
   startSimulators,
-  startWranglerDev,
+  startWorkerd,
   stopSimulators,
-  trimOutput,
-  type WranglerDev,
+  type Workerd,
 } from "../bench/shared.ts";
 import type { RequestSpec, Vendor } from "../bench/simulators.ts";
 
@@ -46,8 +55,12 @@ export interface LoadFigures {
   p99Ms: number;
   /** FunGame tokens the proxy answered as revoked after the run. */
   denyListChecked: number;
-  /** Deny-list questions asked again because wrangler dev dropped the connection. */
-  denyListAskedAgain: number;
+  /** Whether workerd ran in one life from the first logout to the last deny-list answer. */
+  oneLife: boolean;
+  /** Lines the Worker logged meanwhile, each read from workerd (a line per request). */
+  logLines: number;
+  /** The FunGame tokens answered as revoked (for the check after a restart). */
+  revokedTokens: string[];
   /** The first few things that went wrong, for the report. */
   problems: string[];
 }
@@ -68,35 +81,72 @@ interface Identity {
   lancens?: string;
 }
 
-/** The simulators and the proxy under `wrangler dev`, running. */
+/** The lines the Worker logged, each read from workerd as it came. */
+export interface WorkerLogs {
+  /** Lines read since start. */
+  count: number;
+  /** The last few hundred, for reports. */
+  recent: string[];
+}
+
+/** The simulators and the proxy in workerd, running. */
 export interface LoadEnvironment {
   sims: Simulators;
-  proxy: WranglerDev;
-  /** Stops both, gracefully; safe to call twice. */
+  /** The proxy's current life in workerd. */
+  proxy: Workerd;
+  /** What runs the proxy, for the report. */
+  runtime: string;
+  logs: WorkerLogs;
+  /** The temporary folder of the bundle and the Durable Objects' state; removed on stop. */
+  folder: string;
+  /**
+   * Stops workerd and starts it again on the same state folder (Durable Objects kept) and the same
+   * bundle; `proxy` is the new life afterwards. Only for checkDenyListAfterRestart, after every
+   * subject: the subjects and their checks run in one life.
+   */
+  restart(): Promise<void>;
+  /** Stops both, gracefully, and removes the temporary folder; safe to call twice. */
   stop(): Promise<void>;
   /** Kills both at once (for process exit handlers); synchronous. */
   killNow(): void;
 }
 
-/** Starts the simulators (bench/simulators.ts) and `wrangler dev` of the proxy against them. */
+/**
+ * Starts the simulators (bench/simulators.ts) and the proxy against them: the deployed bundle in
+ * workerd through Miniflare, with wrangler.toml's bindings and the simulators' environment, its
+ * Durable Objects persisted in a temporary folder.
+ */
 export async function startLoadEnvironment(
   options: { quiet?: boolean } = {},
 ): Promise<LoadEnvironment> {
+  const folder = mkdtempSync(join(tmpdir(), "edge-proxy-load-"));
   let child: ChildProcess | undefined;
-  let group: ProcessGroup | undefined;
-  let trimmer: ReturnType<typeof setInterval> | undefined;
+  const builds = new Set<ProcessGroup>();
+  let proxy: Workerd | undefined;
   let stopped = false;
+  const logs: WorkerLogs = { count: 0, recent: [] };
+  const onLog = (line: string) => {
+    logs.count++;
+    logs.recent.push(line);
+    if (logs.recent.length > 400) logs.recent.splice(0, 200);
+  };
   const killNow = () => {
-    if (trimmer) clearInterval(trimmer);
-    const pid = group?.child.pid;
-    if (pid !== undefined) {
+    for (const group of builds) {
       try {
-        process.kill(-pid, "SIGKILL");
+        process.kill(-(group.child.pid as number), "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    for (const pid of proxy?.pids ?? []) {
+      try {
+        process.kill(pid, "SIGKILL");
       } catch {
         // Already gone.
       }
     }
     child?.kill("SIGKILL");
+    rmSync(folder, { recursive: true, force: true });
   };
   try {
     const sims = await startSimulators(
@@ -105,28 +155,38 @@ export async function startLoadEnvironment(
       },
       { quiet: options.quiet ?? false },
     );
-    // The deployed bundle, made once: edits to the sources during a run cannot restart the Worker.
-    const proxy = await startWranglerDev(sims.env, {
-      onStart: (started) => {
-        group = started;
-      },
-      bundleOnce: true,
+    const script = await bundleWorker(folder, {
+      onStart: (group) => builds.add(group),
+      onStop: (group) => builds.delete(group),
     });
-    // The proxy logs a line per request: keep only the last ones.
-    trimmer = setInterval(() => trimOutput(proxy.group), 500);
-    trimmer.unref();
-    return {
+    const miniflare = await loadMiniflare();
+    const start = () =>
+      startWorkerd(
+        miniflare,
+        miniflareOptions(miniflare, script, sims.env, { persistTo: join(folder, "state"), onLog }),
+      );
+    proxy = await start();
+    const environment: LoadEnvironment = {
       sims,
       proxy,
+      runtime: `${miniflareRuntime()}, the deployed bundle`,
+      logs,
+      folder,
       killNow,
+      async restart() {
+        await environment.proxy.stop();
+        proxy = await start();
+        environment.proxy = proxy;
+      },
       async stop() {
         if (stopped) return;
         stopped = true;
-        clearInterval(trimmer);
-        await proxy.stop();
+        await environment.proxy.stop();
         await stopSimulators(child);
+        rmSync(folder, { recursive: true, force: true });
       },
     };
+    return environment;
   } catch (error) {
     killNow();
     await stopSimulators(child);
@@ -199,36 +259,82 @@ function tally<T>(entries: readonly T[], key: (entry: T) => string | null): Map<
   return counts;
 }
 
-/** Rounds of deny-list questions at most (the first, and two after restarts of wrangler dev). */
-const CHECK_ROUNDS = 3;
-
 /** The most attempts the proxy makes for one vendor call: the first and two retries. */
 const MAX_ATTEMPTS = 3;
 
 /** The Lancens routes one logout calls, in order: both push-token clears, then the logout. */
 const LANCENS_ROUTES = ["clearRingPushToken", "clearMessagePushToken", "logout"] as const;
 
+/** How a run is sent: at what concurrency, stopped after `limitMs` whatever is left. */
+export interface LoadSettings {
+  concurrency: number;
+  limitMs?: number;
+}
+
+/**
+ * Asks the proxy at `url` the status of each FunGame token (GET /v1/fungame/token-status) at the
+ * settings' concurrency; resolves with the indexes of the tokens answered revoked. Anything else (an
+ * active token, an error, no answer) goes to `note`.
+ */
+async function askDenyList(
+  url: string,
+  tokens: readonly string[],
+  settings: LoadSettings,
+  note: (problem: string) => void,
+): Promise<Set<number>> {
+  const revoked = new Set<number>();
+  if (tokens.length === 0) return revoked;
+  const answered = new Set<number>();
+  // Padded like the logouts' pool: a connection may build one request more than it sends.
+  const padded = [
+    ...tokens,
+    ...Array.from({ length: settings.concurrency + 5 }, () => tokens[0] as string),
+  ];
+  const statusItems = padded.map((token) => [
+    {
+      method: "GET",
+      path: "/v1/fungame/token-status",
+      headers: { authorization: `Bearer ${token}` },
+    },
+  ]);
+  await runLoad(
+    url,
+    statusItems,
+    {
+      connections: settings.concurrency,
+      amount: tokens.length,
+      ...(settings.limitMs === undefined ? {} : { limitMs: settings.limitMs }),
+    },
+    (body) => body.includes('"revoked"'),
+    (answer) => {
+      if (answer.item >= tokens.length) return;
+      answered.add(answer.item);
+      const isRevoked =
+        answer.status === 200 &&
+        /"active":\s*false/.test(answer.body) &&
+        /"reason":\s*"revoked"/.test(answer.body);
+      if (isRevoked) revoked.add(answer.item);
+      else note(`token-status ${answer.item}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
+    },
+  );
+  const unanswered = tokens.length - answered.size;
+  if (unanswered > 0) note(`token-status: ${unanswered} questions got no answer`);
+  return revoked;
+}
+
 /**
  * Sends `requests` logouts of `subject` at `concurrency` through the proxy, each with credentials of
- * its own made at the simulators first, then audits the simulators' call logs and the deny-list.
+ * its own made at the simulators first, then audits the simulators' call logs and the deny-list,
+ * all in the proxy's current life.
  */
 export async function runSubject(
   environment: LoadEnvironment,
   subject: Subject,
-  settings: {
-    requests: number;
-    concurrency: number;
-    limitMs?: number;
-    /**
-     * Restart wrangler dev (same state) before the logouts and again before the deny-list check:
-     * workerd under wrangler dev fails after some ten thousand requests in one life, and the check
-     * then also shows the deny-list outlives a restart.
-     */
-    restart?: boolean;
-  },
+  settings: LoadSettings & { requests: number },
 ): Promise<LoadFigures> {
-  const { sims, proxy } = environment;
+  const { sims, proxy, logs } = environment;
   const { requests, concurrency } = settings;
+  const logLinesBefore = logs.count;
   // Every connection may build one request more than it sends.
   const pool = requests + concurrency + 5;
   const prepared =
@@ -245,7 +351,6 @@ export async function runSubject(
           fresh: true,
         });
   const items = prepared.items;
-  if (settings.restart) await proxy.restart();
   const identities = items.map((steps) => identityOf(subject, steps[0] as RequestSpec));
 
   const problems: string[] = [];
@@ -362,54 +467,14 @@ export async function runSubject(
     );
   }
 
-  // The deny-list's view: every FunGame token logged out is refused as revoked. A question that
-  // gets no answer from the proxy (wrangler dev's own 500 when workerd drops the connection) is
-  // asked again after a restart of wrangler dev on the same state: the question is read-only.
+  // The deny-list's view: every FunGame token logged out is refused as revoked, asked in the same
+  // life of workerd as the logouts. A question without its answer counts as a loss.
   let denyListChecked = 0;
-  let denyListAskedAgain = 0;
+  const revokedTokens: string[] = [];
   if (fungameTokens.length > 0) {
-    const revokedAt = new Map<number, boolean>();
-    for (let round = 0; round < CHECK_ROUNDS; round++) {
-      const pending = fungameTokens.map((_, index) => index).filter((i) => !revokedAt.has(i));
-      if (pending.length === 0) break;
-      if (round > 0) denyListAskedAgain += pending.length;
-      if (settings.restart || round > 0) await proxy.restart();
-      // Padded like the logouts' pool: a connection may build one request more than it sends.
-      const padded = [
-        ...pending,
-        ...Array.from({ length: concurrency + 5 }, () => pending[0] as number),
-      ];
-      const statusItems = padded.map((index) => [
-        {
-          method: "GET",
-          path: "/v1/fungame/token-status",
-          headers: { authorization: `Bearer ${fungameTokens[index]}` },
-        },
-      ]);
-      await runLoad(
-        proxy.url,
-        statusItems,
-        {
-          connections: concurrency,
-          amount: pending.length,
-          ...(settings.limitMs === undefined ? {} : { limitMs: settings.limitMs }),
-        },
-        (body) => body.includes('"revoked"'),
-        (answer) => {
-          if (answer.item >= pending.length) return;
-          const index = pending[answer.item] as number;
-          if (answer.status === 200) {
-            const revoked =
-              /"active":\s*false/.test(answer.body) && /"reason":\s*"revoked"/.test(answer.body);
-            revokedAt.set(index, revoked);
-            if (!revoked) note(`token-status ${index}: ${answer.body}`);
-          } else if (round === CHECK_ROUNDS - 1) {
-            note(`token-status ${index}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
-          }
-        },
-      );
-    }
-    denyListChecked = [...revokedAt.values()].filter(Boolean).length;
+    const revokedAt = await askDenyList(proxy.url, fungameTokens, settings, note);
+    for (const index of revokedAt) revokedTokens.push(fungameTokens[index] as string);
+    denyListChecked = revokedAt.size;
     const missing = fungameTokens.length - denyListChecked;
     if (missing > 0) {
       lost += missing;
@@ -417,10 +482,12 @@ export async function runSubject(
     }
   }
 
+  const oneLife = environment.proxy === proxy && proxy.alive();
+  if (!oneLife) note(`workerd (pid ${proxy.pids.join(", ")}) did not live through the run`);
   if (problems.length > 0) {
-    // What wrangler dev said lately, other than its per-request log lines (reloads, crashes).
-    const said = proxy.group.output.slice(-400).filter((line) => !line.startsWith("{"));
-    for (const line of said.slice(-15)) note(`wrangler: ${line}`);
+    // What the Worker logged lately, other than its per-request JSON lines.
+    const said = logs.recent.filter((line) => !line.startsWith("{"));
+    for (const line of said.slice(-15)) note(`worker: ${line}`);
   }
   return {
     subject,
@@ -432,7 +499,49 @@ export async function runSubject(
     rps: seconds > 0 ? succeeded.length / seconds : 0,
     p99Ms: run.p99Ms,
     denyListChecked,
-    denyListAskedAgain,
+    oneLife,
+    logLines: logs.count - logLinesBefore,
+    revokedTokens,
+    problems,
+  };
+}
+
+/** What checkDenyListAfterRestart found. */
+export interface RestartCheck {
+  /** FunGame tokens asked about. */
+  tokens: number;
+  /** Of those, answered revoked by the new life. */
+  revoked: number;
+  /** The workerd processes before and after the restart. */
+  pidsBefore: number[];
+  pidsAfter: number[];
+  problems: string[];
+}
+
+/**
+ * An extra step after every subject: restarts workerd on the same state and asks again about every
+ * FunGame token revoked during the run, to show that the deny-list outlives a restart.
+ */
+export async function checkDenyListAfterRestart(
+  environment: LoadEnvironment,
+  tokens: readonly string[],
+  settings: LoadSettings,
+): Promise<RestartCheck> {
+  const problems: string[] = [];
+  const note = (problem: string) => {
+    if (problems.length < 40) problems.push(problem);
+  };
+  const pidsBefore = environment.proxy.pids;
+  await environment.restart();
+  const revoked = await askDenyList(environment.proxy.url, tokens, settings, note);
+  if (revoked.size < tokens.length) {
+    note(`${tokens.length - revoked.size} FunGame tokens not revoked after the restart`);
+  }
+  return {
+    tokens: tokens.length,
+    revoked: revoked.size,
+    pidsBefore,
+    pidsAfter: environment.proxy.pids,
     problems,
   };
 }

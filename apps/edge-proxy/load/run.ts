@@ -1,7 +1,11 @@
 // `npm run load`: 10,000 logouts at concurrency 100 per subject (each vendor, then the fan-out naming
-// all four) through `wrangler dev` against the simulators, each for a user or token of its own; then
-// the checks of load/load.ts. Prints a table and one `BENCH {"case":"load",...}` line per subject.
-// Exits non-zero when a logout failed, was lost or reached a vendor twice, or a check could not run.
+// all four) through the proxy in workerd (the deployed bundle through Miniflare) against the
+// simulators, each for a user or token of its own; then the checks of load/load.ts. Every subject
+// and its checks run in one life of workerd; then, as an extra step, workerd is restarted on the
+// same state and every FunGame token revoked during the run is asked about again. Prints a table
+// and one `BENCH {"case":"load",...}` line per subject and for the restart check. Exits non-zero
+// when a logout failed, was lost or reached a vendor twice, workerd did not live through the
+// subjects, a token was not revoked after the restart, or a check could not run.
 //
 //   node load/run.ts
 //
@@ -12,8 +16,10 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { benchLine, formatTable } from "../../../tooling/bench/harness.ts";
 import {
+  checkDenyListAfterRestart,
   type LoadEnvironment,
   type LoadFigures,
+  type RestartCheck,
   runSubject,
   SUBJECTS,
   type Subject,
@@ -44,9 +50,15 @@ function subjectsSetting(): Subject[] {
 
 const progress = (line: string) => process.stderr.write(`[load] ${line}\n`);
 
-export function printReport(results: readonly LoadFigures[], concurrency: number): void {
+export function printReport(
+  results: readonly LoadFigures[],
+  concurrency: number,
+  runtime: string,
+  lifePids: readonly number[],
+  restartCheck: RestartCheck | undefined,
+): void {
   console.log(
-    `\nload through wrangler dev (workerd) at concurrency ${concurrency}; each logout for a user or token of its own`,
+    `\nload through ${runtime} at concurrency ${concurrency}; each logout for a user or token of its own; every subject and its checks in one life of workerd (pid ${lifePids.join(", ")})`,
   );
   console.log(
     formatTable(
@@ -60,6 +72,8 @@ export function printReport(results: readonly LoadFigures[], concurrency: number
         "rps",
         "p99 ms",
         "deny-list checked",
+        "log lines",
+        "one life",
       ],
       results.map((r) => [
         r.subject,
@@ -71,14 +85,25 @@ export function printReport(results: readonly LoadFigures[], concurrency: number
         r.rps.toFixed(0),
         r.p99Ms.toFixed(1),
         String(r.denyListChecked),
+        String(r.logLines),
+        r.oneLife ? "yes" : "NO",
       ]),
-      [1, 2, 3, 4, 5, 6, 7, 8],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
     ),
   );
+  if (restartCheck !== undefined) {
+    console.log(
+      `\nextra step, after every subject: workerd restarted on the same state (pid ${restartCheck.pidsBefore.join(", ")} -> ${restartCheck.pidsAfter.join(", ")}); ${restartCheck.revoked} of ${restartCheck.tokens} FunGame tokens still revoked`,
+    );
+  }
   for (const r of results) {
     if (r.problems.length === 0) continue;
     console.log(`\n${r.subject}: first problems`);
     for (const problem of r.problems) console.log(`  ${problem}`);
+  }
+  if (restartCheck !== undefined && restartCheck.problems.length > 0) {
+    console.log("\ndeny-list after the restart: first problems");
+    for (const problem of restartCheck.problems) console.log(`  ${problem}`);
   }
   console.log("");
   for (const r of results) {
@@ -93,7 +118,17 @@ export function printReport(results: readonly LoadFigures[], concurrency: number
         retries: r.retries,
         concurrency,
         denyListChecked: r.denyListChecked,
-        denyListAskedAgain: r.denyListAskedAgain,
+        logLines: r.logLines,
+        oneLife: r.oneLife,
+      }),
+    );
+  }
+  if (restartCheck !== undefined) {
+    console.log(
+      benchLine("load", "deny-list-after-restart", {
+        tokens: restartCheck.tokens,
+        revoked: restartCheck.revoked,
+        concurrency,
       }),
     );
   }
@@ -128,9 +163,16 @@ async function main(): Promise<number> {
   const started = performance.now();
   const results: LoadFigures[] = [];
   const failures: string[] = [];
+  let runtime = "workerd";
+  let lifePids: number[] = [];
+  let restartCheck: RestartCheck | undefined;
   try {
     environment = await startLoadEnvironment();
-    progress(`simulators and wrangler dev ready: ${environment.proxy.url}`);
+    runtime = environment.runtime;
+    lifePids = environment.proxy.pids;
+    progress(
+      `simulators and ${runtime} ready: ${environment.proxy.url} (pid ${lifePids.join(", ")})`,
+    );
     for (const subject of subjects) {
       try {
         // Each run is bounded by the overall limit only: a busy machine may need minutes per subject.
@@ -138,16 +180,26 @@ async function main(): Promise<number> {
           requests,
           concurrency,
           limitMs: timeoutS * 1000,
-          restart: true,
         });
         results.push(figures);
         progress(
-          `${subject}: ${figures.rps.toFixed(0)} rps, p99 ${figures.p99Ms.toFixed(1)} ms, ${figures.errors} errors, ${figures.lost} lost, ${figures.duplicates} duplicates, ${figures.retries} retries`,
+          `${subject}: ${figures.rps.toFixed(0)} rps, p99 ${figures.p99Ms.toFixed(1)} ms, ${figures.errors} errors, ${figures.lost} lost, ${figures.duplicates} duplicates, ${figures.retries} retries, ${figures.logLines} log lines, one life: ${figures.oneLife}`,
         );
       } catch (error) {
         failures.push(`${subject}: ${error instanceof Error ? error.message : String(error)}`);
         progress(`${subject}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
       }
+    }
+    if (!environment.proxy.alive()) {
+      failures.push(`workerd (pid ${lifePids.join(", ")}) did not live through the subjects`);
+    }
+    const tokens = results.flatMap((r) => r.revokedTokens);
+    if (tokens.length > 0) {
+      progress(`extra step: restarting workerd on the same state, ${tokens.length} tokens to ask`);
+      restartCheck = await checkDenyListAfterRestart(environment, tokens, {
+        concurrency,
+        limitMs: timeoutS * 1000,
+      });
     }
   } catch (error) {
     failures.push(error instanceof Error ? error.message : String(error));
@@ -156,13 +208,14 @@ async function main(): Promise<number> {
     clearTimeout(watchdog);
   }
   progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  printReport(results, concurrency);
+  printReport(results, concurrency, runtime, lifePids, restartCheck);
   if (failures.length > 0) {
     console.log("\ncould not run:");
     for (const failure of failures) console.log(`  ${failure}`);
   }
-  const bad = results.filter((r) => r.errors > 0 || r.lost > 0 || r.duplicates > 0);
-  return failures.length > 0 || bad.length > 0 ? 1 : 0;
+  const bad = results.filter((r) => r.errors > 0 || r.lost > 0 || r.duplicates > 0 || !r.oneLife);
+  const forgotten = restartCheck !== undefined && restartCheck.revoked < restartCheck.tokens;
+  return failures.length > 0 || bad.length > 0 || forgotten ? 1 : 0;
 }
 
 if (fileURLToPath(import.meta.url) === process.argv[1]) {

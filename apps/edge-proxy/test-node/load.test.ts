@@ -1,10 +1,13 @@
 // A small load run (the one of `npm run load`, scaled down): logouts per vendor and through the
-// fan-out via `wrangler dev` against the simulators at concurrency 20, each for a user or token of
-// its own; no error, nothing lost, each logout at its vendor exactly once (retries excepted), every
-// FunGame revocation on the deny-list. Figures are not asserted: `npm run load` prints them.
+// fan-out via the proxy in workerd (the deployed bundle through Miniflare) against the simulators at
+// concurrency 20, each for a user or token of its own; no error, nothing lost, each logout at its
+// vendor exactly once (retries excepted), every FunGame revocation on the deny-list, all in one life
+// of workerd; then the deny-list after a restart. Figures are not asserted: `npm run load` prints them.
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   attemptsOf,
+  checkDenyListAfterRestart,
   type LoadEnvironment,
   runSubject,
   SUBJECTS,
@@ -27,42 +30,84 @@ describe("Server-Timing attempts", () => {
   });
 });
 
-describe("load through wrangler dev against the simulators", () => {
+describe("load through workerd against the simulators", () => {
   let environment: LoadEnvironment | undefined;
+  let lifePids: number[] = [];
+  const revokedTokens: string[] = [];
 
   beforeAll(async () => {
     environment = await startLoadEnvironment({ quiet: true });
+    lifePids = environment.proxy.pids;
   }, 150_000);
 
   afterAll(async () => {
     await environment?.stop();
   });
 
+  it("runs the proxy in workerd through Miniflare, one workerd process", () => {
+    const running = environment as LoadEnvironment;
+    expect(running.runtime).toMatch(/^workerd \d+\.\d+\.\d+ through Miniflare \d/);
+    expect(lifePids).toHaveLength(1);
+    expect(running.proxy.alive()).toBe(true);
+  });
+
   for (const subject of SUBJECTS) {
     it(
-      `${subject}: ${LOGOUTS} logouts at concurrency ${CONCURRENCY}: no error, none lost, each reached its vendor once`,
+      `${subject}: ${LOGOUTS} logouts at concurrency ${CONCURRENCY}: no error, none lost, each reached its vendor once, in the same life of workerd`,
       async () => {
-        const figures = await runSubject(environment as LoadEnvironment, subject, {
+        const running = environment as LoadEnvironment;
+        const figures = await runSubject(running, subject, {
           requests: LOGOUTS,
           concurrency: CONCURRENCY,
           limitMs: RUN_LIMIT_MS,
         });
         expect(figures.problems).toEqual([]);
-        expect(figures).toMatchObject({ requests: LOGOUTS, errors: 0, lost: 0, duplicates: 0 });
+        expect(figures).toMatchObject({
+          requests: LOGOUTS,
+          errors: 0,
+          lost: 0,
+          duplicates: 0,
+          oneLife: true,
+        });
+        expect(running.proxy.pids).toEqual(lifePids);
         expect(figures.retries).toBeGreaterThanOrEqual(0);
-        if (subject === "fungame" || subject === "fanout") {
-          expect(figures.denyListChecked).toBe(LOGOUTS);
-        }
+        // A line per logout and per deny-list question, every one read from workerd.
+        const questions = subject === "fungame" || subject === "fanout" ? LOGOUTS : 0;
+        expect(figures.logLines).toBeGreaterThanOrEqual(LOGOUTS + questions);
+        expect(figures.denyListChecked).toBe(questions);
+        expect(figures.revokedTokens).toHaveLength(questions);
+        revokedTokens.push(...figures.revokedTokens);
       },
       2 * RUN_LIMIT_MS + 30_000,
     );
   }
 
-  it("stops wrangler dev and the simulators, leaving nothing behind", async () => {
+  it(
+    "after a restart of workerd on the same state, every FunGame token is still revoked",
+    async () => {
+      const running = environment as LoadEnvironment;
+      expect(revokedTokens).toHaveLength(2 * LOGOUTS);
+      const check = await checkDenyListAfterRestart(running, revokedTokens, {
+        concurrency: CONCURRENCY,
+        limitMs: RUN_LIMIT_MS,
+      });
+      expect(check.problems).toEqual([]);
+      expect(check).toMatchObject({ tokens: 2 * LOGOUTS, revoked: 2 * LOGOUTS });
+      expect(check.pidsBefore).toEqual(lifePids);
+      expect(check.pidsAfter).toHaveLength(1);
+      expect(check.pidsAfter).not.toEqual(lifePids);
+      expect(() => process.kill(lifePids[0] as number, 0), "the first workerd is gone").toThrow();
+    },
+    RUN_LIMIT_MS + 60_000,
+  );
+
+  it("stops workerd and the simulators, leaving nothing behind", async () => {
     const running = environment as LoadEnvironment;
     await running.stop();
-    const pid = running.proxy.group.child.pid as number;
-    expect(() => process.kill(-pid, 0), "wrangler dev's process group is gone").toThrow();
+    for (const pid of running.proxy.pids) {
+      expect(() => process.kill(pid, 0), `workerd ${pid} is gone`).toThrow();
+    }
+    expect(existsSync(running.folder), "the bundle and the state are removed").toBe(false);
     await expect(
       fetch(`${running.proxy.url}/healthz`, { signal: AbortSignal.timeout(5000) }),
     ).rejects.toThrow();
