@@ -205,7 +205,7 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "ebetCallback",
         summary: "Tell eBET the channel has logged a player in; get the account",
         description:
-          "Sent at most once: after a timeout, 5xx or broken answer it is not retried and stays refused (409) for 300 s; only an eBET refusal (e.g. 4026, 4038) frees it.",
+          "Sent at most once: after a timeout, 5xx or broken answer it is not retried and stays refused (409) for 300 s, or the deadline + 30 s if later; that problem and the 409 carry Retry-After, the seconds left. Only an eBET refusal (e.g. 4026, 4038) frees it.",
         tags: ["ebet"],
         security: [{ callerAuth: [] }],
         parameters: [requestIdParameter],
@@ -832,7 +832,12 @@ export const openApiDocument: OpenApiDocument = {
           },
         },
       ),
-      Replayed: problemResponse("Sent already within eBET's 300 s window (REPLAYED_CALLBACK)."),
+      Replayed: problemResponse("Sent already within eBET's 300 s window (REPLAYED_CALLBACK).", {
+        "Retry-After": {
+          description: "Seconds until it may be sent again.",
+          schema: { type: "integer", minimum: 1 },
+        },
+      }),
       LogoutInProgress: problemResponse(
         "Another logout of this token is in flight (LOGOUT_IN_PROGRESS, retryable).",
         { "Retry-After": { description: "Seconds.", schema: { type: "integer", minimum: 1 } } },

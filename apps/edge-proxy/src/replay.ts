@@ -1,20 +1,28 @@
 // Replay protection for eBET login notifications: the same signed fields within eBET's 300 s
 // timestamp window are refused (409) without calling eBET again.
 import { toHex } from "@x/core-signing";
-import { ProblemError } from "./problem.ts";
+import { ProblemError, toProblemInit } from "./problem.ts";
 
 /** eBET accepts a signed request within 300 s of its timestamp (VENDORS.md): the replay window. */
 export const EBET_CALLBACK_WINDOW_MS = 300_000;
 
+/**
+ * How long a claim outlasts the request's deadline: an attempt cut off at the deadline may still
+ * be on its way to eBET, and the guard's clock is not the isolate's.
+ */
+export const CLAIM_MARGIN_MS = 30_000;
+
 /** Keys remembered at once by the in-memory guard; beyond it the oldest key is forgotten. */
 export const DEFAULT_MAX_REPLAY_KEYS = 100_000;
 
-/** Seen-sets of request keys, each kept for the window. */
+/** Seen-sets of request keys, each claim made by one owner (a request) for a time. */
 export interface ReplayGuard {
-  /** Records `key` for the window; false when it was already recorded within the window. */
-  claim(key: string): Promise<boolean>;
-  /** Forgets `key`, so that a call that failed may be sent again. */
-  release(key: string): Promise<void>;
+  /** Records `key` for `owner` during `holdMs`; false when another claim still holds it. */
+  claim(key: string, owner: string, holdMs: number): Promise<boolean>;
+  /** Forgets `key` if `owner`'s claim still holds it, so that a failed call may be sent again. */
+  release(key: string, owner: string): Promise<void>;
+  /** How long `key` stays held, in ms (0 when free), if the guard can tell. */
+  heldMs?(key: string): Promise<number>;
 }
 
 /**
@@ -33,14 +41,14 @@ export async function callbackKey(input: {
 
 /**
  * The guard of one process (Bun, Deno, Node; a Worker without the Durable Object): a map of key
- * to expiry in insertion order, which is expiry order because the window is fixed. Expired keys
- * are dropped on every claim; past `maxKeys` the oldest live key is dropped too.
+ * to claim in insertion order, nearly expiry order as holds rarely differ. Expired keys at its
+ * head are dropped on every claim; past `maxKeys` the oldest key is dropped too.
  */
 export class MemoryReplayGuard implements ReplayGuard {
   readonly #now: () => number;
   readonly #windowMs: number;
   readonly #maxKeys: number;
-  readonly #seen = new Map<string, number>();
+  readonly #seen = new Map<string, { owner: string; exp: number }>();
 
   constructor(options: { now?: () => number; windowMs?: number; maxKeys?: number } = {}) {
     this.#now = options.now ?? (() => Date.now());
@@ -53,34 +61,45 @@ export class MemoryReplayGuard implements ReplayGuard {
     return this.#seen.size;
   }
 
-  async claim(key: string): Promise<boolean> {
+  /** Claims `key`; `holdMs` defaults to the window (and `owner` to none, for tests of the set). */
+  async claim(key: string, owner = "", holdMs = this.#windowMs): Promise<boolean> {
     const now = this.#now();
-    for (const [held, expiresAt] of this.#seen) {
-      if (expiresAt > now) break;
+    for (const [held, claim] of this.#seen) {
+      if (claim.exp > now) break;
       this.#seen.delete(held);
     }
-    const expiresAt = this.#seen.get(key);
-    if (expiresAt !== undefined && expiresAt > now) return false;
+    if (await this.heldMs(key)) return false;
     this.#seen.delete(key);
-    this.#seen.set(key, now + this.#windowMs);
+    this.#seen.set(key, { owner, exp: now + holdMs });
     while (this.#seen.size > this.#maxKeys) {
       this.#seen.delete(this.#seen.keys().next().value as string);
     }
     return true;
   }
 
-  async release(key: string): Promise<void> {
-    this.#seen.delete(key);
+  async release(key: string, owner = ""): Promise<void> {
+    if (this.#seen.get(key)?.owner === owner) this.#seen.delete(key);
+  }
+
+  async heldMs(key: string): Promise<number> {
+    return Math.max(0, (this.#seen.get(key)?.exp ?? 0) - this.#now());
   }
 }
 
-export function replayedCallback(): ProblemError {
+/** Retry-After for `ms` still to wait: whole seconds, at least 1. */
+function retryAfter(ms: number): Record<string, string> {
+  return { "retry-after": String(Math.max(1, Math.ceil(ms / 1000))) };
+}
+
+/** The 409 for a key another claim holds; Retry-After says when it is free, if the guard knows. */
+export function replayedCallback(heldMs = 0): ProblemError {
   return new ProblemError({
     kind: "conflict",
     code: "REPLAYED_CALLBACK",
     detail: "this notification was already sent within eBET's 300 s window",
     vendor: "ebet",
     retryable: false,
+    ...(heldMs > 0 ? { headers: retryAfter(heldMs) } : {}),
   });
 }
 
@@ -109,27 +128,45 @@ export function ebetRefused(code: unknown): boolean {
 }
 
 /**
- * Runs `call` once per key within the window: a key already claimed is a 409 problem; a guard that
- * cannot be reached is a 503 (fail closed). A failed call releases the key only when `refused`
- * says the vendor certainly did nothing; otherwise the same call stays refused for the window.
+ * Runs `call` once per key: a key already claimed is a 409 problem; a guard that cannot be reached
+ * is a 503 (fail closed). The claim is this call's own (a random owner) and lasts the window, or
+ * until `deadlineAt` and a margin when that is later, so that no second call starts while this one
+ * may be in flight. A failed call releases the key only when `refused` says the vendor certainly
+ * did nothing; otherwise the key stays claimed and the problem says when to retry (Retry-After).
  */
 export async function once<T>(
   guard: ReplayGuard,
   key: string,
   call: () => Promise<T>,
   refused: (error: unknown) => boolean,
+  clock: { now: () => number; deadlineAt: number },
 ): Promise<T> {
+  const owner = crypto.randomUUID();
+  const holdMs = Math.ceil(
+    Math.max(EBET_CALLBACK_WINDOW_MS, clock.deadlineAt - clock.now() + CLAIM_MARGIN_MS),
+  );
   let claimed: boolean;
   try {
-    claimed = await guard.claim(key);
+    claimed = await guard.claim(key, owner, holdMs);
   } catch {
     throw replayGuardUnavailable();
   }
-  if (!claimed) throw replayedCallback();
+  if (!claimed) throw replayedCallback(await guard.heldMs?.(key).catch(() => 0));
+  // Counted from after the claim answered: a Retry-After late rather than early.
+  const until = clock.now() + holdMs;
   try {
     return await call();
   } catch (error) {
-    if (refused(error)) await guard.release(key).catch(() => {});
-    throw error;
+    if (refused(error)) {
+      await guard.release(key, owner).catch(() => {});
+      throw error;
+    }
+    const init = toProblemInit(error);
+    // An unexpected error goes on as it is, to be logged as one.
+    if (init.kind === "internal") throw error;
+    throw new ProblemError({
+      ...init,
+      headers: { ...init.headers, ...retryAfter(until - clock.now()) },
+    });
   }
 }

@@ -1,11 +1,13 @@
-// Replayed eBET login notifications: refused at the proxy within eBET's 300 s window, in memory and
-// through the Durable Object shared by every isolate.
+// Replayed eBET login notifications: refused at the proxy within eBET's 300 s window (Retry-After
+// says for how long), claims owned per request, in memory and in the shared Durable Object.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { DurableObjectReplayGuard, type ReplayGuardObject } from "../src/entry/replay-guard.ts";
+import { DurableObjectReplayGuard, ReplayGuardObject } from "../src/entry/replay-guard.ts";
 import type { WorkerBindings } from "../src/entry/worker.ts";
+import { openApiDocument } from "../src/openapi.ts";
 import {
+  CLAIM_MARGIN_MS,
   callbackKey,
   EBET_CALLBACK_WINDOW_MS,
   MemoryReplayGuard,
@@ -15,9 +17,17 @@ import { API_KEY, createHarness, type Harness, readProblem } from "./harness.ts"
 
 const bindings: WorkerBindings = env;
 const ACCESS_TOKEN = "584c26e798deffc96cc7af073c184cd0";
+const WINDOW = EBET_CALLBACK_WINDOW_MS;
 
 function callbacks(h: Harness): number {
   return h.sims.ebet.calls.filter((call) => call.path === "/api/callback").length;
+}
+
+/** The Retry-After of an answer, which must be there: whole seconds, at least 1. */
+function secondsToRetry(response: Response): number {
+  const value = response.headers.get("retry-after");
+  expect(value).toMatch(/^[1-9][0-9]*$/);
+  return Number(value);
 }
 
 function notify(h: Harness, body: Record<string, unknown>) {
@@ -134,15 +144,118 @@ describe("the login notification is sent at most once", () => {
     expect(callbacks(h)).toBe(1);
   });
 
+  it("a kept key tells the caller when to retry: Retry-After with the seconds left on the claim", async () => {
+    // The clock starts a window ago, so that the last call signs a timestamp eBET's clock accepts.
+    let now = Date.now() - WINDOW;
+    const clock = () => now;
+    const h = await createHarness({
+      env: SHORT,
+      deps: { now: clock, replayGuard: new MemoryReplayGuard({ now: clock }) },
+    });
+    h.sims.ebet.faults.set({ delayMs: 60_000, times: 1 });
+    const timedOut = await notify(h, body);
+    expect(await readProblem(timedOut)).toMatchObject({ status: 503, retryable: true });
+    expect(timedOut.headers.get("retry-after")).toBe(String(WINDOW / 1000));
+    now += 100_000;
+    const early = await notify(h, body);
+    expect(await readProblem(early)).toMatchObject({ status: 409, retryable: false });
+    expect(early.headers.get("retry-after")).toBe(String(WINDOW / 1000 - 100));
+    now += 199_001;
+    expect((await notify(h, body)).headers.get("retry-after")).toBe("1");
+    now += 999;
+    expect((await notify(h, body)).status).toBe(200);
+    expect(callbacks(h)).toBe(2);
+  });
+
+  it("documents Retry-After on the 409", () => {
+    const replayed = openApiDocument.components.responses.Replayed;
+    expect(Object.keys(replayed?.headers ?? {})).toContain("Retry-After");
+  });
+
+  it("a released key carries no Retry-After: an eBET refusal may be sent again at once", async () => {
+    const h = await createHarness();
+    h.sims.ebet.forceStatus(4026);
+    const refused = await notify(h, body);
+    expect(refused.status).toBe(500);
+    expect(refused.headers.get("retry-after")).toBeNull();
+  });
+
+  it("holds the key until the request's own deadline is past, when that is later than the window", async () => {
+    const held = (600_000 + CLAIM_MARGIN_MS) / 1000;
+    let now = Date.now() - held * 1000;
+    const clock = () => now;
+    const h = await createHarness({
+      env: { UPSTREAM_DEADLINE_MS: "600000" },
+      deps: { now: clock, replayGuard: new MemoryReplayGuard({ now: clock }) },
+    });
+    h.sims.ebet.forceStatus(500);
+    expect((await notify(h, body)).headers.get("retry-after")).toBe(String(held));
+    now += WINDOW;
+    const replayed = await notify(h, body);
+    expect(replayed.status).toBe(409);
+    expect(replayed.headers.get("retry-after")).toBe(String(held - WINDOW / 1000));
+    now += held * 1000 - WINDOW;
+    expect((await notify(h, body)).status).toBe(200);
+    expect(callbacks(h)).toBe(2);
+  });
+
+  it("a request outliving the window cannot free a later request's claim: eBET gets one notification", async () => {
+    // A's 4038 answers are retried past the window; B comes meanwhile and stalls at eBET; A's last
+    // 4038 frees A's claim; C comes while B may still reach eBET. The proxy's clock starts in the
+    // past so that B and C sign timestamps the simulator's own clock accepts.
+    let now = Date.now() - WINDOW - 10_000;
+    const clock = () => now;
+    let phase: "a" | "b" | "done" = "a";
+    let stalled: () => void = () => {};
+    let resume: () => void = () => {};
+    const bStalled = new Promise<void>((resolve) => {
+      stalled = resolve;
+    });
+    const bResumed = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    let b: Promise<Response> | undefined;
+    const h = await createHarness({
+      env: { UPSTREAM_DEADLINE_MS: "600000" },
+      deps: { now: clock, replayGuard: new MemoryReplayGuard({ now: clock }) },
+      wrapFetch: (router) => async (request) => {
+        if (phase === "b") {
+          stalled();
+          await bResumed;
+          return router(request);
+        }
+        const answer = await router(request);
+        if (phase === "a" && b === undefined) {
+          now += WINDOW + 10_000;
+          phase = "b";
+          b = notify(h, body);
+          await Promise.race([bStalled, b]);
+          phase = "done";
+        }
+        return answer;
+      },
+    });
+    h.sims.ebet.forceStatus(4038, 3);
+    expect(await readProblem(await notify(h, body))).toMatchObject({ code: 4038 });
+    const c = await notify(h, body);
+    resume();
+    const statuses = [(await (b as Promise<Response>)).status, c.status];
+    expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+    expect(callbacks(h)).toBe(4);
+  });
+
   it("a gateway 503 and a dropped connection: one call each, never retried, the key kept", async () => {
     for (const fault of [{ status: 503 }, { reset: true }] as const) {
       const h = await createHarness({ env: SHORT });
       h.sims.ebet.faults.set(fault);
-      const problem = await readProblem(await notify(h, body));
-      expect(problem).toMatchObject({ status: 503, retryable: true });
+      const failed = await notify(h, body);
+      expect(await readProblem(failed)).toMatchObject({ status: 503, retryable: true });
+      expect(secondsToRetry(failed)).toBeLessThanOrEqual(WINDOW / 1000);
       expect(h.upstreamRequests).toHaveLength(1);
       h.sims.ebet.faults.clear();
-      expect((await notify(h, body)).status).toBe(409);
+      const replayed = await notify(h, body);
+      expect(replayed.status).toBe(409);
+      expect(secondsToRetry(replayed)).toBeLessThanOrEqual(WINDOW / 1000);
       expect(h.upstreamRequests).toHaveLength(1);
     }
   });
@@ -151,7 +264,9 @@ describe("the login notification is sent at most once", () => {
     for (const status of [500, 4003]) {
       const h = await createHarness();
       h.sims.ebet.forceStatus(status);
-      expect(await readProblem(await notify(h, body))).toMatchObject({
+      const failed = await notify(h, body);
+      expect(secondsToRetry(failed)).toBeLessThanOrEqual(WINDOW / 1000);
+      expect(await readProblem(failed)).toMatchObject({
         status: 503,
         code: status,
         kind: "unavailable",
@@ -188,6 +303,37 @@ describe("the login notification is sent at most once", () => {
   });
 });
 
+describe("claims belong to the request that made them (in memory)", () => {
+  it("a release after the claim lapsed leaves the next request's claim in place", async () => {
+    let now = 0;
+    const guard = new MemoryReplayGuard({ now: () => now });
+    expect(await guard.claim("k", "a", WINDOW)).toBe(true);
+    now += WINDOW;
+    expect(await guard.claim("k", "b", WINDOW)).toBe(true);
+    await guard.release("k", "a");
+    expect(await guard.claim("k", "c", WINDOW)).toBe(false);
+    expect(await guard.heldMs("k")).toBe(WINDOW);
+    await guard.release("k", "b");
+    expect(await guard.heldMs("k")).toBe(0);
+    expect(await guard.claim("k", "c", WINDOW)).toBe(true);
+  });
+
+  it("a claim held for longer than the window is not claimable again before it ends", async () => {
+    let now = 0;
+    const guard = new MemoryReplayGuard({ now: () => now });
+    expect(await guard.claim("long", "a", 2 * WINDOW)).toBe(true);
+    expect(await guard.claim("short", "a", WINDOW)).toBe(true);
+    now += WINDOW;
+    expect(await guard.claim("long", "b", WINDOW)).toBe(false);
+    expect(await guard.heldMs("long")).toBe(WINDOW);
+    expect(await guard.claim("short", "b", WINDOW)).toBe(true);
+    now += WINDOW - 1;
+    expect(await guard.claim("long", "b", WINDOW)).toBe(false);
+    now += 1;
+    expect(await guard.claim("long", "b", WINDOW)).toBe(true);
+  });
+});
+
 describe("replayed eBET login notifications (Durable Object)", () => {
   it("refuses the second notification through the Durable Object; eBET is called once", async () => {
     const guard = new DurableObjectReplayGuard(
@@ -198,23 +344,21 @@ describe("replayed eBET login notifications (Durable Object)", () => {
     const second = first.rebuild();
     const body = { username: "demo", accessToken: ACCESS_TOKEN };
     expect((await notify(first, body)).status).toBe(200);
-    expect(await readProblem(await notify(second, body))).toMatchObject({
+    const replayed = await notify(second, body);
+    expect(await readProblem(replayed)).toMatchObject({
       status: 409,
       code: "REPLAYED_CALLBACK",
     });
+    expect(secondsToRetry(replayed)).toBeLessThanOrEqual(WINDOW / 1000);
     expect(callbacks(first)).toBe(1);
   });
 
   it("claims a key once, releases it, and its alarm deletes keys past the window", async () => {
-    const namespace = bindings.REPLAY_GUARD as NonNullable<WorkerBindings["REPLAY_GUARD"]>;
-    const guard = new DurableObjectReplayGuard(namespace);
-    const key = await callbackKey({ username: "alarm-user", accessToken: crypto.randomUUID() });
-    expect(await guard.claim(key)).toBe(true);
-    expect(await guard.claim(key)).toBe(false);
-    await guard.release(key);
-    expect(await guard.claim(key)).toBe(true);
-    const shard = Number.parseInt(key.slice(0, 1), 16);
-    const stub = namespace.get(namespace.idFromName(`ebet-callback-${shard}`));
+    const { guard, key, stub } = await objectGuard("alarm-user");
+    expect(await guard.claim(key, "first", WINDOW)).toBe(true);
+    expect(await guard.claim(key, "second", WINDOW)).toBe(false);
+    await guard.release(key, "first");
+    expect(await guard.claim(key, "second", WINDOW)).toBe(true);
     const exp = await runInDurableObject<ReplayGuardObject, number>(
       stub,
       (_instance, state) =>
@@ -232,6 +376,90 @@ describe("replayed eBET login notifications (Durable Object)", () => {
       instance.size(),
     );
     expect(size).toBe(0);
-    expect(await guard.claim(key)).toBe(true);
+    expect(await guard.claim(key, "third", WINDOW)).toBe(true);
+  });
+
+  it("a release after the claim lapsed leaves the next request's claim; the 409 says how long it holds", async () => {
+    const { guard, key, stub } = await objectGuard("owner-user");
+    expect(await guard.claim(key, "a", WINDOW)).toBe(true);
+    await shiftClaims(stub, key, WINDOW);
+    expect(await guard.heldMs(key)).toBe(0);
+    expect(await guard.claim(key, "b", WINDOW)).toBe(true);
+    await guard.release(key, "a");
+    expect(await guard.claim(key, "c", WINDOW)).toBe(false);
+    const held = await guard.heldMs(key);
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThanOrEqual(WINDOW);
+    await guard.release(key, "b");
+    expect(await guard.claim(key, "c", WINDOW)).toBe(true);
+  });
+
+  it("a claim held for longer than the window is not claimable again before it ends", async () => {
+    const { guard, key, stub } = await objectGuard("long-user");
+    expect(await guard.claim(key, "a", 2 * WINDOW)).toBe(true);
+    await shiftClaims(stub, key, WINDOW);
+    expect(await guard.claim(key, "b", WINDOW)).toBe(false);
+    expect(await guard.heldMs(key)).toBeGreaterThan(WINDOW - 60_000);
+    await shiftClaims(stub, key, WINDOW);
+    expect(await guard.claim(key, "b", WINDOW)).toBe(true);
+  });
+
+  it("refuses an owner or a hold it cannot keep, naming which", async () => {
+    const { guard, key } = await objectGuard("bad-input");
+    await expect(guard.claim(key, "", WINDOW)).rejects.toThrow(/owner/);
+    await expect(guard.claim(key, "x".repeat(65), WINDOW)).rejects.toThrow(/owner/);
+    for (const hold of [0, 1.5, Number.NaN, 24 * 3_600_000]) {
+      await expect(guard.claim(key, "a", hold)).rejects.toThrow(/hold/);
+    }
+    expect(await guard.claim(key, "a", WINDOW)).toBe(true);
+  });
+
+  it("keeps rows claimed before claims had owners: held until they expire, released by no one", async () => {
+    const namespace = bindings.REPLAY_GUARD as NonNullable<WorkerBindings["REPLAY_GUARD"]>;
+    const stub = namespace.get(namespace.idFromName("replay-guard-upgrade"));
+    const old = await callbackKey({ username: "old-row", accessToken: crypto.randomUUID() });
+    const fresh = await callbackKey({ username: "new-row", accessToken: crypto.randomUUID() });
+    const outcome = await runInDurableObject<ReplayGuardObject, unknown[]>(
+      stub,
+      async (_, state) => {
+        // The table as it was made before claims had owners, with one row in it.
+        state.storage.sql.exec("DROP TABLE seen");
+        state.storage.sql.exec("CREATE TABLE seen (key TEXT PRIMARY KEY, exp INTEGER NOT NULL)");
+        state.storage.sql.exec("INSERT INTO seen VALUES (?, ?)", old, Date.now() + WINDOW);
+        const upgraded = new ReplayGuardObject(state, env);
+        const again = new ReplayGuardObject(state, env);
+        const results: unknown[] = [await upgraded.claim(old, "a", WINDOW)];
+        upgraded.release(old, "a");
+        results.push(await again.claim(old, "a", WINDOW), upgraded.heldMs(old) > 0);
+        results.push(await again.claim(fresh, "b", WINDOW));
+        again.release(fresh, "b");
+        results.push(await upgraded.claim(fresh, "c", WINDOW));
+        return results;
+      },
+    );
+    expect(outcome).toEqual([false, false, true, true, true]);
   });
 });
+
+/** The guard over the Durable Objects, a fresh key of `username`, and the object that holds it. */
+async function objectGuard(username: string) {
+  const namespace = bindings.REPLAY_GUARD as NonNullable<WorkerBindings["REPLAY_GUARD"]>;
+  const key = await callbackKey({ username, accessToken: crypto.randomUUID() });
+  const shard = Number.parseInt(key.slice(0, 1), 16);
+  return {
+    guard: new DurableObjectReplayGuard(namespace),
+    key,
+    stub: namespace.get(namespace.idFromName(`ebet-callback-${shard}`)),
+  };
+}
+
+/** Moves a claim `ms` into the past, as if that much time had gone by. */
+async function shiftClaims(
+  stub: DurableObjectStub<ReplayGuardObject>,
+  key: string,
+  ms: number,
+): Promise<void> {
+  await runInDurableObject<ReplayGuardObject, unknown>(stub, (_instance, state) => {
+    state.storage.sql.exec("UPDATE seen SET exp = exp - ? WHERE key = ?", ms, key);
+  });
+}

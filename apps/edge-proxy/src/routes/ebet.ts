@@ -23,9 +23,11 @@ export function ebetRoutes(app: ProxyApp, ctx: RouteContext): void {
     const body = parseWith(EbetCallbackBody, await readJsonObject(c.req.raw));
     ctx.auth.authorize(principal, body.username, "username", "ebet");
     // The same notification within eBET's window is refused here; eBET is called once. Its key
-    // is freed only when no request left, or eBET's answer refused the notification.
+    // is held for the window, or past this request's deadline if later, and freed only when no
+    // request left, or eBET's answer refused the notification.
     const key = await callbackKey(body);
     const upstream = ctx.upstreamFor(c);
+    const { now, deadlineAt } = upstream("ebet");
     let sent = false;
     const watched: UpstreamFor = (vendor) => {
       const env = upstream(vendor);
@@ -40,7 +42,10 @@ export function ebetRoutes(app: ProxyApp, ctx: RouteContext): void {
     const refused = (error: unknown) =>
       !sent || (error instanceof ProblemError && ebetRefused(error.init.code));
     return c.json(
-      await once(ctx.replay, key, () => ctx.gateway.ebetCallback(body, watched), refused),
+      await once(ctx.replay, key, () => ctx.gateway.ebetCallback(body, watched), refused, {
+        now,
+        deadlineAt,
+      }),
     );
   });
 }
