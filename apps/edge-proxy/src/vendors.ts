@@ -148,18 +148,18 @@ function listKey({ jti, exp }: TokenClaims): { jti: string; exp: number } {
       code: "TOKEN_CLAIM_INVALID",
       kind: "unauthorized",
       field: "jwt",
-      message: `jwt: a FunGame token has a jti of 1 to ${MAX_JTI_LENGTH} characters and a whole-second exp`,
+      message: `jwt: needs a jti of 1 to ${MAX_JTI_LENGTH} characters and a whole-second exp`,
     });
   }
   return { jti, exp: exp as number };
 }
 
 /** The deny-list did not answer: 503, retryable; FunGame is not called on its account. */
-function denyListUnavailable(detail: string): ProblemError {
+function denyListUnavailable(): ProblemError {
   return new ProblemError({
     kind: "unavailable",
     code: "DENY_LIST_UNAVAILABLE",
-    detail,
+    detail: "the FunGame deny-list is unavailable",
     vendor: "fungame",
     retryable: true,
   });
@@ -460,7 +460,7 @@ export class VendorGateway {
       throw fungameTokenProblem(error, tokenField);
     }
     if (!(await this.#record(key.jti, key.exp))) {
-      throw denyListUnavailable("the FunGame deny-list could not be written");
+      throw denyListUnavailable();
     }
   }
 
@@ -495,9 +495,7 @@ export class VendorGateway {
         vendor: "fungame",
         error: errorName(error),
       });
-      throw denyListUnavailable(
-        "the FunGame deny-list could not be reached; FunGame was not called",
-      );
+      throw denyListUnavailable();
     }
   }
 
@@ -549,7 +547,7 @@ export class VendorGateway {
       try {
         revoked = await this.#deps.denyList.has(jti);
       } catch {
-        throw denyListUnavailable("the FunGame deny-list could not be read");
+        throw denyListUnavailable();
       }
       if (revoked) return { active: false, reason: "revoked" };
     }

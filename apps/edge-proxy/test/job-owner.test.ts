@@ -284,17 +284,18 @@ describe.each<Kind>(["durable", "memory"])("open-job caps (%s outbox)", (kind) =
   });
 
   it("refuses any job once LOGOUT_MAX_OPEN_JOBS are open with 503 OUTBOX_FULL", async () => {
-    // On Workers the cap is split over 16 counter shards: 16 is one job per shard.
+    // On Workers the cap is split over 16 counter shards: 16 is one job per shard, so the second
+    // caller is one of the same shard.
     const { h } = await setup(kind, {
       LOGOUT_MAX_OPEN_JOBS: kind === "durable" ? "16" : "1",
-      LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "5",
+      LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "1",
     });
-    const client = address();
+    const [client, other] = await sameShard();
     if (kind === "durable") await emptyShardOf(client);
     await accept(h, await fungameBody(h), from(client));
     const refused = await h.request("/v1/logout", {
       json: await fungameBody(h),
-      headers: { ...ASYNC, "test-client-address": client },
+      headers: { ...ASYNC, "test-client-address": other },
     });
     expect(await readProblem(refused)).toMatchObject({
       status: 503,
@@ -305,10 +306,29 @@ describe.each<Kind>(["durable", "memory"])("open-job caps (%s outbox)", (kind) =
   });
 });
 
+/** The counter shard of an anonymous client's address. */
+async function shardOfAddress(client: string): Promise<string> {
+  const { digestHex } = await import("../src/auth.ts");
+  return shardOf(await digestHex(`address:${client}`));
+}
+
+/** Two client addresses whose counts live in one shard (of any 17 addresses, two share one). */
+async function sameShard(): Promise<[string, string]> {
+  const seen = new Map<string, string>();
+  const base = Math.floor(Math.random() * 200);
+  for (let n = 1; n <= 17; n++) {
+    const client = `203.0.113.${base + n}`;
+    const shard = await shardOfAddress(client);
+    const first = seen.get(shard);
+    if (first !== undefined) return [first, client];
+    seen.set(shard, client);
+  }
+  throw new Error("17 addresses over 16 shards share one");
+}
+
 /** Clears the counter shard of an anonymous client's address (left over by other tests). */
 async function emptyShardOf(client: string): Promise<void> {
-  const { digestHex } = await import("../src/auth.ts");
-  const shard = shardOf(await digestHex(`address:${client}`));
+  const shard = await shardOfAddress(client);
   const stub = env.OPEN_JOBS.get(env.OPEN_JOBS.idFromName(shard));
   await stub.counts();
   await runInDurableObject(stub, (_o, state) => {

@@ -2,6 +2,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.ts";
+import { DurableObjectOutbox } from "../src/entry/outbox.ts";
 import worker, { type WorkerEnv } from "../src/entry/worker.ts";
 import { openApiDocument } from "../src/openapi.ts";
 import { createHarness, readProblem } from "./harness.ts";
@@ -90,6 +92,56 @@ describe("worker entry", () => {
       ]),
     );
     expect(JSON.stringify(problem)).not.toContain("leaky");
+  });
+
+  it("refuses open-job caps its 16 counter shards cannot hold: LOGOUT_MAX_OPEN_JOBS below 16 × the per-caller cap", async () => {
+    const healthz = () => new Request("https://proxy.test/healthz");
+    const refused: Record<string, string>[] = [
+      { LOGOUT_MAX_OPEN_JOBS: "15" },
+      { LOGOUT_MAX_OPEN_JOBS: "1599" },
+      { LOGOUT_MAX_OPEN_JOBS: "159", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "10" },
+      { LOGOUT_MAX_OPEN_JOBS: "10000", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "626" },
+    ];
+    for (const vars of refused) {
+      const problem = await readProblem(await call(healthz(), vars));
+      expect(problem, JSON.stringify(vars)).toMatchObject({ status: 500, code: "CONFIG_INVALID" });
+      expect(problem.errors).toEqual([
+        {
+          field: "LOGOUT_MAX_OPEN_JOBS",
+          message: expect.stringContaining("16 × LOGOUT_MAX_OPEN_JOBS_PER_CALLER"),
+        },
+      ]);
+    }
+    // With the trusted proxies refused too, both are named at once.
+    const both = await readProblem(
+      await call(healthz(), { LOGOUT_MAX_OPEN_JOBS: "15", PROXY_TRUSTED_PROXIES: "10.0.0.0/8" }),
+    );
+    expect((both.errors as { field: string }[]).map((e) => e.field).sort()).toEqual([
+      "LOGOUT_MAX_OPEN_JOBS",
+      "PROXY_TRUSTED_PROXIES",
+    ]);
+    for (const vars of [
+      { LOGOUT_MAX_OPEN_JOBS: "1600" },
+      { LOGOUT_MAX_OPEN_JOBS: "160", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "10" },
+      { LOGOUT_MAX_OPEN_JOBS: "16", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "1" },
+    ]) {
+      expect((await call(healthz(), vars)).status, JSON.stringify(vars)).toBe(200);
+    }
+    // Without the outbox there are no shards, and no such cap to check.
+    const noOutbox = await call(healthz(), {
+      LOGOUT_OUTBOX: undefined,
+      LOGOUT_MAX_OPEN_JOBS: "15",
+    });
+    expect(noOutbox.status).toBe(200);
+    // The outbox itself refuses such caps, naming the variable.
+    expect(
+      () =>
+        new DurableObjectOutbox(
+          env.LOGOUT_OUTBOX,
+          env.OPEN_JOBS,
+          loadConfig({ LOGOUT_MAX_OPEN_JOBS: "16", LOGOUT_MAX_OPEN_JOBS_PER_CALLER: "2" }).outbox,
+        ),
+    ).toThrow(/LOGOUT_MAX_OPEN_JOBS: must be at least 32/);
   });
 
   it("keeps one app per env and builds a new one when the env changes", async () => {

@@ -2,7 +2,7 @@
 // the LogoutOutbox the app uses over its namespace, each job holding an open-jobs slot until finished.
 import { DurableObject } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
-import { loadConfig, type OutboxPolicy } from "../config.ts";
+import { ConfigError, type ConfigIssue, loadConfig, type OutboxPolicy } from "../config.ts";
 import { type AttemptDeps, type AttemptRunner, attemptRunner } from "../delivery.ts";
 import {
   type FoundJob,
@@ -190,10 +190,26 @@ export class LogoutOutboxObject extends DurableObject<Cloudflare.Env> {
 }
 
 /**
+ * What the open-job caps need on Workers: each of the 16 shards holds floor(LOGOUT_MAX_OPEN_JOBS /
+ * 16) jobs, at least LOGOUT_MAX_OPEN_JOBS_PER_CALLER, so a caller at its cap meets a 429 (never its
+ * shard's 503) and the shards together never hold more than LOGOUT_MAX_OPEN_JOBS.
+ */
+export function openJobCapIssues(policy: OutboxPolicy): ConfigIssue[] {
+  const least = OPEN_JOB_SHARDS * policy.maxOpenJobsPerCaller;
+  if (policy.maxOpenJobs >= least) return [];
+  return [
+    {
+      name: "LOGOUT_MAX_OPEN_JOBS",
+      message: `must be at least ${least} (16 × LOGOUT_MAX_OPEN_JOBS_PER_CALLER) on Workers`,
+    },
+  ];
+}
+
+/**
  * The outbox over the LOGOUT_OUTBOX namespace: a new object per job, its id the job's id. Each job
  * first takes a slot in the OPEN_JOBS shard of its caller: a shard holds at most
- * LOGOUT_MAX_OPEN_JOBS_PER_CALLER jobs of one caller and LOGOUT_MAX_OPEN_JOBS / 16 in all, so the
- * shards together never hold more than LOGOUT_MAX_OPEN_JOBS.
+ * LOGOUT_MAX_OPEN_JOBS_PER_CALLER jobs of one caller and floor(LOGOUT_MAX_OPEN_JOBS / 16) in all
+ * (see openJobCapIssues, refused otherwise).
  */
 export class DurableObjectOutbox implements LogoutOutbox {
   readonly #namespace: DurableObjectNamespace<LogoutOutboxObject>;
@@ -207,6 +223,8 @@ export class DurableObjectOutbox implements LogoutOutbox {
     policy: OutboxPolicy,
     now: () => number = () => Date.now(),
   ) {
+    const issues = openJobCapIssues(policy);
+    if (issues.length > 0) throw new ConfigError(issues);
     this.#namespace = namespace;
     this.#counters = counters;
     this.#policy = policy;
@@ -225,7 +243,7 @@ export class DurableObjectOutbox implements LogoutOutbox {
       request.caller,
       now + this.#policy.maxAgeMs + OPEN_SLOT_GRACE_MS,
       now,
-      { perCaller, perShard: Math.max(1, Math.floor(this.#policy.maxOpenJobs / OPEN_JOB_SHARDS)) },
+      { perCaller, perShard: Math.floor(this.#policy.maxOpenJobs / OPEN_JOB_SHARDS) },
     );
     if (verdict === "caller_full") throw tooManyOpenJobs(perCaller);
     if (verdict === "shard_full") throw outboxFull();

@@ -1,12 +1,12 @@
 // Cloudflare Workers entry: the app per isolate from env, the Durable Object deny-list, static /docs assets.
 import type { Hono } from "hono";
 import { createApp } from "../app.ts";
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, type ConfigIssue, loadConfig } from "../config.ts";
 import type { ProxyEnv } from "../context.ts";
 import { buildProblem, problemResponse } from "../problem.ts";
 import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
 import type { OpenJobsObject } from "./open-jobs.ts";
-import { DurableObjectOutbox, type LogoutOutboxObject } from "./outbox.ts";
+import { DurableObjectOutbox, type LogoutOutboxObject, openJobCapIssues } from "./outbox.ts";
 import { DurableObjectReplayGuard, type ReplayGuardObject } from "./replay-guard.ts";
 
 export { DenyListObject } from "./deny-list.ts";
@@ -33,18 +33,25 @@ let cached: { env: WorkerEnv; app: Hono<ProxyEnv> } | undefined;
 export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
   if (cached?.env === env) return cached.app;
   const config = loadConfig(env);
+  // What only Workers refuse, every one named at once.
+  const issues: ConfigIssue[] = [];
   if (config.trustedProxies.length > 0) {
     // Cloudflare's edge sets CF-Connecting-IP itself: no forwarded header is read here.
-    throw new ConfigError([
-      { name: "PROXY_TRUSTED_PROXIES", message: "is not read on Workers (CF-Connecting-IP is)" },
-    ]);
+    issues.push({
+      name: "PROXY_TRUSTED_PROXIES",
+      message: "is not read on Workers (CF-Connecting-IP is)",
+    });
   }
   const assets = env.ASSETS;
   const outboxes = env.LOGOUT_OUTBOX;
   const counters = env.OPEN_JOBS;
-  if (outboxes !== undefined && counters === undefined) {
-    throw new ConfigError([{ name: "OPEN_JOBS", message: "is required with LOGOUT_OUTBOX" }]);
+  if (outboxes !== undefined) {
+    if (counters === undefined) {
+      issues.push({ name: "OPEN_JOBS", message: "is required with LOGOUT_OUTBOX" });
+    }
+    issues.push(...openJobCapIssues(config.outbox));
   }
+  if (issues.length > 0) throw new ConfigError(issues);
   const app = createApp(config, {
     denyList: new DurableObjectDenyList(env.DENY_LIST),
     // Set by Cloudflare's edge for every request; callers cannot forge it.
