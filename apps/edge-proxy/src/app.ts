@@ -177,10 +177,11 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     const state = c.get("state");
     const single = state.vendors.length === 1 ? state.vendors[0] : undefined;
     const withVendor: ProblemInit = { ...init, vendor: init.vendor ?? single };
-    // Tell the caller when the vendor asked for a pause.
+    // Tell the caller when the vendor asked for a pause, unless the proxy already asks for longer.
     if (withVendor.kind === "rate_limited" || withVendor.kind === "unavailable") {
       const seconds = withVendor.vendor ? gate.retryAfterSeconds(withVendor.vendor) : undefined;
-      if (seconds !== undefined) {
+      const ours = Number(withVendor.headers?.["retry-after"] ?? 0);
+      if (seconds !== undefined && seconds > ours) {
         withVendor.headers = { ...withVendor.headers, "retry-after": String(seconds) };
       }
     }

@@ -260,6 +260,22 @@ describe("the login notification is sent at most once", () => {
     }
   });
 
+  it("a vendor's shorter Retry-After never shortens the wait the kept key imposes", async () => {
+    const h = await createHarness({
+      env: SHORT,
+      wrapFetch: (router) => async (request) =>
+        new URL(request.url).pathname.endsWith("/callback")
+          ? new Response("busy", { status: 503, headers: { "retry-after": "1" } })
+          : router(request),
+    });
+    const failed = await notify(h, body);
+    expect(await readProblem(failed)).toMatchObject({ status: 503, retryable: true });
+    // The claim is held for the whole window: a retry after eBET's 1 s would only meet a 409.
+    expect(secondsToRetry(failed)).toBeGreaterThan(WINDOW / 1000 - 5);
+    const replayed = await notify(h, body);
+    expect(replayed.status).toBe(409);
+  });
+
   it("eBET's 500 (system error) and 4003 (busy) may hide a done notification: one call, the key kept", async () => {
     for (const status of [500, 4003]) {
       const h = await createHarness();
