@@ -58,7 +58,7 @@ export function printReport(
   restartCheck: RestartCheck | undefined,
 ): void {
   console.log(
-    `\nload through ${runtime} at concurrency ${concurrency}; each logout for a user or token of its own; every subject and its checks in one life of workerd (pid ${lifePids.join(", ")})`,
+    `\nload in ${runtime}, at concurrency ${concurrency}; each logout for a user or token of its own; every subject and its checks in one life of workerd (pid ${lifePids.join(", ")})`,
   );
   console.log(
     formatTable(
