@@ -235,7 +235,7 @@ describe("refuseRedirect: the same rule for an answer a parser is handed", () =>
         status,
         headers: { location: `https://elsewhere.example/collect?${QUERY_SECRET}` },
       });
-      const error = await rejection(kit.refuseRedirect(answer));
+      const error = (await rejection(kit.refuseRedirect(answer))) as VendorError;
       expect(error).toBeInstanceOf(VendorError);
       expect(error).toMatchObject({
         vendor: "acme",
