@@ -31,6 +31,7 @@ export function deliverMember(
   body: FanOutInput,
   upstream: UpstreamFor,
   claimId?: string,
+  retry = false,
 ): Promise<VendorSuccess> {
   switch (member) {
     case "ebet":
@@ -43,6 +44,7 @@ export function deliverMember(
         upstream,
         "fungame.token",
         claimId,
+        retry,
       );
     case "sdkAuth":
       gateway.require("sdk-auth");
@@ -83,7 +85,12 @@ function storedCode(code: string | number, secrets: readonly string[]): string |
  * What one outbox attempt does: log the member out, or, for FunGame, only record on the deny-list a
  * logout FunGame already accepted (FunGame would now refuse the token).
  */
-export type AttemptStep = "logout" | "record";
+/**
+ * "logout" is a member's first attempt; "retry" a logout after an attempt whose outcome is unknown
+ * (a lost answer, a timeout, a restart): FunGame may have revoked the token then, so its refusal of
+ * the token now means the logout is done. "record" writes the deny-list only.
+ */
+export type AttemptStep = "logout" | "retry" | "record";
 
 /** What one outbox attempt did. */
 export type AttemptOutcome =
@@ -172,7 +179,14 @@ export function attemptRunner(deps: AttemptDeps): AttemptRunner {
         );
         return { ok: true, denyListed: true };
       }
-      const success = await deliverMember(gateway, member, body, upstream, claimId);
+      const success = await deliverMember(
+        gateway,
+        member,
+        body,
+        upstream,
+        claimId,
+        step === "retry",
+      );
       const { alreadyLoggedOut } = success;
       if (member !== "fungame") return { ok: true, alreadyLoggedOut };
       const { denyListed } = success.result as { denyListed: boolean };

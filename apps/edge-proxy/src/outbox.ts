@@ -428,7 +428,14 @@ export async function runDue(
   await Promise.all(
     due.map(async (member) => {
       const input = job.input;
-      const step: AttemptStep = job.vendors[member]?.denyListed === false ? "record" : "logout";
+      const delivery = job.vendors[member];
+      // Every earlier attempt of a pending member failed retryably: its outcome may be unknown.
+      const step: AttemptStep =
+        delivery?.denyListed === false
+          ? "record"
+          : (delivery?.attempts ?? 0) > 1
+            ? "retry"
+            : "logout";
       let outcome: AttemptOutcome;
       try {
         outcome = await run(member, input as FanOutInput, `${job.id}:${member}`, step);

@@ -394,6 +394,8 @@ export class VendorGateway {
     upstream: UpstreamFor,
     tokenField: string,
     claimId: string = crypto.randomUUID(),
+    /** A retry after an attempt whose outcome is unknown: FunGame's refusal of the token is done. */
+    retry = false,
   ): Promise<VendorSuccess> {
     const client = this.#fungameClient();
     const fields: FieldMap = { bearerToken: tokenField, jwt: tokenField };
@@ -430,6 +432,12 @@ export class VendorGateway {
         ({ fetch, signal, timeoutMs }) => client.logout(token, { fetch, signal, timeoutMs }),
       );
     } catch (error) {
+      // FunGame refuses a token it revoked: after an attempt whose answer was lost, that refusal
+      // is the earlier logout's success. Listing a token FunGame refuses costs nothing.
+      if (retry && error instanceof ProblemError && error.init.kind === "unauthorized") {
+        const denyListed = await this.#record(jti, exp);
+        return { vendor: "fungame", ok: true, alreadyLoggedOut: true, result: { denyListed } };
+      }
       if (claim === "claimed") await this.#release(jti, claimId);
       throw error;
     }

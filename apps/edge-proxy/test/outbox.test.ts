@@ -660,9 +660,19 @@ async function recordSetup(
   kind: "durable" | "memory",
   list: ClaimingDenyList,
   extra: Record<string, unknown> = {},
+  wrapFetch?: (router: FetchLike) => FetchLike,
 ): Promise<{ h: Harness; step(id: string): Promise<void> }> {
   if (kind === "durable") {
     const h = await setup(extra, {}, list);
+    if (wrapFetch !== undefined) {
+      configureOutboxObjects({
+        env: h.env,
+        fetch: wrapFetch(routerOf(h.sims)),
+        now: () => clock,
+        random: () => 0,
+        denyList: list,
+      });
+    }
     return {
       h,
       async step(id) {
@@ -676,6 +686,7 @@ async function recordSetup(
   const h = await createHarness({
     env: vars,
     denyList: list,
+    ...(wrapFetch === undefined ? {} : { wrapFetch }),
     deps: {
       outbox: (run) => {
         outbox = new MemoryOutbox(run, {
@@ -912,5 +923,65 @@ describe("Prefer (RFC 7240)", () => {
     expect(prefersAsync("")).toBe(false);
     expect(prefersAsync(undefined)).toBe(false);
     expect(prefersAsync('"unterminated, respond-async')).toBe(false);
+  });
+});
+
+describe.each([
+  ["durable", durableList],
+  ["memory", () => new MemoryDenyList()],
+] as const)("a FunGame logout whose answer was lost (%s outbox)", (kind, makeList) => {
+  it("the retry meets FunGame's 401 for the token it revoked: delivered as already logged out, and recorded", async () => {
+    let lose = 1;
+    // FunGame handles the logout (the token is revoked there), then the answer never arrives.
+    const { h, step } = await recordSetup(kind, makeList(), {}, (router) => async (request) => {
+      const answer = await router(request);
+      if (new URL(request.url).pathname === "/user/logout" && lose-- > 0) {
+        throw new TypeError("Network connection lost.");
+      }
+      return answer;
+    });
+    const token = await h.sims.fungame.login("alice");
+    const { id } = await accept(h, { fungame: { token } });
+    await step(id);
+    let job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({
+      state: "pending",
+      denyListed: null,
+      lastError: { code: "NETWORK_ERROR", retryable: true },
+    });
+    clock = Date.parse(job.vendors.fungame?.nextAttemptAt as string);
+    await step(id);
+    job = await jobOf(h, id);
+    expect(job.status).toBe("delivered");
+    expect(job.vendors.fungame).toMatchObject({
+      state: "delivered",
+      attempts: 2,
+      alreadyLoggedOut: true,
+      denyListed: true,
+    });
+    expect(fungameLogouts(h)).toBe(2);
+    // FunGame forgets its revocation on restart; the edge's record keeps the token out.
+    h.sims.fungame.restart();
+    const status = await h.request("/v1/fungame/token-status", { bearer: token });
+    expect(await status.json()).toMatchObject({ active: false, reason: "revoked" });
+  });
+
+  it("FunGame's 401 on a first attempt stays a refusal: only a retry may read it as done", async () => {
+    const list = makeList();
+    const { h, step } = await recordSetup(kind, list);
+    const token = await h.sims.fungame.login("alice");
+    // A signature FunGame refuses (the proxy has no FUNGAME_JWT_SECRET and cannot tell).
+    const forged = `${token.slice(0, -6)}AAAAAA`;
+    const { id } = await accept(h, { fungame: { token: forged } });
+    await step(id);
+    const job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({
+      state: "failed",
+      failure: "rejected",
+      attempts: 1,
+      alreadyLoggedOut: null,
+    });
+    const { inspectToken } = await import("@x/fungame");
+    expect(await list.has(inspectToken(forged).jti as string)).toBe(false);
   });
 });
