@@ -4,8 +4,8 @@
 // credentials; the proxy runs in workerd with the simulators' environment, as the deployed script
 // through Miniflare or under `wrangler dev`; load comes from autocannon. Everything listens on
 // 127.0.0.1 and every wait is bounded.
-import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -318,20 +318,16 @@ export function miniflareOptions(
   });
 }
 
-/** workerd processes started by this process (Miniflare's). */
+/** workerd processes started by this process (Miniflare's), from `ps` (Linux and macOS alike). */
 export function workerdChildren(): number[] {
+  const listing = execFileSync("ps", ["-A", "-o", "pid=,ppid=,comm="], { encoding: "utf8" });
   const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const comm = stat.slice(stat.indexOf("(") + 1, close);
-      const parent = Number(stat.slice(close + 2).split(" ")[1]);
-      if (parent === process.pid && comm === "workerd") found.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
+  for (const line of listing.split("\n")) {
+    const match = /^\s*(\d+)\s+(\d+)\s+(.+?)\s*$/.exec(line);
+    if (match === null) continue;
+    // macOS prints the command's path, Linux its name.
+    const command = (match[3] as string).split("/").at(-1);
+    if (Number(match[2]) === process.pid && command === "workerd") found.push(Number(match[1]));
   }
   return found;
 }

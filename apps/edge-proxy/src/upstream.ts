@@ -26,6 +26,9 @@ export interface AttemptOptions {
   fetch: FetchLike;
 }
 
+/** The longest pause a vendor's Retry-After can impose. */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+
 /**
  * Retry-After as vendors send it, remembered per vendor: the answer speaks for the vendor, not for
  * one request, so every retry to that vendor waits until then.
@@ -51,6 +54,8 @@ export class RetryAfterGate {
       if (Number.isFinite(date)) until = date;
     }
     if (until === undefined) return;
+    // A vendor's answer speaks for an outage, not for years: an hour at most.
+    until = Math.min(until, now + MAX_RETRY_AFTER_MS);
     this.#until.set(vendor, Math.max(until, this.#until.get(vendor) ?? 0));
   }
 

@@ -302,3 +302,28 @@ describe("mayRetry", () => {
     expect(await run((error) => error.code === "BUSY")).toBe(2);
   });
 });
+
+describe("RetryAfterGate", () => {
+  const answer = (value: string, status = 503) =>
+    new Response(null, { status, headers: { "retry-after": value } });
+
+  it("keeps a vendor's pause in seconds or as an HTTP date", () => {
+    let now = 1_000_000;
+    const gate = new RetryAfterGate(() => now);
+    gate.observe("ebet", answer("30"));
+    expect(gate.retryAfterSeconds("ebet")).toBe(30);
+    gate.observe("lancens", answer(new Date(now + 90_000).toUTCString(), 429));
+    expect(gate.retryAfterSeconds("lancens")).toBe(90);
+    now += 30_000;
+    expect(gate.waitMs("ebet")).toBe(0);
+  });
+
+  it("bounds a vendor's pause at an hour: an answer cannot silence a vendor for years", () => {
+    const now = 1_000_000;
+    const gate = new RetryAfterGate(() => now);
+    gate.observe("ebet", answer("99999999"));
+    expect(gate.retryAfterSeconds("ebet")).toBe(3600);
+    gate.observe("fungame", answer("Fri, 01 Jan 2100 00:00:00 GMT"));
+    expect(gate.retryAfterSeconds("fungame")).toBe(3600);
+  });
+});
