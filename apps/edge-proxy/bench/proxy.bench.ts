@@ -32,6 +32,7 @@ import {
   asAutocannon,
   autocannon,
   bundleWorker,
+  killOnExit,
   LIMITS,
   loadMiniflare,
   miniflareOptions,
@@ -150,14 +151,7 @@ function killEverythingNow(): void {
   removeWorkerScript();
 }
 
-process.on("exit", killEverythingNow);
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(signal, () => {
-    progress(`${signal}: stopping the proxy and the simulators`);
-    killEverythingNow();
-    process.exit(130);
-  });
-}
+killOnExit(killEverythingNow, "the proxy and the simulators", progress);
 
 function startSimulators(): Promise<Simulators> {
   return spawnSimulators((child) => {

@@ -318,6 +318,35 @@ export function miniflareOptions(
   });
 }
 
+/**
+ * Kills what a run started, synchronously, however the run ends: on exit, on SIGINT, SIGTERM or
+ * SIGHUP (exit code 130), and, given `timeout`, after `seconds` (exit code 1, saying which
+ * variable set it). Answers a function that disarms the timeout.
+ */
+export function killOnExit(
+  kill: () => void,
+  what: string,
+  progress: (line: string) => void,
+  timeout?: { seconds: number; variable: string },
+): () => void {
+  process.on("exit", kill);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      progress(`${signal}: stopping ${what}`);
+      kill();
+      process.exit(130);
+    });
+  }
+  if (timeout === undefined) return () => {};
+  const watchdog = setTimeout(() => {
+    progress(`still running after ${timeout.variable}=${timeout.seconds} s: stopping`);
+    kill();
+    process.exit(1);
+  }, timeout.seconds * 1000);
+  watchdog.unref();
+  return () => clearTimeout(watchdog);
+}
+
 /** workerd processes started by this process (Miniflare's), from `ps` (Linux and macOS alike). */
 export function workerdChildren(): number[] {
   const listing = execFileSync("ps", ["-A", "-o", "pid=,ppid=,comm="], { encoding: "utf8" });

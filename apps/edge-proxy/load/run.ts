@@ -15,6 +15,7 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { benchLine, formatTable } from "../../../tooling/bench/harness.ts";
+import { killOnExit } from "../bench/shared.ts";
 import {
   checkDenyListAfterRestart,
   type LoadEnvironment,
@@ -144,21 +145,12 @@ async function main(): Promise<number> {
   );
 
   let environment: LoadEnvironment | undefined;
-  const killEverything = () => environment?.killNow();
-  process.on("exit", killEverything);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.on(signal, () => {
-      progress(`${signal}: stopping the proxy and the simulators`);
-      killEverything();
-      process.exit(130);
-    });
-  }
-  const watchdog = setTimeout(() => {
-    progress(`still running after LOAD_TIMEOUT_S=${timeoutS} s: stopping`);
-    killEverything();
-    process.exit(1);
-  }, timeoutS * 1000);
-  watchdog.unref();
+  const disarm = killOnExit(
+    () => environment?.killNow(),
+    "the proxy and the simulators",
+    progress,
+    { seconds: timeoutS, variable: "LOAD_TIMEOUT_S" },
+  );
 
   const started = performance.now();
   const results: LoadFigures[] = [];
@@ -205,7 +197,7 @@ async function main(): Promise<number> {
     failures.push(error instanceof Error ? error.message : String(error));
   } finally {
     await environment?.stop();
-    clearTimeout(watchdog);
+    disarm();
   }
   progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   printReport(results, concurrency, runtime, lifePids, restartCheck);

@@ -19,6 +19,7 @@ import { stripVTControlCharacters } from "node:util";
 import {
   type AutocannonResult,
   autocannon,
+  killOnExit,
   LIMITS,
   loadMiniflare,
   type ProcessGroup,
@@ -222,20 +223,10 @@ async function main(): Promise<number> {
     running?.killNow();
     rmSync(folder, { recursive: true, force: true });
   };
-  process.on("exit", killEverything);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.on(signal, () => {
-      progress(`${signal}: stopping ${name}`);
-      killEverything();
-      process.exit(130);
-    });
-  }
-  const watchdog = setTimeout(() => {
-    progress(`still running after REPRO_TIMEOUT_S=${timeoutS} s: stopping`);
-    killEverything();
-    process.exit(1);
-  }, timeoutS * 1000);
-  watchdog.unref();
+  const disarm = killOnExit(killEverything, name, progress, {
+    seconds: timeoutS,
+    variable: "REPRO_TIMEOUT_S",
+  });
 
   let sent = 0;
   let answered = 0;
@@ -270,7 +261,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    clearTimeout(watchdog);
+    disarm();
     await running?.stop();
     rmSync(folder, { recursive: true, force: true });
   }
