@@ -108,18 +108,37 @@ describe("asynchronous logouts across a restart of wrangler dev --persist-to", (
     return job;
   };
 
-  it(
-    "delivers a logout whose vendor was failing when wrangler dev stopped, after it starts again",
-    async () => {
+  /** wrangler dev's whole process group killed at once: no shutdown, nothing flushed on the way out. */
+  async function killNow(group: ProcessGroup): Promise<void> {
+    const pid = group.child.pid as number;
+    process.kill(-pid, "SIGKILL");
+    await group.exited;
+    const alive = () => {
+      try {
+        process.kill(-pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await runtimes.sleep(20);
+  }
+
+  it.each([
+    ["stopped (SIGTERM)", (group: ProcessGroup) => runtimes.stopGroup(group, STOP_GRACE_MS)],
+    ["killed (SIGKILL)", killNow],
+  ] as const)(
+    "delivers a logout whose vendor was failing when wrangler dev was %s, after it starts again",
+    async (_, stop) => {
       const sims = simulators as Simulators;
       const fungame = sims.sims.fungame;
       const token = await sims.fungameToken();
       const username = sims.ebetUser();
-      // Logouts FunGame served, and those its fault switch answered with a 503.
-      const logouts = () =>
-        fungame.calls.filter((call) => call.path === LOGOUT_PATH && call.status < 500).length;
-      const refused = () =>
-        fungame.calls.filter((call) => call.path === LOGOUT_PATH && call.status === 503).length;
+      // Logouts FunGame served, and those its fault switch answered with a 503, in this case.
+      const before = fungame.calls.length;
+      const calls = () => fungame.calls.slice(before).filter((call) => call.path === LOGOUT_PATH);
+      const logouts = () => calls().filter((call) => call.status < 500).length;
+      const refused = () => calls().filter((call) => call.status === 503).length;
       fungame.faults.set({ status: 503 });
 
       const first = await startProxy();
@@ -150,7 +169,7 @@ describe("asynchronous logouts across a restart of wrangler dev --persist-to", (
       expect(refused()).toBeGreaterThanOrEqual(2);
 
       // wrangler dev stops in the middle of the delivery; FunGame recovers meanwhile.
-      await runtimes.stopGroup(first.group, STOP_GRACE_MS);
+      await stop(first.group);
       const attemptsBefore = failing.vendors.fungame?.attempts ?? 0;
       fungame.faults.clear();
 

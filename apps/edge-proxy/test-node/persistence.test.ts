@@ -37,14 +37,11 @@ function jtiOf(token: string): string {
 describe("the FunGame deny-list under wrangler dev --persist-to", () => {
   let simulators: Simulators | undefined;
   let envFile: string;
-  let stateDir: string;
   const groups: ProcessGroup[] = [];
   const folders: string[] = [];
 
   beforeAll(async () => {
     simulators = await startSimulators();
-    stateDir = await mkdtemp(join(tmpdir(), "edge-proxy-persist-state-"));
-    folders.push(stateDir);
     // The simulators' configuration, FUNGAME_JWT_SECRET included, in a private file outside the repository.
     const envDir = await mkdtemp(join(tmpdir(), "edge-proxy-persist-env-"));
     folders.push(envDir);
@@ -81,10 +78,19 @@ describe("the FunGame deny-list under wrangler dev --persist-to", () => {
     return { url, port, group };
   }
 
-  /** Stops wrangler dev and workerd, and fails unless nothing of them is left. */
-  async function stopProxy(proxy: Proxy): Promise<void> {
-    await runtimes.stopGroup(proxy.group, STOP_GRACE_MS);
+  /**
+   * Stops wrangler dev and workerd, gracefully or with SIGKILL to the whole process group (nothing
+   * flushed on the way out), and fails unless nothing of them is left.
+   */
+  async function stopProxy(proxy: Proxy, kill = false): Promise<void> {
     const pid = proxy.group.child.pid as number;
+    if (kill) {
+      process.kill(-pid, "SIGKILL");
+      await proxy.group.exited;
+      await runtimes.stopGroup(proxy.group, STOP_GRACE_MS);
+    } else {
+      await runtimes.stopGroup(proxy.group, STOP_GRACE_MS);
+    }
     expect(() => process.kill(-pid, 0), "wrangler dev's process group is gone").toThrow();
     await expect(
       fetch(`${proxy.url}/healthz`, { signal: AbortSignal.timeout(5000) }),
@@ -109,9 +115,14 @@ describe("the FunGame deny-list under wrangler dev --persist-to", () => {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
 
-  it(
-    "survives a restart of wrangler dev: still revoked, and a logout is done already without calling FunGame",
-    async () => {
+  it.each([
+    ["stopped (SIGTERM)", false],
+    ["killed (SIGKILL)", true],
+  ] as const)(
+    "survives wrangler dev %s and started again: still revoked, and a logout is done already without calling FunGame",
+    async (_, kill) => {
+      const stateDir = await mkdtemp(join(tmpdir(), "edge-proxy-persist-state-"));
+      folders.push(stateDir);
       const sims = simulators as Simulators;
       const fungame = sims.sims.fungame;
       const logoutCalls = () => fungame.calls.filter((call) => call.path === LOGOUT_PATH).length;
@@ -137,7 +148,7 @@ describe("the FunGame deny-list under wrangler dev --persist-to", () => {
       expect(await tokenStatus(first, token)).toEqual({ active: false, reason: "revoked" });
 
       // wrangler dev stops completely, and FunGame restarts, forgetting its revocations.
-      await stopProxy(first);
+      await stopProxy(first, kill);
       fungame.restart();
       expect(fungame.isRevoked(jti)).toBe(false);
       expect(fungame.state().revokedJtis).toEqual([]);
