@@ -318,6 +318,22 @@ export function miniflareOptions(
   });
 }
 
+/** A whole-number setting from the environment: `fallback` when unset, an error naming it when out of range. */
+export function wholeNumberSetting(
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
 /**
  * Kills what a run started, synchronously, however the run ends: on exit, on SIGINT, SIGTERM or
  * SIGHUP (exit code 130), and, given `timeout`, after `seconds` (exit code 1, saying which

@@ -15,7 +15,7 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { benchLine, formatTable } from "../../../tooling/bench/harness.ts";
-import { killOnExit } from "../bench/shared.ts";
+import { killOnExit, wholeNumberSetting } from "../bench/shared.ts";
 import {
   checkDenyListAfterRestart,
   type LoadEnvironment,
@@ -26,16 +26,6 @@ import {
   type Subject,
   startLoadEnvironment,
 } from "./load.ts";
-
-function numberSetting(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
 
 function subjectsSetting(): Subject[] {
   const raw = process.env.LOAD_SUBJECTS;
@@ -136,9 +126,9 @@ export function printReport(
 }
 
 async function main(): Promise<number> {
-  const requests = numberSetting("LOAD_REQUESTS", 10_000, 1, 40_000);
-  const concurrency = numberSetting("LOAD_CONCURRENCY", 100, 1, 1000);
-  const timeoutS = numberSetting("LOAD_TIMEOUT_S", 3600, 10, 24 * 3600);
+  const requests = wholeNumberSetting("LOAD_REQUESTS", 10_000, 1, 40_000);
+  const concurrency = wholeNumberSetting("LOAD_CONCURRENCY", 100, 1, 1000);
+  const timeoutS = wholeNumberSetting("LOAD_TIMEOUT_S", 3600, 10, 24 * 3600);
   const subjects = subjectsSetting();
   progress(
     `node ${process.version}; ${requests} logouts at concurrency ${concurrency} for ${subjects.join(", ")}`,

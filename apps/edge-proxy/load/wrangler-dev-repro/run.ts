@@ -29,21 +29,12 @@ import {
   trimOutput,
   type Workerd,
   WRANGLER_ENV,
+  wholeNumberSetting,
 } from "../../bench/shared.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HOSTS = ["wrangler", "miniflare"] as const;
 type Host = (typeof HOSTS)[number];
-
-function numberSetting(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
 
 function hostSetting(): Host {
   const raw = process.env.REPRO_HOST ?? "wrangler";
@@ -206,11 +197,11 @@ function round(
 
 async function main(): Promise<number> {
   const host = hostSetting();
-  const logLines = numberSetting("REPRO_LOG_LINES", 1, 0, 100);
-  const maxRequests = numberSetting("REPRO_MAX_REQUESTS", 40_000, 1, 1_000_000);
-  const roundSize = numberSetting("REPRO_ROUND", 10_000, 1, 1_000_000);
-  const concurrency = numberSetting("REPRO_CONCURRENCY", 100, 1, 1000);
-  const timeoutS = numberSetting("REPRO_TIMEOUT_S", 600, 10, 24 * 3600);
+  const logLines = wholeNumberSetting("REPRO_LOG_LINES", 1, 0, 100);
+  const maxRequests = wholeNumberSetting("REPRO_MAX_REQUESTS", 40_000, 1, 1_000_000);
+  const roundSize = wholeNumberSetting("REPRO_ROUND", 10_000, 1, 1_000_000);
+  const concurrency = wholeNumberSetting("REPRO_CONCURRENCY", 100, 1, 1000);
+  const timeoutS = wholeNumberSetting("REPRO_TIMEOUT_S", 600, 10, 24 * 3600);
   const deadline = Date.now() + timeoutS * 1000;
   const name = host === "wrangler" ? "wrangler dev" : "Miniflare";
 
