@@ -1,0 +1,69 @@
+// A route declared once: its method, path, handler and, for the OpenAPI document generated at build
+// time, its documentation (summary, body, answers, problems). The Worker is built with
+// __EDGE_PROXY_DOCS__ = false (wrangler.toml [define]), so every `DOCS ? {...} : undefined` is
+// compiled out of its script: it serves the generated openapi.json as a static file.
+import type * as v from "valibot";
+import type { ProxyContext, RouteContext } from "../context.ts";
+
+declare const __EDGE_PROXY_DOCS__: boolean | undefined;
+
+/** Whether route documentation is part of this build (false only in the Worker's script). */
+export const DOCS: boolean =
+  typeof __EDGE_PROXY_DOCS__ === "undefined" || __EDGE_PROXY_DOCS__ !== false;
+
+export type Method = "GET" | "POST";
+
+/** Who may call a route, as the OpenAPI document's security requirement says it. */
+export type RouteSecurity =
+  /** Proxy caller credentials (API key or user JWT) are required. */
+  | "caller"
+  /** Proxy caller credentials are optional (they own what the request creates). */
+  | "caller-optional"
+  /** The caller's FunGame token in Authorization is the credential. */
+  | "fungame-token"
+  /** No credential: the body carries the vendor's own session credential, or nothing is needed. */
+  | "none";
+
+/** One answer of a route other than a problem. */
+export interface AnswerDoc {
+  description: string;
+  /** The JSON body's schema; absent for a body that is not JSON (or none). */
+  schema?: v.GenericSchema;
+  /** A media type other than application/json (e.g. text/html). */
+  mediaType?: string;
+  /** Response headers this answer carries, by name, with their description. */
+  headers?: Readonly<Record<string, string>>;
+  example?: unknown;
+}
+
+export interface RouteDoc {
+  /** A unique, stable name (camelCase): the OpenAPI operationId. */
+  operationId: string;
+  /** The tag: the vendor's name, "fan-out" or "operations". */
+  tag: string;
+  summary: string;
+  description?: string;
+  security: RouteSecurity;
+  /** The JSON request body; absent when the route takes none. */
+  body?: { schema: v.GenericSchema; example?: unknown };
+  /** Request headers the route reads beyond Authorization and X-Request-Id. */
+  headers?: Readonly<Record<string, { description: string; example?: string }>>;
+  /** Path parameters, by name (":id" in the path), with their schema. */
+  params?: Readonly<Record<string, { description: string; schema: v.GenericSchema }>>;
+  /** Every answer that is not a problem, by status. */
+  answers: Readonly<Record<number, AnswerDoc>>;
+  /** The statuses of the problems (application/problem+json) this route may answer. */
+  problems: readonly number[];
+}
+
+/** A route's handler, given the app's context; the app's middleware adds the common headers. */
+export type Handler = (c: ProxyContext, ctx: RouteContext) => Response | Promise<Response>;
+
+export interface RouteDecl {
+  method: Method;
+  /** Hono's pattern: "/v1/logout/:id". */
+  path: string;
+  handle: Handler;
+  /** Undefined in the Worker's script (see DOCS). */
+  doc: RouteDoc | undefined;
+}
