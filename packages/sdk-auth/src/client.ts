@@ -1,5 +1,6 @@
 // The OneAccess SDK client: server time, the application's public key, and logout in one request when warm.
 import {
+  type CallOptions,
   type Clock,
   ClockOffset,
   timestamp as clockTimestamp,
@@ -7,6 +8,7 @@ import {
   type FetchLike,
   isErrorKind,
   KeyFormatError,
+  type KitCallOptions,
   systemClock,
   type TimestampUnit,
 } from "@x/core-signing";
@@ -76,13 +78,13 @@ export interface OneAccessClientOptions {
   maxBodyBytes?: number | undefined;
 }
 
-/** Options of one call. */
-export interface OneAccessCallOptions {
-  /** Aborts the call; the abort reason is thrown as is. */
-  signal?: AbortSignal | undefined;
-  /** Deadline for each request of this call, overriding the client's. */
-  timeoutMs?: number | undefined;
-}
+/**
+ * Options of one call: core's per-call options (`fetch`, `signal`, `timeoutMs`), each overriding the
+ * client's for every request the call makes, the server time and the public key a cold call fetches
+ * included. `timeoutMs` is the deadline of each of those requests. The clock is not among them: the
+ * cached clock offset is measured against the client's own `now`, so a `now` given per call is refused.
+ */
+export type OneAccessCallOptions = KitCallOptions;
 
 export interface LogoutInput {
   /** The OneAccess session token to end. */
@@ -119,6 +121,35 @@ export interface OneAccessClientState {
   clockOffsetMs: number | undefined;
   /** The server's timestamp unit, once known. */
   timestampUnit: TimestampUnit | undefined;
+}
+
+/** One call's options, checked, with the client's filled in where the call gave none. */
+interface CallSettings {
+  fetch: FetchLike | undefined;
+  signal: AbortSignal | undefined;
+  timeoutMs: number;
+}
+
+/**
+ * The request in flight in `loads` for the call's fetch, or one begun now with `start` and shared
+ * with the calls that use the same fetch until it settles. It runs under the call's fetch and
+ * deadline but not its signal: the calls that join it must not lose it to this call's abort.
+ */
+function shared<T>(
+  loads: Map<FetchLike | undefined, Promise<T>>,
+  call: CallSettings,
+  start: (request: CallSettings) => Promise<T>,
+): Promise<T> {
+  const inFlight = loads.get(call.fetch);
+  if (inFlight) return inFlight;
+  const started = start({ ...call, signal: undefined });
+  loads.set(call.fetch, started);
+  started
+    .finally(() => {
+      if (loads.get(call.fetch) === started) loads.delete(call.fetch);
+    })
+    .catch(() => {});
+  return started;
 }
 
 /** Rejects with the signal's reason as soon as it aborts; otherwise settles as `promise` does. */
@@ -160,7 +191,8 @@ function checkMaxBodyBytes(value: unknown): number | undefined {
 /**
  * A OneAccess SDK client for one application. The public key and the server clock offset are cached,
  * so that after the first call a logout costs one request; a logout refused for its signature or
- * timestamp refreshes both and is retried once.
+ * timestamp refreshes both and is retried once. A call may bring its own fetch, which then makes
+ * every request of that call; what it fetches is cached for the client all the same.
  */
 export class OneAccessClient {
   readonly #baseUrl: string;
@@ -176,8 +208,12 @@ export class OneAccessClient {
   readonly #offset: ClockOffset;
   #unit: TimestampUnit | undefined;
   #key: RsaPublicKey | undefined;
-  #keyLoading: Promise<RsaPublicKey> | undefined;
-  #dateLoading: Promise<ServerDate> | undefined;
+  /** Counts the times the cache was dropped, so that a key fetched before is not cached after. */
+  #generation = 0;
+  // In-flight fetches of the key and the server time, shared by the calls that use the same fetch:
+  // a call with another fetch makes its own, so that its fetch sees every request it causes.
+  readonly #keyLoading = new Map<FetchLike | undefined, Promise<RsaPublicKey>>();
+  readonly #dateLoading = new Map<FetchLike | undefined, Promise<ServerDate>>();
 
   constructor(options: OneAccessClientOptions) {
     if (typeof options !== "object" || options === null) {
@@ -224,39 +260,18 @@ export class OneAccessClient {
 
   /** Forgets the public key and the clock offset; the next logout fetches both again. */
   resetCache(): void {
-    this.#key = undefined;
-    this.#keyLoading = undefined;
-    this.#dateLoading = undefined;
-    this.#offset.reset();
+    this.#forget();
     this.#unit = undefined;
   }
 
   /** `GET /api/v2/sdk/server-date` -> `{ timestamp }`, verbatim. Also refreshes the cached clock offset. */
   async serverDate(options: OneAccessCallOptions = {}): Promise<ServerDate> {
-    const timeoutMs = this.#callTimeout(options);
-    return this.#fetchServerDate(options.signal, timeoutMs);
+    return this.#fetchServerDate(this.#callOptions(options));
   }
 
   /** The application's public key: fetched with `GET /api/v2/sdk/public-key` once, then cached. */
   async publicKey(options: OneAccessCallOptions = {}): Promise<RsaPublicKey> {
-    const timeoutMs = this.#callTimeout(options);
-    if (this.#key) return this.#key;
-    if (!this.#keyLoading) {
-      const loading = this.#fetchPublicKey(timeoutMs);
-      this.#keyLoading = loading;
-      loading.then(
-        (key) => {
-          if (this.#keyLoading === loading) this.#key = key;
-        },
-        () => {},
-      );
-      loading
-        .finally(() => {
-          if (this.#keyLoading === loading) this.#keyLoading = undefined;
-        })
-        .catch(() => {});
-    }
-    return abortable(this.#keyLoading, options.signal);
+    return this.#publicKey(this.#callOptions(options));
   }
 
   /**
@@ -271,27 +286,48 @@ export class OneAccessClient {
     }
     const sessionToken = checkSessionToken(input.sessionToken);
     const device = checkDevice(input.device);
-    this.#callTimeout(options);
-    if (options.signal?.aborted) throw options.signal.reason;
-    const first = await this.#logoutOnce(sessionToken, device, options);
+    const call = this.#callOptions(options);
+    if (call.signal?.aborted) throw call.signal.reason;
+    const first = await this.#logoutOnce(sessionToken, device, call);
     if (first.ok) return first.result;
     if (!this.#refreshOn(first.error)) throw first.error;
-    this.#key = undefined;
-    this.#keyLoading = undefined;
-    this.#dateLoading = undefined;
-    this.#offset.reset();
-    const second = await this.#logoutOnce(sessionToken, device, options);
+    this.#forget();
+    const second = await this.#logoutOnce(sessionToken, device, call);
     if (second.ok) return second.result;
     throw second.error;
+  }
+
+  /** Forgets the key and the clock offset, and stops sharing the fetches of both now in flight. */
+  #forget(): void {
+    this.#generation++;
+    this.#key = undefined;
+    this.#keyLoading.clear();
+    this.#dateLoading.clear();
+    this.#offset.reset();
+  }
+
+  /** The cached key, or the one being fetched with the call's fetch, or a fetch of it started now. */
+  async #publicKey(call: CallSettings): Promise<RsaPublicKey> {
+    if (this.#key) return this.#key;
+    const loading = shared(this.#keyLoading, call, async (request) => {
+      const generation = this.#generation;
+      const key = await oneAccess.call(buildPublicKeyRequest(this.#target()), request, (response) =>
+        parsePublicKeyResponse(response, this.#parse),
+      );
+      // A key fetched before the cache was dropped serves the calls that waited for it, no later one.
+      if (this.#generation === generation) this.#key = key;
+      return key;
+    });
+    return abortable(loading, call.signal);
   }
 
   async #logoutOnce(
     sessionToken: string,
     device: DeviceInfo,
-    options: OneAccessCallOptions,
+    call: CallSettings,
   ): Promise<LogoutAttempt> {
-    const publicKey = await this.publicKey(options);
-    const timestamp = await this.#signingTimestamp(options);
+    const publicKey = await this.#publicKey(call);
+    const timestamp = await this.#signingTimestamp(call);
     const nonce = checkNonce(this.#nonce(timestamp), "nonce");
     const request = await buildLogoutRequest({
       ...this.#target(device),
@@ -300,45 +336,29 @@ export class OneAccessClient {
       timestamp,
       nonce,
     });
-    return this.#call(
-      request,
-      options.signal,
-      this.#callTimeout(options),
-      async (response): Promise<LogoutAttempt> => {
-        try {
-          return { ok: true, result: await parseLogoutResponse(response, this.#parse) };
-        } catch (error) {
-          if (error instanceof OneAccessError) return { ok: false, error };
-          throw error;
-        }
-      },
-    );
+    return oneAccess.call(request, call, async (response): Promise<LogoutAttempt> => {
+      try {
+        return { ok: true, result: await parseLogoutResponse(response, this.#parse) };
+      } catch (error) {
+        if (error instanceof OneAccessError) return { ok: false, error };
+        throw error;
+      }
+    });
   }
 
   /** The timestamp to sign: computed locally from the cached offset, or the server's own, fetched now. */
-  async #signingTimestamp(options: OneAccessCallOptions): Promise<string> {
+  async #signingTimestamp(call: CallSettings): Promise<string> {
     if (this.#offset.known && this.#unit !== undefined) {
       return String(clockTimestamp(this.#unit, () => this.#offset.serverNow()));
     }
-    if (!this.#dateLoading) {
-      const loading = this.#fetchServerDate(undefined, this.#callTimeout(options));
-      this.#dateLoading = loading;
-      loading
-        .finally(() => {
-          if (this.#dateLoading === loading) this.#dateLoading = undefined;
-        })
-        .catch(() => {});
-    }
-    return (await abortable(this.#dateLoading, options.signal)).timestamp;
+    const loading = shared(this.#dateLoading, call, (request) => this.#fetchServerDate(request));
+    return (await abortable(loading, call.signal)).timestamp;
   }
 
-  async #fetchServerDate(signal: AbortSignal | undefined, timeoutMs: number): Promise<ServerDate> {
+  async #fetchServerDate(call: CallSettings): Promise<ServerDate> {
     const sentAt = this.#now();
-    const result = await this.#call(
-      buildServerDateRequest(this.#target()),
-      signal,
-      timeoutMs,
-      (response) => parseServerDateResponse(response, this.#parse),
+    const result = await oneAccess.call(buildServerDateRequest(this.#target()), call, (response) =>
+      parseServerDateResponse(response, this.#parse),
     );
     const value = timestampValue(result.timestamp) as number;
     const unit =
@@ -348,28 +368,28 @@ export class OneAccessClient {
     return result;
   }
 
-  async #fetchPublicKey(timeoutMs: number): Promise<RsaPublicKey> {
-    return this.#call(buildPublicKeyRequest(this.#target()), undefined, timeoutMs, (response) =>
-      parsePublicKeyResponse(response, this.#parse),
-    );
-  }
-
   #target(device: DeviceInfo = this.#device): CallTarget {
     return { baseUrl: this.#baseUrl, ...this.#app, device };
   }
 
-  #callTimeout(options: OneAccessCallOptions): number {
-    if (options.timeoutMs === undefined) return this.#timeoutMs;
-    return oneAccess.checkTimeout(options.timeoutMs);
-  }
-
-  /** Sends a request and parses its answer under one deadline, body included. */
-  #call<T>(
-    request: Request,
-    signal: AbortSignal | undefined,
-    timeoutMs: number,
-    parse: (response: Response) => Promise<T>,
-  ): Promise<T> {
-    return oneAccess.call(request, { fetch: this.#fetch, signal, timeoutMs }, parse);
+  /** Checks one call's options before any request and fills in the client's own. */
+  #callOptions(options: OneAccessCallOptions): CallSettings {
+    if (typeof options !== "object" || options === null) {
+      throw refuse("options", "must be an object: { fetch?, signal?, timeoutMs? }");
+    }
+    if ((options as CallOptions).now !== undefined) {
+      throw refuse(
+        "now",
+        "is the client's clock, set when it is made: the cached clock offset is measured against it",
+      );
+    }
+    return {
+      fetch: optionalFunction<FetchLike>("fetch", options.fetch) ?? this.#fetch,
+      signal: options.signal,
+      timeoutMs:
+        options.timeoutMs === undefined
+          ? this.#timeoutMs
+          : oneAccess.checkTimeout(options.timeoutMs),
+    };
   }
 }

@@ -133,6 +133,24 @@ describe("publicKey", () => {
     expect(a.n).toBe(key.publicKey.n);
   });
 
+  it("is not cached when the cache is dropped while it is in flight", async () => {
+    let answer: (response: Response) => void = () => {};
+    const { fetch, requests } = scriptedFetch(
+      () => new Promise<Response>((resolve) => (answer = resolve)),
+      keyAnswer,
+    );
+    const oa = client(fetch);
+    const pending = oa.publicKey();
+    await Promise.resolve();
+    oa.resetCache();
+    answer(keyAnswer());
+    expect((await pending).n).toBe(key.publicKey.n);
+    expect(oa.state.publicKey).toBeUndefined();
+    await oa.publicKey();
+    expect(requests).toHaveLength(2);
+    expect(oa.state.publicKey?.n).toBe(key.publicKey.n);
+  });
+
   it("is fetched again after a failure", async () => {
     const { fetch, requests } = scriptedFetch(new Response("nope", { status: 503 }), keyAnswer);
     const oa = client(fetch);
@@ -573,4 +591,181 @@ describe("an error_code named like a property of every object", () => {
       expect((await rejection(oa.serverDate())).kind).toBe(kind);
     }
   });
+});
+
+describe("a per-call fetch", () => {
+  const pathsOf = (requests: Request[]) => requests.map((request) => new URL(request.url).pathname);
+  const COLD = [PATHS.publicKey, PATHS.serverDate, PATHS.logout];
+
+  it("receives every request of a cold logout, the client's fetch none", async () => {
+    const own = scriptedFetch();
+    const call = scriptedFetch(keyAnswer, json({ timestamp: "1700000000000" }), new Response("ok"));
+    const oa = client(own.fetch);
+    const result = await oa.logout({ sessionToken: "tok", device: DEVICE }, { fetch: call.fetch });
+    expect(result).toEqual({ body: "ok" });
+    expect(pathsOf(call.requests)).toEqual(COLD);
+    expect(signedText(call.requests[2])).toContain("session_token=tok&timestamp=1700000000000&");
+    expect(own.requests).toHaveLength(0);
+    // What the call fetched is cached for the client, whichever fetch the next call uses.
+    expect(oa.state.publicKey?.n).toBe(key.publicKey.n);
+    expect(oa.state.clockOffsetMs).toBeDefined();
+  });
+
+  it("receives only the logout of a warm call", async () => {
+    const own = scriptedFetch(keyAnswer, json({ timestamp: "1700000000000" }), new Response("a"));
+    const oa = client(own.fetch);
+    await oa.logout({ sessionToken: "t1", device: DEVICE });
+    const call = scriptedFetch(new Response("b"));
+    const result = await oa.logout({ sessionToken: "t2", device: DEVICE }, { fetch: call.fetch });
+    expect(result).toEqual({ body: "b" });
+    expect(pathsOf(call.requests)).toEqual([PATHS.logout]);
+    expect(signedText(call.requests[0])).toContain("session_token=t2&");
+    expect(own.requests).toHaveLength(3);
+  });
+
+  it("receives every request of the refresh and the retry, cold or warm", async () => {
+    const refused = () => json({ error_code: "APP.0004", error_msg: "Invalid signature." }, 400);
+    const own = scriptedFetch();
+    const oa = client(own.fetch);
+    const cold = scriptedFetch(
+      keyAnswer,
+      json({ timestamp: "1700000000000" }),
+      refused,
+      keyAnswer,
+      json({ timestamp: "1700000000500" }),
+      new Response("ok"),
+    );
+    expect(await oa.logout({ sessionToken: "t1", device: DEVICE }, { fetch: cold.fetch })).toEqual({
+      body: "ok",
+    });
+    expect(pathsOf(cold.requests)).toEqual([...COLD, ...COLD]);
+    expect(signedText(cold.requests[5])).toContain("timestamp=1700000000500&");
+    const warm = scriptedFetch(
+      refused,
+      keyAnswer,
+      json({ timestamp: "1700000001000" }),
+      new Response("again"),
+    );
+    expect(await oa.logout({ sessionToken: "t2", device: DEVICE }, { fetch: warm.fetch })).toEqual({
+      body: "again",
+    });
+    expect(pathsOf(warm.requests)).toEqual([PATHS.logout, ...COLD]);
+    expect(own.requests).toHaveLength(0);
+  });
+
+  it("sees what the simulator answered each request, a rotated key's refusal included", async () => {
+    const clock = manualClock();
+    const sim = await createOneAccessSimulator({
+      privateKey: key,
+      clientId: BASE.clientId,
+      now: clock.now,
+    });
+    const oa = new OneAccessClient({ ...BASE, fetch: scriptedFetch().fetch, now: clock.now });
+    const observing = () => {
+      const seen: string[] = [];
+      const fetch = async (request: Request) => {
+        const answer = await sim.fetch(request);
+        seen.push(`${new URL(request.url).pathname} ${answer.status}`);
+        return answer;
+      };
+      return { fetch, seen };
+    };
+    const first = observing();
+    await oa.logout({ sessionToken: sim.issueSession(), device: DEVICE }, { fetch: first.fetch });
+    expect(first.seen).toEqual(COLD.map((path) => `${path} 200`));
+    await sim.rotateKey();
+    const second = observing();
+    const sessionToken = sim.issueSession();
+    await oa.logout({ sessionToken, device: DEVICE }, { fetch: second.fetch });
+    expect(second.seen).toEqual([
+      `${PATHS.logout} 400`,
+      `${PATHS.publicKey} 200`,
+      `${PATHS.serverDate} 200`,
+      `${PATHS.logout} 200`,
+    ]);
+    expect(sim.hasSession(sessionToken)).toBe(false);
+  });
+
+  it("gives way to the client's fetch when left out or undefined", async () => {
+    const own = scriptedFetch(
+      keyAnswer,
+      json({ timestamp: "1700000000000" }),
+      new Response("a"),
+      new Response("b"),
+    );
+    const oa = client(own.fetch);
+    await oa.logout({ sessionToken: "t1", device: DEVICE }, { timeoutMs: 5_000 });
+    await oa.logout({ sessionToken: "t2", device: DEVICE }, { fetch: undefined });
+    expect(pathsOf(own.requests)).toEqual([...COLD, PATHS.logout]);
+  });
+
+  it("serves serverDate and publicKey too, into the client's cache", async () => {
+    const own = scriptedFetch();
+    const oa = client(own.fetch);
+    const call = scriptedFetch(json({ timestamp: "1700000600000" }), keyAnswer);
+    expect(await oa.serverDate({ fetch: call.fetch })).toEqual({ timestamp: "1700000600000" });
+    expect((await oa.publicKey({ fetch: call.fetch })).n).toBe(key.publicKey.n);
+    expect(pathsOf(call.requests)).toEqual([PATHS.serverDate, PATHS.publicKey]);
+    expect(oa.state.clockOffsetMs).toBe(600_000);
+    expect(await oa.publicKey()).toBe(await oa.publicKey({ fetch: scriptedFetch().fetch }));
+    expect(own.requests).toHaveLength(0);
+  });
+
+  it("keeps concurrent calls apart: each fetch sees only its own call's requests", async () => {
+    const own = scriptedFetch();
+    const oa = client(own.fetch);
+    const a = scriptedFetch(
+      keyAnswer,
+      json({ timestamp: "1700000000000" }),
+      new Response("a1"),
+      new Response("a2"),
+    );
+    const b = scriptedFetch(keyAnswer, json({ timestamp: "1700000000000" }), new Response("b"));
+    const results = await Promise.all([
+      oa.logout({ sessionToken: "a1", device: DEVICE }, { fetch: a.fetch }),
+      oa.logout({ sessionToken: "b", device: DEVICE }, { fetch: b.fetch }),
+      oa.logout({ sessionToken: "a2", device: DEVICE }, { fetch: a.fetch }),
+    ]);
+    expect(results.map((result) => result.body).sort()).toEqual(["a1", "a2", "b"]);
+    // Calls with the same fetch still share the cold fetches; a call with another fetch makes its own.
+    expect(pathsOf(a.requests)).toEqual([...COLD, PATHS.logout]);
+    expect(pathsOf(b.requests)).toEqual(COLD);
+    const tokens = (requests: Request[]) =>
+      requests
+        .filter((request) => new URL(request.url).pathname === PATHS.logout)
+        .map((request) => /session_token=([^&]*)&/.exec(signedText(request))?.[1])
+        .sort();
+    expect(tokens(a.requests)).toEqual(["a1", "a2"]);
+    expect(tokens(b.requests)).toEqual(["b"]);
+    expect(own.requests).toHaveLength(0);
+  });
+
+  it.each([
+    [
+      "logout",
+      (oa: OneAccessClient, options: unknown) =>
+        oa.logout({ sessionToken: "t", device: DEVICE }, options as never),
+    ],
+    ["serverDate", (oa: OneAccessClient, options: unknown) => oa.serverDate(options as never)],
+    ["publicKey", (oa: OneAccessClient, options: unknown) => oa.publicKey(options as never)],
+  ] as const)(
+    "%s refuses a fetch that is not a function, a clock, and options that are no object, before any request",
+    async (_, run) => {
+      for (const [options, field] of [
+        [{ fetch: "fetch" }, "fetch"],
+        [{ fetch: null }, "fetch"],
+        [{ now: () => 0 }, "now"],
+        [null, "options"],
+        ["fast", "options"],
+      ] as const) {
+        const own = scriptedFetch();
+        // Warm, so that no cached answer lets a bad option pass unseen.
+        const oa = client(own.fetch, { publicKey: key.publicKey });
+        const error = await rejection(run(oa, options));
+        expect(error).toMatchObject({ code: "INVALID_INPUT", kind: "invalid_request", field });
+        expect(error.message.startsWith(`${field}: `)).toBe(true);
+        expect(own.requests).toHaveLength(0);
+      }
+    },
+  );
 });
