@@ -1,12 +1,13 @@
 // createApp(config, deps) -> Hono: the proxy's HTTP API, with no globals: everything comes in config and deps.
 import type { FetchLike } from "@x/core-signing";
-import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { Hono } from "hono/tiny";
 import { CallerAuth } from "./auth.ts";
-import type { ProxyConfig } from "./config.ts";
+import { callerAuthConfigured, type ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
 import { type AttemptRunner, attemptRunner } from "./delivery.ts";
-import type { LogoutOutbox } from "./outbox.ts";
+import { allRoutes } from "./http/routes.ts";
+import type { DenyList, LogoutOutbox, ReplayGuard } from "./ports.ts";
 import {
   buildProblem,
   ProblemError,
@@ -16,16 +17,16 @@ import {
 } from "./problem.ts";
 import { refuseQuery } from "./query.ts";
 import { RateLimiter, rateLimit } from "./rate-limit.ts";
-import { MemoryReplayGuard, type ReplayGuard } from "./replay.ts";
-import { ebetRoutes } from "./routes/ebet.ts";
-import { fanOutRoutes } from "./routes/fan-out.ts";
-import { fungameRoutes } from "./routes/fungame.ts";
-import { lancensRoutes } from "./routes/lancens.ts";
-import { sdkAuthRoutes } from "./routes/sdk-auth.ts";
-import { RetryAfterGate } from "./upstream.ts";
-import { type DenyList, errorName, VENDORS, VendorGateway, type VendorName } from "./vendors.ts";
+import { MemoryReplayGuard } from "./replay.ts";
+import { REQUEST_ID, requestIdOf } from "./request-id.ts";
+import { type ProxyRuntime, proxyRuntime } from "./runtime.ts";
+import type { AnyVendor } from "./vendors/descriptor.ts";
+import { errorName } from "./vendors/fungame.ts";
+import { VENDORS } from "./vendors/index.ts";
 
 export interface AppDeps {
+  /** The vendors behind this app; defaults to VENDORS. */
+  vendors?: readonly AnyVendor[];
   /** Upstream calls (vendors, JWKS); defaults to the global fetch. */
   fetch?: FetchLike;
   /** The FunGame deny-list: a Durable Object on Workers, memory elsewhere. */
@@ -62,24 +63,13 @@ export interface AppDeps {
   outbox?: (run: AttemptRunner) => LogoutOutbox;
 }
 
-/** Request ids taken from callers: short, printable, no separators that could forge a log field. */
-const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}$/;
-
-/** Every route and the methods it answers; anything else on these paths is a 405. */
-const ROUTES: ReadonlyArray<readonly [string, string]> = [
-  ["/v1/ebet/logout", "POST"],
-  ["/v1/ebet/callback", "POST"],
-  ["/v1/fungame/logout", "POST"],
-  ["/v1/fungame/token-status", "GET"],
-  ["/v1/sdk-auth/logout", "POST"],
-  ["/v1/lancens/logout", "POST"],
-  ["/v1/logout", "POST"],
-  ["/v1/logout/:id", "GET"],
-  ["/healthz", "GET"],
-  ["/openapi.json", "GET"],
-  ["/docs", "GET"],
-  ["/docs/*", "GET"],
-];
+/** The operations routes: health, this document and the reference page. */
+const OPERATIONS = [
+  { path: "/healthz", method: "GET" },
+  { path: "/openapi.json", method: "GET" },
+  { path: "/docs", method: "GET" },
+  { path: "/docs/*", method: "GET" },
+] as const;
 
 const DOCS_CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
@@ -93,29 +83,17 @@ function serverTiming(state: RequestState, totalMs: number): string {
 }
 
 export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
-  const baseFetch: FetchLike = deps.fetch ?? ((request) => fetch(request));
-  const now = deps.now ?? (() => Date.now());
-  const random = deps.random ?? Math.random;
-  const write = deps.log ?? ((line) => console.log(JSON.stringify(line)));
-  // A failing log sink must never fail a request.
-  const log = (line: Record<string, unknown>) => {
-    try {
-      write(line);
-    } catch {
-      // nothing sensible to do: the answer still goes out
-    }
-  };
-  const gate = new RetryAfterGate(now);
-  const fetchFor =
-    (vendor: VendorName): FetchLike =>
-    async (request) => {
-      const response = await baseFetch(request);
-      gate.observe(vendor, response);
-      return response;
-    };
-  const gateway = new VendorGateway(config, { fetchFor, denyList: deps.denyList, now, log });
+  const runtime: ProxyRuntime = proxyRuntime(config, {
+    vendors: deps.vendors ?? VENDORS,
+    denyList: deps.denyList,
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+    ...(deps.now === undefined ? {} : { now: deps.now }),
+    ...(deps.random === undefined ? {} : { random: deps.random }),
+    ...(deps.log === undefined ? {} : { log: deps.log }),
+  });
+  const { gate, gateway, now, log } = runtime;
   const auth = new CallerAuth(config.auth, {
-    fetch: baseFetch,
+    fetch: runtime.fetch,
     now,
     timeoutMs: config.upstreamTimeoutMs,
   });
@@ -135,42 +113,41 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     return state.deadline;
   };
 
-  const outbox = deps.outbox?.(
-    attemptRunner({ config, fetch: baseFetch, denyList: deps.denyList, now, random, log }),
-  );
+  const outbox: LogoutOutbox | undefined = deps.outbox?.(attemptRunner(runtime));
+  const upstreamFor: RouteContext["upstreamFor"] = (c) => {
+    const state = c.get("state");
+    return (vendor) => {
+      const deadline = deadlineOf(state);
+      return runtime.upstream(vendor, {
+        at: deadline.at,
+        signal: deadline.controller.signal,
+        report: (report) => state.upstream.push(report),
+        ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+      });
+    };
+  };
   const ctx: RouteContext = {
-    gateway,
+    vendors: gateway.vendors,
     auth,
     replay: deps.replayGuard ?? new MemoryReplayGuard({ now }),
     outbox,
-    callerAuthConfigured:
-      config.auth.apiKeyDigests.length > 0 ||
-      config.auth.jwksUrl !== undefined ||
-      config.auth.jwtSecret !== undefined,
+    callerAuthConfigured: callerAuthConfigured(config),
     clientAddress: (c) => deps.clientAddress?.(c),
     begin(c, route, vendors) {
       const state = c.get("state");
       state.route = route;
       state.vendors = vendors;
     },
-    upstreamFor(c) {
-      const state = c.get("state");
-      return (vendor) => {
-        const deadline = deadlineOf(state);
-        return {
-          fetch: fetchFor(vendor),
-          gate,
-          now,
-          random,
-          timeoutMs: config.upstreamTimeoutMs,
-          deadlineAt: deadline.at,
-          deadlineMs: config.upstreamDeadlineMs,
-          signal: deadline.controller.signal,
-          report: (report) => state.upstream.push(report),
-          ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
-        };
-      };
-    },
+    upstreamFor,
+    vendor: (name) => gateway.instance(name),
+    descriptor: (name) => gateway.descriptor(name),
+    configured: (name) => gateway.configured(name),
+    logoutCall: (c, vendor, field) => ({
+      upstream: upstreamFor(c)(vendor),
+      field,
+      claimId: crypto.randomUUID(),
+      retry: false,
+    }),
   };
 
   const renderProblem = (c: ProxyContext, init: ProblemInit): Response => {
@@ -195,7 +172,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     const offered = c.req.header("x-request-id");
     const valid = offered === undefined || REQUEST_ID.test(offered);
     const state: RequestState = {
-      requestId: offered !== undefined && valid ? offered : crypto.randomUUID(),
+      requestId: valid ? requestIdOf(offered) : crypto.randomUUID(),
       startedAt,
       route: undefined,
       vendors: [],
@@ -300,17 +277,21 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
   // No API route takes query parameters: each one sent is refused by name.
   app.use("/v1/*", refuseQuery);
 
-  ebetRoutes(app, ctx);
-  fungameRoutes(app, ctx);
-  sdkAuthRoutes(app, ctx);
-  lancensRoutes(app, ctx);
-  fanOutRoutes(app, ctx);
+  // Every declared route: the vendors' own, the fan-out's, and the operations routes.
+  const routes = allRoutes(gateway.vendors);
+  for (const route of routes) {
+    const handle = (c: ProxyContext) => route.handle(c, ctx);
+    if (route.method === "GET") app.get(route.path, handle);
+    else app.post(route.path, handle);
+  }
 
   app.get("/healthz", (c) => {
     ctx.begin(c, "/healthz", []);
     return c.json({
       status: "ok",
-      vendors: Object.fromEntries(VENDORS.map((vendor) => [vendor, gateway.configured(vendor)])),
+      vendors: Object.fromEntries(
+        gateway.vendors.map((vendor) => [vendor.name, gateway.configured(vendor.name)]),
+      ),
     });
   });
 
@@ -358,7 +339,9 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
 
   // Known paths with another method: 405 with Allow.
   const allowed = new Map<string, string[]>();
-  for (const [path, method] of ROUTES) allowed.set(path, [...(allowed.get(path) ?? []), method]);
+  for (const { path, method } of [...routes, ...OPERATIONS]) {
+    allowed.set(path, [...(allowed.get(path) ?? []), method]);
+  }
   for (const [path, methods] of allowed) {
     const allow = [...methods, ...(methods.includes("GET") ? ["HEAD"] : [])].join(", ");
     app.all(path, (c) =>

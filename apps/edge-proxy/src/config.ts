@@ -1,36 +1,9 @@
 // Environment -> typed, validated proxy configuration; every invalid variable is reported at once, by name.
-import { checkKeyForm, KeyFormatError } from "@x/core-signing";
 import * as v from "valibot";
 import { type Cidr, inRanges, parseIp, parseTrustedProxies } from "./client-address.ts";
-import { parseRateLimit, type RateLimitPolicy } from "./rate-limit.ts";
-
-export type TimestampUnit = "s" | "ms";
-
-export interface EbetConfig {
-  baseUrl: string;
-  channelId: number;
-  /** The channel's RSA private key (PEM or base64 DER). A secret. */
-  privateKey: string;
-  timestampUnit: TimestampUnit;
-}
-
-export interface FunGameConfig {
-  baseUrl: string;
-  /** FunGame's `Jwt:Key`: when set, the proxy verifies tokens itself. A secret. */
-  jwtSecret: string | undefined;
-  /** Newer servers' logout 500 "退出登录失败！服务器可能暂时无法处理此请求。" counts as already logged out. */
-  treat500AsLoggedOut: boolean;
-}
-
-export interface SdkAuthConfig {
-  baseUrl: string;
-  clientId: string;
-  tenantId: string | undefined;
-}
-
-export interface LancensConfig {
-  baseUrl: string;
-}
+import { baseUrl, hs256Secret, isWholeNumber, wholeNumber } from "./config-schemas.ts";
+import type { AnyVendor } from "./vendors/descriptor.ts";
+import { VENDORS } from "./vendors/index.ts";
 
 export interface CallerAuthConfig {
   /** SHA-256 digests (32 bytes each) of the accepted API keys. */
@@ -42,12 +15,35 @@ export interface CallerAuthConfig {
   jwtAudience: string | undefined;
 }
 
-/** The validated configuration; a vendor that is `undefined` is off (its routes answer 404). */
+/** At most `limit` requests per `windowSec` seconds per caller (a bucket of `limit` tokens). */
+export interface RateLimitPolicy {
+  limit: number;
+  windowSec: number;
+}
+
+export const MAX_RATE_LIMIT = 1_000_000;
+export const MAX_RATE_WINDOW_SEC = 86_400;
+
+/**
+ * Reads PROXY_RATE_LIMIT's form `<requests>/<seconds>` (e.g. "120/60"). Returns the policy, or
+ * the message that says what is wrong (the value is not secret, but is not repeated either).
+ */
+export function parseRateLimit(value: string): RateLimitPolicy | string {
+  const match = /^(\d{1,7})\s*\/\s*(\d{1,5})$/.exec(value.trim());
+  const message = 'must be <requests>/<seconds>, e.g. "120/60"';
+  if (!match) return message;
+  const limit = Number(match[1]);
+  const windowSec = Number(match[2]);
+  if (limit < 1 || limit > MAX_RATE_LIMIT || windowSec < 1 || windowSec > MAX_RATE_WINDOW_SEC) {
+    return message;
+  }
+  return { limit, windowSec };
+}
+
+/** The validated configuration. */
 export interface ProxyConfig {
-  ebet: EbetConfig | undefined;
-  fungame: FunGameConfig | undefined;
-  sdkAuth: SdkAuthConfig | undefined;
-  lancens: LancensConfig | undefined;
+  /** Each configured vendor's own settings, by vendor name; a vendor not here is off (404). */
+  vendors: ReadonlyMap<string, unknown>;
   auth: CallerAuthConfig;
   /** Deadline of one upstream request, in ms. */
   upstreamTimeoutMs: number;
@@ -105,7 +101,6 @@ export class ConfigError extends Error {
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
 const MAX_TIMEOUT_MS = 300_000;
-const MIN_HS256_SECRET_BYTES = 32;
 const HOUR_MS = 3_600_000;
 const DAY_SEC = 86_400;
 
@@ -123,19 +118,8 @@ export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
   maxOpenJobsPerCaller: 100,
 };
 
-/** Every variable the proxy reads. */
-export const CONFIG_VARIABLES = [
-  "EBET_BASE_URL",
-  "EBET_CHANNEL_ID",
-  "EBET_PRIVATE_KEY",
-  "EBET_TIMESTAMP_UNIT",
-  "FUNGAME_BASE_URL",
-  "FUNGAME_JWT_SECRET",
-  "FUNGAME_TREAT_500_AS_LOGGED_OUT",
-  "SDK_AUTH_BASE_URL",
-  "SDK_AUTH_CLIENT_ID",
-  "SDK_AUTH_TENANT_ID",
-  "LANCENS_BASE_URL",
+/** The proxy's own variables (each vendor declares its own in its descriptor). */
+export const PROXY_VARIABLES = [
   "PROXY_API_KEY_SHA256",
   "PROXY_JWKS_URL",
   "PROXY_JWT_SECRET",
@@ -155,109 +139,30 @@ export const CONFIG_VARIABLES = [
   "LOGOUT_MAX_OPEN_JOBS_PER_CALLER",
 ] as const;
 
-export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
+/** Every variable the proxy reads with these vendors: theirs first, then its own. */
+export function configVariables(vendors: readonly AnyVendor[] = VENDORS): string[] {
+  return [...vendors.flatMap((vendor) => Object.keys(vendor.variables)), ...PROXY_VARIABLES];
+}
 
 /** Variables whose values are never repeated in a message. */
-export const SECRET_VARIABLES: ReadonlySet<ConfigVariable> = new Set([
-  "EBET_PRIVATE_KEY",
-  "FUNGAME_JWT_SECRET",
-  "PROXY_JWT_SECRET",
-  "PROXY_API_KEY_SHA256",
-]);
-
-const encoder = new TextEncoder();
-
-function isHttpUrl(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  return (
-    (url.protocol === "https:" || url.protocol === "http:") &&
-    !url.username &&
-    !url.password &&
-    !url.search &&
-    !url.hash
-  );
-}
-
-const URL_MESSAGE = "must be an absolute http(s) URL without credentials, query or fragment";
-
-const baseUrl = v.pipe(
-  v.string(),
-  v.check(isHttpUrl, URL_MESSAGE),
-  v.transform((value) => value.replace(/\/+$/, "")),
-);
-
-const headerSafe = v.pipe(
-  v.string(),
-  v.maxLength(256, "must be at most 256 characters"),
-  v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without blanks"),
-);
-
-function isWholeNumber(value: unknown, min: number, max: number): boolean {
-  return (
-    typeof value === "string" && /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max
-  );
-}
-
-function wholeNumber(min: number, max: number) {
-  const range =
-    max === Number.MAX_SAFE_INTEGER
-      ? "a positive whole number"
-      : `a whole number from ${min} to ${max}`;
-  return v.pipe(
-    v.string(),
-    v.check(
-      (value) => isWholeNumber(value, min, max),
-      (issue) => `must be ${range}, got ${JSON.stringify(issue.input)}`,
+export function secretVariables(vendors: readonly AnyVendor[] = VENDORS): ReadonlySet<string> {
+  return new Set([
+    ...vendors.flatMap((vendor) =>
+      Object.entries(vendor.variables)
+        .filter(([, spec]) => spec.secret === true)
+        .map(([name]) => name),
     ),
-    v.transform(Number),
-  );
+    "PROXY_JWT_SECRET",
+    "PROXY_API_KEY_SHA256",
+  ]);
 }
 
-const hs256Secret = v.pipe(
-  v.string(),
-  v.check(
-    (value) => encoder.encode(value).length >= MIN_HS256_SECRET_BYTES,
-    `must be at least ${MIN_HS256_SECRET_BYTES} bytes (HS256 needs a 256-bit key)`,
-  ),
-);
+/** Every variable the proxy reads with its vendors. */
+export const CONFIG_VARIABLES: readonly string[] = configVariables();
+export type ConfigVariable = string;
 
-/**
- * What is wrong with the key's form, checked without importing it (core-signing's checkKeyForm: PEM
- * labels and base64 body, base64 DER down to the structure of its outer SEQUENCE, or a JWK), as the
- * KeyFormatError's problem; undefined when it is the form of a private key.
- */
-function privateKeyFormProblem(value: string): string | undefined {
-  try {
-    checkKeyForm(value, "private");
-    return undefined;
-  } catch (error) {
-    if (error instanceof KeyFormatError) return error.problem;
-    throw error;
-  }
-}
-
-/**
- * Only the key's form is checked here: importing it (parsing and checking the RSA numbers) waits for
- * the first eBET call, which caches it, so startup and routes that never sign do no key work. A key
- * of the right form that still cannot be imported fails that call with VENDOR_SETTINGS_INVALID.
- */
-const privateKey = v.pipe(
-  v.string(),
-  v.rawCheck(({ dataset, addIssue }) => {
-    if (!dataset.typed) return;
-    const problem = privateKeyFormProblem(dataset.value);
-    if (problem !== undefined) {
-      addIssue({
-        message: `is not a usable RSA private key (${problem}): give a PKCS#8 or PKCS#1 PEM, or its base64 DER`,
-      });
-    }
-  }),
-);
+/** Variables whose values are never repeated in a message. */
+export const SECRET_VARIABLES: ReadonlySet<string> = secretVariables();
 
 const apiKeyDigests = v.pipe(
   v.string(),
@@ -338,55 +243,36 @@ function isSecureOrLoopback(value: string): boolean {
   return host === "localhost" || (address !== undefined && inRanges(address, LOOPBACK));
 }
 
-const EnvSchema = v.object({
-  EBET_BASE_URL: v.optional(baseUrl),
-  EBET_CHANNEL_ID: v.optional(wholeNumber(1, Number.MAX_SAFE_INTEGER)),
-  EBET_PRIVATE_KEY: v.optional(privateKey),
-  EBET_TIMESTAMP_UNIT: v.optional(
-    v.picklist(["s", "ms"], (issue) => `must be "s" or "ms", got ${JSON.stringify(issue.input)}`),
-  ),
-  FUNGAME_BASE_URL: v.optional(baseUrl),
-  FUNGAME_JWT_SECRET: v.optional(hs256Secret),
-  FUNGAME_TREAT_500_AS_LOGGED_OUT: v.optional(
-    v.picklist(
-      ["true", "false"],
-      (issue) => `must be "true" or "false", got ${JSON.stringify(issue.input)}`,
+/** The proxy's own variables' schemas. */
+const PROXY_SCHEMA = {
+  PROXY_API_KEY_SHA256: apiKeyDigests,
+  PROXY_JWKS_URL: v.pipe(
+    baseUrl,
+    v.check(
+      isSecureOrLoopback,
+      "must be an https URL (http only to localhost, 127.0.0.0/8 or ::1)",
     ),
   ),
-  SDK_AUTH_BASE_URL: v.optional(baseUrl),
-  SDK_AUTH_CLIENT_ID: v.optional(headerSafe),
-  SDK_AUTH_TENANT_ID: v.optional(headerSafe),
-  LANCENS_BASE_URL: v.optional(baseUrl),
-  PROXY_API_KEY_SHA256: v.optional(apiKeyDigests),
-  PROXY_JWKS_URL: v.optional(
-    v.pipe(
-      baseUrl,
-      v.check(
-        isSecureOrLoopback,
-        "must be an https URL (http only to localhost, 127.0.0.0/8 or ::1)",
-      ),
-    ),
-  ),
-  PROXY_JWT_SECRET: v.optional(hs256Secret),
-  PROXY_JWT_ISSUER: v.optional(
-    v.pipe(v.string(), v.maxLength(512, "must be at most 512 characters")),
-  ),
-  PROXY_JWT_AUDIENCE: v.optional(
-    v.pipe(v.string(), v.maxLength(512, "must be at most 512 characters")),
-  ),
-  PROXY_CORS_ORIGINS: v.optional(corsOrigins),
-  PROXY_RATE_LIMIT: v.optional(rateLimit),
-  PROXY_TRUSTED_PROXIES: v.optional(trustedProxies),
-  UPSTREAM_TIMEOUT_MS: v.optional(wholeNumber(1, MAX_TIMEOUT_MS)),
-  UPSTREAM_DEADLINE_MS: v.optional(wholeNumber(1, 2 * MAX_TIMEOUT_MS)),
-  LOGOUT_RETRY_MAX_ATTEMPTS: v.optional(wholeNumber(1, 100)),
-  LOGOUT_RETRY_BASE_MS: v.optional(wholeNumber(1, HOUR_MS)),
-  LOGOUT_RETRY_MAX_DELAY_MS: v.optional(wholeNumber(1, 24 * HOUR_MS)),
-  LOGOUT_JOB_MAX_AGE_SEC: v.optional(wholeNumber(1, 30 * DAY_SEC)),
-  LOGOUT_JOB_RETENTION_SEC: v.optional(wholeNumber(0, 90 * DAY_SEC)),
-  LOGOUT_MAX_OPEN_JOBS: v.optional(wholeNumber(1, 1_000_000)),
-  LOGOUT_MAX_OPEN_JOBS_PER_CALLER: v.optional(wholeNumber(1, 1_000_000)),
-});
+  PROXY_JWT_SECRET: hs256Secret,
+  PROXY_JWT_ISSUER: v.pipe(v.string(), v.maxLength(512, "must be at most 512 characters")),
+  PROXY_JWT_AUDIENCE: v.pipe(v.string(), v.maxLength(512, "must be at most 512 characters")),
+  PROXY_CORS_ORIGINS: corsOrigins,
+  PROXY_RATE_LIMIT: rateLimit,
+  PROXY_TRUSTED_PROXIES: trustedProxies,
+  UPSTREAM_TIMEOUT_MS: wholeNumber(1, MAX_TIMEOUT_MS),
+  UPSTREAM_DEADLINE_MS: wholeNumber(1, 2 * MAX_TIMEOUT_MS),
+  LOGOUT_RETRY_MAX_ATTEMPTS: wholeNumber(1, 100),
+  LOGOUT_RETRY_BASE_MS: wholeNumber(1, HOUR_MS),
+  LOGOUT_RETRY_MAX_DELAY_MS: wholeNumber(1, 24 * HOUR_MS),
+  LOGOUT_JOB_MAX_AGE_SEC: wholeNumber(1, 30 * DAY_SEC),
+  LOGOUT_JOB_RETENTION_SEC: wholeNumber(0, 90 * DAY_SEC),
+  LOGOUT_MAX_OPEN_JOBS: wholeNumber(1, 1_000_000),
+  LOGOUT_MAX_OPEN_JOBS_PER_CALLER: wholeNumber(1, 1_000_000),
+} satisfies Record<(typeof PROXY_VARIABLES)[number], v.GenericSchema<string, unknown>>;
+
+type ProxyValues = {
+  [K in keyof typeof PROXY_SCHEMA]?: v.InferOutput<(typeof PROXY_SCHEMA)[K]>;
+};
 
 function hexToBytes(hex: string): Uint8Array {
   const bytes = new Uint8Array(hex.length / 2);
@@ -396,28 +282,37 @@ function hexToBytes(hex: string): Uint8Array {
 }
 
 /**
- * Reads only the proxy's variables: strings are trimmed, an empty one counts as absent, numbers
- * (Workers `[vars]` may hold them) become strings. Anything else is kept to fail validation.
+ * Reads only the proxy's variables: strings are trimmed (unless a vendor keeps one raw), an empty
+ * one counts as absent, numbers (Workers `[vars]` may hold them) become strings. Anything else is
+ * kept to fail validation.
  */
-function normalise(env: Record<string, unknown>): Record<string, unknown> {
+function normalise(
+  env: Record<string, unknown>,
+  names: readonly string[],
+  raw: ReadonlySet<string>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const name of CONFIG_VARIABLES) {
-    const raw = env[name];
-    if (raw === undefined || raw === null) continue;
-    if (typeof raw === "number" || typeof raw === "bigint") out[name] = String(raw);
-    else if (typeof raw === "string") {
-      const trimmed = name === "EBET_PRIVATE_KEY" ? raw : raw.trim();
-      if (trimmed.trim().length > 0) out[name] = trimmed;
-    } else out[name] = raw;
+  for (const name of names) {
+    const value = Object.hasOwn(env, name) ? env[name] : undefined;
+    if (value === undefined || value === null) continue;
+    if (typeof value === "number" || typeof value === "bigint") out[name] = String(value);
+    else if (typeof value === "string") {
+      const kept = raw.has(name) ? value : value.trim();
+      if (kept.trim().length > 0) out[name] = kept;
+    } else out[name] = value;
   }
   return out;
 }
 
-function issueMessage(name: string, issue: v.BaseIssue<unknown>): string {
+function issueMessage(
+  name: string,
+  issue: v.BaseIssue<unknown>,
+  secrets: ReadonlySet<string>,
+): string {
   if (issue.kind === "schema" && issue.type === "string") return "must be a string";
   const message = issue.message;
   // A secret's value never appears in a message, whatever produced it.
-  if (SECRET_VARIABLES.has(name as ConfigVariable) && message.includes("got ")) {
+  if (secrets.has(name) && message.includes("got ")) {
     return message.slice(0, message.indexOf("got ")).replace(/[,\s]+$/, "");
   }
   return message;
@@ -426,15 +321,35 @@ function issueMessage(name: string, issue: v.BaseIssue<unknown>): string {
 /**
  * Validates the environment once and returns the typed configuration, or throws ConfigError listing
  * every invalid variable by name (never echoing a secret). A vendor whose variables are all absent is
- * off; a vendor with some of its variables set must have all it needs.
+ * off; a vendor with some of its variables set must have all it needs (its descriptor says which).
  */
-export function loadConfig(env: Record<string, unknown>): ProxyConfig {
-  const input = normalise(env);
-  const parsed = v.safeParse(EnvSchema, input, { abortEarly: false });
+export function loadConfig(
+  env: Record<string, unknown>,
+  vendors: readonly AnyVendor[] = VENDORS,
+): ProxyConfig {
+  const names = configVariables(vendors);
+  const secretNames = secretVariables(vendors);
+  const raw = new Set(
+    vendors.flatMap((vendor) =>
+      Object.entries(vendor.variables)
+        .filter(([, spec]) => spec.raw === true)
+        .map(([name]) => name),
+    ),
+  );
+  const input = normalise(env, names, raw);
+  const schema = v.object(
+    Object.fromEntries([
+      ...vendors.flatMap((vendor) =>
+        Object.entries(vendor.variables).map(([name, spec]) => [name, v.optional(spec.schema)]),
+      ),
+      ...Object.entries(PROXY_SCHEMA).map(([name, item]) => [name, v.optional(item)]),
+    ]),
+  );
+  const parsed = v.safeParse(schema, input, { abortEarly: false });
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   // Another variable's message may quote a value that is also a secret's: it is never repeated.
-  const secrets = [...SECRET_VARIABLES]
+  const secrets = [...secretNames]
     .map((name) => input[name])
     .filter((value): value is string => typeof value === "string" && value.trim().length >= 4);
   const report = (name: string, message: string) => {
@@ -450,29 +365,23 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
   if (!parsed.success) {
     for (const issue of parsed.issues) {
       const key = issue.path?.[0]?.key;
-      if (typeof key === "string") report(key, issueMessage(key, issue));
+      if (typeof key === "string") report(key, issueMessage(key, issue, secretNames));
     }
   }
-  const has = (name: ConfigVariable) => input[name] !== undefined;
+  const has = (name: string) => input[name] !== undefined;
+  const values: Record<string, unknown> = parsed.success ? parsed.output : {};
 
-  const ebetNames = ["EBET_BASE_URL", "EBET_CHANNEL_ID", "EBET_PRIVATE_KEY"] as const;
-  const ebetOn = ebetNames.some(has) || has("EBET_TIMESTAMP_UNIT");
-  if (ebetOn) {
-    for (const name of ebetNames) {
-      if (!has(name)) report(name, "is required when eBET is configured (another EBET_* is set)");
-    }
+  const configured = new Map<string, unknown>();
+  for (const vendor of vendors) {
+    const own = Object.fromEntries(
+      Object.keys(vendor.variables)
+        .filter((name) => values[name] !== undefined)
+        .map((name) => [name, values[name]]),
+    );
+    const config = vendor.configure(own, { has, report });
+    if (config !== undefined) configured.set(vendor.name, config);
   }
-  const fungameOn = has("FUNGAME_BASE_URL") || has("FUNGAME_JWT_SECRET");
-  if (fungameOn && !has("FUNGAME_BASE_URL")) {
-    report("FUNGAME_BASE_URL", "is required when FUNGAME_JWT_SECRET is set");
-  }
-  const sdkNames = ["SDK_AUTH_BASE_URL", "SDK_AUTH_CLIENT_ID"] as const;
-  const sdkOn = sdkNames.some(has) || has("SDK_AUTH_TENANT_ID");
-  if (sdkOn) {
-    for (const name of sdkNames) {
-      if (!has(name)) report(name, "is required when OneAccess is configured (SDK_AUTH_* is set)");
-    }
-  }
+
   const jwtOn = has("PROXY_JWKS_URL") || has("PROXY_JWT_SECRET");
   if (has("PROXY_JWKS_URL") && has("PROXY_JWT_SECRET")) {
     report("PROXY_JWT_SECRET", "set either PROXY_JWKS_URL or PROXY_JWT_SECRET, not both");
@@ -483,12 +392,6 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
     // An identity provider signs tokens for many applications with the same keys: only the
     // issuer and audience tell a token minted for this proxy from one minted for another.
     if (!has(name) && has("PROXY_JWKS_URL")) report(name, "is required with PROXY_JWKS_URL");
-  }
-  if (ebetOn && !has("PROXY_API_KEY_SHA256") && !jwtOn) {
-    report(
-      "PROXY_API_KEY_SHA256",
-      "eBET routes need caller auth: set PROXY_API_KEY_SHA256, PROXY_JWKS_URL or PROXY_JWT_SECRET",
-    );
   }
   const timeout = isWholeNumber(input.UPSTREAM_TIMEOUT_MS, 1, MAX_TIMEOUT_MS)
     ? Number(input.UPSTREAM_TIMEOUT_MS)
@@ -509,33 +412,9 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
   }
 
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
-  const o = parsed.output;
+  const o = values as ProxyValues;
   return {
-    ebet:
-      ebetOn && o.EBET_BASE_URL && o.EBET_CHANNEL_ID !== undefined && o.EBET_PRIVATE_KEY
-        ? {
-            baseUrl: o.EBET_BASE_URL,
-            channelId: o.EBET_CHANNEL_ID,
-            privateKey: o.EBET_PRIVATE_KEY,
-            timestampUnit: o.EBET_TIMESTAMP_UNIT ?? "s",
-          }
-        : undefined,
-    fungame: o.FUNGAME_BASE_URL
-      ? {
-          baseUrl: o.FUNGAME_BASE_URL,
-          jwtSecret: o.FUNGAME_JWT_SECRET,
-          treat500AsLoggedOut: o.FUNGAME_TREAT_500_AS_LOGGED_OUT === "true",
-        }
-      : undefined,
-    sdkAuth:
-      o.SDK_AUTH_BASE_URL && o.SDK_AUTH_CLIENT_ID
-        ? {
-            baseUrl: o.SDK_AUTH_BASE_URL,
-            clientId: o.SDK_AUTH_CLIENT_ID,
-            tenantId: o.SDK_AUTH_TENANT_ID,
-          }
-        : undefined,
-    lancens: o.LANCENS_BASE_URL ? { baseUrl: o.LANCENS_BASE_URL } : undefined,
+    vendors: configured,
     auth: {
       apiKeyDigests: o.PROXY_API_KEY_SHA256 ?? [],
       jwksUrl: o.PROXY_JWKS_URL,
@@ -567,4 +446,13 @@ export function loadConfig(env: Record<string, unknown>): ProxyConfig {
         o.LOGOUT_MAX_OPEN_JOBS_PER_CALLER ?? DEFAULT_OUTBOX_POLICY.maxOpenJobsPerCaller,
     },
   };
+}
+
+/** Whether any proxy caller credential (API key, user token) is configured. */
+export function callerAuthConfigured(config: ProxyConfig): boolean {
+  return (
+    config.auth.apiKeyDigests.length > 0 ||
+    config.auth.jwksUrl !== undefined ||
+    config.auth.jwtSecret !== undefined
+  );
 }

@@ -1,17 +1,17 @@
-// What a request carries through the app: its id, route, vendors, deadline and upstream reports.
+// What a request carries through the app: its id, route, vendors, deadline and upstream reports; and
+// what route handlers get from the app.
 import type { Context, Hono } from "hono";
 import type { CallerAuth } from "./auth.ts";
-import type { LogoutOutbox } from "./outbox.ts";
-import type { ReplayGuard } from "./replay.ts";
-import type { UpstreamReport } from "./upstream.ts";
-import type { UpstreamFor, VendorGateway, VendorName } from "./vendors.ts";
+import type { LogoutOutbox, ReplayGuard } from "./ports.ts";
+import type { UpstreamEnv, UpstreamReport } from "./upstream.ts";
+import type { AnyVendor, LogoutCall, VendorInstance } from "./vendors/descriptor.ts";
 
 export interface RequestState {
   requestId: string;
   startedAt: number;
   /** The route pattern that answered, for the log line. */
   route: string | undefined;
-  vendors: VendorName[];
+  vendors: string[];
   upstream: UpstreamReport[];
   /** The problem's code and kind when the answer is an error. */
   problem: { code: string | number; kind: string } | undefined;
@@ -28,9 +28,13 @@ export interface ProxyEnv {
 export type ProxyApp = Hono<ProxyEnv>;
 export type ProxyContext = Context<ProxyEnv>;
 
-/** What route modules get from the app. */
+/** The request's view of upstream policy: a fresh UpstreamEnv per vendor call. */
+export type UpstreamFor = (vendor: string) => UpstreamEnv;
+
+/** What route handlers get from the app. */
 export interface RouteContext {
-  gateway: VendorGateway;
+  /** The app's vendors, in list order. */
+  readonly vendors: readonly AnyVendor[];
   auth: CallerAuth;
   /** eBET login notifications seen within eBET's window. */
   replay: ReplayGuard;
@@ -41,7 +45,15 @@ export interface RouteContext {
   /** The caller's network address as this entry knows it (see AppDeps.clientAddress). */
   clientAddress(c: ProxyContext): string | undefined;
   /** Names the route and its vendors for the log line and for problems. */
-  begin(c: ProxyContext, route: string, vendors: VendorName[]): void;
+  begin(c: ProxyContext, route: string, vendors: string[]): void;
   /** Upstream policy for this request (deadline, retries, reports). */
   upstreamFor(c: ProxyContext): UpstreamFor;
+  /** The vendor built for this app; the 404 problem when it is off. */
+  vendor(name: string): VendorInstance<unknown>;
+  /** A vendor's descriptor, by name. */
+  descriptor(name: string): AnyVendor;
+  /** Whether a vendor is configured, by name. */
+  configured(name: string): boolean;
+  /** One logout call of this request to `vendor`, its input's fields named by `field`. */
+  logoutCall(c: ProxyContext, vendor: string, field: (name: string) => string): LogoutCall;
 }

@@ -1,66 +1,31 @@
-// One fan-out member delivered to its vendor through the gateway: shared by the synchronous fan-out,
-// the Durable Object outbox and the in-memory outbox, so vendor logic lives only in VendorGateway.
-import type { FetchLike } from "@x/core-signing";
-import type { ProxyConfig } from "./config.ts";
+// One fan-out member delivered to its vendor: shared by the synchronous fan-out, the Durable Object
+// outbox and the in-memory outbox, so vendor logic lives only in the vendor's descriptor.
+
+import type { VendorGateway } from "./gateway.ts";
+import { secretsOf } from "./gateway.ts";
 import { buildProblem, toProblemInit } from "./problem.ts";
-import type { FanOutInput } from "./schemas.ts";
-import { RetryAfterGate, type UpstreamEnv } from "./upstream.ts";
-import { type UpstreamFor, VendorGateway, type VendorName, type VendorSuccess } from "./vendors.ts";
-
-/** Body members of the fan-out and the vendor each names. */
-export const FAN_OUT_MEMBERS = [
-  ["ebet", "ebet"],
-  ["fungame", "fungame"],
-  ["sdkAuth", "sdk-auth"],
-  ["lancens", "lancens"],
-] as const satisfies readonly (readonly [string, VendorName])[];
-
-export type FanOutMember = (typeof FAN_OUT_MEMBERS)[number][0];
-
-export function vendorOf(member: FanOutMember): VendorName {
-  return (FAN_OUT_MEMBERS.find(([name]) => name === member) as (typeof FAN_OUT_MEMBERS)[number])[1];
-}
+import type { ProxyRuntime } from "./runtime.ts";
+import type { LogoutCall, VendorSuccess } from "./vendors/descriptor.ts";
+import { under } from "./vendors/shared.ts";
 
 /**
- * Calls the vendor of `member` with its part of the body; throws what the gateway throws.
- * `claimId` names the attempt for the FunGame deny-list (a job's retries share it).
+ * Calls the vendor of `member` with its part of the body; throws what the vendor throws. `call`
+ * names the attempt (`claimId`: a job's retries share it) and carries its upstream policy.
  */
 export function deliverMember(
   gateway: VendorGateway,
-  member: FanOutMember,
-  body: FanOutInput,
-  upstream: UpstreamFor,
-  claimId?: string,
-  retry = false,
+  member: string,
+  body: Readonly<Record<string, unknown>>,
+  call: Omit<LogoutCall, "field">,
 ): Promise<VendorSuccess> {
-  switch (member) {
-    case "ebet":
-      gateway.require("ebet");
-      return gateway.ebetLogout(body.ebet as NonNullable<typeof body.ebet>, upstream, "ebet");
-    case "fungame":
-      gateway.require("fungame");
-      return gateway.fungameLogout(
-        (body.fungame as NonNullable<typeof body.fungame>).token,
-        upstream,
-        "fungame.token",
-        claimId,
-        retry,
-      );
-    case "sdkAuth":
-      gateway.require("sdk-auth");
-      return gateway.sdkAuthLogout(
-        body.sdkAuth as NonNullable<typeof body.sdkAuth>,
-        upstream,
-        "sdkAuth",
-      );
-    case "lancens":
-      gateway.require("lancens");
-      return gateway.lancensLogout(
-        body.lancens as NonNullable<typeof body.lancens>,
-        upstream,
-        "lancens",
-      );
-  }
+  const vendor = gateway.byMember(member);
+  if (vendor === undefined) throw new Error(`no vendor has the member ${member}`);
+  return gateway
+    .instance(vendor.name)
+    .logout(Object.hasOwn(body, member) ? body[member] : undefined, {
+      ...call,
+      field: under(member),
+    });
 }
 
 /**
@@ -113,82 +78,43 @@ export type AttemptOutcome =
  * `claimId` is the same for every attempt of one job's member.
  */
 export type AttemptRunner = (
-  member: FanOutMember,
-  body: FanOutInput,
+  member: string,
+  body: Readonly<Record<string, unknown>>,
   claimId: string,
   step?: AttemptStep,
 ) => Promise<AttemptOutcome>;
 
-/** The secret values of a body: tokens and session tokens. */
-export function secretsOf(body: FanOutInput): string[] {
-  return [body.fungame?.token, body.sdkAuth?.sessionToken, body.lancens?.token].filter(
-    (value): value is string => typeof value === "string",
-  );
-}
-
-export interface AttemptDeps {
-  config: ProxyConfig;
-  fetch: FetchLike;
-  denyList: ConstructorParameters<typeof VendorGateway>[1]["denyList"];
-  now: () => number;
-  random: () => number;
-  log: (line: Record<string, unknown>) => void;
-}
-
 /**
- * An AttemptRunner over a gateway of its own: one upstream attempt per call (no inner retries: the
+ * An AttemptRunner over the runtime's vendors: one upstream attempt per call (no inner retries: the
  * outbox retries on its own schedule), under the proxy's per-attempt timeout and deadline.
  */
-export function attemptRunner(deps: AttemptDeps): AttemptRunner {
-  const gate = new RetryAfterGate(deps.now);
-  const fetchFor =
-    (vendor: VendorName): FetchLike =>
-    async (request) => {
-      const response = await deps.fetch(request);
-      gate.observe(vendor, response);
-      return response;
-    };
-  const gateway = new VendorGateway(deps.config, {
-    fetchFor,
-    denyList: deps.denyList,
-    now: deps.now,
-    log: deps.log,
-  });
+export function attemptRunner(runtime: ProxyRuntime): AttemptRunner {
+  const { gateway, gate, config } = runtime;
   return async (member, body, claimId, step = "logout") => {
     const controller = new AbortController();
-    const deadlineMs = deps.config.upstreamDeadlineMs;
+    const deadlineMs = config.upstreamDeadlineMs;
     const timer = setTimeout(() => controller.abort(new Error("deadline")), deadlineMs);
-    const upstream: UpstreamFor = (vendor): UpstreamEnv => ({
-      fetch: fetchFor(vendor),
-      gate,
-      now: deps.now,
-      random: deps.random,
-      timeoutMs: deps.config.upstreamTimeoutMs,
-      deadlineAt: deps.now() + deadlineMs,
-      deadlineMs,
-      signal: controller.signal,
-      report: () => {},
-      maxRetries: 0,
-    });
+    const vendor = gateway.byMember(member);
     try {
+      if (vendor === undefined) throw new Error(`no vendor has the member ${member}`);
+      const input = Object.hasOwn(body, member) ? body[member] : undefined;
+      const instance = gateway.instance(vendor.name);
       if (step === "record") {
-        gateway.require("fungame");
-        await gateway.fungameRecord(
-          (body.fungame as NonNullable<typeof body.fungame>).token,
-          "fungame.token",
-        );
+        if (instance.record === undefined) throw new Error(`${vendor.name} keeps no record`);
+        await instance.record(input, { field: under(member) });
         return { ok: true, denyListed: true };
       }
-      const success = await deliverMember(
-        gateway,
-        member,
-        body,
-        upstream,
+      const success = await deliverMember(gateway, member, body, {
+        upstream: runtime.upstream(vendor.name, {
+          at: runtime.now() + deadlineMs,
+          signal: controller.signal,
+          maxRetries: 0,
+        }),
         claimId,
-        step === "retry",
-      );
+        retry: step === "retry",
+      });
       const { alreadyLoggedOut } = success;
-      if (member !== "fungame") return { ok: true, alreadyLoggedOut };
+      if (instance.record === undefined) return { ok: true, alreadyLoggedOut };
       const { denyListed } = success.result as { denyListed: boolean };
       return { ok: true, alreadyLoggedOut, denyListed };
     } catch (error) {
@@ -197,12 +123,12 @@ export function attemptRunner(deps: AttemptDeps): AttemptRunner {
       return {
         ok: false,
         error: {
-          code: storedCode(document.code, secretsOf(body)),
+          code: storedCode(document.code, secretsOf(gateway.vendors, body)),
           kind: document.kind,
           upstreamStatus: document.upstreamStatus,
           retryable: document.retryable,
         },
-        retryAfterMs: gate.waitMs(vendorOf(member)),
+        retryAfterMs: vendor === undefined ? 0 : gate.waitMs(vendor.name),
       };
     } finally {
       clearTimeout(timer);

@@ -3,17 +3,18 @@
 // Bun, Deno and Node entries.
 import { timingSafeEqual } from "@x/core-signing";
 import type { OutboxPolicy } from "./config.ts";
-import {
-  type AttemptOutcome,
-  type AttemptRunner,
-  type AttemptStep,
-  type DeliveryError,
-  FAN_OUT_MEMBERS,
-  type FanOutMember,
-} from "./delivery.ts";
+import type { AttemptOutcome, AttemptRunner, AttemptStep, DeliveryError } from "./delivery.ts";
+import type { LogoutOutbox } from "./ports.ts";
 import { ProblemError } from "./problem.ts";
-import type { FanOutInput } from "./schemas.ts";
-import type { VendorName } from "./vendors.ts";
+import type { AnyVendor, FanOutInput } from "./vendors/descriptor.ts";
+import { VENDORS } from "./vendors/index.ts";
+
+export type { LogoutOutbox };
+
+/** A member of the fan-out body (a vendor's `member`). */
+type FanOutMember = string;
+/** A vendor's name. */
+type VendorName = string;
 
 export type VendorState = "pending" | "delivering" | "delivered" | "failed";
 export type JobStatus = "pending" | "delivered" | "partially_failed" | "failed";
@@ -54,7 +55,7 @@ export interface StoredJob {
   /** When a finished job is deleted. */
   deleteAt: number | null;
   vendors: Partial<Record<FanOutMember, VendorDelivery>>;
-  input: Partial<FanOutInput>;
+  input: Record<string, unknown>;
   /**
    * ownerOf() the creating caller's credential, null for a job created without one; absent on
    * jobs stored before jobs had owners (readable as they were then: by any authenticated caller).
@@ -104,17 +105,6 @@ export interface JobView {
   >;
 }
 
-/** Where asynchronous logouts go: a Durable Object per job on Workers, memory elsewhere. */
-export interface LogoutOutbox {
-  /**
-   * Stores the job and schedules its first attempts at once; answers its view. Throws a 429
-   * problem when the caller has too many open jobs, a 503 when the outbox is full.
-   */
-  enqueue(body: FanOutInput, request: JobRequest): Promise<JobView>;
-  /** The job and its owner; undefined when it is unknown, expired or deleted. */
-  get(id: string): Promise<FoundJob | undefined>;
-}
-
 const encoder = new TextEncoder();
 
 /**
@@ -159,29 +149,35 @@ export const OPEN_JOBS_RETRY_AFTER_SEC = 60;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/**
+ * A new job for the members `body` names, each delivered to its vendor of `vendors`; a vendor whose
+ * logout is followed by an edge-side record (FunGame) also tracks `denyListed`.
+ */
 export function newJob(
   id: string,
   body: FanOutInput,
   request: Pick<JobRequest, "requestId" | "owner">,
   now: number,
   policy: OutboxPolicy,
+  all: readonly AnyVendor[] = VENDORS,
 ): StoredJob {
   const vendors: Partial<Record<FanOutMember, VendorDelivery>> = {};
-  const input: Partial<FanOutInput> = {};
-  for (const [member, vendor] of FAN_OUT_MEMBERS) {
-    if (body[member] === undefined) continue;
+  const input: Record<string, unknown> = {};
+  for (const descriptor of all) {
+    const member = descriptor.member;
+    if (!Object.hasOwn(body, member) || body[member] === undefined) continue;
     vendors[member] = {
-      vendor,
+      vendor: descriptor.name,
       state: "pending",
       attempts: 0,
       nextAttemptAt: now,
       lastError: null,
       failure: null,
       alreadyLoggedOut: null,
-      ...(member === "fungame" ? { denyListed: null } : {}),
+      ...(records(descriptor) ? { denyListed: null } : {}),
       finishedAt: null,
     };
-    (input as Record<string, unknown>)[member] = body[member];
+    input[member] = body[member];
   }
   return {
     version: 1,
@@ -196,6 +192,11 @@ export function newJob(
     vendors,
     input,
   };
+}
+
+/** Whether a vendor's logout is followed by an edge-side record (its instance has `record`). */
+function records(vendor: AnyVendor): boolean {
+  return vendor.records === true;
 }
 
 function entries(job: StoredJob): [FanOutMember, VendorDelivery][] {
@@ -230,7 +231,7 @@ export function viewOf(job: StoredJob): JobView {
           lastError: d.lastError === null ? null : deliveryErrorView(d.lastError),
           failure: d.failure,
           alreadyLoggedOut: d.alreadyLoggedOut,
-          ...(member === "fungame" ? { denyListed: d.denyListed ?? null } : {}),
+          ...(d.denyListed !== undefined ? { denyListed: d.denyListed ?? null } : {}),
         },
       ]),
     ),
@@ -264,7 +265,7 @@ function finish(
   delivery.nextAttemptAt = null;
   delivery.finishedAt = now;
   // The member's tokens are needed no more.
-  delete (job.input as Record<string, unknown>)[member];
+  delete job.input[member];
 }
 
 /** After a vendor became final: when every vendor is, the job is finished and due for deletion. */
@@ -494,6 +495,7 @@ export class MemoryOutbox implements LogoutOutbox {
   readonly #random: () => number;
   readonly #timers: TimerApi;
   readonly #maxJobs: number;
+  readonly #vendors: readonly AnyVendor[];
 
   constructor(
     run: AttemptRunner,
@@ -504,8 +506,11 @@ export class MemoryOutbox implements LogoutOutbox {
       timers?: TimerApi;
       /** Jobs held at most; defaults to the policy's maxOpenJobs. */
       maxJobs?: number;
+      /** The vendors jobs are delivered to; defaults to VENDORS. */
+      vendors?: readonly AnyVendor[];
     },
   ) {
+    this.#vendors = options.vendors ?? VENDORS;
     this.#maxJobs = options.maxJobs ?? options.policy.maxOpenJobs;
     this.#run = run;
     this.#policy = options.policy;
@@ -521,7 +526,7 @@ export class MemoryOutbox implements LogoutOutbox {
     }
     if (this.#jobs.size >= this.#maxJobs) this.#dropOldestFinished();
     if (this.#jobs.size >= this.#maxJobs) throw outboxFull();
-    const job = newJob(randomJobId(), body, request, this.#now(), this.#policy);
+    const job = newJob(randomJobId(), body, request, this.#now(), this.#policy, this.#vendors);
     this.#open.set(request.caller, open + 1);
     this.#jobs.set(job.id, {
       job,

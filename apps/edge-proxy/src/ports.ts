@@ -1,8 +1,8 @@
 // The stores the proxy keeps state in, as contracts: each runtime supplies adapters
 // (src/adapters/memory for tests and demos, src/adapters/workers for Durable Objects).
 import type { RevocationList } from "@x/fungame";
-import type { FanOutInput } from "./vendors/descriptor.ts";
 import type { FoundJob, JobRequest, JobView } from "./outbox.ts";
+import type { FanOutInput } from "./vendors/descriptor.ts";
 
 /** What a claim found: this attempt holds it, another attempt's claim runs, or the logout is done. */
 export type ClaimOutcome = "claimed" | "pending" | "revoked";

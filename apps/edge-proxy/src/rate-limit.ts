@@ -2,36 +2,12 @@
 // in memory with a bounded number of callers, answering 429 with Retry-After.
 import type { MiddlewareHandler } from "hono";
 import type { CallerAuth } from "./auth.ts";
+import type { RateLimitPolicy } from "./config.ts";
 import type { ProxyContext, ProxyEnv } from "./context.ts";
 import { ProblemError } from "./problem.ts";
 
-/** At most `limit` requests per `windowSec` seconds per caller (a bucket of `limit` tokens). */
-export interface RateLimitPolicy {
-  limit: number;
-  windowSec: number;
-}
-
 /** Callers remembered at once; beyond it the least recently seen caller is forgotten. */
 export const DEFAULT_MAX_CALLERS = 10_000;
-
-export const MAX_RATE_LIMIT = 1_000_000;
-export const MAX_RATE_WINDOW_SEC = 86_400;
-
-/**
- * Reads PROXY_RATE_LIMIT's form `<requests>/<seconds>` (e.g. "120/60"). Returns the policy, or
- * the message that says what is wrong (the value is not secret, but is not repeated either).
- */
-export function parseRateLimit(value: string): RateLimitPolicy | string {
-  const match = /^(\d{1,7})\s*\/\s*(\d{1,5})$/.exec(value.trim());
-  const message = 'must be <requests>/<seconds>, e.g. "120/60"';
-  if (!match) return message;
-  const limit = Number(match[1]);
-  const windowSec = Number(match[2]);
-  if (limit < 1 || limit > MAX_RATE_LIMIT || windowSec < 1 || windowSec > MAX_RATE_WINDOW_SEC) {
-    return message;
-  }
-  return { limit, windowSec };
-}
 
 /** One decision: whether the request may go on, and the figures for the RateLimit headers. */
 export interface RateDecision {

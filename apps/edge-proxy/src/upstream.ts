@@ -1,11 +1,13 @@
 // Upstream calls under policy: a timeout per attempt, a total deadline, retries with backoff, Retry-After.
 import { type FetchLike, isVendorError, VendorError } from "@x/core-signing";
+import type { RetryPolicy } from "./vendors/descriptor.ts";
 
-/** At most this many retries after the first attempt. */
-export const MAX_RETRIES = 2;
-/** Backoff before retry n (0-based) is random() * min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2^n). */
-export const BASE_BACKOFF_MS = 100;
-export const MAX_BACKOFF_MS = 2_000;
+/** Two retries after the first attempt, from 100 ms doubling up to 2 s, with full jitter. */
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxRetries: 2,
+  baseBackoffMs: 100,
+  maxBackoffMs: 2_000,
+};
 
 /** What one vendor call of a request did, for the log line and Server-Timing. */
 export interface UpstreamReport {
@@ -92,9 +94,11 @@ export interface UpstreamEnv {
   report: (report: UpstreamReport) => void;
   /** Waits between attempts; defaults to a timer. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** Retries after the first attempt; defaults to MAX_RETRIES (0 when a caller retries on its own schedule). */
+  /** The vendor's retry policy (its descriptor's); DEFAULT_RETRY when absent. */
+  retry?: RetryPolicy;
+  /** Retries after the first attempt instead of the policy's (0 when a caller retries on its own schedule). */
   maxRetries?: number;
-  /** Which retryable failures may be retried; defaults to all (a call that must run at most once narrows it). */
+  /** Which retryable failures may be retried, narrowing the policy's (a call that must run at most once). */
   mayRetry?: (error: VendorError) => boolean;
 }
 
@@ -126,23 +130,23 @@ export function deadlineError(vendor: string, deadlineMs: number): VendorError {
 
 /**
  * Runs `attempt` until it succeeds, fails for good, or the deadline leaves no room: only errors
- * marked retryable are retried (network, timeouts, 5xx, rate limits, the vendors' busy codes), at
- * most MAX_RETRIES times, after exponential backoff with full jitter or the vendor's Retry-After,
- * whichever is longer.
+ * marked retryable are retried (network, timeouts, 5xx, rate limits, the vendors' busy codes), as
+ * often as the vendor's retry policy says, after exponential backoff with full jitter or the
+ * vendor's Retry-After, whichever is longer.
  */
 export async function callUpstream<T>(
   vendor: string,
   attempt: (options: AttemptOptions) => Promise<T>,
   env: UpstreamEnv,
-  /** The status to report for a success when the client's fetch cannot be observed per call. */
-  successStatus?: number,
 ): Promise<T> {
+  const policy = env.retry ?? DEFAULT_RETRY;
   const started = env.now();
   let attempts = 0;
   let upstreamStatus: number | undefined;
   const observed: FetchLike = async (request) => {
     const response = await env.fetch(request);
-    upstreamStatus = response.status;
+    // An answer that comes after its request was given up is not one the proxy read.
+    if (!request.signal.aborted) upstreamStatus = response.status;
     return response;
   };
   const finish = (code?: string | number) =>
@@ -168,7 +172,6 @@ export async function callUpstream<T>(
         signal: env.signal,
         fetch: observed,
       });
-      upstreamStatus ??= successStatus;
       finish();
       return value;
     } catch (thrown) {
@@ -183,15 +186,16 @@ export async function callUpstream<T>(
       const retry =
         isVendorError(error) &&
         error.retryable &&
+        (policy.mayRetry?.(error) ?? true) &&
         (env.mayRetry?.(error) ?? true) &&
         !env.signal.aborted &&
         error.code !== "DEADLINE_EXCEEDED" &&
-        attempts <= (env.maxRetries ?? MAX_RETRIES);
+        attempts <= (env.maxRetries ?? policy.maxRetries);
       if (!retry) {
         finish(isVendorError(error) ? error.code : "INTERNAL_ERROR");
         throw error;
       }
-      const cap = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempts - 1));
+      const cap = Math.min(policy.maxBackoffMs, policy.baseBackoffMs * 2 ** (attempts - 1));
       const delay = Math.max(env.random() * cap, env.gate.waitMs(vendor));
       if (env.now() + delay >= env.deadlineAt) {
         finish(error.code);

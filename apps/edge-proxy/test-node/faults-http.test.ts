@@ -2,8 +2,11 @@
 // @hono/node-server, the Node entry as a process in between.
 import { OVERSIZED_BODY_BYTES, OVERSIZED_CHUNK_BYTES } from "@x/core-signing/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MAX_RETRIES } from "../src/upstream.ts";
-import { UPSTREAM_MAX_BODY_BYTES } from "../src/vendors.ts";
+import { DEFAULT_RETRY } from "../src/upstream.ts";
+import { UPSTREAM_MAX_BODY_BYTES } from "../src/vendors/shared.ts";
+
+const MAX_RETRIES = DEFAULT_RETRY.maxRetries;
+
 import {
   json,
   type RunningEntry,

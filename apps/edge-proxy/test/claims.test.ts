@@ -8,7 +8,7 @@ import { loadConfig } from "../src/config.ts";
 import { DurableObjectDenyList } from "../src/entry/deny-list.ts";
 import { MemoryDenyList } from "../src/memory-deny-list.ts";
 import { MemoryOutbox, type TimerApi } from "../src/outbox.ts";
-import type { ClaimingDenyList, DenyList } from "../src/vendors.ts";
+import type { ClaimingDenyList, DenyList } from "../src/ports.ts";
 import {
   API_KEY,
   createHarness,

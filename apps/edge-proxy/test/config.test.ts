@@ -1,7 +1,10 @@
 // loadConfig: defaults, vendors on and off, and every invalid variable reported at once without secrets.
+
 import { EBET_TEST_PRIVATE_KEY, EBET_TEST_PUBLIC_KEY } from "@x/ebet/testing";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.ts";
+import type { EbetConfig } from "../src/vendors/ebet.ts";
+import type { FunGameConfig } from "../src/vendors/fungame.ts";
 import { baseEnv } from "./harness.ts";
 
 function issuesOf(env: Record<string, unknown>): { name: string; message: string }[] {
@@ -18,10 +21,7 @@ describe("loadConfig", () => {
   it("with nothing set: every vendor off, CORS off, 5 s upstream timeout", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
-      ebet: undefined,
-      fungame: undefined,
-      sdkAuth: undefined,
-      lancens: undefined,
+      vendors: new Map(),
       upstreamTimeoutMs: 5000,
       upstreamDeadlineMs: 15000,
       corsOrigins: [],
@@ -42,18 +42,20 @@ describe("loadConfig", () => {
       DENY_LIST: { binding: true },
       ASSETS: {},
     });
-    expect(config.ebet).toMatchObject({
+    expect(config.vendors.get("ebet")).toMatchObject({
       baseUrl: "https://ebet.example",
       channelId: 1,
       timestampUnit: "ms",
     });
-    expect(config.fungame?.jwtSecret).toBe("x".repeat(32));
-    expect(config.sdkAuth).toEqual({
+    expect((config.vendors.get("fungame") as FunGameConfig | undefined)?.jwtSecret).toBe(
+      "x".repeat(32),
+    );
+    expect(config.vendors.get("sdk-auth")).toEqual({
       baseUrl: "https://oneaccess.test",
       clientId: "oneaccess-simulator-client",
       tenantId: "tenant-1",
     });
-    expect(config.lancens).toEqual({ baseUrl: "https://lancens.test:6443" });
+    expect(config.vendors.get("lancens")).toEqual({ baseUrl: "https://lancens.test:6443" });
     expect(config.auth.apiKeyDigests).toHaveLength(2);
     expect(config.upstreamTimeoutMs).toBe(2500);
     expect(config.upstreamDeadlineMs).toBe(6000);
@@ -61,7 +63,9 @@ describe("loadConfig", () => {
   });
 
   it("treats empty values as absent", () => {
-    expect(loadConfig({ LANCENS_BASE_URL: "  ", UPSTREAM_TIMEOUT_MS: "" }).lancens).toBeUndefined();
+    expect(
+      loadConfig({ LANCENS_BASE_URL: "  ", UPSTREAM_TIMEOUT_MS: "" }).vendors.get("lancens"),
+    ).toBeUndefined();
   });
 
   it("reports several invalid variables at once, by name", () => {
@@ -171,7 +175,9 @@ describe("loadConfig", () => {
       body(EBET_TEST_PRIVATE_KEY),
       EBET_TEST_PRIVATE_KEY.replace(/\n/g, "\\n"),
     ]) {
-      expect(loadConfig(ebet(form)).ebet?.privateKey).toBe(form);
+      expect(
+        (loadConfig(ebet(form)).vendors.get("ebet") as EbetConfig | undefined)?.privateKey,
+      ).toBe(form);
     }
     const refused: [string, string][] = [
       [EBET_TEST_PUBLIC_KEY, "public-key"],

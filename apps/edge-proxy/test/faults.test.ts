@@ -3,8 +3,11 @@
 import { type FaultSwitch, type Faults, OVERSIZED_CHUNK_BYTES } from "@x/core-signing/testing";
 import { PATHS } from "@x/sdk-auth";
 import { describe, expect, it } from "vitest";
-import { MAX_RETRIES } from "../src/upstream.ts";
-import { UPSTREAM_MAX_BODY_BYTES } from "../src/vendors.ts";
+import { DEFAULT_RETRY } from "../src/upstream.ts";
+import { UPSTREAM_MAX_BODY_BYTES } from "../src/vendors/shared.ts";
+
+const MAX_RETRIES = DEFAULT_RETRY.maxRetries;
+
 import {
   API_KEY,
   createHarness,

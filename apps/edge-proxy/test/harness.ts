@@ -13,7 +13,7 @@ import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { MemoryDenyList } from "../src/memory-deny-list.ts";
 import { openApiDocument } from "../src/openapi.ts";
-import type { DenyList } from "../src/vendors.ts";
+import type { DenyList } from "../src/ports.ts";
 
 export const API_KEY = "test-api-key-7f3c9a1e5b";
 export const OTHER_API_KEY = "second-key-for-rotation";

@@ -19,8 +19,8 @@ import {
   type StoredJob,
   type TimerApi,
 } from "../src/outbox.ts";
+import type { ClaimingDenyList } from "../src/ports.ts";
 import { parsePrefer, prefersAsync } from "../src/prefer.ts";
-import type { ClaimingDenyList } from "../src/vendors.ts";
 import {
   API_KEY,
   createHarness,

@@ -4,10 +4,10 @@ import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { socketAddress } from "../src/client-address.ts";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, loadConfig, parseRateLimit } from "../src/config.ts";
 import worker from "../src/entry/worker.ts";
 import { openApiDocument } from "../src/openapi.ts";
-import { addressKey, parseRateLimit, RateLimiter } from "../src/rate-limit.ts";
+import { addressKey, RateLimiter } from "../src/rate-limit.ts";
 import {
   API_KEY,
   createHarness,

@@ -4,8 +4,11 @@ import { createFunGameSimulator } from "@x/fungame/testing";
 import { PATHS } from "@x/sdk-auth";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.ts";
-import { MAX_RETRIES } from "../src/upstream.ts";
-import { tokenReason } from "../src/vendors.ts";
+import { DEFAULT_RETRY } from "../src/upstream.ts";
+import { type FunGameConfig, tokenReason } from "../src/vendors/fungame.ts";
+
+const MAX_RETRIES = DEFAULT_RETRY.maxRetries;
+
 import {
   API_KEY,
   baseEnv,
@@ -115,9 +118,15 @@ describe("FunGame's newer 500 for a session already gone", () => {
 
   it("FUNGAME_TREAT_500_AS_LOGGED_OUT is off by default and refuses anything but true or false", async () => {
     const env = await baseEnv();
-    expect(loadConfig(env).fungame?.treat500AsLoggedOut).toBe(false);
     expect(
-      loadConfig({ ...env, FUNGAME_TREAT_500_AS_LOGGED_OUT: "false" }).fungame?.treat500AsLoggedOut,
+      (loadConfig(env).vendors.get("fungame") as FunGameConfig | undefined)?.treat500AsLoggedOut,
+    ).toBe(false);
+    expect(
+      (
+        loadConfig({ ...env, FUNGAME_TREAT_500_AS_LOGGED_OUT: "false" }).vendors.get("fungame") as
+          | FunGameConfig
+          | undefined
+      )?.treat500AsLoggedOut,
     ).toBe(false);
     let error: unknown;
     try {

@@ -1,7 +1,8 @@
 // The FunGame deny-list on Workers: a SQLite-backed Durable Object, and the RevocationList over its stub.
 
 import { DurableObject } from "cloudflare:workers";
-import { type ClaimingDenyList, type ClaimOutcome, MAX_JTI_LENGTH } from "../vendors.ts";
+import type { ClaimingDenyList, ClaimOutcome } from "../ports.ts";
+import { MAX_JTI_LENGTH } from "../vendors/fungame.ts";
 
 const MAX_CLAIM_ID_LENGTH = 128;
 /** No FunGame token lives this long: an entry beyond it is refused, an old one deleted. */

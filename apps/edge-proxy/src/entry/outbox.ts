@@ -3,7 +3,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
 import { ConfigError, type ConfigIssue, loadConfig, type OutboxPolicy } from "../config.ts";
-import { type AttemptDeps, type AttemptRunner, attemptRunner } from "../delivery.ts";
+import { type AttemptRunner, attemptRunner } from "../delivery.ts";
 import {
   type FoundJob,
   isDueForDeletion,
@@ -19,7 +19,10 @@ import {
   tooManyOpenJobs,
   viewOf,
 } from "../outbox.ts";
-import type { FanOutInput } from "../schemas.ts";
+import type { DenyList } from "../ports.ts";
+import { proxyRuntime } from "../runtime.ts";
+import type { AnyVendor, FanOutInput } from "../vendors/descriptor.ts";
+import { VENDORS } from "../vendors/index.ts";
 import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
 import { OPEN_JOB_SHARDS, OPEN_SLOT_GRACE_MS, type OpenJobsObject, shardOf } from "./open-jobs.ts";
 
@@ -39,7 +42,9 @@ export interface OutboxObjectOverrides {
   /** The clock of job times and alarms (vendor calls always use the real clock). */
   now?: () => number;
   random?: () => number;
-  denyList?: AttemptDeps["denyList"];
+  denyList?: DenyList;
+  /** The vendors jobs are delivered to, instead of VENDORS. */
+  vendors?: readonly AnyVendor[];
 }
 
 let overrides: OutboxObjectOverrides | undefined;
@@ -53,6 +58,7 @@ interface Delivery {
   policy: OutboxPolicy;
   now: () => number;
   random: () => number;
+  vendors: readonly AnyVendor[];
   /** The overrides this was built with. */
   source: OutboxObjectOverrides | undefined;
 }
@@ -73,20 +79,22 @@ export class LogoutOutboxObject extends DurableObject<Cloudflare.Env> {
     if (this.#delivery !== undefined && this.#delivery.source === overrides) return this.#delivery;
     const source = overrides;
     const env = this.env as unknown as OutboxEnv;
-    const config = loadConfig({ ...env, ...source?.env });
+    const vendors = source?.vendors ?? VENDORS;
+    const config = loadConfig({ ...env, ...source?.env }, vendors);
     const now = source?.now ?? (() => Date.now());
     const random = source?.random ?? Math.random;
-    const baseFetch = source?.fetch ?? ((request: Request) => fetch(request));
-    const run = attemptRunner({
-      config,
-      fetch: baseFetch,
-      denyList: source?.denyList ?? new DurableObjectDenyList(env.DENY_LIST),
-      // Vendor calls (signatures, deadlines) keep the real clock even when the job clock is another.
-      now: () => Date.now(),
-      random,
-      log: (line) => console.log(JSON.stringify({ ...line, jobId: this.ctx.id.toString() })),
-    });
-    this.#delivery = { run, policy: config.outbox, now, random, source };
+    const run = attemptRunner(
+      proxyRuntime(config, {
+        vendors,
+        denyList: source?.denyList ?? new DurableObjectDenyList(env.DENY_LIST),
+        ...(source?.fetch === undefined ? {} : { fetch: source.fetch }),
+        // Vendor calls (signatures, deadlines) keep the real clock even when the job clock is another.
+        now: () => Date.now(),
+        random,
+        log: (line) => console.log(JSON.stringify({ ...line, jobId: this.ctx.id.toString() })),
+      }),
+    );
+    this.#delivery = { run, policy: config.outbox, now, random, vendors, source };
     return this.#delivery;
   }
 
@@ -118,8 +126,8 @@ export class LogoutOutboxObject extends DurableObject<Cloudflare.Env> {
   ): Promise<JobView> {
     const existing = await this.#load();
     if (existing !== null) return viewOf(existing);
-    const { policy, now } = this.#deps();
-    const job = newJob(this.ctx.id.toString(), body, request, now(), policy);
+    const { policy, now, vendors } = this.#deps();
+    const job = newJob(this.ctx.id.toString(), body, request, now(), policy, vendors);
     job.counter = counter;
     await this.#schedule(job);
     return viewOf(job);

@@ -1,15 +1,15 @@
 // A route declared once: its method, path, handler and, for the OpenAPI document generated at build
-// time, its documentation (summary, body, answers, problems). The Worker is built with
-// __EDGE_PROXY_DOCS__ = false (wrangler.toml [define]), so every `DOCS ? {...} : undefined` is
-// compiled out of its script: it serves the generated openapi.json as a static file.
+// time, its documentation (summary, body, answers, problems). Each route writes its documentation
+// as `globalThis.__EDGE_PROXY_DOCS__ !== false ? {...} : undefined`: the Worker is built with that
+// global defined as false (wrangler.toml [define]), so the documentation and every schema only it
+// uses are compiled out of the Worker's script, which serves the generated openapi.json as a file.
 import type * as v from "valibot";
 import type { ProxyContext, RouteContext } from "../context.ts";
 
-declare const __EDGE_PROXY_DOCS__: boolean | undefined;
-
-/** Whether route documentation is part of this build (false only in the Worker's script). */
-export const DOCS: boolean =
-  typeof __EDGE_PROXY_DOCS__ === "undefined" || __EDGE_PROXY_DOCS__ !== false;
+declare global {
+  /** False in the Worker's build only: route documentation is left out of its script. */
+  var __EDGE_PROXY_DOCS__: false | undefined;
+}
 
 export type Method = "GET" | "POST";
 
@@ -44,8 +44,11 @@ export interface RouteDoc {
   summary: string;
   description?: string;
   security: RouteSecurity;
-  /** The JSON request body; absent when the route takes none. */
-  body?: { schema: v.GenericSchema; example?: unknown };
+  /**
+   * The JSON request body; absent when the route takes none. `fields` describes its members by
+   * dot path ("device.ip"): the runtime schemas carry no descriptions.
+   */
+  body?: { schema: v.GenericSchema; example?: unknown; fields?: Readonly<Record<string, string>> };
   /** Request headers the route reads beyond Authorization and X-Request-Id. */
   headers?: Readonly<Record<string, { description: string; example?: string }>>;
   /** Path parameters, by name (":id" in the path), with their schema. */
@@ -64,6 +67,6 @@ export interface RouteDecl {
   /** Hono's pattern: "/v1/logout/:id". */
   path: string;
   handle: Handler;
-  /** Undefined in the Worker's script (see DOCS). */
+  /** Undefined in the Worker's script (see __EDGE_PROXY_DOCS__). */
   doc: RouteDoc | undefined;
 }

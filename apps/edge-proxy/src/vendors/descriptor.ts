@@ -2,6 +2,8 @@
 // redaction, routes and the generated OpenAPI document need to know of one vendor, in one place.
 import type { FetchLike, VendorError } from "@x/core-signing";
 import type * as v from "valibot";
+import type { Principal } from "../auth.ts";
+import type { ProxyContext, RouteContext } from "../context.ts";
 import type { RouteDecl } from "../http/route.ts";
 import type { DenyList } from "../ports.ts";
 import type { UpstreamEnv } from "../upstream.ts";
@@ -33,8 +35,6 @@ export interface VariableSpec {
   secret?: boolean;
   /** Kept as given, not trimmed (a PEM key's own line breaks). */
   raw?: boolean;
-  /** One line for README and `wrangler.toml` comments. */
-  doc: string;
 }
 
 /** What a vendor's `configure` sees: its own variables' values, and the rest by name. */
@@ -99,15 +99,35 @@ export interface VendorDescriptor<Config = unknown, Input = unknown> {
    * Its configuration from its variables' validated values (only those set), or undefined when it
    * is off; a vendor with some of its variables set must report each one it lacks.
    */
-  configure(values: Readonly<Record<string, unknown>>, context: ConfigureContext): Config | undefined;
+  configure(
+    values: Readonly<Record<string, unknown>>,
+    context: ConfigureContext,
+  ): Config | undefined;
   /** Its member of the fan-out body, and its own logout route's body. */
   readonly input: v.GenericSchema<unknown, Input>;
   /** The input's secret values (tokens), kept out of logs and job records. */
   secrets(input: Input): string[];
+  /**
+   * Its logout is followed by an edge-side record (FunGame's deny-list): its instance has `record`,
+   * its logout's `result.denyListed` says whether the record was written, and its job member
+   * shows `denyListed`.
+   */
+  readonly records?: boolean;
   /** Retries within one request. */
   readonly retry: RetryPolicy;
   /** Builds the vendor for one app: its client is made here, once. */
   create(config: Config, runtime: VendorRuntime): VendorInstance<Input>;
+  /**
+   * Checks the caller before the vendor is called (and, in a fan-out, before any vendor is): eBET
+   * needs the proxy's caller credentials for the user it names. Absent when the input itself is
+   * the vendor's credential.
+   */
+  authorize?(
+    c: ProxyContext,
+    ctx: RouteContext,
+    input: Input,
+    field: (name: string) => string,
+  ): Promise<Principal>;
   /** Its own routes. */
   readonly routes: readonly RouteDecl[];
 }

@@ -1,0 +1,11 @@
+// Request ids: a caller's X-Request-Id when it is safe to repeat in logs, else a fresh one.
+
+/** Request ids taken from callers: short, printable, no separators that could forge a log field. */
+export const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}$/;
+
+/** The caller's id when it has the form of one, else a random UUID. */
+export function requestIdOf(offered: string | null | undefined): string {
+  return offered !== undefined && offered !== null && REQUEST_ID.test(offered)
+    ? offered
+    : crypto.randomUUID();
+}
