@@ -1,6 +1,6 @@
 // The schemas of environment variables: base URLs, whole numbers, secrets, keys; shared by the
 // proxy's own settings (config.ts) and each vendor's variables (src/vendors/*).
-import { checkKeyForm, KeyFormatError } from "@x/core-signing";
+import { checkBaseUrl, checkKeyForm, isVendorError, KeyFormatError } from "@x/core-signing";
 import * as v from "valibot";
 
 /** HS256 keys are 256 bits at least. */
@@ -8,28 +8,21 @@ export const MIN_HS256_SECRET_BYTES = 32;
 
 const encoder = new TextEncoder();
 
-export function isHttpUrl(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  return (
-    (url.protocol === "https:" || url.protocol === "http:") &&
-    !url.username &&
-    !url.password &&
-    !url.search &&
-    !url.hash
-  );
-}
-
-const URL_MESSAGE = "must be an absolute http(s) URL without credentials, query or fragment";
-
+/**
+ * A vendor's base URL, by the rules every vendor client applies to its `baseUrl` (core-signing's
+ * checkBaseUrl: absolute http(s), no credentials, query or fragment), without a trailing slash.
+ */
 export const baseUrl = v.pipe(
   v.string(),
-  v.check(isHttpUrl, URL_MESSAGE),
-  v.transform((value) => value.replace(/\/+$/, "")),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    try {
+      return checkBaseUrl("proxy", dataset.value, "url");
+    } catch (error) {
+      if (!isVendorError(error)) throw error;
+      addIssue({ message: error.message.replace(/^url: /, "") });
+      return NEVER;
+    }
+  }),
 );
 
 export const headerSafe = v.pipe(
