@@ -1,0 +1,4 @@
+// The request ids the proxy takes from callers' X-Request-Id: one pattern for the app and its document.
+
+/** Short, printable, and without separators that could forge a log field. */
+export const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}$/;
