@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { validate as validateSchema } from "@hyperjump/json-schema/openapi-3-1";
 import { validate as validateOpenApi } from "@readme/openapi-parser";
+import { build } from "esbuild";
 import { Hono } from "hono";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
@@ -484,5 +485,52 @@ describe("the operations routes", () => {
     const response = await app.request("/healthz");
     expect(response.status).toBe(500);
     expect(await response.json()).toMatchObject({ kind: "internal" });
+  });
+});
+
+describe("the Worker's script", () => {
+  /** wrangler.toml's [define]: what the Worker's script is built with. */
+  async function workerDefines(): Promise<Record<string, string>> {
+    const toml = await readFile(join(APP, "wrangler.toml"), "utf8");
+    const table = /^\[define\]\n((?:[^[\n].*\n|\n)*)/m.exec(toml)?.[1] ?? "";
+    return Object.fromEntries(
+      [...table.matchAll(/^(\w+) = "(.*)"$/gm)].map(([, name = "", value = ""]) => [name, value]),
+    );
+  }
+
+  /** The Worker's entry and every declared route, bundled and minified as wrangler does. */
+  async function bundle(define: Record<string, string>): Promise<string> {
+    const result = await build({
+      stdin: {
+        contents: `export { default } from "./src/entry/worker.ts";
+          export { allRoutes } from "./src/http/routes.ts";`,
+        resolveDir: APP,
+        loader: "ts",
+      },
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "neutral",
+      mainFields: ["module", "main"],
+      conditions: ["workerd", "worker", "browser"],
+      external: ["cloudflare:*"],
+      minify: true,
+      define,
+      logLevel: "silent",
+    });
+    return result.outputFiles[0]?.text ?? "";
+  }
+
+  it("has neither the route docs nor the generator: the document is a static file", async () => {
+    const defines = await workerDefines();
+    expect(defines).toEqual({ __EDGE_PROXY_DOCS__: "false" });
+    const script = await bundle(defines);
+    expect(script).toContain("OPENAPI_NOT_AVAILABLE");
+    expect(script).not.toContain("Liveness and which vendors are configured");
+    expect(script).not.toContain("Interactive API reference");
+    expect(script).not.toContain("cannot be converted to JSON Schema");
+    expect(script).not.toContain("the example is refused");
+    // Built with the docs, the same script has them: the check above can fail.
+    expect(await bundle({})).toContain("Liveness and which vendors are configured");
   });
 });

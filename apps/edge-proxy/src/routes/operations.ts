@@ -49,8 +49,6 @@ async function serveDocs(c: ProxyContext, ctx: RouteContext): Promise<Response> 
   return response;
 }
 
-const DOCS_PAGE = "Interactive API reference (served by the proxy, works offline)";
-
 export const operationsRoutes: readonly RouteDecl[] = [
   {
     method: "GET",
@@ -129,7 +127,7 @@ export const operationsRoutes: readonly RouteDecl[] = [
       ? {
           operationId: "docs",
           tag: "operations",
-          summary: DOCS_PAGE,
+          summary: "Interactive API reference (served by the proxy, works offline)",
           security: "none",
           answers: { 200: { description: "The reference page.", mediaType: "text/html" } },
           problems: [404, 429],
