@@ -419,13 +419,17 @@ describe("the operations routes", () => {
   /** The operations routes in a Hono app of their own, with a context of what they read. */
   function serve(ops: Partial<OperationsContext>) {
     const begun: string[] = [];
+    const thrown: string[] = [];
     const ctx = { begin: (_c: unknown, route: string) => begun.push(route), ...ops };
     const app = new Hono<ProxyEnv>();
     for (const route of operationsRoutes) {
       app.on(route.method, route.path, (c) => route.handle(c, ctx as unknown as RouteContext));
     }
-    app.onError((error) => problemResponse(buildProblem(toProblemInit(error), "test-id")));
-    return { app, begun };
+    app.onError((error) => {
+      thrown.push(String(error));
+      return problemResponse(buildProblem(toProblemInit(error), "test-id"));
+    });
+    return { app, begun, thrown };
   }
 
   const assets = async (request: Request) => {
@@ -481,10 +485,13 @@ describe("the operations routes", () => {
   });
 
   it("an app whose context lacks the operations members fails loudly", async () => {
-    const { app } = serve({});
+    const { app, begun, thrown } = serve({});
     const response = await app.request("/healthz");
     expect(response.status).toBe(500);
-    expect(await response.json()).toMatchObject({ kind: "internal" });
+    expect(thrown).toEqual([
+      "Error: the app's RouteContext lacks vendorsConfigured, assets or openApi",
+    ]);
+    expect(begun).toEqual([]);
   });
 });
 

@@ -196,15 +196,11 @@ const KEPT_TYPE_TRANSFORMS: Readonly<Record<string, string>> = {
 
 type TypeMode = "input" | "output";
 
-function configOf(
-  typeMode: TypeMode,
-  where: string,
-  definitions?: Record<string, v.GenericSchema>,
-): ConversionConfig {
+/** How valibot schemas become JSON Schema; `where` names the declaration in errors. */
+function configOf(typeMode: TypeMode, where: string): ConversionConfig {
   return {
     target: "draft-2020-12",
     typeMode,
-    ...(definitions === undefined ? {} : { definitions }),
     overrideRef: ({ referenceId }) => `#/components/schemas/${referenceId}`,
     overrideAction: ({ valibotAction, jsonSchema, errors }) => {
       if (errors === undefined) return undefined;
