@@ -366,6 +366,15 @@ describe("the generator refuses what it cannot document, naming the route", () =
     );
   });
 
+  it("a header the generator documents itself, or OpenAPI ignores as a parameter", () => {
+    for (const name of ["Authorization", "X-Request-Id", "content-type"]) {
+      const headers = { [name]: { description: "Again." } };
+      expect(refusal(declared("GET", "/v1/probe", { ...doc, headers }))).toThrow(
+        `GET /v1/probe: ${name} is documented by the generator, not per route`,
+      );
+    }
+  });
+
   it("an example its own schema refuses", () => {
     const body = {
       schema: PlayerBody,
