@@ -1,6 +1,6 @@
 // Copies the Swagger UI files /docs needs from swagger-ui-dist into public/docs (no CDN at run time),
-// and writes public/openapi.json from src/openapi.ts: the Worker serves both as static assets, so
-// neither is part of its script.
+// and writes public/openapi.json, generated from the declared routes: the Worker serves both as
+// static assets, so neither is part of its script.
 import { copyFile, mkdir, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -29,7 +29,8 @@ console.log(
   `copied ${FILES.length} Swagger UI files (${(bytes / 1024).toFixed(0)} KiB) to public/docs`,
 );
 
-const { openApiDocument } = await import("../src/openapi.ts");
-const document = `${JSON.stringify(openApiDocument)}\n`;
+const { allRoutes, documentInfo } = await import("../src/http/routes.ts");
+const { documentOf } = await import("../src/openapi/generate.ts");
+const document = documentOf(allRoutes(), documentInfo());
 await writeFile(join(target, "..", "openapi.json"), document);
 console.log(`wrote public/openapi.json (${(document.length / 1024).toFixed(0)} KiB)`);

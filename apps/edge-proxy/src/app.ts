@@ -6,11 +6,11 @@ import { CallerAuth } from "./auth.ts";
 import { callerAuthConfigured, type ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
 import { type AttemptRunner, attemptRunner } from "./delivery.ts";
+import { REQUEST_ID, requestIdOf } from "./http/request-id.ts";
 import { allRoutes } from "./http/routes.ts";
 import type { DenyList, LogoutOutbox, ReplayGuard } from "./ports.ts";
 import {
   buildProblem,
-  ProblemError,
   type ProblemInit,
   problemResponse,
   toProblemInit,
@@ -18,7 +18,6 @@ import {
 import { refuseQuery } from "./query.ts";
 import { RateLimiter, rateLimit } from "./rate-limit.ts";
 import { MemoryReplayGuard } from "./replay.ts";
-import { REQUEST_ID, requestIdOf } from "./request-id.ts";
 import { type ProxyRuntime, proxyRuntime } from "./runtime.ts";
 import type { AnyVendor } from "./vendors/descriptor.ts";
 import { errorName } from "./vendors/fungame.ts";
@@ -62,17 +61,6 @@ export interface AppDeps {
    */
   outbox?: (run: AttemptRunner) => LogoutOutbox;
 }
-
-/** The operations routes: health, this document and the reference page. */
-const OPERATIONS = [
-  { path: "/healthz", method: "GET" },
-  { path: "/openapi.json", method: "GET" },
-  { path: "/docs", method: "GET" },
-  { path: "/docs/*", method: "GET" },
-] as const;
-
-const DOCS_CSP =
-  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
 
 function serverTiming(state: RequestState, totalMs: number): string {
   const parts = [`total;dur=${totalMs}`];
@@ -142,6 +130,8 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     vendor: (name) => gateway.instance(name),
     descriptor: (name) => gateway.descriptor(name),
     configured: (name) => gateway.configured(name),
+    assets: deps.assets,
+    openApi: deps.openApi,
     logoutCall: (c, vendor, field) => ({
       upstream: upstreamFor(c)(vendor),
       field,
@@ -285,61 +275,9 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     else app.post(route.path, handle);
   }
 
-  app.get("/healthz", (c) => {
-    ctx.begin(c, "/healthz", []);
-    return c.json({
-      status: "ok",
-      vendors: Object.fromEntries(
-        gateway.vendors.map((vendor) => [vendor.name, gateway.configured(vendor.name)]),
-      ),
-    });
-  });
-
-  app.get("/openapi.json", async (c) => {
-    ctx.begin(c, "/openapi.json", []);
-    if (deps.openApi !== undefined) return c.json(deps.openApi);
-    const answer = deps.assets
-      ? await deps.assets(new Request(new URL("/openapi.json", c.req.url)))
-      : undefined;
-    if (answer === undefined || answer.status !== 200) {
-      throw new ProblemError({
-        kind: "not_found",
-        code: "OPENAPI_NOT_AVAILABLE",
-        detail: "the OpenAPI document is not served by this entry; run npm run build",
-      });
-    }
-    const response = new Response(answer.body, answer);
-    response.headers.set("content-type", "application/json; charset=utf-8");
-    return response;
-  });
-
-  const serveDocs = async (c: ProxyContext) => {
-    ctx.begin(c, "/docs", []);
-    const url = new URL(c.req.url);
-    if (url.pathname === "/docs" || url.pathname === "/docs/") url.pathname = "/docs/index.html";
-    const answer = deps.assets
-      ? await deps.assets(new Request(url, { method: "GET", headers: c.req.raw.headers }))
-      : undefined;
-    if (answer === undefined || answer.status === 404) {
-      throw new ProblemError({
-        kind: "not_found",
-        code: deps.assets ? "ASSET_NOT_FOUND" : "DOCS_NOT_AVAILABLE",
-        detail: deps.assets
-          ? `no such documentation file: ${url.pathname}`
-          : "the documentation assets are not served by this entry",
-      });
-    }
-    const response = new Response(answer.body, answer);
-    response.headers.set("content-security-policy", DOCS_CSP);
-    response.headers.set("x-content-type-options", "nosniff");
-    return response;
-  };
-  app.get("/docs", serveDocs);
-  app.get("/docs/*", serveDocs);
-
   // Known paths with another method: 405 with Allow.
   const allowed = new Map<string, string[]>();
-  for (const { path, method } of [...routes, ...OPERATIONS]) {
+  for (const { path, method } of routes) {
     allowed.set(path, [...(allowed.get(path) ?? []), method]);
   }
   for (const [path, methods] of allowed) {

@@ -54,6 +54,10 @@ export interface RouteContext {
   descriptor(name: string): AnyVendor;
   /** Whether a vendor is configured, by name. */
   configured(name: string): boolean;
+  /** Serves public/ (written by `npm run build`); undefined when this entry has no static files. */
+  assets: ((request: Request) => Promise<Response | undefined>) | undefined;
+  /** The document to answer /openapi.json with instead of the static file; the Worker has none. */
+  openApi: object | undefined;
   /** One logout call of this request to `vendor`, its input's fields named by `field`. */
   logoutCall(c: ProxyContext, vendor: string, field: (name: string) => string): LogoutCall;
 }

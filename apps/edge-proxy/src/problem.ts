@@ -31,7 +31,8 @@ export const KIND_STATUS: Readonly<Record<ProblemKind, number>> = {
   unavailable: 503,
 };
 
-const KIND_TITLE: Readonly<Record<ProblemKind, string>> = {
+/** Each kind's `title`: the same for every problem of that kind. */
+export const KIND_TITLE: Readonly<Record<ProblemKind, string>> = {
   invalid_request: "Invalid request",
   unauthorized: "Unauthorized",
   forbidden: "Forbidden",

@@ -1,9 +1,9 @@
 // The app around the routes: health, OpenAPI, /docs, request ids, Server-Timing, logs, CORS, 404/405, onError.
 import { MemoryRevocationList } from "@x/fungame";
 import { describe, expect, it } from "vitest";
+import type openApiDocument from "../public/openapi.json";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import type { openApiDocument } from "../src/openapi.ts";
 import { KIND_STATUS, PROBLEM_KINDS } from "../src/problem.ts";
 import { API_KEY, createHarness, DEVICE, readProblem } from "./harness.ts";
 
@@ -24,6 +24,7 @@ describe("operations routes", () => {
     expect(document.openapi).toBe("3.1.0");
     expect(Object.keys(document.paths).sort()).toEqual([
       "/docs",
+      "/docs/{file}",
       "/healthz",
       "/openapi.json",
       "/v1/ebet/callback",

@@ -9,10 +9,10 @@ import {
 } from "@x/fungame/testing";
 import { createLancensSimulator, type LancensSimulator } from "@x/lancens/testing";
 import { createOneAccessSimulator, type OneAccessSimulator } from "@x/sdk-auth/testing";
+import openApiDocument from "../public/openapi.json" with { type: "json" };
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { MemoryDenyList } from "../src/memory-deny-list.ts";
-import { openApiDocument } from "../src/openapi.ts";
 import type { DenyList } from "../src/ports.ts";
 
 export const API_KEY = "test-api-key-7f3c9a1e5b";

@@ -3,10 +3,10 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import openApiDocument from "../public/openapi.json" with { type: "json" };
 import { socketAddress } from "../src/client-address.ts";
 import { ConfigError, loadConfig, parseRateLimit } from "../src/config.ts";
 import worker from "../src/entry/worker.ts";
-import { openApiDocument } from "../src/openapi.ts";
 import { addressKey, RateLimiter } from "../src/rate-limit.ts";
 import {
   API_KEY,
@@ -220,12 +220,12 @@ describe("the OpenAPI document", () => {
         expect(Object.keys(operation.responses), path).toContain("429");
       }
     }
-    const limited = openApiDocument.components.responses.RateLimited;
+    const limited = openApiDocument.components.responses.Problem429;
     expect(Object.keys(limited?.headers ?? {})).toEqual(
       expect.arrayContaining(["Retry-After", "RateLimit", "RateLimit-Policy"]),
     );
     const callback = openApiDocument.paths["/v1/ebet/callback"]?.post;
-    expect(callback?.responses["409"]).toEqual({ $ref: "#/components/responses/Replayed" });
+    expect(callback?.responses["409"]).toEqual({ $ref: "#/components/responses/Problem409" });
   });
 });
 

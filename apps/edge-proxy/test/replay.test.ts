@@ -3,9 +3,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import openApiDocument from "../public/openapi.json" with { type: "json" };
 import { DurableObjectReplayGuard, ReplayGuardObject } from "../src/entry/replay-guard.ts";
 import type { WorkerBindings } from "../src/entry/worker.ts";
-import { openApiDocument } from "../src/openapi.ts";
 import {
   CLAIM_MARGIN_MS,
   callbackKey,
@@ -168,7 +168,7 @@ describe("the login notification is sent at most once", () => {
   });
 
   it("documents Retry-After on the 409", () => {
-    const replayed = openApiDocument.components.responses.Replayed;
+    const replayed = openApiDocument.components.responses.Problem409;
     expect(Object.keys(replayed?.headers ?? {})).toContain("Retry-After");
   });
 

@@ -1,6 +1,6 @@
-// Request ids: a caller's X-Request-Id when it is safe to repeat in logs, else a fresh one.
+// The request ids the proxy takes from callers' X-Request-Id: one pattern for the app and its document.
 
-/** Request ids taken from callers: short, printable, no separators that could forge a log field. */
+/** Short, printable, and without separators that could forge a log field. */
 export const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}$/;
 
 /** The caller's id when it has the form of one, else a random UUID. */
