@@ -3,6 +3,7 @@ import type { Hono } from "hono";
 import { createApp } from "../app.ts";
 import { ConfigError, type ConfigIssue, loadConfig } from "../config.ts";
 import type { ProxyEnv } from "../context.ts";
+import { requestIdOf } from "../http/request-id.ts";
 import { buildProblem, problemResponse } from "../problem.ts";
 import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
 import type { OpenJobsObject } from "./open-jobs.ts";
@@ -77,11 +78,7 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
 
 /** A configuration that does not validate: a 500 problem naming each variable, never its value. */
 function configProblem(request: Request, error: ConfigError): Response {
-  const offered = request.headers.get("x-request-id");
-  const requestId =
-    offered !== null && /^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}$/.test(offered)
-      ? offered
-      : crypto.randomUUID();
+  const requestId = requestIdOf(request.headers.get("x-request-id"));
   console.log(
     JSON.stringify({
       event: "config_invalid",
