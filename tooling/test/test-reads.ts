@@ -71,8 +71,9 @@ function filesNamedBy(path: string, files: Set<string>): string[] {
   const folders = [...text.matchAll(TEMPLATE_FOLDER)].map((m) => posix.join(here, m[1] ?? ""));
   for (const literal of literals) {
     if (!PATHLIKE.test(literal)) continue;
+    // A relative specifier names a file next to the one that holds it, never one of the workspace's.
     if (literal.startsWith("./") || literal.startsWith("../")) candidates.push([literal, [here]]);
-    if (literal.includes("/")) candidates.push([literal, [workspace]]);
+    else if (literal.includes("/")) candidates.push([literal, [workspace]]);
     candidates.push([literal, folders]);
   }
   const joined = (run: string) =>

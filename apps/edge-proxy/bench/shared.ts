@@ -49,7 +49,8 @@ export interface Simulators {
   control: string;
   urls: Record<Vendor, string>;
   env: Record<string, string>;
-  ebetKeyBits: number;
+  /** The size of the keys the proxy signs with, made at start; null: each vendor's own test key. */
+  signingKeyBits: number | null;
 }
 
 /**

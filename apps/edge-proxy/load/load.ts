@@ -1,6 +1,7 @@
 // The load run: logouts through the proxy in workerd against the simulators, each for a user or token
 // of its own, then proof that every accepted logout reached its vendor exactly once (retries
-// excepted, and counted) and that every FunGame revocation is on the proxy's deny-list.
+// excepted, and counted) and that every logout the proxy also records at the edge (FunGame's
+// deny-list) is recorded. Subjects, audits and records all come from the vendor list and the kits.
 //
 // Used by load/run.ts (`npm run load`: 10,000 logouts at concurrency 100 per subject) and by
 // test-node/load.test.ts (a smaller run in `npm test`). Processes and helpers are the benchmark's
@@ -29,12 +30,22 @@ import {
   stopSimulators,
   type Workerd,
 } from "../bench/shared.ts";
-import type { RequestSpec, Vendor } from "../bench/simulators.ts";
+import type { Audits, Vendor } from "../bench/simulators.ts";
+import { loadKits } from "../scripts/kits.mjs";
 
-/** What one load run sends: one vendor's logout route, or the fan-out naming all four. */
-export type Subject = Vendor | "fanout";
-export const SUBJECTS: readonly Subject[] = ["ebet", "fungame", "sdk-auth", "lancens", "fanout"];
-const ALL_VENDORS: readonly Vendor[] = ["ebet", "fungame", "sdk-auth", "lancens"];
+/** Every vendor of the list with its dev kit, by name, in the list's order. */
+const KITS = new Map((await loadKits()).map(({ vendor, kit }) => [vendor.name, kit]));
+const ALL_VENDORS: readonly Vendor[] = [...KITS.keys()];
+
+/** What one load run sends: one vendor's logout route, or the fan-out naming every vendor. */
+export type Subject = Vendor;
+export const SUBJECTS: readonly Subject[] = [...ALL_VENDORS, "fanout"];
+
+/** A session whose logout the proxy records at the edge (FunGame's deny-list), for asking again. */
+export interface RecordedSession {
+  vendor: Vendor;
+  session: unknown;
+}
 
 /** The figures of one subject's run. */
 export interface LoadFigures {
@@ -53,32 +64,16 @@ export interface LoadFigures {
   rps: number;
   /** 99th percentile of the answer time, ms (autocannon's). */
   p99Ms: number;
-  /** FunGame tokens the proxy answered as revoked after the run. */
+  /** Sessions the proxy answered as recorded at the edge after the run (FunGame: revoked). */
   denyListChecked: number;
   /** Whether workerd ran in one life from the first logout to the last deny-list answer. */
   oneLife: boolean;
   /** Lines the Worker logged meanwhile, each read from workerd (a line per request). */
   logLines: number;
-  /** The FunGame tokens answered as revoked (for the check after a restart). */
-  revokedTokens: string[];
+  /** The sessions answered as recorded (for the check after a restart). */
+  recorded: RecordedSession[];
   /** The first few things that went wrong, for the report. */
   problems: string[];
-}
-
-/** The simulators' logout calls since the last /prepare (bench/simulators.ts /audit). */
-interface Audit {
-  ebet: { username: string | null; ok: boolean }[];
-  fungame: { logoutCalls: number; revokedJtis: string[] };
-  "sdk-auth": { sessionToken: string | null; ok: boolean }[];
-  lancens: { route: string; username: string | null; ok: boolean }[];
-}
-
-/** What one logout names at each vendor: the key its simulator logs it under. */
-interface Identity {
-  ebet?: string;
-  fungame?: { token: string; jti: string };
-  "sdk-auth"?: string;
-  lancens?: string;
 }
 
 /** The lines the Worker logged, each read from workerd as it came. */
@@ -194,43 +189,6 @@ export async function startLoadEnvironment(
   }
 }
 
-/** The `jti` claim of a JWT, read without verifying it. */
-function jtiOf(token: string): string {
-  const payload = token.split(".")[1] ?? "";
-  const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
-    jti?: unknown;
-  };
-  if (typeof claims.jti !== "string") throw new Error("a FunGame token without jti");
-  return claims.jti;
-}
-
-/** The vendor identities one logout request names. */
-function identityOf(subject: Subject, spec: RequestSpec): Identity {
-  const body = (spec.body === undefined ? {} : JSON.parse(spec.body)) as Record<string, unknown>;
-  const member = (name: string) => (body[name] ?? {}) as Record<string, unknown>;
-  switch (subject) {
-    case "ebet":
-      return { ebet: String(body.username) };
-    case "fungame": {
-      const token = (spec.headers.authorization ?? "").replace(/^Bearer /, "");
-      return { fungame: { token, jti: jtiOf(token) } };
-    }
-    case "sdk-auth":
-      return { "sdk-auth": String(body.sessionToken) };
-    case "lancens":
-      return { lancens: String(body.username) };
-    case "fanout": {
-      const token = String(member("fungame").token);
-      return {
-        ebet: String(member("ebet").username),
-        fungame: { token, jti: jtiOf(token) },
-        "sdk-auth": String(member("sdkAuth").sessionToken),
-        lancens: String(member("lancens").username),
-      };
-    }
-  }
-}
-
 /** Attempts per vendor, from the Server-Timing entries `<vendor>;dur=…;desc="<n> attempt(s)"`. */
 export function attemptsOf(serverTiming: string | undefined): Map<string, number> {
   const attempts = new Map<string, number>();
@@ -249,21 +207,8 @@ function header(headers: Record<string, string | string[]>, name: string): strin
   return undefined;
 }
 
-/** How many times each key occurs among the successful entries. */
-function tally<T>(entries: readonly T[], key: (entry: T) => string | null): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const entry of entries) {
-    const name = key(entry);
-    if (name !== null) counts.set(name, (counts.get(name) ?? 0) + 1);
-  }
-  return counts;
-}
-
 /** The most attempts the proxy makes for one vendor call: the first and two retries. */
 const MAX_ATTEMPTS = 3;
-
-/** The Lancens routes one logout calls, in order: both push-token clears, then the logout. */
-const LANCENS_ROUTES = ["clearRingPushToken", "clearMessagePushToken", "logout"] as const;
 
 /** How a run is sent: at what concurrency, stopped after `limitMs` whatever is left. */
 export interface LoadSettings {
@@ -272,54 +217,51 @@ export interface LoadSettings {
 }
 
 /**
- * Asks the proxy at `url` the status of each FunGame token (GET /v1/fungame/token-status) at the
- * settings' concurrency; resolves with the indexes of the tokens answered revoked. Anything else (an
- * active token, an error, no answer) goes to `note`.
+ * Asks the proxy at `url` about each session's edge record (its kit's `record` request, e.g. GET
+ * /v1/fungame/token-status) at the settings' concurrency; resolves with the indexes of the sessions
+ * answered recorded. Anything else (not recorded, an error, no answer) goes to `note`.
  */
-async function askDenyList(
+async function askRecords(
   url: string,
-  tokens: readonly string[],
+  sessions: readonly RecordedSession[],
   settings: LoadSettings,
   note: (problem: string) => void,
 ): Promise<Set<number>> {
-  const revoked = new Set<number>();
-  if (tokens.length === 0) return revoked;
+  const recorded = new Set<number>();
+  if (sessions.length === 0) return recorded;
+  const checkOf = (vendor: Vendor) => {
+    const check = KITS.get(vendor)?.record;
+    if (check === undefined) throw new Error(`${vendor}'s kit has no edge record to ask about`);
+    return check;
+  };
   const answered = new Set<number>();
   // Padded like the logouts' pool: a connection may build one request more than it sends.
   const padded = [
-    ...tokens,
-    ...Array.from({ length: settings.concurrency + 5 }, () => tokens[0] as string),
+    ...sessions,
+    ...Array.from({ length: settings.concurrency + 5 }, () => sessions[0] as RecordedSession),
   ];
-  const statusItems = padded.map((token) => [
-    {
-      method: "GET",
-      path: "/v1/fungame/token-status",
-      headers: { authorization: `Bearer ${token}` },
-    },
-  ]);
+  const items = padded.map(({ vendor, session }) => [checkOf(vendor).request(session)]);
   await runLoad(
     url,
-    statusItems,
+    items,
     {
       connections: settings.concurrency,
-      amount: tokens.length,
+      amount: sessions.length,
       ...(settings.limitMs === undefined ? {} : { limitMs: settings.limitMs }),
     },
-    (body) => body.includes('"revoked"'),
+    () => true,
     (answer) => {
-      if (answer.item >= tokens.length) return;
+      if (answer.item >= sessions.length) return;
       answered.add(answer.item);
-      const isRevoked =
-        answer.status === 200 &&
-        /"active":\s*false/.test(answer.body) &&
-        /"reason":\s*"revoked"/.test(answer.body);
-      if (isRevoked) revoked.add(answer.item);
-      else note(`token-status ${answer.item}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
+      const { vendor } = sessions[answer.item] as RecordedSession;
+      if (checkOf(vendor).recorded(answer.status, answer.body)) recorded.add(answer.item);
+      else
+        note(`${vendor} record ${answer.item}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
     },
   );
-  const unanswered = tokens.length - answered.size;
-  if (unanswered > 0) note(`token-status: ${unanswered} questions got no answer`);
-  return revoked;
+  const unanswered = sessions.length - answered.size;
+  if (unanswered > 0) note(`records: ${unanswered} questions got no answer`);
+  return recorded;
 }
 
 /**
@@ -351,7 +293,15 @@ export async function runSubject(
           fresh: true,
         });
   const items = prepared.items;
-  const identities = items.map((steps) => identityOf(subject, steps[0] as RequestSpec));
+  /** The vendors each logout names, each item's session and its audit key by vendor. */
+  const vendors = subject === "fanout" ? ALL_VENDORS : [subject];
+  const keysOf = (vendor: Vendor): string[] => {
+    const keys = prepared.keys?.[vendor];
+    if (keys === undefined || keys.length !== items.length) {
+      throw new Error(`the simulators gave no audit keys of ${vendor}`);
+    }
+    return keys;
+  };
 
   const problems: string[] = [];
   const note = (problem: string) => {
@@ -393,92 +343,70 @@ export async function runSubject(
   const attemptsFor = (item: number, vendor: Vendor) =>
     Math.max(1, answered.get(item)?.attempts.get(vendor) ?? 1);
 
-  // The simulators' view: each logout once (retries excepted), nothing lost.
-  const audit = await control<Audit>(sims, "/audit");
-  const ebetCalls = tally(
-    audit.ebet.filter((call) => call.ok),
-    (call) => call.username,
-  );
-  const sdkCalls = tally(
-    audit["sdk-auth"].filter((call) => call.ok),
-    (call) => call.sessionToken,
-  );
-  const lancensCalls = new Map(
-    LANCENS_ROUTES.map((route) => [
-      route,
-      tally(
-        audit.lancens.filter((call) => call.ok && call.route === route),
-        (call) => call.username,
-      ),
-    ]),
-  );
-  const revoked = new Set(audit.fungame.revokedJtis);
+  // The simulators' view: each logout once (retries excepted), nothing lost. A vendor whose log
+  // tells every call apart is checked per session and step; one whose log cannot (FunGame: it names
+  // nobody) per session for being logged out at all, and its calls in all against the attempts.
+  const audits = await control<Audits>(sims, "/audit");
   let lost = 0;
   let duplicates = 0;
-  let fungameAllowed = 0;
-  const fungameTokens: string[] = [];
-  const check = (item: number, vendor: Vendor, calls: number, what: string) => {
-    const allowed = attemptsFor(item, vendor);
-    if (calls === 0) {
-      lost++;
-      note(`lost: ${what} was answered as logged out but ${vendor} never saw its logout`);
-    } else if (calls > allowed) {
-      duplicates += calls - allowed;
-      note(`duplicate: ${what} reached ${vendor} ${calls} times for ${allowed} attempt(s)`);
-    }
-  };
-  for (const [item] of succeeded) {
-    const identity = identities[item] as Identity;
-    if (identity.ebet !== undefined) {
-      check(item, "ebet", ebetCalls.get(identity.ebet) ?? 0, `eBET player ${identity.ebet}`);
-    }
-    if (identity["sdk-auth"] !== undefined) {
-      check(item, "sdk-auth", sdkCalls.get(identity["sdk-auth"]) ?? 0, `OneAccess session`);
-    }
-    if (identity.lancens !== undefined) {
-      for (const route of LANCENS_ROUTES) {
-        const calls = lancensCalls.get(route)?.get(identity.lancens) ?? 0;
-        check(item, "lancens", calls, `Lancens user ${identity.lancens} (${route})`);
+  const toRecord: RecordedSession[] = [];
+  for (const vendor of vendors) {
+    const audit = audits[vendor];
+    if (audit === undefined) throw new Error(`the simulators gave no audit of ${vendor}`);
+    const keys = keysOf(vendor);
+    const record = KITS.get(vendor)?.record;
+    let allowedInAll = 0;
+    for (const [item] of succeeded) {
+      const key = keys[item] as string;
+      const allowed = attemptsFor(item, vendor);
+      allowedInAll += allowed;
+      const counts = audit.sessions[key] ?? [];
+      audit.steps.forEach((step, index) => {
+        const calls = counts[index] ?? 0;
+        const what = `${vendor} session ${key.slice(0, 40)} (${step})`;
+        if (calls === 0) {
+          lost++;
+          note(`lost: ${what} was answered as logged out but ${vendor} never saw its logout`);
+        } else if (audit.exact && calls > allowed) {
+          duplicates += calls - allowed;
+          note(`duplicate: ${what} reached ${vendor} ${calls} times for ${allowed} attempt(s)`);
+        }
+      });
+      if (record !== undefined) {
+        const session = prepared.sessions?.[vendor]?.[item];
+        if (session === undefined) throw new Error(`the simulators gave no sessions of ${vendor}`);
+        toRecord.push({ vendor, session });
       }
     }
-    if (identity.fungame !== undefined) {
-      fungameAllowed += attemptsFor(item, "fungame");
-      fungameTokens.push(identity.fungame.token);
-      if (!revoked.has(identity.fungame.jti)) {
-        lost++;
-        note(`lost: FunGame token ${identity.fungame.jti} answered as logged out, not revoked`);
+    if (!audit.exact) {
+      // A logout that failed may have reached the vendor too: each is allowed the attempts its
+      // answer reported, or every attempt the proxy may make (1 + 2 retries) when no answer told.
+      for (const answer of answered.values()) {
+        if (!answer.ok) allowedInAll += answer.attempts.get(vendor) ?? MAX_ATTEMPTS;
+      }
+      allowedInAll += MAX_ATTEMPTS * Math.max(0, requests - answered.size);
+      const expected = audit.steps.length * allowedInAll;
+      if (succeeded.length > 0 && audit.calls > expected) {
+        duplicates += audit.calls - expected;
+        note(
+          `duplicate: ${vendor} got ${audit.calls} logout calls for ${succeeded.length} logouts and ${allowedInAll} attempts`,
+        );
       }
     }
-  }
-  // FunGame's log names nobody: its logout calls are counted against the logouts and their retries.
-  // A logout that failed may have reached FunGame too: each is allowed the attempts its answer
-  // reported, or every attempt the proxy may make (1 + 2 retries) when no answer told.
-  const fungameSent = succeeded.filter(([item]) => identities[item]?.fungame !== undefined).length;
-  if (identities.some((identity) => identity.fungame !== undefined)) {
-    for (const answer of answered.values()) {
-      if (!answer.ok) fungameAllowed += answer.attempts.get("fungame") ?? MAX_ATTEMPTS;
-    }
-    fungameAllowed += MAX_ATTEMPTS * Math.max(0, requests - answered.size);
-  }
-  if (fungameSent > 0 && audit.fungame.logoutCalls > fungameAllowed) {
-    duplicates += audit.fungame.logoutCalls - fungameAllowed;
-    note(
-      `duplicate: FunGame got ${audit.fungame.logoutCalls} logout calls for ${fungameSent} logouts and ${fungameAllowed} attempts`,
-    );
   }
 
-  // The deny-list's view: every FunGame token logged out is refused as revoked, asked in the same
-  // life of workerd as the logouts. A question without its answer counts as a loss.
+  // The edge's view: every logout the proxy also records (FunGame's deny-list) is recorded, asked
+  // in the same life of workerd as the logouts. A question without its answer counts as a loss.
   let denyListChecked = 0;
-  const revokedTokens: string[] = [];
-  if (fungameTokens.length > 0) {
-    const revokedAt = await askDenyList(proxy.url, fungameTokens, settings, note);
-    for (const index of revokedAt) revokedTokens.push(fungameTokens[index] as string);
-    denyListChecked = revokedAt.size;
-    const missing = fungameTokens.length - denyListChecked;
+  const recorded: RecordedSession[] = [];
+  if (toRecord.length > 0) {
+    const recordedAt = await askRecords(proxy.url, toRecord, settings, note);
+    for (const index of recordedAt) recorded.push(toRecord[index] as RecordedSession);
+    denyListChecked = recordedAt.size;
+    const missing = toRecord.length - denyListChecked;
     if (missing > 0) {
       lost += missing;
-      note(`lost: ${missing} FunGame tokens logged out are not revoked on the deny-list`);
+      note(`lost: ${missing} sessions logged out are not recorded at the edge`);
     }
   }
 
@@ -501,16 +429,16 @@ export async function runSubject(
     denyListChecked,
     oneLife,
     logLines: logs.count - logLinesBefore,
-    revokedTokens,
+    recorded,
     problems,
   };
 }
 
 /** What checkDenyListAfterRestart found. */
 export interface RestartCheck {
-  /** FunGame tokens asked about. */
+  /** Sessions (FunGame: tokens) asked about. */
   tokens: number;
-  /** Of those, answered revoked by the new life. */
+  /** Of those, answered recorded (revoked) by the new life. */
   revoked: number;
   /** The workerd processes before and after the restart. */
   pidsBefore: number[];
@@ -520,11 +448,12 @@ export interface RestartCheck {
 
 /**
  * An extra step after every subject: restarts workerd on the same state and asks again about every
- * FunGame token revoked during the run, to show that the deny-list outlives a restart.
+ * session recorded at the edge during the run (FunGame's revoked tokens), to show that the record
+ * (the deny-list) outlives a restart.
  */
 export async function checkDenyListAfterRestart(
   environment: LoadEnvironment,
-  tokens: readonly string[],
+  tokens: readonly RecordedSession[],
   settings: LoadSettings,
 ): Promise<RestartCheck> {
   const problems: string[] = [];
@@ -533,9 +462,9 @@ export async function checkDenyListAfterRestart(
   };
   const pidsBefore = environment.proxy.pids;
   await environment.restart();
-  const revoked = await askDenyList(environment.proxy.url, tokens, settings, note);
+  const revoked = await askRecords(environment.proxy.url, tokens, settings, note);
   if (revoked.size < tokens.length) {
-    note(`${tokens.length - revoked.size} FunGame tokens not revoked after the restart`);
+    note(`${tokens.length - revoked.size} sessions not recorded any more after the restart`);
   }
   return {
     tokens: tokens.length,

@@ -1,8 +1,8 @@
-// `npm run load`: 10,000 logouts at concurrency 100 per subject (each vendor, then the fan-out naming
-// all four) through the proxy in workerd (the deployed bundle through Miniflare) against the
+// `npm run load`: 10,000 logouts at concurrency 100 per subject (each vendor of the list, then the
+// fan-out naming every one) through the proxy in workerd (the deployed bundle through Miniflare) against the
 // simulators, each for a user or token of its own; then the checks of load/load.ts. Every subject
 // and its checks run in one life of workerd; then, as an extra step, workerd is restarted on the
-// same state and every FunGame token revoked during the run is asked about again. Prints a table
+// same state and every session recorded at the edge during the run (FunGame's revoked tokens) is asked about again. Prints a table
 // and one `BENCH {"case":"load",...}` line per subject and for the restart check. Exits non-zero
 // when a logout failed, was lost or reached a vendor twice, workerd did not live through the
 // subjects, a token was not revoked after the restart, or a check could not run.
@@ -10,12 +10,14 @@
 //   node load/run.ts
 //
 // Knobs (environment): LOAD_REQUESTS (default 10000) LOAD_CONCURRENCY (default 100)
-// LOAD_SUBJECTS=ebet,fungame,sdk-auth,lancens,fanout  LOAD_TIMEOUT_S (default 3600: the whole run is
+// LOAD_SUBJECTS (default: every vendor of src/vendors/index.ts by name, then fanout; e.g.
+// LOAD_SUBJECTS=lancens,fanout)  LOAD_TIMEOUT_S (default 3600: the whole run is
 // stopped after this). Loopback only; every process started here is stopped however it ends.
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { benchLine, formatTable } from "../../../tooling/bench/harness.ts";
 import { killOnExit, wholeNumberSetting } from "../bench/shared.ts";
+import { pickSetting } from "../scripts/kits.mjs";
 import {
   checkDenyListAfterRestart,
   type LoadEnvironment,
@@ -28,15 +30,7 @@ import {
 } from "./load.ts";
 
 function subjectsSetting(): Subject[] {
-  const raw = process.env.LOAD_SUBJECTS;
-  if (raw === undefined || raw.trim() === "") return [...SUBJECTS];
-  const picked = raw.split(",").map((item) => item.trim());
-  for (const item of picked) {
-    if (!SUBJECTS.includes(item as Subject)) {
-      throw new Error(`LOAD_SUBJECTS: ${item} is not one of ${SUBJECTS.join(", ")}`);
-    }
-  }
-  return picked as Subject[];
+  return pickSetting("LOAD_SUBJECTS", process.env.LOAD_SUBJECTS, SUBJECTS);
 }
 
 const progress = (line: string) => process.stderr.write(`[load] ${line}\n`);
@@ -84,7 +78,7 @@ export function printReport(
   );
   if (restartCheck !== undefined) {
     console.log(
-      `\nextra step, after every subject: workerd restarted on the same state (pid ${restartCheck.pidsBefore.join(", ")} -> ${restartCheck.pidsAfter.join(", ")}); ${restartCheck.revoked} of ${restartCheck.tokens} FunGame tokens still revoked`,
+      `\nextra step, after every subject: workerd restarted on the same state (pid ${restartCheck.pidsBefore.join(", ")} -> ${restartCheck.pidsAfter.join(", ")}); ${restartCheck.revoked} of ${restartCheck.tokens} sessions still recorded at the edge`,
     );
   }
   for (const r of results) {
@@ -175,9 +169,11 @@ async function main(): Promise<number> {
     if (!environment.proxy.alive()) {
       failures.push(`workerd (pid ${lifePids.join(", ")}) did not live through the subjects`);
     }
-    const tokens = results.flatMap((r) => r.revokedTokens);
+    const tokens = results.flatMap((r) => r.recorded);
     if (tokens.length > 0) {
-      progress(`extra step: restarting workerd on the same state, ${tokens.length} tokens to ask`);
+      progress(
+        `extra step: restarting workerd on the same state, ${tokens.length} sessions to ask about`,
+      );
       restartCheck = await checkDenyListAfterRestart(environment, tokens, {
         concurrency,
         limitMs: timeoutS * 1000,

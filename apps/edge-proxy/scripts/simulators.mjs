@@ -1,17 +1,7 @@
-// Serves the four vendor simulators on 127.0.0.1 with keys made at start, and mints demo users and tokens.
+// Serves each listed vendor's simulator (its package's proxy dev kit) on 127.0.0.1, and makes demo sessions.
 import { createAdaptorServer } from "@hono/node-server";
 import { toBase64Url, toHex } from "@x/core-signing";
-import { generateKeyPair } from "@x/core-signing/rsa";
-import { createEbetSimulator } from "@x/ebet/testing";
-import { createFunGameSimulator } from "@x/fungame/testing";
-import { createLancensSimulator } from "@x/lancens/testing";
-import { createOneAccessSimulator } from "@x/sdk-auth/testing";
-
-/** The proxy's vendor names, as its routes and its fan-out body spell them. */
-export const VENDORS = ["ebet", "fungame", "sdkAuth", "lancens"];
-
-/** FunGame accounts are fixed when its simulator is made: this many, one fresh session each. */
-const FUNGAME_ACCOUNTS = 64;
+import { loadKits } from "./kits.mjs";
 
 function randomText(bytes) {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
@@ -59,100 +49,59 @@ async function listen(fetch) {
 }
 
 /**
- * Starts the four simulators. Every key and secret is made here, at start: the eBET channel key
- * pair (its public half registered in the eBET simulator), FunGame's JWT key, OneAccess's key pair,
- * and an API key for the proxy's eBET routes (the proxy gets only its SHA-256).
+ * Starts every listed vendor's simulator through its kit, each with keys and accounts of its own, and
+ * makes an API key for the proxy's routes that ask for one (the proxy gets only its SHA-256).
+ * Simulators, URLs and sessions are keyed by each vendor's member name ("sdkAuth").
  */
 export async function startSimulators() {
-  const channelKey = await generateKeyPair(2048);
-  const channelId = 1000 + Math.floor(Math.random() * 9000);
-  const ebet = createEbetSimulator({
-    channels: [{ channelId, publicKey: channelKey.publicKey }],
-    users: [],
-  });
-
-  const fungameAccounts = Array.from({ length: FUNGAME_ACCOUNTS }, (_, index) => [
-    `player${String(index + 1).padStart(2, "0")}`,
-    randomText(12),
-  ]);
-  const fungameJwtKey = randomText(32);
-  const fungame = createFunGameSimulator({
-    jwtKey: fungameJwtKey,
-    users: Object.fromEntries(fungameAccounts),
-  });
-
-  const sdkAuthClientId = "edge-proxy-demo";
-  const sdkAuth = await createOneAccessSimulator({ clientId: sdkAuthClientId });
-  const lancens = createLancensSimulator({ users: [] });
-
-  const servers = {};
+  const kits = await loadKits();
+  const vendors = [];
   try {
-    servers.ebet = await listen(ebet.fetch);
-    servers.fungame = await listen(fungame.fetch);
-    servers.sdkAuth = await listen(sdkAuth.fetch);
-    servers.lancens = await listen(lancens.fetch);
+    for (const { vendor, kit } of kits) {
+      const sim = await kit.start();
+      const server = await listen(sim.fetch);
+      vendors.push({ vendor, kit, sim, server });
+    }
   } catch (error) {
-    await Promise.all(Object.values(servers).map((server) => server.close()));
+    await Promise.all(vendors.map(({ server }) => server.close()));
     throw error;
   }
-
-  const apiKey = `demo_${randomText(24)}`;
-  const env = {
-    EBET_BASE_URL: servers.ebet.url,
-    EBET_CHANNEL_ID: String(channelId),
-    EBET_PRIVATE_KEY: channelKey.toPem(),
-    EBET_TIMESTAMP_UNIT: "s",
-    FUNGAME_BASE_URL: servers.fungame.url,
-    FUNGAME_JWT_SECRET: fungameJwtKey,
-    SDK_AUTH_BASE_URL: servers.sdkAuth.url,
-    SDK_AUTH_CLIENT_ID: sdkAuthClientId,
-    LANCENS_BASE_URL: servers.lancens.url,
-    PROXY_API_KEY_SHA256: await sha256Hex(apiKey),
+  const byMember = (member) => {
+    const found = vendors.find(({ vendor }) => vendor.member === member);
+    if (!found)
+      throw new Error(
+        `no vendor ${member}; one of ${vendors.map(({ vendor }) => vendor.member).join(", ")}`,
+      );
+    return found;
   };
 
-  let serial = 0;
-  let fungameNext = 0;
-  const next = () => String(++serial).padStart(3, "0");
+  const apiKey = `demo_${randomText(24)}`;
+  const env = Object.assign({}, ...vendors.map(({ sim, server }) => sim.env(server.url)), {
+    PROXY_API_KEY_SHA256: await sha256Hex(apiKey),
+  });
 
   return {
+    /** Each vendor of the list, its kit, its started simulator and its server, in the list's order. */
+    vendors: vendors.map(({ vendor, kit, sim, server }) => ({ vendor, kit, sim, url: server.url })),
     /** The simulators themselves, for state checks and misbehaviour switches. */
-    sims: { ebet, fungame, sdkAuth, lancens },
+    sims: Object.fromEntries(vendors.map(({ vendor, sim }) => [vendor.member, sim.simulator])),
     /** Base URL of each simulator. */
-    urls: Object.fromEntries(VENDORS.map((vendor) => [vendor, servers[vendor].url])),
+    urls: Object.fromEntries(vendors.map(({ vendor, server }) => [vendor.member, server.url])),
     /** The proxy's configuration against these simulators (secrets included: keep it out of files in the repository). */
     env,
-    /** The accepted API key for the eBET routes. */
+    /** The accepted API key for the routes that ask for one. */
     apiKey,
     /** Makes a vendor act as a host that is down (true) or serves it again (false). */
-    setDown(vendor, down) {
-      servers[vendor].setDown(down);
+    setDown(member, down) {
+      byMember(member).server.setDown(down);
     },
-    /** A new eBET player, in a game now, so that a logout has something to end. */
-    ebetUser(username = `player${next()}`) {
-      ebet.addUser({ username, channelId, playing: true });
-      return username;
-    },
-    /** A FunGame bearer token of a fresh session (each call uses another account). */
-    async fungameToken() {
-      const account = fungameAccounts[fungameNext++];
-      if (!account) throw new Error(`only ${FUNGAME_ACCOUNTS} FunGame sessions per simulator`);
-      return fungame.login(account[0], account[1]);
-    },
-    /** A live OneAccess session token. */
-    sdkAuthSession(userName = `user${next()}`, sessionToken) {
-      return sdkAuth.issueSession(
-        sessionToken === undefined ? { userName } : { userName, sessionToken },
-      );
-    },
-    /** A new Lancens user, logged in: its username and login token. */
-    async lancensLogin(username = `lancens-user-${next()}`) {
-      const password = randomText(9);
-      lancens.addUser({ username, password });
-      const answer = await lancens.signIn(username, password);
-      return { username, token: answer.token };
+    /** A fresh logged-in session of a vendor, as its member of the fan-out body. */
+    async session(member) {
+      const [session] = await byMember(member).sim.sessions(1);
+      return session;
     },
     async close() {
-      await Promise.all(Object.values(servers).map((server) => server.close()));
+      await Promise.all(vendors.map(({ server }) => server.close()));
     },
   };
 }

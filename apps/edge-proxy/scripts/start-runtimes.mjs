@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CACHE, platformSuffix } from "../../../tooling/toolchain.mjs";
+import { VENDORS } from "../src/vendors/index.ts";
 
 /** apps/edge-proxy */
 export const APP = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -129,8 +130,20 @@ export function freePort() {
   });
 }
 
-/** Variables the proxy reads: never inherited, so that only what the caller passes configures it. */
-const PROXY_VARIABLE = /^(EBET|FUNGAME|SDK_AUTH|LANCENS|PROXY|UPSTREAM)_|^PORT$/;
+/**
+ * Variables the proxy reads: never inherited, so that only what the caller passes configures it.
+ * A vendor's variables start with its name ("sdk-auth": SDK_AUTH_); those its descriptor lists count too.
+ */
+const PROXY_PREFIXES = [
+  "PROXY",
+  "UPSTREAM",
+  ...VENDORS.map(({ name }) => name.toUpperCase().replace(/-/g, "_")),
+];
+const VENDOR_VARIABLES = new Set(VENDORS.flatMap((vendor) => Object.keys(vendor.variables ?? {})));
+const isProxyVariable = (name) =>
+  name === "PORT" ||
+  VENDOR_VARIABLES.has(name) ||
+  PROXY_PREFIXES.some((prefix) => name.startsWith(`${prefix}_`));
 
 /**
  * Starts a command as the leader of its own process group, so that stopping it also stops what it
@@ -140,9 +153,7 @@ export function spawnGroup(command, args, { env = {}, cwd = APP, onLine } = {}) 
   const child = spawn(command, args, {
     cwd,
     env: {
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(([name]) => !PROXY_VARIABLE.test(name)),
-      ),
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !isProxyVariable(name))),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

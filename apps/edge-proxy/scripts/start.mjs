@@ -1,4 +1,4 @@
-// `npm start`: the four vendor simulators and the proxy under `wrangler dev` (workerd), demo keys made at
+// `npm start`: every listed vendor's simulator and the proxy under `wrangler dev` (workerd), demo keys made at
 // start, and one checked curl per vendor. Ctrl-C stops everything; START_EXIT_AFTER_READY=1 stops after printing.
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,8 +19,6 @@ const PREFERRED_PORT = 8787;
 const READY_TIMEOUT_MS = 90_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 const exitAfterReady = process.env.START_EXIT_AFTER_READY === "1";
-/** A device as a OneAccess SDK would describe it. */
-const DEMO_DEVICE = { osVersion: "Linux 6.1", fingerprint: "demo-device-0001", agent: "curl" };
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
 const warn = (line) => process.stderr.write(`${line}\n`);
@@ -36,7 +34,7 @@ function shellWord(text) {
 function curlCommand(baseUrl, demo) {
   const words = ["curl", "-sS", "-X", demo.method, `${baseUrl}${demo.path}`];
   for (const [name, value] of Object.entries(demo.headers)) words.push("-H", `${name}: ${value}`);
-  if (demo.body !== undefined) words.push("--data", JSON.stringify(demo.body));
+  if (demo.body !== undefined) words.push("--data", demo.body);
   return words.map(shellWord).join(" ");
 }
 
@@ -45,7 +43,7 @@ async function check(baseUrl, demo) {
   const response = await fetch(`${baseUrl}${demo.path}`, {
     method: demo.method,
     headers: demo.headers,
-    body: demo.body === undefined ? null : JSON.stringify(demo.body),
+    body: demo.body ?? null,
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   const text = await response.text();
@@ -64,46 +62,18 @@ async function check(baseUrl, demo) {
 }
 
 /**
- * The demo requests, one per vendor, with users and tokens made in the simulators now. Called twice:
- * once for the requests the script sends to check the demo, once for the curls it prints. A logout
- * ends its session (and the proxy's deny-list refuses a FunGame token after its logout), so the
- * printed curls carry credentials of their own, unused, in requests otherwise the same.
+ * The demo requests, one per vendor: its kit's logout route for a session made in its simulator now.
+ * Called twice: once for the requests the script sends to check the demo, once for the curls it
+ * prints. A logout ends its session (and the proxy's deny-list refuses, e.g., a FunGame token after
+ * its logout), so the printed curls carry credentials of their own, unused, in requests otherwise the same.
  */
-async function makeDemos(simulators, names) {
-  const fungameToken = await simulators.fungameToken();
-  const sessionToken = simulators.sdkAuthSession(names.sdkAuth);
-  const lancens = await simulators.lancensLogin(names.lancens);
-  const json = { "content-type": "application/json" };
-  return [
-    {
-      vendor: "ebet",
-      method: "POST",
-      path: "/v1/ebet/logout",
-      headers: { authorization: `Bearer ${simulators.apiKey}`, ...json },
-      body: { username: simulators.ebetUser(names.ebet) },
-    },
-    {
-      vendor: "fungame",
-      method: "POST",
-      path: "/v1/fungame/logout",
-      headers: { authorization: `Bearer ${fungameToken}` },
-      body: undefined,
-    },
-    {
-      vendor: "sdk-auth",
-      method: "POST",
-      path: "/v1/sdk-auth/logout",
-      headers: json,
-      body: { sessionToken, device: DEMO_DEVICE },
-    },
-    {
-      vendor: "lancens",
-      method: "POST",
-      path: "/v1/lancens/logout",
-      headers: json,
-      body: { username: lancens.username, token: lancens.token },
-    },
-  ];
+async function makeDemos(simulators) {
+  const demos = [];
+  for (const { vendor, kit, sim } of simulators.vendors) {
+    const [session] = await sim.sessions(1);
+    demos.push({ vendor: vendor.name, ...kit.route(session, simulators.apiKey) });
+  }
+  return demos;
 }
 
 /** Writes the proxy's variables to a private .env file in a fresh temporary folder, never in the repository. */
@@ -154,11 +124,11 @@ async function main() {
   let forward = false;
   try {
     checkCheckout();
-    say("start: starting the eBET, FunGame, OneAccess and Lancens simulators on 127.0.0.1");
     simulators = await startSimulators();
+    const labels = simulators.vendors.map(({ vendor }) => vendor.label);
+    say(`start: started the ${labels.join(", ")} simulators on 127.0.0.1`);
     stopped();
-    for (const [vendor, url] of Object.entries(simulators.urls))
-      say(`  ${vendor.padEnd(8)} ${url}`);
+    for (const { vendor, url } of simulators.vendors) say(`  ${vendor.member.padEnd(8)} ${url}`);
 
     const port = (await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : await freePort();
     const inspectorPort = await freePort();
@@ -188,16 +158,8 @@ async function main() {
     await Promise.race([ready, stopSignal]);
     stopped();
 
-    const checks = await makeDemos(simulators, {
-      ebet: "democheck",
-      sdkAuth: "demo-check",
-      lancens: "lancens-check",
-    });
-    const demos = await makeDemos(simulators, {
-      ebet: "demo",
-      sdkAuth: "demo",
-      lancens: "lancens-demo",
-    });
+    const checks = await makeDemos(simulators);
+    const demos = await makeDemos(simulators);
     for (const demo of checks) {
       await check(baseUrl, demo);
       stopped();
@@ -207,7 +169,12 @@ async function main() {
     say(`edge-proxy (wrangler dev, workerd) is ready: ${baseUrl}`);
     say(`API reference:  ${baseUrl}/docs`);
     say(`OpenAPI:        ${baseUrl}/openapi.json`);
-    say("FunGame deny-list: a Durable Object (SQLite), kept across restarts of wrangler dev");
+    for (const { vendor, kit } of simulators.vendors) {
+      if (kit.record === undefined) continue;
+      say(
+        `${vendor.label} logouts recorded at the edge (its deny-list): a Durable Object (SQLite), kept across restarts of wrangler dev`,
+      );
+    }
     say("");
     say("One logout per vendor, each for a live demo session made in its simulator just now.");
     say("(The same requests, for twin sessions, were sent once before printing and answered ok.)");

@@ -9,12 +9,7 @@ import { type AttemptRunner, attemptRunner } from "./delivery.ts";
 import { REQUEST_ID, requestIdOf } from "./http/request-id.ts";
 import { allRoutes } from "./http/routes.ts";
 import type { DenyList, LogoutOutbox, ReplayGuard } from "./ports.ts";
-import {
-  buildProblem,
-  type ProblemInit,
-  problemResponse,
-  toProblemInit,
-} from "./problem.ts";
+import { buildProblem, type ProblemInit, problemResponse, toProblemInit } from "./problem.ts";
 import { refuseQuery } from "./query.ts";
 import { RateLimiter, rateLimit } from "./rate-limit.ts";
 import { MemoryReplayGuard } from "./replay.ts";

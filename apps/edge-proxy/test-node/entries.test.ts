@@ -53,7 +53,7 @@ describe.each(RUNTIMES)("the %s entry", (runtime) => {
   });
 
   it("logs an eBET player out (API key)", async () => {
-    const username = simulators.ebetUser();
+    const username = await simulators.ebetUser();
     const response = await post("/v1/ebet/logout", { username }, apiKey());
     const body = await json(response);
     expect(response.status, JSON.stringify(body)).toBe(200);
@@ -74,7 +74,7 @@ describe.each(RUNTIMES)("the %s entry", (runtime) => {
   });
 
   it("logs a OneAccess session out", async () => {
-    const sessionToken = simulators.sdkAuthSession();
+    const sessionToken = await simulators.sdkAuthSession();
     const response = await post("/v1/sdk-auth/logout", { sessionToken, device: DEVICE });
     const body = await json(response);
     expect(response.status, JSON.stringify(body)).toBe(200);
@@ -92,7 +92,7 @@ describe.each(RUNTIMES)("the %s entry", (runtime) => {
   });
 
   it("refuses an eBET logout with a wrong API key: 401 problem, no upstream call", async () => {
-    const username = simulators.ebetUser();
+    const username = await simulators.ebetUser();
     const before = simulators.sims.ebet.calls.length;
     const response = await post(
       "/v1/ebet/logout",
@@ -109,7 +109,7 @@ describe.each(RUNTIMES)("the %s entry", (runtime) => {
   });
 
   it("fans a logout out and answers 207 when one vendor is down", async () => {
-    const username = simulators.ebetUser();
+    const username = await simulators.ebetUser();
     const token = await simulators.fungameToken();
     const lancens = await simulators.lancensLogin();
     simulators.setDown("lancens", true);

@@ -77,7 +77,7 @@ describe("a connection reset over a real socket", () => {
   });
 
   it("is a retried 503 NETWORK_ERROR through the Node entry", async () => {
-    const username = simulators.ebetUser();
+    const username = await simulators.ebetUser();
     simulators.sims.ebet.clearCalls();
     simulators.sims.ebet.faults.set({ reset: true });
     const response = await proxyPost(

@@ -1,9 +1,11 @@
 // Shared pieces of the node-side tests: the simulators and runtime helpers of scripts/, and proxy processes.
 import { execFileSync } from "node:child_process";
-import type { EbetSimulator } from "@x/ebet/testing";
-import type { FunGameSimulator } from "@x/fungame/testing";
-import type { LancensSimulator } from "@x/lancens/testing";
-import type { OneAccessSimulator } from "@x/sdk-auth/testing";
+import type { KitSimulator, ProxyKit } from "@x/core-signing/testing";
+import type { EbetKitSession, EbetSimulator } from "@x/ebet/testing";
+import type { FunGameKitSession, FunGameSimulator } from "@x/fungame/testing";
+import type { LancensKitSession, LancensSimulator } from "@x/lancens/testing";
+import type { OneAccessKitSession, OneAccessSimulator } from "@x/sdk-auth/testing";
+import type { ListedVendor } from "../scripts/kits.mjs";
 import type { ProcessGroup } from "../scripts/start-runtimes.mjs";
 import * as runtimes from "../scripts/start-runtimes.mjs";
 
@@ -13,8 +15,14 @@ export { runtimes };
 export type Vendor = "ebet" | "fungame" | "sdkAuth" | "lancens";
 export type Runtime = "node" | "bun" | "deno";
 
-/** What scripts/simulators.mjs gives: the four simulators served on 127.0.0.1. */
-export interface Simulators {
+/** What scripts/simulators.mjs gives: every listed vendor's simulator served on 127.0.0.1, keyed by member. */
+interface ServedSimulators {
+  vendors: {
+    vendor: ListedVendor;
+    kit: ProxyKit;
+    sim: KitSimulator<unknown, unknown>;
+    url: string;
+  }[];
   sims: {
     ebet: EbetSimulator;
     fungame: FunGameSimulator;
@@ -25,19 +33,35 @@ export interface Simulators {
   env: Record<string, string>;
   apiKey: string;
   setDown(vendor: Vendor, down: boolean): void;
-  ebetUser(username?: string): string;
-  fungameToken(): Promise<string>;
-  sdkAuthSession(userName?: string, sessionToken?: string): string;
-  lancensLogin(username?: string): Promise<{ username: string; token: string }>;
+  session(vendor: Vendor): Promise<unknown>;
   close(): Promise<void>;
+}
+
+/** The served simulators, with a fresh session of each vendor these tests log out by name. */
+export interface Simulators extends ServedSimulators {
+  ebetUser(): Promise<string>;
+  fungameToken(): Promise<string>;
+  sdkAuthSession(): Promise<string>;
+  lancensLogin(): Promise<{ username: string; token: string }>;
 }
 
 // simulators.mjs is plain JavaScript for `npm start`; it is loaded by URL and typed here.
 const scripts = (name: string) => new URL(`../scripts/${name}`, import.meta.url).href;
 const simulatorsModule = (await import(scripts("simulators.mjs"))) as {
-  startSimulators(): Promise<Simulators>;
+  startSimulators(): Promise<ServedSimulators>;
 };
-export const startSimulators = simulatorsModule.startSimulators;
+
+export async function startSimulators(): Promise<Simulators> {
+  const served = await simulatorsModule.startSimulators();
+  return {
+    ...served,
+    ebetUser: async () => ((await served.session("ebet")) as EbetKitSession).username,
+    fungameToken: async () => ((await served.session("fungame")) as FunGameKitSession).token,
+    sdkAuthSession: async () =>
+      ((await served.session("sdkAuth")) as OneAccessKitSession).sessionToken,
+    lancensLogin: async () => (await served.session("lancens")) as LancensKitSession,
+  };
+}
 
 /** How long a proxy process may take to say it listens. */
 export const START_TIMEOUT_MS = 30_000;

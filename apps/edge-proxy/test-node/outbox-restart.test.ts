@@ -133,7 +133,7 @@ describe("asynchronous logouts across a restart of wrangler dev --persist-to", (
       const sims = simulators as Simulators;
       const fungame = sims.sims.fungame;
       const token = await sims.fungameToken();
-      const username = sims.ebetUser();
+      const username = await sims.ebetUser();
       // Logouts FunGame served, and those its fault switch answered with a 503, in this case.
       const before = fungame.calls.length;
       const calls = () => fungame.calls.slice(before).filter((call) => call.path === LOGOUT_PATH);

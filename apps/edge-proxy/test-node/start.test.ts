@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VENDORS as LISTED } from "../src/vendors/index.ts";
 import { type ProcessGroup, processesMatching, runtimes, waitForLine } from "./harness.ts";
 
 const run = promisify(execFile);
@@ -15,7 +16,9 @@ const NPM_START = join(runtimes.ROOT, "tooling", "start.mjs");
 const READY_TIMEOUT_MS = 100_000;
 const STOP_TIMEOUT_MS = 20_000;
 
-const VENDORS = ["ebet", "fungame", "sdk-auth", "lancens"];
+/** Every vendor of the proxy's list, by name and by member (the simulators are listed by member). */
+const VENDORS = LISTED.map((vendor) => vendor.name);
+const MEMBERS = LISTED.map((vendor) => vendor.member);
 
 interface Printed {
   proxyUrl: string;
@@ -37,9 +40,9 @@ function parseOutput(lines: string[]): Printed {
     if (vendor && next.startsWith("curl ")) curls.set(vendor, next);
   }
   const simulatorUrls = lines
-    .map((line) => /^\s+(?:ebet|fungame|sdkAuth|lancens)\s+(http:\/\/127\.0\.0\.1:\d+)$/.exec(line))
-    .filter((match) => match !== null)
-    .map((match) => match[1] as string);
+    .map((line) => /^\s+(\w+)\s+(http:\/\/127\.0\.0\.1:\d+)$/.exec(line))
+    .filter((match) => match !== null && MEMBERS.includes(match[1] as string))
+    .map((match) => (match as RegExpExecArray)[2] as string);
   return { proxyUrl, docsUrl, curls, simulatorUrls };
 }
 
@@ -91,7 +94,7 @@ describe("scripts/start.mjs with START_EXIT_AFTER_READY=1", () => {
       }
       expect(printed.docsUrl).toBe(`${printed.proxyUrl}/docs`);
       expect(output).toContain("start: stopped");
-      expect(printed.simulatorUrls).toHaveLength(4);
+      expect(printed.simulatorUrls).toHaveLength(MEMBERS.length);
       for (const url of [printed.proxyUrl, ...printed.simulatorUrls]) await expectGone(url);
       // Nothing secret is printed but the demo's own credentials inside the curls.
       expect(output.join("\n")).not.toMatch(/BEGIN (RSA )?PRIVATE KEY/);

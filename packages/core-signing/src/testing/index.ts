@@ -6,3 +6,13 @@ export {
   OVERSIZED_BODY_BYTES,
   OVERSIZED_CHUNK_BYTES,
 } from "./faults.ts";
+export type {
+  KitAudit,
+  KitRecordCheck,
+  KitRequest,
+  KitSessionOptions,
+  KitSimulator,
+  KitStartOptions,
+  ProxyKit,
+} from "./kit.ts";
+export { kitCapacity, kitCount, kitRequestOf, kitTally } from "./kit.ts";

@@ -1,4 +1,6 @@
 // @x/lancens/testing: a Lancens simulator for tests, local development and CI.
+
+export { type LancensKitSession, proxyKit } from "./kit.ts";
 export {
   createLancensSimulator,
   DEFAULT_SIMULATOR_USER,
