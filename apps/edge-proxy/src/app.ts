@@ -2,6 +2,8 @@
 import type { FetchLike } from "@x/core-signing";
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { MemoryRateLimiter as RateLimiter } from "./adapters/memory/rate-limiter.ts";
+import { MemoryReplayGuard } from "./adapters/memory/replay-guard.ts";
 import { CallerAuth } from "./auth.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
@@ -15,8 +17,8 @@ import {
   toProblemInit,
 } from "./problem.ts";
 import { refuseQuery } from "./query.ts";
-import { RateLimiter, rateLimit } from "./rate-limit.ts";
-import { MemoryReplayGuard, type ReplayGuard } from "./replay.ts";
+import { rateLimit } from "./rate-limit.ts";
+import type { ReplayGuard } from "./replay.ts";
 import { ebetRoutes } from "./routes/ebet.ts";
 import { fanOutRoutes } from "./routes/fan-out.ts";
 import { fungameRoutes } from "./routes/fungame.ts";

@@ -1,8 +1,8 @@
 // The stores the proxy keeps state in, as contracts: each runtime supplies adapters
 // (src/adapters/memory for tests and demos, src/adapters/workers for Durable Objects).
 import type { RevocationList } from "@x/fungame";
-import type { FanOutInput } from "./vendors/descriptor.ts";
 import type { FoundJob, JobRequest, JobView } from "./outbox.ts";
+import type { FanOutInput } from "./vendors/descriptor.ts";
 
 /** What a claim found: this attempt holds it, another attempt's claim runs, or the logout is done. */
 export type ClaimOutcome = "claimed" | "pending" | "revoked";
@@ -34,6 +34,30 @@ export interface ReplayGuard {
   release(key: string, owner: string): Promise<void>;
   /** How long `key` stays held, in ms (0 when free), if the guard can tell. */
   heldMs?(key: string): Promise<number>;
+}
+
+/** At most `limit` requests per `windowSec` seconds per caller (a bucket of `limit` tokens). */
+export interface RateLimitPolicy {
+  limit: number;
+  windowSec: number;
+}
+
+/** One decision: whether the request may go on, and the figures for the RateLimit headers. */
+export interface RateDecision {
+  allowed: boolean;
+  /** Whole requests left now. */
+  remaining: number;
+  /** Whole seconds until one more request is allowed (0 when one is). */
+  retryAfterSec: number;
+  /** Whole seconds until the bucket is full again. */
+  resetSec: number;
+}
+
+/** Per-caller request budgets under one policy: each request takes from its caller's. */
+export interface RateLimiter {
+  readonly policy: RateLimitPolicy;
+  /** Takes one request from `key`'s budget, or says how long to wait for one. */
+  take(key: string): RateDecision;
 }
 
 /** Where asynchronous logouts go: a Durable Object per job on Workers, memory elsewhere. */

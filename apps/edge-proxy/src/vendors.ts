@@ -6,17 +6,19 @@ import {
   FunGameError,
   inspectToken,
   isFunGameError,
-  type RevocationList,
   type TokenClaims,
 } from "@x/fungame";
 import { verifyToken } from "@x/fungame/verify";
 import { isLancensError, LancensClient, type LogoutFlowResult, type StepOutcome } from "@x/lancens";
 import { OneAccessClient } from "@x/sdk-auth";
 import type { ProxyConfig } from "./config.ts";
+import type { ClaimOutcome, DenyList } from "./ports.ts";
 import { fromVendorError, ProblemError } from "./problem.ts";
 import { ebetRefused } from "./replay.ts";
 import type { EbetCallbackInput, EbetLogoutInput, LancensInput, SdkAuthInput } from "./schemas.ts";
 import { type AttemptOptions, callUpstream, type UpstreamEnv } from "./upstream.ts";
+
+export type { ClaimingDenyList, ClaimOutcome, DenyList } from "./ports.ts";
 
 export const VENDORS = ["ebet", "fungame", "sdk-auth", "lancens"] as const;
 
@@ -164,28 +166,6 @@ function denyListUnavailable(): ProblemError {
     retryable: true,
   });
 }
-
-/** What a claim found: this attempt holds it, another attempt's claim runs, or the logout is done. */
-export type ClaimOutcome = "claimed" | "pending" | "revoked";
-
-/**
- * A deny-list that lets one attempt at a time log a token out. The attempt claims the token before
- * calling FunGame, under its claim id and for a lease; `add` records the logout FunGame accepted
- * (and drops the claim); `release` drops the claim of a logout that failed. `has` reports recorded
- * logouts only, never a claim.
- */
-export interface ClaimingDenyList extends RevocationList {
-  /**
-   * Claims `jti` for `claimId` for `leaseMs`: "claimed" when free or already this attempt's,
-   * "pending" while another claim's lease runs, "revoked" when the logout is recorded.
-   */
-  claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome>;
-  /** Drops the claim of `claimId`, if it still holds `jti`; never a recorded logout. */
-  release(jti: string, claimId: string): Promise<void>;
-}
-
-/** The FunGame deny-list: any RevocationList, claiming or not. */
-export type DenyList = RevocationList & Partial<Pick<ClaimingDenyList, "claim" | "release">>;
 
 export interface VendorDeps {
   fetchFor: (vendor: VendorName) => FetchLike;

@@ -9,9 +9,9 @@ import {
 } from "@x/fungame/testing";
 import { createLancensSimulator, type LancensSimulator } from "@x/lancens/testing";
 import { createOneAccessSimulator, type OneAccessSimulator } from "@x/sdk-auth/testing";
+import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { MemoryDenyList } from "../src/memory-deny-list.ts";
 import { openApiDocument } from "../src/openapi.ts";
 import type { DenyList } from "../src/vendors.ts";
 
