@@ -2,6 +2,8 @@
 import type { FetchLike } from "@x/core-signing";
 import { cors } from "hono/cors";
 import { Hono } from "hono/tiny";
+import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.ts";
+import { MemoryReplayGuard } from "./adapters/memory/replay-guard.ts";
 import { CallerAuth } from "./auth.ts";
 import { callerAuthConfigured, type ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
@@ -11,8 +13,7 @@ import { allRoutes } from "./http/routes.ts";
 import type { DenyList, LogoutOutbox, ReplayGuard } from "./ports.ts";
 import { buildProblem, type ProblemInit, problemResponse, toProblemInit } from "./problem.ts";
 import { refuseQuery } from "./query.ts";
-import { RateLimiter, rateLimit } from "./rate-limit.ts";
-import { MemoryReplayGuard } from "./replay.ts";
+import { rateLimit } from "./rate-limit.ts";
 import { type ProxyRuntime, proxyRuntime } from "./runtime.ts";
 import type { AnyVendor } from "./vendors/descriptor.ts";
 import { errorName } from "./vendors/fungame.ts";
@@ -249,7 +250,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
 
   // Per-caller rate limit (PROXY_RATE_LIMIT), after CORS so that a 429 is readable by browsers.
   if (config.rateLimit !== undefined) {
-    const limiter = new RateLimiter(config.rateLimit, { now });
+    const limiter = new MemoryRateLimiter(config.rateLimit, { now });
     app.use("*", rateLimit({ limiter, auth, clientAddress: ctx.clientAddress }));
   }
 

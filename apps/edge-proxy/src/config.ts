@@ -2,6 +2,7 @@
 import * as v from "valibot";
 import { type Cidr, inRanges, parseIp, parseTrustedProxies } from "./client-address.ts";
 import { baseUrl, hs256Secret, isWholeNumber, wholeNumber } from "./config-schemas.ts";
+import type { RateLimitPolicy } from "./ports.ts";
 import type { AnyVendor } from "./vendors/descriptor.ts";
 import { VENDORS } from "./vendors/index.ts";
 
@@ -13,12 +14,6 @@ export interface CallerAuthConfig {
   jwtSecret: string | undefined;
   jwtIssuer: string | undefined;
   jwtAudience: string | undefined;
-}
-
-/** At most `limit` requests per `windowSec` seconds per caller (a bucket of `limit` tokens). */
-export interface RateLimitPolicy {
-  limit: number;
-  windowSec: number;
 }
 
 export const MAX_RATE_LIMIT = 1_000_000;

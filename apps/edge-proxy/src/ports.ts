@@ -36,6 +36,30 @@ export interface ReplayGuard {
   heldMs?(key: string): Promise<number>;
 }
 
+/** At most `limit` requests per `windowSec` seconds per caller (a bucket of `limit` tokens). */
+export interface RateLimitPolicy {
+  limit: number;
+  windowSec: number;
+}
+
+/** One decision: whether the request may go on, and the figures for the RateLimit headers. */
+export interface RateDecision {
+  allowed: boolean;
+  /** Whole requests left now. */
+  remaining: number;
+  /** Whole seconds until one more request is allowed (0 when one is). */
+  retryAfterSec: number;
+  /** Whole seconds until the bucket is full again. */
+  resetSec: number;
+}
+
+/** Per-caller request budgets under one policy: each request takes from its caller's. */
+export interface RateLimiter {
+  readonly policy: RateLimitPolicy;
+  /** Takes one request from `key`'s budget, or says how long to wait for one. */
+  take(key: string): RateDecision;
+}
+
 /** Where asynchronous logouts go: a Durable Object per job on Workers, memory elsewhere. */
 export interface LogoutOutbox {
   /**

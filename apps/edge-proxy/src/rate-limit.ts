@@ -1,83 +1,12 @@
-// Per-caller rate limit: a token bucket per caller (API key, user token subject or client address),
-// in memory with a bounded number of callers, answering 429 with Retry-After.
+// Per-caller rate limit: the middleware that asks a RateLimiter for each caller (API key, user token
+// subject or client address) and answers 429 with Retry-After.
 import type { MiddlewareHandler } from "hono";
 import type { CallerAuth } from "./auth.ts";
-import type { RateLimitPolicy } from "./config.ts";
 import type { ProxyContext, ProxyEnv } from "./context.ts";
+import type { RateLimiter } from "./ports.ts";
 import { ProblemError } from "./problem.ts";
 
-/** Callers remembered at once; beyond it the least recently seen caller is forgotten. */
-export const DEFAULT_MAX_CALLERS = 10_000;
-
-/** One decision: whether the request may go on, and the figures for the RateLimit headers. */
-export interface RateDecision {
-  allowed: boolean;
-  /** Whole requests left now. */
-  remaining: number;
-  /** Whole seconds until one more request is allowed (0 when one is). */
-  retryAfterSec: number;
-  /** Whole seconds until the bucket is full again. */
-  resetSec: number;
-}
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-/**
- * Token buckets per caller key. A bucket holds `limit` tokens and refills at `limit / windowSec`
- * per second, so a caller may burst `limit` requests and then goes on at the average rate. The map
- * is in least-recently-used order and never holds more than `maxKeys` buckets.
- */
-export class RateLimiter {
-  readonly policy: RateLimitPolicy;
-  readonly #now: () => number;
-  readonly #maxKeys: number;
-  readonly #windowMs: number;
-  readonly #buckets = new Map<string, Bucket>();
-
-  constructor(policy: RateLimitPolicy, options: { now: () => number; maxKeys?: number }) {
-    this.policy = policy;
-    this.#now = options.now;
-    this.#maxKeys = Math.max(1, options.maxKeys ?? DEFAULT_MAX_CALLERS);
-    this.#windowMs = policy.windowSec * 1000;
-  }
-
-  /** Buckets held now (for tests and operations). */
-  get size(): number {
-    return this.#buckets.size;
-  }
-
-  /** Takes one token from `key`'s bucket, or says how long to wait for one. */
-  take(key: string): RateDecision {
-    const now = this.#now();
-    const { limit } = this.policy;
-    const held = this.#buckets.get(key);
-    // Refill in whole milliseconds times the limit over the window: no drift from a per-ms rate.
-    const tokens =
-      held === undefined
-        ? limit
-        : Math.min(limit, held.tokens + (Math.max(0, now - held.at) * limit) / this.#windowMs);
-    const allowed = tokens >= 1;
-    const left = allowed ? tokens - 1 : tokens;
-    // A refusal leaves the bucket as it was (the refill goes on from its last change).
-    const bucket = allowed || held === undefined ? { tokens: left, at: now } : held;
-    this.#buckets.delete(key);
-    this.#buckets.set(key, bucket);
-    while (this.#buckets.size > this.#maxKeys) {
-      const oldest = this.#buckets.keys().next().value as string;
-      this.#buckets.delete(oldest);
-    }
-    const secondsFor = (missing: number) => Math.ceil((missing * this.#windowMs) / limit / 1000);
-    return {
-      allowed,
-      remaining: Math.floor(left),
-      retryAfterSec: allowed ? 0 : Math.max(1, secondsFor(1 - left)),
-      resetSec: secondsFor(limit - left),
-    };
-  }
-}
+export type { RateDecision, RateLimiter, RateLimitPolicy } from "./ports.ts";
 
 /**
  * The part of an address that names one caller: an IPv4 address as is, an IPv6 address by its

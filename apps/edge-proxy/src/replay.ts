@@ -1,7 +1,10 @@
 // Replay protection for eBET login notifications: the same signed fields within eBET's 300 s
 // timestamp window are refused (409) without calling eBET again.
 import { toHex } from "@x/core-signing";
+import type { ReplayGuard } from "./ports.ts";
 import { ProblemError, toProblemInit } from "./problem.ts";
+
+export type { ReplayGuard } from "./ports.ts";
 
 /** eBET accepts a signed request within 300 s of its timestamp (VENDORS.md): the replay window. */
 export const EBET_CALLBACK_WINDOW_MS = 300_000;
@@ -11,19 +14,6 @@ export const EBET_CALLBACK_WINDOW_MS = 300_000;
  * be on its way to eBET, and the guard's clock is not the isolate's.
  */
 export const CLAIM_MARGIN_MS = 30_000;
-
-/** Keys remembered at once by the in-memory guard; beyond it the oldest key is forgotten. */
-export const DEFAULT_MAX_REPLAY_KEYS = 100_000;
-
-/** Seen-sets of request keys, each claim made by one owner (a request) for a time. */
-export interface ReplayGuard {
-  /** Records `key` for `owner` during `holdMs`; false when another claim still holds it. */
-  claim(key: string, owner: string, holdMs: number): Promise<boolean>;
-  /** Forgets `key` if `owner`'s claim still holds it, so that a failed call may be sent again. */
-  release(key: string, owner: string): Promise<void>;
-  /** How long `key` stays held, in ms (0 when free), if the guard can tell. */
-  heldMs?(key: string): Promise<number>;
-}
 
 /**
  * The key of a login notification: SHA-256 of the fields eBET's signature covers that come from
@@ -37,53 +27,6 @@ export async function callbackKey(input: {
   const canonical = JSON.stringify(["ebet-callback", input.username, input.accessToken]);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
   return toHex(new Uint8Array(digest));
-}
-
-/**
- * The guard of one process (Bun, Deno, Node; a Worker without the Durable Object): a map of key
- * to claim in insertion order, nearly expiry order as holds rarely differ. Expired keys at its
- * head are dropped on every claim; past `maxKeys` the oldest key is dropped too.
- */
-export class MemoryReplayGuard implements ReplayGuard {
-  readonly #now: () => number;
-  readonly #windowMs: number;
-  readonly #maxKeys: number;
-  readonly #seen = new Map<string, { owner: string; exp: number }>();
-
-  constructor(options: { now?: () => number; windowMs?: number; maxKeys?: number } = {}) {
-    this.#now = options.now ?? (() => Date.now());
-    this.#windowMs = options.windowMs ?? EBET_CALLBACK_WINDOW_MS;
-    this.#maxKeys = Math.max(1, options.maxKeys ?? DEFAULT_MAX_REPLAY_KEYS);
-  }
-
-  /** Keys held now, expired ones included until the next claim. */
-  get size(): number {
-    return this.#seen.size;
-  }
-
-  /** Claims `key`; `holdMs` defaults to the window (and `owner` to none, for tests of the set). */
-  async claim(key: string, owner = "", holdMs = this.#windowMs): Promise<boolean> {
-    const now = this.#now();
-    for (const [held, claim] of this.#seen) {
-      if (claim.exp > now) break;
-      this.#seen.delete(held);
-    }
-    if (await this.heldMs(key)) return false;
-    this.#seen.delete(key);
-    this.#seen.set(key, { owner, exp: now + holdMs });
-    while (this.#seen.size > this.#maxKeys) {
-      this.#seen.delete(this.#seen.keys().next().value as string);
-    }
-    return true;
-  }
-
-  async release(key: string, owner = ""): Promise<void> {
-    if (this.#seen.get(key)?.owner === owner) this.#seen.delete(key);
-  }
-
-  async heldMs(key: string): Promise<number> {
-    return Math.max(0, (this.#seen.get(key)?.exp ?? 0) - this.#now());
-  }
 }
 
 /** Retry-After for `ms` still to wait: whole seconds, at least 1. */

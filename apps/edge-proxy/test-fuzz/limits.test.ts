@@ -2,8 +2,8 @@
 // clock steps: never more than the bucket allows, Retry-After honest, memory within its bound.
 import fc from "fast-check";
 import { describe, it } from "vitest";
-import { RateLimiter } from "../src/rate-limit.ts";
-import { MemoryReplayGuard } from "../src/replay.ts";
+import { MemoryRateLimiter } from "../src/adapters/memory/rate-limiter.ts";
+import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
 import { params } from "./runs.ts";
 
 const step = fc.record({
@@ -11,7 +11,7 @@ const step = fc.record({
   advanceMs: fc.oneof(fc.constant(0), fc.nat({ max: 2_000 }), fc.nat({ max: 120_000 })),
 });
 
-describe("RateLimiter", () => {
+describe("MemoryRateLimiter", () => {
   it("allows at most limit + refill per caller, says honestly when to retry, stays bounded", () => {
     fc.assert(
       fc.property(
@@ -21,7 +21,7 @@ describe("RateLimiter", () => {
         fc.array(step, { maxLength: 200 }),
         (limit, windowSec, maxKeys, steps) => {
           let now = 0;
-          const limiter = new RateLimiter({ limit, windowSec }, { now: () => now, maxKeys });
+          const limiter = new MemoryRateLimiter({ limit, windowSec }, { now: () => now, maxKeys });
           const allowed = new Map<string, number[]>();
           const record = (key: string) => {
             const times = [...(allowed.get(key) ?? []), now];

@@ -7,12 +7,12 @@ import { build } from "esbuild";
 import { Hono } from "hono";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
+import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import type { ProxyEnv, RouteContext } from "../src/context.ts";
 import type { RouteDecl, RouteDoc } from "../src/http/route.ts";
 import { allRoutes, documentInfo } from "../src/http/routes.ts";
-import { MemoryDenyList } from "../src/memory-deny-list.ts";
 import { documentOf, generateOpenApi, type OpenApiDocument } from "../src/openapi/generate.ts";
 import {
   buildProblem,

@@ -4,10 +4,10 @@ import { env } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
+import { MemoryOutbox, type TimerApi } from "../src/adapters/memory/outbox.ts";
+import { DurableObjectDenyList } from "../src/adapters/workers/deny-list.ts";
 import { loadConfig } from "../src/config.ts";
-import { DurableObjectDenyList } from "../src/entry/deny-list.ts";
-import { MemoryDenyList } from "../src/memory-deny-list.ts";
-import { MemoryOutbox, type TimerApi } from "../src/outbox.ts";
 import type { ClaimingDenyList, DenyList } from "../src/ports.ts";
 import {
   API_KEY,

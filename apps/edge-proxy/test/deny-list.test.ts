@@ -3,8 +3,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { type DenyListObject, DurableObjectDenyList } from "../src/entry/deny-list.ts";
-import type { WorkerBindings } from "../src/entry/worker.ts";
+import { DurableObjectDenyList } from "../src/adapters/workers/deny-list.ts";
+import { DenyListObject, type WorkerBindings } from "../src/entry/worker.ts";
 import { createHarness, FUNGAME_JWT_KEY, readProblem } from "./harness.ts";
 
 const bindings: WorkerBindings = env;
@@ -25,10 +25,11 @@ describe("DenyListObject", () => {
     const exp = await runInDurableObject<DenyListObject, number>(
       stub,
       (_instance: DenyListObject, state) =>
-        state.storage.sql.exec<{ exp: number }>("SELECT exp FROM revoked WHERE jti = 'a'").one()
-          .exp,
+        state.storage.sql
+          .exec<{ exp: number }>("SELECT exp FROM entries WHERE key = 'a' AND owner IS NULL")
+          .one().exp,
     );
-    expect(exp).toBe(now + 600);
+    expect(exp).toBe((now + 600) * 1000);
   });
 
   it("ignores an entry already expired, forgets one at its exp, and its alarm deletes it", async () => {
@@ -40,7 +41,7 @@ describe("DenyListObject", () => {
     const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-2"));
     // Time passes: the entry's exp is now behind us.
     await runInDurableObject<DenyListObject, unknown>(stub, (_instance: DenyListObject, state) => {
-      state.storage.sql.exec("UPDATE revoked SET exp = ? WHERE jti = 'soon'", now - 5);
+      state.storage.sql.exec("UPDATE entries SET exp = ? WHERE key = 'soon'", (now - 5) * 1000);
     });
     expect(await list.has("soon")).toBe(false);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -57,7 +58,7 @@ describe("DenyListObject", () => {
     await list.add("x", now + 100);
     const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-3"));
     await runInDurableObject<DenyListObject, unknown>(stub, (_instance: DenyListObject, state) => {
-      state.storage.sql.exec("UPDATE revoked SET exp = ? WHERE jti = 'x'", now - 5);
+      state.storage.sql.exec("UPDATE entries SET exp = ? WHERE key = 'x'", (now - 5) * 1000);
     });
     await list.add("y", now + 100);
     expect(
@@ -106,13 +107,13 @@ describe("DenyListObject", () => {
       stub,
       (_instance: DenyListObject, state) =>
         state.storage.sql
-          .exec<{ exp: number }>("SELECT exp FROM revoked WHERE jti = 'c'")
+          .exec<{ exp: number }>("SELECT exp FROM entries WHERE key = 'c' AND owner IS NULL")
           .toArray(),
     );
-    expect(rows).toEqual([{ exp: now + 600 }]);
+    expect(rows).toEqual([{ exp: (now + 600) * 1000 }]);
     // An expired logout is free to claim again; an expired exp is not stored.
     await runInDurableObject(stub, (_instance: DenyListObject, state) => {
-      state.storage.sql.exec("UPDATE revoked SET exp = ? WHERE jti = 'c'", now - 5);
+      state.storage.sql.exec("UPDATE entries SET exp = ? WHERE key = 'c'", (now - 5) * 1000);
     });
     expect(await list.claim("c", "fourth", 10_000)).toBe("claimed");
     await list.add("c", now - 1);
@@ -131,7 +132,7 @@ describe("DenyListObject", () => {
     expect(alarm).toBeLessThanOrEqual(Date.now() + 60_000);
     expect(await list.claim("d", "next", 60_000)).toBe("pending");
     await runInDurableObject<DenyListObject, unknown>(stub, (_i, state) => {
-      state.storage.sql.exec("UPDATE claims SET lease = ?", Date.now() - 1);
+      state.storage.sql.exec("UPDATE entries SET exp = ? WHERE owner IS NOT NULL", Date.now() - 1);
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await runInDurableObject(stub, (instance: DenyListObject) => instance.size())).toBe(0);
@@ -142,13 +143,16 @@ describe("DenyListObject", () => {
     const list = namespaceList("unit-7");
     const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName("unit-7"));
     const now = Math.floor(Date.now() / 1000);
-    // As older code left them: a logged-out token, and a forged one listed until the year 2300.
+    // As older code left them: a logged-out token, and a forged one listed until the year 2300,
+    // in the table of that code, read by the object when it starts.
     await runInDurableObject<DenyListObject, unknown>(stub, (_i, state) => {
+      state.storage.sql.exec("CREATE TABLE revoked (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL)");
       state.storage.sql.exec("INSERT INTO revoked (jti, exp) VALUES ('old', ?)", now + 600);
       state.storage.sql.exec(
         "INSERT INTO revoked (jti, exp) VALUES ('forged', ?)",
         Date.UTC(2300, 0, 1) / 1000,
       );
+      new DenyListObject(state, env);
     });
     expect(await list.has("old")).toBe(true);
     expect(await list.claim("old", "attempt", 10_000)).toBe("revoked");

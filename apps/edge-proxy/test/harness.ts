@@ -10,9 +10,9 @@ import {
 import { createLancensSimulator, type LancensSimulator } from "@x/lancens/testing";
 import { createOneAccessSimulator, type OneAccessSimulator } from "@x/sdk-auth/testing";
 import openApiDocument from "../public/openapi.json" with { type: "json" };
+import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { MemoryDenyList } from "../src/memory-deny-list.ts";
 import type { DenyList } from "../src/ports.ts";
 
 export const API_KEY = "test-api-key-7f3c9a1e5b";

@@ -5,20 +5,15 @@ import { env } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
 import { SignJWT } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.ts";
-import { shardOf } from "../src/entry/open-jobs.ts";
+import { MemoryOutbox, type TimerApi } from "../src/adapters/memory/outbox.ts";
+import { shardOf } from "../src/adapters/workers/open-jobs.ts";
 import {
   configureOutboxObjects,
   DurableObjectOutbox,
   type LogoutOutboxObject,
-} from "../src/entry/outbox.ts";
-import {
-  type JobView,
-  type LogoutOutbox,
-  MemoryOutbox,
-  type StoredJob,
-  type TimerApi,
-} from "../src/outbox.ts";
+} from "../src/adapters/workers/outbox.ts";
+import { loadConfig } from "../src/config.ts";
+import type { JobView, LogoutOutbox, StoredJob } from "../src/outbox.ts";
 import {
   API_KEY,
   createHarness,

@@ -1,6 +1,6 @@
 // The in-memory FunGame deny-list of the Bun, Deno and Node entries: claims, leases and recorded logouts.
 import { describe, expect, it } from "vitest";
-import { MemoryDenyList } from "../src/memory-deny-list.ts";
+import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
 import { createHarness, readProblem } from "./harness.ts";
 
 describe("MemoryDenyList", () => {

@@ -4,21 +4,16 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_OUTBOX_POLICY, loadConfig } from "../src/config.ts";
-import { DurableObjectDenyList } from "../src/entry/deny-list.ts";
+import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
+import { MemoryOutbox, type TimerApi } from "../src/adapters/memory/outbox.ts";
+import { DurableObjectDenyList } from "../src/adapters/workers/deny-list.ts";
 import {
   configureOutboxObjects,
   DurableObjectOutbox,
   type LogoutOutboxObject,
-} from "../src/entry/outbox.ts";
-import { MemoryDenyList } from "../src/memory-deny-list.ts";
-import {
-  backoffMs,
-  type JobView,
-  MemoryOutbox,
-  type StoredJob,
-  type TimerApi,
-} from "../src/outbox.ts";
+} from "../src/adapters/workers/outbox.ts";
+import { DEFAULT_OUTBOX_POLICY, loadConfig } from "../src/config.ts";
+import { backoffMs, type JobView, type StoredJob } from "../src/outbox.ts";
 import type { ClaimingDenyList } from "../src/ports.ts";
 import { parsePrefer, prefersAsync } from "../src/prefer.ts";
 import {

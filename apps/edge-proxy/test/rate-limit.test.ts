@@ -4,10 +4,11 @@ import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import openApiDocument from "../public/openapi.json" with { type: "json" };
+import { MemoryRateLimiter } from "../src/adapters/memory/rate-limiter.ts";
 import { socketAddress } from "../src/client-address.ts";
 import { ConfigError, loadConfig, parseRateLimit } from "../src/config.ts";
 import worker from "../src/entry/worker.ts";
-import { addressKey, RateLimiter } from "../src/rate-limit.ts";
+import { addressKey } from "../src/rate-limit.ts";
 import {
   API_KEY,
   createHarness,
@@ -149,7 +150,10 @@ describe("the rate limit", () => {
 
   it("keeps memory bounded: the least recently seen caller is forgotten", () => {
     const now = 0;
-    const limiter = new RateLimiter({ limit: 1, windowSec: 3600 }, { now: () => now, maxKeys: 3 });
+    const limiter = new MemoryRateLimiter(
+      { limit: 1, windowSec: 3600 },
+      { now: () => now, maxKeys: 3 },
+    );
     for (const key of ["a", "b", "c"]) expect(limiter.take(key).allowed).toBe(true);
     expect(limiter.take("a").allowed).toBe(false); // a is now the most recent
     for (let i = 0; i < 1000; i++) limiter.take(`flood-${i % 2}`);
@@ -161,7 +165,7 @@ describe("the rate limit", () => {
 
   it("gives Retry-After from the refill rate, never 0", () => {
     let now = 0;
-    const limiter = new RateLimiter({ limit: 120, windowSec: 60 }, { now: () => now });
+    const limiter = new MemoryRateLimiter({ limit: 120, windowSec: 60 }, { now: () => now });
     for (let i = 0; i < 120; i++) expect(limiter.take("k").allowed).toBe(true);
     const refused = limiter.take("k");
     expect(refused).toMatchObject({ allowed: false, remaining: 0, retryAfterSec: 1 });

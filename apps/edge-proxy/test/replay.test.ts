@@ -4,13 +4,13 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import openApiDocument from "../public/openapi.json" with { type: "json" };
-import { DurableObjectReplayGuard, ReplayGuardObject } from "../src/entry/replay-guard.ts";
-import type { WorkerBindings } from "../src/entry/worker.ts";
+import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
+import { DurableObjectReplayGuard } from "../src/adapters/workers/replay-guard.ts";
+import { ReplayGuardObject, type WorkerBindings } from "../src/entry/worker.ts";
 import {
   CLAIM_MARGIN_MS,
   callbackKey,
   EBET_CALLBACK_WINDOW_MS,
-  MemoryReplayGuard,
   type ReplayGuard,
 } from "../src/replay.ts";
 import { API_KEY, createHarness, type Harness, readProblem } from "./harness.ts";
@@ -378,14 +378,14 @@ describe("replayed eBET login notifications (Durable Object)", () => {
     const exp = await runInDurableObject<ReplayGuardObject, number>(
       stub,
       (_instance, state) =>
-        state.storage.sql.exec<{ exp: number }>("SELECT exp FROM seen WHERE key = ?", key).one()
+        state.storage.sql.exec<{ exp: number }>("SELECT exp FROM entries WHERE key = ?", key).one()
           .exp,
     );
     expect(exp - Date.now()).toBeGreaterThan(EBET_CALLBACK_WINDOW_MS - 60_000);
     expect(exp - Date.now()).toBeLessThanOrEqual(EBET_CALLBACK_WINDOW_MS);
     // The window passes: the key is accepted again, and the alarm deletes what expired.
     await runInDurableObject<ReplayGuardObject, unknown>(stub, (_instance, state) => {
-      state.storage.sql.exec("UPDATE seen SET exp = ?", Date.now() - 1);
+      state.storage.sql.exec("UPDATE entries SET exp = ?", Date.now() - 1);
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const size = await runInDurableObject<ReplayGuardObject, number>(stub, (instance) =>
@@ -439,17 +439,20 @@ describe("replayed eBET login notifications (Durable Object)", () => {
       stub,
       async (_, state) => {
         // The table as it was made before claims had owners, with one row in it.
-        state.storage.sql.exec("DROP TABLE seen");
+        state.storage.sql.exec("DROP TABLE IF EXISTS seen");
         state.storage.sql.exec("CREATE TABLE seen (key TEXT PRIMARY KEY, exp INTEGER NOT NULL)");
         state.storage.sql.exec("INSERT INTO seen VALUES (?, ?)", old, Date.now() + WINDOW);
         const upgraded = new ReplayGuardObject(state, env);
         const again = new ReplayGuardObject(state, env);
-        const results: unknown[] = [await upgraded.claim(old, "a", WINDOW)];
+        // A replay claim, as DurableObjectReplayGuard makes it.
+        const claim = async (object: ReplayGuardObject, key: string, owner: string) =>
+          (await object.claim(key, owner, WINDOW, "refuse")) === "claimed";
+        const results: unknown[] = [await claim(upgraded, old, "a")];
         upgraded.release(old, "a");
-        results.push(await again.claim(old, "a", WINDOW), upgraded.heldMs(old) > 0);
-        results.push(await again.claim(fresh, "b", WINDOW));
+        results.push(await claim(again, old, "a"), upgraded.heldMs(old) > 0);
+        results.push(await claim(again, fresh, "b"));
         again.release(fresh, "b");
-        results.push(await upgraded.claim(fresh, "c", WINDOW));
+        results.push(await claim(upgraded, fresh, "c"));
         return results;
       },
     );
@@ -476,6 +479,6 @@ async function shiftClaims(
   ms: number,
 ): Promise<void> {
   await runInDurableObject<ReplayGuardObject, unknown>(stub, (_instance, state) => {
-    state.storage.sql.exec("UPDATE seen SET exp = exp - ? WHERE key = ?", ms, key);
+    state.storage.sql.exec("UPDATE entries SET exp = exp - ? WHERE key = ?", ms, key);
   });
 }

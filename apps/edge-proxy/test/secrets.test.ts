@@ -8,8 +8,9 @@
 import { DEFAULT_SIMULATOR_JWT_KEY } from "@x/fungame/testing";
 import { SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MemoryOutbox } from "../src/adapters/memory/outbox.ts";
 import { loadConfig } from "../src/config.ts";
-import { type JobView, MemoryOutbox } from "../src/outbox.ts";
+import type { JobView } from "../src/outbox.ts";
 import {
   API_KEY,
   createHarness,

@@ -2,8 +2,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DurableObjectOutbox } from "../src/adapters/workers/outbox.ts";
 import { loadConfig } from "../src/config.ts";
-import { DurableObjectOutbox } from "../src/entry/outbox.ts";
 import worker, { type WorkerEnv } from "../src/entry/worker.ts";
 import { allRoutes } from "../src/http/routes.ts";
 import { createHarness, readProblem } from "./harness.ts";

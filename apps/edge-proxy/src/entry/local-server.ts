@@ -1,10 +1,10 @@
 // What the Bun, Deno and Node entries share: the address, the PORT check, the app with an in-memory
 // deny-list and readable config errors, and public/ served as Workers static assets would serve it.
+import { MemoryDenyList } from "../adapters/memory/deny-list.ts";
+import { MemoryOutbox } from "../adapters/memory/outbox.ts";
 import { createApp } from "../app.ts";
 import { localClientAddress } from "../client-address.ts";
 import { ConfigError, loadConfig } from "../config.ts";
-import { MemoryDenyList } from "../memory-deny-list.ts";
-import { MemoryOutbox } from "../outbox.ts";
 
 export const HOST = "127.0.0.1";
 const DEFAULT_PORT = 8787;

@@ -1,30 +1,31 @@
 // Cloudflare Workers entry: the app per isolate from env, the Durable Object deny-list, static /docs assets.
 import type { Hono } from "hono";
+import { DurableObjectDenyList } from "../adapters/workers/deny-list.ts";
+import { DurableObjectOutbox, openJobCapIssues } from "../adapters/workers/outbox.ts";
+import { DurableObjectReplayGuard } from "../adapters/workers/replay-guard.ts";
 import { createApp } from "../app.ts";
 import { ConfigError, type ConfigIssue, loadConfig } from "../config.ts";
 import type { ProxyEnv } from "../context.ts";
 import { requestIdOf } from "../http/request-id.ts";
 import { buildProblem, problemResponse } from "../problem.ts";
-import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
-import type { OpenJobsObject } from "./open-jobs.ts";
-import { DurableObjectOutbox, type LogoutOutboxObject, openJobCapIssues } from "./outbox.ts";
-import { DurableObjectReplayGuard, type ReplayGuardObject } from "./replay-guard.ts";
 
-export { DenyListObject } from "./deny-list.ts";
-export { OpenJobsObject } from "./open-jobs.ts";
-export { LogoutOutboxObject } from "./outbox.ts";
-export { ReplayGuardObject } from "./replay-guard.ts";
+// Every Durable Object class wrangler.toml names. The deny-list and the replay guard are one
+// implementation under the class names their namespaces (and stored data) were created with.
+export {
+  ExpiringSetObject as DenyListObject,
+  ExpiringSetObject as ReplayGuardObject,
+} from "../adapters/workers/expiring-set.ts";
+export { OpenJobsObject } from "../adapters/workers/open-jobs.ts";
+export { LogoutOutboxObject } from "../adapters/workers/outbox.ts";
 
-export interface WorkerBindings {
-  DENY_LIST: DurableObjectNamespace<DenyListObject>;
-  /** Asynchronous logouts; without it `Prefer: respond-async` is ignored. */
-  LOGOUT_OUTBOX?: DurableObjectNamespace<LogoutOutboxObject>;
-  /** Open logout jobs per caller shard; required with LOGOUT_OUTBOX (the open-job caps). */
-  OPEN_JOBS?: DurableObjectNamespace<OpenJobsObject>;
-  /** eBET login notifications seen, shared by every isolate; without it each isolate keeps its own. */
-  REPLAY_GUARD?: DurableObjectNamespace<ReplayGuardObject>;
-  ASSETS?: Fetcher;
-}
+/**
+ * wrangler.toml's bindings, as `wrangler types` declares them (src/adapters/workers/
+ * worker-configuration.d.ts): the deny-list is required; without LOGOUT_OUTBOX `Prefer:
+ * respond-async` is ignored, OPEN_JOBS is required with it, and without REPLAY_GUARD each isolate
+ * keeps its own seen-set.
+ */
+export type WorkerBindings = Pick<Env, "DENY_LIST"> &
+  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS">>;
 
 export type WorkerEnv = WorkerBindings & Record<string, unknown>;
 

@@ -1,6 +1,7 @@
-// The FunGame deny-list of the Bun, Deno and Node entries: recorded logouts and claims in this process.
+// The FunGame deny-list in memory: recorded logouts and claims in this process (Bun, Deno, Node).
+// For tests, demos and single-process entries: it forgets everything when the process stops.
 import { MemoryRevocationList } from "@x/fungame";
-import type { ClaimingDenyList, ClaimOutcome } from "./ports.ts";
+import type { ClaimingDenyList, ClaimOutcome } from "../../ports.ts";
 
 /** Logouts in flight held at most; a process never has nearly this many at once. */
 export const MAX_MEMORY_CLAIMS = 10_000;

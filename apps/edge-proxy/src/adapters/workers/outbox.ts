@@ -2,14 +2,13 @@
 // the LogoutOutbox the app uses over its namespace, each job holding an open-jobs slot until finished.
 import { DurableObject } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
-import { ConfigError, type ConfigIssue, loadConfig, type OutboxPolicy } from "../config.ts";
-import { type AttemptRunner, attemptRunner } from "../delivery.ts";
+import { ConfigError, type ConfigIssue, loadConfig, type OutboxPolicy } from "../../config.ts";
+import { type AttemptRunner, attemptRunner } from "../../delivery.ts";
 import {
   type FoundJob,
   isDueForDeletion,
   type JobRequest,
   type JobView,
-  type LogoutOutbox,
   newJob,
   nextWake,
   outboxFull,
@@ -18,18 +17,16 @@ import {
   type StoredJob,
   tooManyOpenJobs,
   viewOf,
-} from "../outbox.ts";
-import type { DenyList } from "../ports.ts";
-import { proxyRuntime } from "../runtime.ts";
-import type { AnyVendor, FanOutInput } from "../vendors/descriptor.ts";
-import { VENDORS } from "../vendors/index.ts";
-import { type DenyListObject, DurableObjectDenyList } from "./deny-list.ts";
+} from "../../outbox.ts";
+import type { DenyList, LogoutOutbox } from "../../ports.ts";
+import { proxyRuntime } from "../../runtime.ts";
+import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
+import { VENDORS } from "../../vendors/index.ts";
+import { DurableObjectDenyList } from "./deny-list.ts";
 import { OPEN_JOB_SHARDS, OPEN_SLOT_GRACE_MS, type OpenJobsObject, shardOf } from "./open-jobs.ts";
 
-type OutboxEnv = {
-  DENY_LIST: DurableObjectNamespace<DenyListObject>;
-  OPEN_JOBS?: DurableObjectNamespace<OpenJobsObject>;
-} & Record<string, unknown>;
+/** The bindings (worker-configuration.d.ts) a job reads; OPEN_JOBS may be absent. */
+type OutboxEnv = Pick<Env, "DENY_LIST"> & Partial<Pick<Env, "OPEN_JOBS">> & Record<string, unknown>;
 
 /**
  * What outbox objects in this isolate use instead of their defaults: variables laid over the

@@ -1,0 +1,209 @@
+// The Durable Object of the shared stores on Workers: keys recorded until an expiry or claimed for a lease.
+import { DurableObject } from "cloudflare:workers";
+
+/** The longest key: a FunGame token id (a replay key is 64 hex characters). */
+export const MAX_KEY_LENGTH = 256;
+/** The longest owner: an outbox attempt's claim id (a request's owner is a UUID). */
+export const MAX_OWNER_LENGTH = 128;
+/** The longest lease a claim may ask for: a request's deadline is at most 600 s. */
+export const MAX_LEASE_MS = 3_600_000;
+/** No entry lives this long (no FunGame token does): one beyond it is refused, an old one deleted. */
+export const MAX_AHEAD_MS = 86_400_000;
+
+/** What a claim found: it holds the key now, another claim holds it, or the key is recorded. */
+export type ClaimAnswer = "claimed" | "held" | "recorded";
+
+/** What a claim by the owner already holding the key does: renew the lease, or find it held. */
+export type Reclaim = "renew" | "refuse";
+
+function isText(value: unknown, max: number): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= max;
+}
+
+function checkKey(key: unknown): void {
+  if (!isText(key, MAX_KEY_LENGTH)) {
+    throw new TypeError(`key: needs 1 to ${MAX_KEY_LENGTH} characters`);
+  }
+}
+
+function checkOwner(owner: unknown): void {
+  if (!isText(owner, MAX_OWNER_LENGTH)) {
+    throw new TypeError(`owner: needs 1 to ${MAX_OWNER_LENGTH} characters`);
+  }
+}
+
+/**
+ * The tables of the two objects this one replaced, moved into `entries` when an object starts:
+ * the deny-list's `revoked` (exp in seconds) and `claims` (lease in ms), the replay guard's `seen`
+ * (exp in ms; rows made before claims had owners have no owner, so no release ever matches them).
+ * A recorded logout wins over a claim of the same key, as it did there. Each table is dropped once
+ * moved, so a second start moves nothing.
+ */
+function migrateOldTables(sql: SqlStorage): boolean {
+  const tables = new Set(
+    sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('revoked', 'claims', 'seen')",
+      )
+      .toArray()
+      .map((row) => row.name),
+  );
+  if (tables.has("revoked")) {
+    sql.exec(
+      "INSERT INTO entries (key, exp, owner) SELECT jti, exp * 1000, NULL FROM revoked WHERE true ON CONFLICT (key) DO UPDATE SET exp = CASE WHEN owner IS NULL THEN max(exp, excluded.exp) ELSE excluded.exp END, owner = NULL",
+    );
+    sql.exec("DROP TABLE revoked");
+  }
+  if (tables.has("claims")) {
+    sql.exec(
+      "INSERT INTO entries (key, exp, owner) SELECT jti, lease, owner FROM claims WHERE true ON CONFLICT (key) DO NOTHING",
+    );
+    sql.exec("DROP TABLE claims");
+  }
+  if (tables.has("seen")) {
+    const owned = sql
+      .exec<{ name: string }>("SELECT name FROM pragma_table_info('seen')")
+      .toArray()
+      .some((column) => column.name === "owner");
+    sql.exec(
+      `INSERT INTO entries (key, exp, owner) SELECT key, exp, ${owned ? "owner" : "NULL"} FROM seen WHERE true ON CONFLICT (key) DO NOTHING`,
+    );
+    sql.exec("DROP TABLE seen");
+  }
+  return tables.size > 0;
+}
+
+/**
+ * Keys with an expiry in ms and, while claimed, the claim's owner (null once recorded). Expired
+ * rows are never reported, are deleted on every write, and an alarm set for the earliest expiry
+ * deletes them when no write comes. Each method runs its statements with no await between them in
+ * a single-threaded object: two claims of one key cannot both succeed.
+ */
+export class ExpiringSetObject extends DurableObject {
+  readonly #sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    const migrated = ctx.storage.transactionSync(() => {
+      this.#sql.exec(
+        "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, exp INTEGER NOT NULL, owner TEXT); CREATE INDEX IF NOT EXISTS entries_exp ON entries (exp);",
+      );
+      return migrateOldTables(this.#sql);
+    });
+    // Moved rows may expire before the alarm the old object had set.
+    if (migrated) void ctx.blockConcurrencyWhile(() => this.#schedule());
+  }
+
+  /** Deletes expired rows, and rows too far ahead for any entry (stored by older code). */
+  #purge(): void {
+    const now = Date.now();
+    this.#sql.exec("DELETE FROM entries WHERE exp <= ? OR exp > ?", now, now + MAX_AHEAD_MS);
+  }
+
+  /**
+   * Claims `key` for `owner` during `leaseMs`: "claimed" when it was free (or this owner's, with
+   * `reclaim` "renew": the lease starts again), "held" while another claim runs, "recorded" when
+   * the key is recorded.
+   */
+  async claim(
+    key: string,
+    owner: string,
+    leaseMs: number,
+    reclaim: Reclaim = "renew",
+  ): Promise<ClaimAnswer> {
+    checkKey(key);
+    checkOwner(owner);
+    if (!Number.isSafeInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {
+      throw new TypeError(`leaseMs: needs a whole number of ms from 1 to ${MAX_LEASE_MS}`);
+    }
+    if (reclaim !== "renew" && reclaim !== "refuse") {
+      throw new TypeError('reclaim: needs "renew" or "refuse"');
+    }
+    this.#purge();
+    const held = this.#sql
+      .exec<{ owner: string | null }>("SELECT owner FROM entries WHERE key = ?", key)
+      .toArray()[0];
+    let answer: ClaimAnswer = "claimed";
+    if (held !== undefined && held.owner === null) {
+      answer = "recorded";
+    } else if (held !== undefined && (held.owner !== owner || reclaim === "refuse")) {
+      answer = "held";
+    } else {
+      this.#sql.exec(
+        "INSERT INTO entries (key, exp, owner) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET exp = excluded.exp, owner = excluded.owner",
+        key,
+        Date.now() + leaseMs,
+        owner,
+      );
+    }
+    // The purge may have deleted what the alarm was set for.
+    await this.#schedule();
+    return answer;
+  }
+
+  /** Records `key` until `untilMs`, keeping the later expiry, and drops its claim. */
+  async record(key: string, untilMs: number): Promise<void> {
+    checkKey(key);
+    if (!Number.isSafeInteger(untilMs) || untilMs > Date.now() + MAX_AHEAD_MS) {
+      throw new TypeError("untilMs: needs a whole number of ms since the epoch, within a day");
+    }
+    this.#purge();
+    this.#sql.exec("DELETE FROM entries WHERE key = ? AND owner IS NOT NULL", key);
+    if (untilMs > Date.now()) {
+      this.#sql.exec(
+        "INSERT INTO entries (key, exp, owner) VALUES (?, ?, NULL) ON CONFLICT (key) DO UPDATE SET exp = max(exp, excluded.exp)",
+        key,
+        untilMs,
+      );
+    }
+    await this.#schedule();
+  }
+
+  /** Drops `owner`'s claim on `key`, if it still holds it: a lapsed claim never frees a later one. */
+  release(key: string, owner: string): void {
+    checkKey(key);
+    checkOwner(owner);
+    this.#sql.exec("DELETE FROM entries WHERE key = ? AND owner = ?", key, owner);
+  }
+
+  /** Whether `key` is recorded and not expired (a claim is not). */
+  hasRecorded(key: string): boolean {
+    if (typeof key !== "string") return false;
+    return (
+      this.#sql
+        .exec("SELECT 1 FROM entries WHERE key = ? AND owner IS NULL AND exp > ?", key, Date.now())
+        .toArray().length > 0
+    );
+  }
+
+  /** How long `key` stays held (claimed or recorded), in ms; 0 when it is free. */
+  heldMs(key: string): number {
+    const rows = this.#sql
+      .exec<{ exp: number }>("SELECT exp FROM entries WHERE key = ?", String(key))
+      .toArray();
+    return Math.max(0, (rows[0]?.exp ?? 0) - Date.now());
+  }
+
+  /** Rows held, expired or not (for operations and tests). */
+  size(): number {
+    return this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM entries").one().n;
+  }
+
+  override async alarm(): Promise<void> {
+    this.#purge();
+    await this.#schedule();
+  }
+
+  async #schedule(): Promise<void> {
+    const next = this.#sql
+      .exec<{ next: number | null }>("SELECT min(exp) AS next FROM entries")
+      .one().next;
+    if (next === null) {
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+  }
+}

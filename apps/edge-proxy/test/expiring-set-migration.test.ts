@@ -1,0 +1,192 @@
+// Objects created by the deny-list and replay-guard classes before ExpiringSetObject: every stored row still answers.
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { DurableObjectDenyList } from "../src/adapters/workers/deny-list.ts";
+import type { ExpiringSetObject } from "../src/adapters/workers/expiring-set.ts";
+import { DurableObjectReplayGuard, replayShard } from "../src/adapters/workers/replay-guard.ts";
+import { DenyListObject, ReplayGuardObject } from "../src/entry/worker.ts";
+import { callbackKey } from "../src/replay.ts";
+
+/** The tables as the former DenyListObject made them. */
+const OLD_DENY_LIST_DDL =
+  "CREATE TABLE IF NOT EXISTS revoked (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL); CREATE INDEX IF NOT EXISTS revoked_exp ON revoked (exp); CREATE TABLE IF NOT EXISTS claims (jti TEXT PRIMARY KEY, owner TEXT NOT NULL, lease INTEGER NOT NULL); CREATE INDEX IF NOT EXISTS claims_lease ON claims (lease);";
+
+/** The table as the former ReplayGuardObject made it. */
+const OLD_REPLAY_DDL =
+  "CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, exp INTEGER NOT NULL, owner TEXT); CREATE INDEX IF NOT EXISTS seen_exp ON seen (exp);";
+
+type Row = { key: string; exp: number; owner: string | null };
+
+function snapshot(state: DurableObjectState) {
+  const sql = state.storage.sql;
+  return {
+    rows: sql.exec<Row>("SELECT key, exp, owner FROM entries ORDER BY key").toArray(),
+    tables: sql
+      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .toArray()
+      .map((table) => table.name)
+      // The runtime's own (alarms) are not ours.
+      .filter((table) => !table.startsWith("_cf_")),
+  };
+}
+
+describe("the deny-list's stored rows under ExpiringSetObject", () => {
+  it("keeps every revoked token revoked and every claim held by its attempt; a second start changes nothing", async () => {
+    const name = `migrate-${crypto.randomUUID()}`;
+    const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(name));
+    const list = new DurableObjectDenyList(env.DENY_LIST, name);
+    const now = Date.now();
+    const seconds = Math.floor(now / 1000);
+    const { first, second } = await runInDurableObject(
+      stub,
+      (_instance: ExpiringSetObject, state) => {
+        // What the former class left: two logouts, a claim in flight, and a token with both (its
+        // logout recorded after a claim that was never dropped).
+        state.storage.sql.exec(OLD_DENY_LIST_DDL);
+        state.storage.sql.exec(
+          "INSERT INTO revoked (jti, exp) VALUES ('revoked-1', ?), ('revoked-2', ?), ('both', ?)",
+          seconds + 600,
+          seconds + 7200,
+          seconds + 900,
+        );
+        state.storage.sql.exec(
+          "INSERT INTO claims (jti, owner, lease) VALUES ('claimed-1', 'attempt-1', ?), ('claimed-2', 'attempt-3', ?), ('both', 'attempt-9', ?)",
+          now + 60_000,
+          now + 90_000,
+          now + 30_000,
+        );
+        // The class starts on them (a deployment restarts every object); a claim is released;
+        // the class starts once more and brings nothing back.
+        const started = new DenyListObject(state, env);
+        const first = snapshot(state);
+        started.release("claimed-2", "attempt-3");
+        new DenyListObject(state, env);
+        return { first, second: snapshot(state) };
+      },
+    );
+    expect(first.rows).toEqual([
+      { key: "both", exp: (seconds + 900) * 1000, owner: null },
+      { key: "claimed-1", exp: now + 60_000, owner: "attempt-1" },
+      { key: "claimed-2", exp: now + 90_000, owner: "attempt-3" },
+      { key: "revoked-1", exp: (seconds + 600) * 1000, owner: null },
+      { key: "revoked-2", exp: (seconds + 7200) * 1000, owner: null },
+    ]);
+    expect(first.tables).toEqual(["entries"]);
+    expect(second).toEqual({
+      rows: first.rows.filter((row) => row.key !== "claimed-2"),
+      tables: ["entries"],
+    });
+    // The alarm is set for the earliest row moved (the old object's may be later).
+    const alarm = await runInDurableObject(stub, (_i: ExpiringSetObject, state) =>
+      state.storage.getAlarm(),
+    );
+    expect(alarm).toBe(now + 60_000);
+
+    for (const jti of ["revoked-1", "revoked-2", "both"]) {
+      expect(await list.has(jti), jti).toBe(true);
+      expect(await list.claim(jti, "attempt-2", 10_000), jti).toBe("revoked");
+    }
+    // The claim is no revocation, is held for its attempt, and only that attempt drops it.
+    expect(await list.has("claimed-1")).toBe(false);
+    expect(await list.claim("claimed-1", "attempt-2", 10_000)).toBe("pending");
+    expect(await list.claim("claimed-1", "attempt-1", 60_000)).toBe("claimed");
+    await list.release("claimed-1", "attempt-2");
+    expect(await list.claim("claimed-1", "attempt-2", 10_000)).toBe("pending");
+    await list.release("claimed-1", "attempt-1");
+    expect(await list.claim("claimed-1", "attempt-2", 10_000)).toBe("claimed");
+  });
+
+  it("rows an older version writes again after a rollback are moved too, keeping the later expiry", async () => {
+    const name = `rollback-${crypto.randomUUID()}`;
+    const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(name));
+    const list = new DurableObjectDenyList(env.DENY_LIST, name);
+    const seconds = Math.floor(Date.now() / 1000);
+    await list.add("kept", seconds + 3600);
+    await list.add("extended", seconds + 600);
+    expect(await list.claim("claimed", "attempt-1", 60_000)).toBe("claimed");
+    const { rows, tables } = await runInDurableObject(
+      stub,
+      (_instance: ExpiringSetObject, state) => {
+        state.storage.sql.exec(OLD_DENY_LIST_DDL);
+        state.storage.sql.exec(
+          "INSERT INTO revoked (jti, exp) VALUES ('kept', ?), ('extended', ?), ('claimed', ?), ('new', ?)",
+          seconds + 60,
+          seconds + 1200,
+          seconds + 300,
+          seconds + 300,
+        );
+        state.storage.sql.exec(
+          "INSERT INTO claims (jti, owner, lease) VALUES ('kept', 'attempt-2', ?)",
+          Date.now() + 60_000,
+        );
+        new DenyListObject(state, env);
+        return snapshot(state);
+      },
+    );
+    expect(tables).toEqual(["entries"]);
+    expect(rows).toEqual([
+      // The logout the rolled-back version recorded wins over the claim this version held.
+      { key: "claimed", exp: (seconds + 300) * 1000, owner: null },
+      { key: "extended", exp: (seconds + 1200) * 1000, owner: null },
+      // A recorded logout is never shortened, nor turned into a claim.
+      { key: "kept", exp: (seconds + 3600) * 1000, owner: null },
+      { key: "new", exp: (seconds + 300) * 1000, owner: null },
+    ]);
+    for (const jti of ["claimed", "extended", "kept", "new"]) {
+      expect(await list.has(jti), jti).toBe(true);
+    }
+  });
+});
+
+describe("the replay guard's stored rows under ExpiringSetObject", () => {
+  it("keeps every key held by its request's claim; a second start changes nothing", async () => {
+    const guard = new DurableObjectReplayGuard(env.REPLAY_GUARD);
+    const key = await callbackKey({ username: "migrate", accessToken: crypto.randomUUID() });
+    // Rows of the same shard, so that one object holds them all.
+    let ownerless = key;
+    while (ownerless === key || replayShard(ownerless) !== replayShard(key)) {
+      ownerless = await callbackKey({ username: "migrate", accessToken: crypto.randomUUID() });
+    }
+    const stub = env.REPLAY_GUARD.get(env.REPLAY_GUARD.idFromName(replayShard(key)));
+    const now = Date.now();
+    const { first, second } = await runInDurableObject(
+      stub,
+      (_instance: ExpiringSetObject, state) => {
+        state.storage.sql.exec(OLD_REPLAY_DDL);
+        // A request's claim, and a row from before claims had owners.
+        state.storage.sql.exec(
+          "INSERT INTO seen (key, exp, owner) VALUES (?, ?, 'request-1'), (?, ?, NULL)",
+          key,
+          now + 300_000,
+          ownerless,
+          now + 200_000,
+        );
+        new ReplayGuardObject(state, env);
+        const first = snapshot(state);
+        new ReplayGuardObject(state, env);
+        return { first, second: snapshot(state) };
+      },
+    );
+    const moved = (rows: Row[]) => rows.filter((row) => row.key === key || row.key === ownerless);
+    expect(moved(first.rows)).toEqual(
+      [
+        { key, exp: now + 300_000, owner: "request-1" },
+        { key: ownerless, exp: now + 200_000, owner: null },
+      ].sort((a, b) => a.key.localeCompare(b.key)),
+    );
+    expect(first.tables).toEqual(["entries"]);
+    expect(second).toEqual(first);
+
+    expect(await guard.claim(key, "request-2", 300_000)).toBe(false);
+    expect(await guard.heldMs(key)).toBeGreaterThan(200_000);
+    await guard.release(key, "request-2");
+    expect(await guard.claim(key, "request-2", 300_000)).toBe(false);
+    await guard.release(key, "request-1");
+    expect(await guard.claim(key, "request-2", 300_000)).toBe(true);
+    // The row without an owner: held until it expires, released by no one.
+    expect(await guard.claim(ownerless, "request-3", 300_000)).toBe(false);
+    await guard.release(ownerless, "request-3");
+    expect(await guard.heldMs(ownerless)).toBeGreaterThan(100_000);
+  });
+});
