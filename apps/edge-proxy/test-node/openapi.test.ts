@@ -1,8 +1,6 @@
 // The generated OpenAPI document: valid OpenAPI 3.1 for two independent validators, and true to the routes.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { validate as validateSchema } from "@hyperjump/json-schema/openapi-3-1";
-import { validate as validateOpenApi } from "@readme/openapi-parser";
 import { build } from "esbuild";
 import { Hono } from "hono";
 import * as v from "valibot";
@@ -22,27 +20,9 @@ import {
   toProblemInit,
 } from "../src/problem.ts";
 import { operationsRoutes } from "../src/routes/operations.ts";
+import { findings } from "./openapi-validators.ts";
 
 const APP = join(import.meta.dirname, "..");
-
-/** The official OpenAPI 3.1 schema that also validates every Schema Object against its dialect. */
-const SCHEMA_BASE = "https://spec.openapis.org/oas/3.1/schema-base";
-
-/** What both validators refuse in a document: the official 3.1 schema with its dialect, then refs and path rules. */
-async function findings(document: unknown): Promise<string[]> {
-  const json = JSON.parse(JSON.stringify(document));
-  const found: string[] = [];
-  const official = await validateSchema(SCHEMA_BASE, json, "BASIC");
-  const errors = official.valid
-    ? []
-    : (official.errors ?? [{ instanceLocation: "#", absoluteKeywordLocation: "?" }]);
-  for (const error of errors) {
-    found.push(`schema-base: ${error.instanceLocation} (${error.absoluteKeywordLocation})`);
-  }
-  const parsed = await validateOpenApi(structuredClone(json));
-  for (const error of parsed.valid ? [] : parsed.errors) found.push(`parser: ${error.message}`);
-  return found;
-}
 
 const ok = (description: string) => ({ description });
 

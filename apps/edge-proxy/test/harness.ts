@@ -14,6 +14,7 @@ import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import type { DenyList } from "../src/ports.ts";
+import type { AnyVendor } from "../src/vendors/descriptor.ts";
 
 export const API_KEY = "test-api-key-7f3c9a1e5b";
 export const OTHER_API_KEY = "second-key-for-rotation";
@@ -73,6 +74,8 @@ export interface HarnessOptions {
   deps?: Partial<AppDeps>;
   /** Wraps the router, e.g. to fake a vendor's 429. */
   wrapFetch?: (router: FetchLike) => FetchLike;
+  /** The vendors behind the app, instead of VENDORS. */
+  vendors?: readonly AnyVendor[];
 }
 
 export async function baseEnv(): Promise<Record<string, unknown>> {
@@ -128,7 +131,8 @@ function build(
     upstreamRequests.push(new URL(request.url).host);
     return wrapped(request);
   };
-  const app = createApp(loadConfig(env), {
+  const app = createApp(loadConfig(env, options.vendors), {
+    ...(options.vendors === undefined ? {} : { vendors: options.vendors }),
     fetch,
     denyList,
     random: () => 0,

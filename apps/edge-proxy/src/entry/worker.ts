@@ -1,8 +1,6 @@
 // Cloudflare Workers entry: the app per isolate from env, the Durable Object deny-list, static /docs assets.
 import type { Hono } from "hono";
-import { DurableObjectDenyList } from "../adapters/workers/deny-list.ts";
-import { DurableObjectOutbox, openJobCapIssues } from "../adapters/workers/outbox.ts";
-import { DurableObjectReplayGuard } from "../adapters/workers/replay-guard.ts";
+import { type WorkerEnv, workerStores } from "../adapters/workers/stores.ts";
 import { createApp } from "../app.ts";
 import { ConfigError, type ConfigIssue, loadConfig } from "../config.ts";
 import type { ProxyEnv } from "../context.ts";
@@ -18,16 +16,7 @@ export {
 export { OpenJobsObject } from "../adapters/workers/open-jobs.ts";
 export { LogoutOutboxObject } from "../adapters/workers/outbox.ts";
 
-/**
- * wrangler.toml's bindings, as `wrangler types` declares them (src/adapters/workers/
- * worker-configuration.d.ts): the deny-list is required; without LOGOUT_OUTBOX `Prefer:
- * respond-async` is ignored, OPEN_JOBS is required with it, and without REPLAY_GUARD each isolate
- * keeps its own seen-set.
- */
-export type WorkerBindings = Pick<Env, "DENY_LIST"> &
-  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS">>;
-
-export type WorkerEnv = WorkerBindings & Record<string, unknown>;
+export type { WorkerBindings, WorkerEnv } from "../adapters/workers/stores.ts";
 
 let cached: { env: WorkerEnv; app: Hono<ProxyEnv> } | undefined;
 
@@ -44,26 +33,17 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
       message: "is not read on Workers (CF-Connecting-IP is)",
     });
   }
-  const assets = env.ASSETS;
-  const outboxes = env.LOGOUT_OUTBOX;
-  const counters = env.OPEN_JOBS;
-  if (outboxes !== undefined) {
-    if (counters === undefined) {
-      issues.push({ name: "OPEN_JOBS", message: "is required with LOGOUT_OUTBOX" });
-    }
-    issues.push(...openJobCapIssues(config.outbox));
-  }
+  const stores = workerStores(env, config.outbox);
+  issues.push(...stores.issues);
   if (issues.length > 0) throw new ConfigError(issues);
+  const assets = env.ASSETS;
+  const { outbox, replayGuard } = stores;
   const app = createApp(config, {
-    denyList: new DurableObjectDenyList(env.DENY_LIST),
+    denyList: stores.denyList,
     // Set by Cloudflare's edge for every request; callers cannot forge it.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
-    ...(env.REPLAY_GUARD === undefined
-      ? {}
-      : { replayGuard: new DurableObjectReplayGuard(env.REPLAY_GUARD) }),
-    ...(outboxes === undefined || counters === undefined
-      ? {}
-      : { outbox: () => new DurableObjectOutbox(outboxes, counters, config.outbox) }),
+    ...(replayGuard === undefined ? {} : { replayGuard }),
+    ...(outbox === undefined ? {} : { outbox: () => outbox }),
     ...(assets === undefined
       ? {}
       : {

@@ -1,0 +1,54 @@
+// The Workers runtime's stores from its bindings: the one place where a binding becomes an adapter,
+// used by the Worker's app and by the outbox's job objects alike.
+import type { ConfigIssue, OutboxPolicy } from "../../config.ts";
+import type { DenyList, LogoutOutbox, ReplayGuard } from "../../ports.ts";
+import { DurableObjectDenyList } from "./deny-list.ts";
+import { DurableObjectOutbox, openJobCapIssues } from "./outbox.ts";
+import { DurableObjectReplayGuard } from "./replay-guard.ts";
+
+/**
+ * wrangler.toml's bindings, as `wrangler types` declares them (worker-configuration.d.ts): the
+ * deny-list is required; without LOGOUT_OUTBOX `Prefer: respond-async` is ignored, OPEN_JOBS is
+ * required with it, and without REPLAY_GUARD each isolate keeps its own seen-set.
+ */
+export type WorkerBindings = Pick<Env, "DENY_LIST"> &
+  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS">>;
+
+export type WorkerEnv = WorkerBindings & Record<string, unknown>;
+
+export interface WorkerStores {
+  denyList: DenyList;
+  /** Undefined without REPLAY_GUARD: the app keeps its own in memory. */
+  replayGuard: ReplayGuard | undefined;
+  /** Undefined without LOGOUT_OUTBOX: asynchronous logouts are answered synchronously. */
+  outbox: LogoutOutbox | undefined;
+  /** What the bindings cannot do with this policy, every one by name. */
+  issues: ConfigIssue[];
+}
+
+/** The FunGame deny-list of these bindings (the outbox's job objects need only this). */
+export function denyListOf(env: WorkerBindings): DenyList {
+  return new DurableObjectDenyList(env.DENY_LIST);
+}
+
+export function workerStores(env: WorkerBindings, policy: OutboxPolicy): WorkerStores {
+  const issues: ConfigIssue[] = [];
+  const outboxes = env.LOGOUT_OUTBOX;
+  const counters = env.OPEN_JOBS;
+  if (outboxes !== undefined) {
+    if (counters === undefined) {
+      issues.push({ name: "OPEN_JOBS", message: "is required with LOGOUT_OUTBOX" });
+    }
+    issues.push(...openJobCapIssues(policy));
+  }
+  return {
+    denyList: denyListOf(env),
+    replayGuard:
+      env.REPLAY_GUARD === undefined ? undefined : new DurableObjectReplayGuard(env.REPLAY_GUARD),
+    outbox:
+      outboxes === undefined || counters === undefined || issues.length > 0
+        ? undefined
+        : new DurableObjectOutbox(outboxes, counters, policy),
+    issues,
+  };
+}
