@@ -36,6 +36,23 @@ async function matrix(runtimes: unknown[], expected: number) {
   return { code, output: lines.join("\n") };
 }
 
+const { VENDORS: LISTED } = (await import(
+  new URL("../../apps/edge-proxy/src/vendors/index.ts", import.meta.url).href
+)) as { VENDORS: readonly { name: string }[] };
+
+describe("the conformance suite", () => {
+  it("has cases for core and for every vendor of the proxy's list: a new vendor cannot be left out", () => {
+    const perPackage = new Map<string, number>();
+    for (const { name } of cases) {
+      const owner = name.split(" › ")[0] ?? "";
+      perPackage.set(owner, (perPackage.get(owner) ?? 0) + 1);
+    }
+    for (const owner of ["core-signing", ...LISTED.map((vendor) => vendor.name)]) {
+      expect(perPackage.get(owner) ?? 0, owner).toBeGreaterThanOrEqual(10);
+    }
+  });
+});
+
 describe("the conformance matrix", () => {
   it("passes when every runtime passes every case", async () => {
     const { code, output } = await matrix([stub("node24", 5), stub("bun", 5)], 5);
