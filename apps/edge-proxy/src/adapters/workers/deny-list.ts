@@ -88,3 +88,8 @@ export class DurableObjectDenyList implements ClaimingDenyList {
     await this.#stub().release(jti, claimId);
   }
 }
+
+/** The FunGame deny-list of the Worker's bindings: the app's and every job object's. */
+export function denyListOf(env: Pick<Env, "DENY_LIST">): ClaimingDenyList {
+  return new DurableObjectDenyList(env.DENY_LIST);
+}

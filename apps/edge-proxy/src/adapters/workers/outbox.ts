@@ -22,8 +22,8 @@ import type { DenyList, LogoutOutbox } from "../../ports.ts";
 import { proxyRuntime } from "../../runtime.ts";
 import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
 import { VENDORS } from "../../vendors/index.ts";
+import { denyListOf } from "./deny-list.ts";
 import { OPEN_JOB_SHARDS, OPEN_SLOT_GRACE_MS, type OpenJobsObject, shardOf } from "./open-jobs.ts";
-import { denyListOf } from "./stores.ts";
 
 /** The bindings (worker-configuration.d.ts) a job reads; OPEN_JOBS may be absent. */
 type OutboxEnv = Pick<Env, "DENY_LIST"> & Partial<Pick<Env, "OPEN_JOBS">> & Record<string, unknown>;

@@ -2,7 +2,7 @@
 // used by the Worker's app and by the outbox's job objects alike.
 import type { ConfigIssue, OutboxPolicy } from "../../config.ts";
 import type { DenyList, LogoutOutbox, ReplayGuard } from "../../ports.ts";
-import { DurableObjectDenyList } from "./deny-list.ts";
+import { denyListOf } from "./deny-list.ts";
 import { DurableObjectOutbox, openJobCapIssues } from "./outbox.ts";
 import { DurableObjectReplayGuard } from "./replay-guard.ts";
 
@@ -24,11 +24,6 @@ export interface WorkerStores {
   outbox: LogoutOutbox | undefined;
   /** What the bindings cannot do with this policy, every one by name. */
   issues: ConfigIssue[];
-}
-
-/** The FunGame deny-list of these bindings (the outbox's job objects need only this). */
-export function denyListOf(env: WorkerBindings): DenyList {
-  return new DurableObjectDenyList(env.DENY_LIST);
 }
 
 export function workerStores(env: WorkerBindings, policy: OutboxPolicy): WorkerStores {
