@@ -8,32 +8,13 @@ import {
   jwtVerify,
 } from "jose";
 import type { CallerAuthConfig } from "./config.ts";
+import { readBounded } from "./http/bounded.ts";
 import { ProblemError } from "./problem.ts";
 
 /** A JWKS is a few keys: a download larger than this is refused, never buffered whole. */
 export const MAX_JWKS_BYTES = 64 * 1024;
 
 /** The answer with its body cut off (an error) beyond `max` bytes. */
-function limitBody(response: Response, max: number): Response {
-  const declared = Number(response.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > max) {
-    response.body?.cancel().catch(() => {});
-    throw new RangeError(`the JWKS is larger than ${max} bytes`);
-  }
-  if (response.body === null) return response;
-  let seen = 0;
-  const limited = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > max) controller.error(new RangeError(`the JWKS is larger than ${max} bytes`));
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
-  return new Response(limited, response);
-}
-
 /**
  * Who the caller proved to be: an operator's API key (any user; `key` is its SHA-256 in hex), or a
  * user token for one subject of one issuer.
@@ -163,8 +144,16 @@ export class CallerAuth {
       const fetcher = deps.fetch;
       this.#key = createRemoteJWKSet(new URL(config.jwksUrl), {
         timeoutDuration: deps.timeoutMs,
-        [customFetch]: async (url, options) =>
-          limitBody(await fetcher(new Request(url, options)), MAX_JWKS_BYTES),
+        // The key set is read whole, up to MAX_JWKS_BYTES; a larger one fails as unreachable.
+        [customFetch]: async (url, options) => {
+          const response = await fetcher(new Request(url, options));
+          const text = await readBounded(
+            response.body,
+            response.headers.get("content-length"),
+            MAX_JWKS_BYTES,
+          );
+          return new Response(text, response);
+        },
       });
       this.#algorithms = ASYMMETRIC_ALGORITHMS;
     } else if (config.jwtSecret !== undefined) {

@@ -1,5 +1,6 @@
 // Request bodies: content type (415), size (413), JSON, and schema validation naming every field at fault.
 import * as v from "valibot";
+import { BodyTooLarge, readBounded } from "./http/bounded.ts";
 import { type FieldIssue, ProblemError } from "./problem.ts";
 
 /** The largest request body accepted; every body of the API is a few hundred bytes. */
@@ -20,27 +21,10 @@ function tooLarge(): ProblemError {
 }
 
 async function readLimited(request: Request): Promise<string> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  let text = "";
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > MAX_BODY_BYTES) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      text += decoder.decode(value, { stream: true });
-    }
-    return text + decoder.decode();
+    return await readBounded(request.body, request.headers.get("content-length"), MAX_BODY_BYTES);
   } catch (error) {
-    if (error instanceof ProblemError) throw error;
+    if (error instanceof BodyTooLarge) throw tooLarge();
     throw new ProblemError({
       kind: "invalid_request",
       code: "INVALID_BODY",
