@@ -11,12 +11,17 @@ import { type AttemptRunner, attemptRunner } from "./delivery.ts";
 import { REQUEST_ID, requestIdOf } from "./http/request-id.ts";
 import { allRoutes } from "./http/routes.ts";
 import type { DenyList, LogoutOutbox, ReplayGuard } from "./ports.ts";
-import { buildProblem, type ProblemInit, problemResponse, toProblemInit } from "./problem.ts";
+import {
+  buildProblem,
+  errorName,
+  type ProblemInit,
+  problemResponse,
+  toProblemInit,
+} from "./problem.ts";
 import { refuseQuery } from "./query.ts";
 import { rateLimit } from "./rate-limit.ts";
 import { type ProxyRuntime, proxyRuntime } from "./runtime.ts";
 import type { AnyVendor } from "./vendors/descriptor.ts";
-import { errorName } from "./vendors/fungame.ts";
 import { VENDORS } from "./vendors/index.ts";
 
 export interface AppDeps {

@@ -1,32 +1,9 @@
-// One fan-out member delivered to its vendor: shared by the synchronous fan-out, the Durable Object
-// outbox and the in-memory outbox, so vendor logic lives only in the vendor's descriptor.
-
-import type { VendorGateway } from "./gateway.ts";
+// One outbox attempt for one member of a job: the vendor's own logout (or its record step) under the
+// proxy's per-attempt policy, and its outcome as the outbox keeps it, with no text from the vendor.
 import { secretsOf } from "./gateway.ts";
 import { buildProblem, toProblemInit } from "./problem.ts";
 import type { ProxyRuntime } from "./runtime.ts";
-import type { LogoutCall, VendorSuccess } from "./vendors/descriptor.ts";
 import { under } from "./vendors/shared.ts";
-
-/**
- * Calls the vendor of `member` with its part of the body; throws what the vendor throws. `call`
- * names the attempt (`claimId`: a job's retries share it) and carries its upstream policy.
- */
-export function deliverMember(
-  gateway: VendorGateway,
-  member: string,
-  body: Readonly<Record<string, unknown>>,
-  call: Omit<LogoutCall, "field">,
-): Promise<VendorSuccess> {
-  const vendor = gateway.byMember(member);
-  if (vendor === undefined) throw new Error(`no vendor has the member ${member}`);
-  return gateway
-    .instance(vendor.name)
-    .logout(Object.hasOwn(body, member) ? body[member] : undefined, {
-      ...call,
-      field: under(member),
-    });
-}
 
 /**
  * A failed attempt as the outbox keeps and shows it: our kind and the vendor's HTTP status, with
@@ -104,12 +81,13 @@ export function attemptRunner(runtime: ProxyRuntime): AttemptRunner {
         await instance.record(input, { field: under(member) });
         return { ok: true, denyListed: true };
       }
-      const success = await deliverMember(gateway, member, body, {
+      const success = await instance.logout(input, {
         upstream: runtime.upstream(vendor.name, {
           at: runtime.now() + deadlineMs,
           signal: controller.signal,
           maxRetries: 0,
         }),
+        field: under(member),
         claimId,
         retry: step === "retry",
       });

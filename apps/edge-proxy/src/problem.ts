@@ -179,3 +179,8 @@ export function problemResponse(problem: Problem): Response {
     headers,
   });
 }
+
+/** What a log line may say of an error: its class's name, never its message (it may quote input). */
+export function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}

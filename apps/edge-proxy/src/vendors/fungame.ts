@@ -15,7 +15,7 @@ import { readNoBody } from "../body.ts";
 import { booleanText, hs256Secret } from "../config-schemas.ts";
 import { headerValue } from "../http/fields.ts";
 import type { ClaimOutcome } from "../ports.ts";
-import { ProblemError } from "../problem.ts";
+import { errorName, ProblemError } from "../problem.ts";
 import {
   defineVendor,
   type LogoutCall,
@@ -122,10 +122,6 @@ function fungameTokenProblem(error: unknown, field: string): unknown {
     field,
     headers: { "www-authenticate": 'Bearer realm="fungame", error="invalid_token"' },
   });
-}
-
-export function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error;
 }
 
 /** FunGame for one app: its client, and the deny-list protocol around each logout. */

@@ -17,9 +17,6 @@ export const UPSTREAM_MAX_BODY_BYTES = 64 * 1024;
 
 export { baseUrl, DEFAULT_RETRY };
 
-/** Where a vendor's input fields sit in the caller's request, e.g. username -> "ebet.username". */
-export type FieldMap = Readonly<Record<string, string>>;
-
 /** A field namer under `prefix` (the fan-out member), or the field itself at the top of a body. */
 export function under(prefix: string): (field: string) => string {
   return (field) => (prefix ? `${prefix}.${field}` : field);
