@@ -16,6 +16,7 @@ import {
   errorName,
   type ProblemInit,
   problemResponse,
+  redactCode,
   toProblemInit,
 } from "./problem.ts";
 import { refuseQuery } from "./query.ts";
@@ -133,12 +134,18 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     configured: (name) => gateway.configured(name),
     assets: deps.assets,
     openApi: deps.openApi,
-    logoutCall: (c, vendor, field) => ({
-      upstream: upstreamFor(c)(vendor),
-      field,
-      claimId: crypto.randomUUID(),
-      retry: false,
-    }),
+    logoutCall(c, vendor, field, input) {
+      c.get("state").secrets.push(...gateway.descriptor(vendor).secrets(input));
+      return {
+        upstream: upstreamFor(c)(vendor),
+        field,
+        claimId: crypto.randomUUID(),
+        retry: false,
+      };
+    },
+    conceal(c, ...values) {
+      c.get("state").secrets.push(...values);
+    },
   };
 
   const renderProblem = (c: ProxyContext, init: ProblemInit): Response => {
@@ -168,6 +175,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
       route: undefined,
       vendors: [],
       upstream: [],
+      secrets: [],
       problem: undefined,
       deadline: undefined,
     };
@@ -219,7 +227,9 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
                   upstreamStatus: report.upstreamStatus ?? null,
                   retries: report.retries,
                   latencyMs: report.durationMs,
-                  ...(report.code === undefined ? {} : { code: report.code }),
+                  ...(report.code === undefined
+                    ? {}
+                    : { code: redactCode(report.code, state.secrets) }),
                 },
               ]),
             ),
@@ -227,7 +237,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
         : {}),
       ...(state.problem === undefined
         ? {}
-        : { code: state.problem.code, kind: state.problem.kind }),
+        : { code: redactCode(state.problem.code, state.secrets), kind: state.problem.kind }),
     });
   });
 

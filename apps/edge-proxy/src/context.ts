@@ -13,6 +13,8 @@ export interface RequestState {
   route: string | undefined;
   vendors: string[];
   upstream: UpstreamReport[];
+  /** The request's secret values (tokens): codes that quote one are not logged. */
+  secrets: string[];
   /** The problem's code and kind when the answer is an error. */
   problem: { code: string | number; kind: string } | undefined;
   /** Started on the first upstream call; aborted at the request's deadline. */
@@ -58,6 +60,16 @@ export interface RouteContext {
   assets: ((request: Request) => Promise<Response | undefined>) | undefined;
   /** The document to answer /openapi.json with instead of the static file; the Worker has none. */
   openApi: object | undefined;
-  /** One logout call of this request to `vendor`, its input's fields named by `field`. */
-  logoutCall(c: ProxyContext, vendor: string, field: (name: string) => string): LogoutCall;
+  /**
+   * One logout call of this request to `vendor` with `input`, its fields named by `field`; the
+   * input's secrets (the descriptor's `secrets`) are kept out of the request's log line.
+   */
+  logoutCall(
+    c: ProxyContext,
+    vendor: string,
+    field: (name: string) => string,
+    input: unknown,
+  ): LogoutCall;
+  /** Keeps more of the request's secret values out of its log line. */
+  conceal(c: ProxyContext, ...values: string[]): void;
 }

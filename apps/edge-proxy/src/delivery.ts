@@ -1,7 +1,7 @@
 // One outbox attempt for one member of a job: the vendor's own logout (or its record step) under the
 // proxy's per-attempt policy, and its outcome as the outbox keeps it, with no text from the vendor.
 import { secretsOf } from "./gateway.ts";
-import { buildProblem, toProblemInit } from "./problem.ts";
+import { buildProblem, redactCode, toProblemInit } from "./problem.ts";
 import type { ProxyRuntime } from "./runtime.ts";
 import { under } from "./vendors/shared.ts";
 
@@ -14,13 +14,6 @@ export interface DeliveryError {
   kind: string;
   upstreamStatus: number | null;
   retryable: boolean;
-}
-
-/** A code the outbox keeps: a number, or a short identifier that quotes none of the body's secrets. */
-function storedCode(code: string | number, secrets: readonly string[]): string | number {
-  if (typeof code === "number") return code;
-  const quotes = secrets.some((secret) => secret.length >= 4 && code.includes(secret));
-  return /^[A-Za-z0-9_.-]{1,40}$/.test(code) && !quotes ? code : "VENDOR_ERROR";
 }
 
 /**
@@ -101,7 +94,7 @@ export function attemptRunner(runtime: ProxyRuntime): AttemptRunner {
       return {
         ok: false,
         error: {
-          code: storedCode(document.code, secretsOf(gateway.vendors, body)),
+          code: redactCode(document.code, secretsOf(gateway.vendors, body)),
           kind: document.kind,
           upstreamStatus: document.upstreamStatus,
           retryable: document.retryable,

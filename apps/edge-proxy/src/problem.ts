@@ -184,3 +184,14 @@ export function problemResponse(problem: Problem): Response {
 export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
+
+/**
+ * A vendor's code as the proxy keeps it in logs and job records: a number, or a short identifier
+ * that quotes none of the request's secrets; anything else is VENDOR_ERROR (a vendor may echo a
+ * token into its code).
+ */
+export function redactCode(code: string | number, secrets: readonly string[]): string | number {
+  if (typeof code === "number") return code;
+  const quotes = secrets.some((secret) => secret.length >= 4 && code.includes(secret));
+  return /^[A-Za-z0-9_.-]{1,40}$/.test(code) && !quotes ? code : "VENDOR_ERROR";
+}

@@ -296,6 +296,31 @@ describe("eBET caller auth", () => {
     expect(response.status).toBe(200);
   });
 
+  it("asks for credentials before it reads the body: an unauthenticated caller learns nothing of it", async () => {
+    const h = await createHarness();
+    for (const route of ["/v1/ebet/logout", "/v1/ebet/callback"]) {
+      for (const init of [
+        { json: {} },
+        { json: { username: "demo", extra: 1 } },
+        { method: "POST", body: "not json", headers: { "content-type": "text/plain" } },
+        {
+          method: "POST",
+          body: "x".repeat(64 * 1024),
+          headers: { "content-type": "application/json" },
+        },
+      ]) {
+        const response = await h.request(route, init);
+        expect(response.status, route).toBe(401);
+        expect(response.headers.get("www-authenticate")).toBe('Bearer realm="edge-proxy"');
+        expect(await response.json()).toMatchObject({
+          code: "MISSING_CREDENTIALS",
+          vendor: "ebet",
+        });
+      }
+    }
+    expect(h.sims.ebet.calls).toHaveLength(0);
+  });
+
   it("does not ask for eBET credentials on the other vendors' routes", async () => {
     const h = await createHarness();
     const sessionToken = h.sims.sdkAuth.issueSession();

@@ -222,6 +222,21 @@ describe("a fifth vendor from its descriptor alone", () => {
     expect(sim.calls).toEqual([{ sessionId: "s-4", apiKey: ACME_API_KEY }]);
   });
 
+  it("keeps its secret out of the log line when the vendor's answer quotes it, on its route and in a fan-out", async () => {
+    const { h } = await acmeHarness();
+    const own = await h.request("/v1/acme/logout", { json: { sessionId: "quote-me-1b9c" } });
+    expect(own.status).toBe(503);
+    const fanOut = await h.request("/v1/logout", {
+      json: { acme: { sessionId: "quote-me-2d4e" } },
+    });
+    expect(fanOut.status).toBe(207);
+    const lines = h.logs.filter((line) => "status" in line);
+    expect(lines.map((line) => line.code)).toEqual(["VENDOR_ERROR", undefined]);
+    const logs = JSON.stringify(h.logs);
+    expect(logs).not.toContain("quote-me");
+    expect(logs).not.toContain(ACME_API_KEY);
+  });
+
   it("declares its route once, with the app's shared logout route", () => {
     expect(acme.routes.map((route) => `${route.method} ${route.path}`)).toEqual([
       "POST /v1/acme/logout",

@@ -68,8 +68,9 @@ async function logoutEverywhere(c: ProxyContext, ctx: RouteContext): Promise<Res
   // Caller checks (eBET's) run before any vendor is called, so a refusal calls nobody.
   let principal: Principal | undefined;
   for (const vendor of named) {
-    if (vendor.authorize === undefined || !ctx.configured(vendor.name)) continue;
-    principal = await vendor.authorize(c, ctx, body[vendor.member], under(vendor.member));
+    if (vendor.caller === undefined || !ctx.configured(vendor.name)) continue;
+    principal = await vendor.caller.authenticate(c, ctx);
+    vendor.caller.authorize(ctx, principal, body[vendor.member], under(vendor.member));
   }
   const { requestId } = c.get("state");
   if (ctx.outbox !== undefined && prefersAsync(c.req.header("prefer"))) {
@@ -91,7 +92,7 @@ async function logoutEverywhere(c: ProxyContext, ctx: RouteContext): Promise<Res
     named.map(async (vendor) => {
       try {
         const instance = ctx.vendor(vendor.name);
-        const call = ctx.logoutCall(c, vendor.name, under(vendor.member));
+        const call = ctx.logoutCall(c, vendor.name, under(vendor.member), body[vendor.member]);
         return [vendor.member, await instance.logout(body[vendor.member], call)] as const;
       } catch (error) {
         const init = toProblemInit(error);

@@ -118,16 +118,19 @@ export interface VendorDescriptor<Config = unknown, Input = unknown> {
   /** Builds the vendor for one app: its client is made here, once. */
   create(config: Config, runtime: VendorRuntime): VendorInstance<Input>;
   /**
-   * Checks the caller before the vendor is called (and, in a fan-out, before any vendor is): eBET
-   * needs the proxy's caller credentials for the user it names. Absent when the input itself is
-   * the vendor's credential.
+   * The proxy's own caller check, for a vendor whose input is not itself the caller's credential
+   * (eBET): `authenticate` runs before the body is read (so an unauthenticated caller learns
+   * nothing of it), `authorize` once it is, before the vendor (in a fan-out: any vendor) is called.
    */
-  authorize?(
-    c: ProxyContext,
-    ctx: RouteContext,
-    input: Input,
-    field: (name: string) => string,
-  ): Promise<Principal>;
+  caller?: {
+    authenticate(c: ProxyContext, ctx: RouteContext): Promise<Principal>;
+    authorize(
+      ctx: RouteContext,
+      principal: Principal,
+      input: Input,
+      field: (name: string) => string,
+    ): void;
+  };
   /** Its own routes. */
   readonly routes: readonly RouteDecl[];
 }

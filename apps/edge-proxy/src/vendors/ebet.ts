@@ -15,6 +15,7 @@ import {
   DEFAULT_RETRY,
   logoutRoute,
   makeClient,
+  notConfigured,
   run,
   success,
   successSchema,
@@ -120,10 +121,11 @@ export const ebet = defineVendor({
   input: EbetLogoutBody,
   secrets: () => [],
   retry: DEFAULT_RETRY,
-  async authorize(c, ctx, input, field) {
-    const principal = await ctx.auth.authenticate(c.req.header("authorization"), "ebet");
-    ctx.auth.authorize(principal, input.username, field("username"), "ebet");
-    return principal;
+  caller: {
+    authenticate: (c, ctx) => ctx.auth.authenticate(c.req.header("authorization"), "ebet"),
+    authorize(ctx, principal, input, field) {
+      ctx.auth.authorize(principal, input.username, field("username"), "ebet");
+    },
   },
   create: createEbet,
   routes: [
@@ -186,10 +188,12 @@ export const ebet = defineVendor({
           : undefined,
       async handle(c, ctx) {
         ctx.begin(c, "/v1/ebet/callback", ["ebet"]);
-        const instance = ctx.vendor("ebet") as ReturnType<typeof createEbet>;
+        if (!ctx.configured("ebet")) throw notConfigured("ebet");
         const principal = await ctx.auth.authenticate(c.req.header("authorization"), "ebet");
         const body = parseWith(EbetCallbackBody, await readJsonObject(c.req.raw));
         ctx.auth.authorize(principal, body.username, "username", "ebet");
+        ctx.conceal(c, body.accessToken);
+        const instance = ctx.vendor("ebet") as ReturnType<typeof createEbet>;
         // The same notification within eBET's window is refused here; eBET is called once. Its
         // key is held for the window, or past this request's deadline if later, and freed only
         // when no request left, or eBET's answer refused the notification.

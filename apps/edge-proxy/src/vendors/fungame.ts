@@ -449,7 +449,7 @@ export const fungame = defineVendor({
         return c.json(
           await instance.logout(
             { token },
-            ctx.logoutCall(c, "fungame", () => "Authorization"),
+            ctx.logoutCall(c, "fungame", () => "Authorization", { token }),
           ),
         );
       },

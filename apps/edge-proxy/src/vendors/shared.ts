@@ -111,8 +111,9 @@ export const BODY_PROBLEMS = [400, 413, 415] as const;
 export const UPSTREAM_PROBLEMS = [404, 429, 500, 502, 503] as const;
 
 /**
- * `POST /v1/<vendor>/logout` with the vendor's input as the JSON body: the usual vendor route. The
- * vendor's own caller check (`authorize`) runs after the body is read, before the vendor is called.
+ * `POST /v1/<vendor>/logout` with the vendor's input as the JSON body: the usual vendor route. A
+ * vendor with a caller check authenticates the caller before the body is read and authorizes the
+ * body's subject before the vendor is called.
  */
 export function logoutRoute(vendor: string, doc: RouteDoc | undefined): RouteDecl {
   const path = `/v1/${vendor}/logout`;
@@ -122,11 +123,15 @@ export function logoutRoute(vendor: string, doc: RouteDoc | undefined): RouteDec
     doc,
     async handle(c, ctx) {
       ctx.begin(c, path, [vendor]);
+      if (!ctx.configured(vendor)) throw notConfigured(vendor);
+      const { caller, input } = ctx.descriptor(vendor);
+      const principal = await caller?.authenticate(c, ctx);
+      const body = parseWith(input, await readJsonObject(c.req.raw));
+      if (caller !== undefined && principal !== undefined) {
+        caller.authorize(ctx, principal, body, under(""));
+      }
       const instance = ctx.vendor(vendor);
-      const descriptor = ctx.descriptor(vendor);
-      const body = parseWith(descriptor.input, await readJsonObject(c.req.raw));
-      await descriptor.authorize?.(c, ctx, body, under(""));
-      return c.json(await instance.logout(body, ctx.logoutCall(c, vendor, under(""))));
+      return c.json(await instance.logout(body, ctx.logoutCall(c, vendor, under(""), body)));
     },
   };
 }
