@@ -19,7 +19,8 @@ export const baseUrl = v.pipe(
       return checkBaseUrl("proxy", dataset.value, "url");
     } catch (error) {
       if (!isVendorError(error)) throw error;
-      addIssue({ message: error.message.replace(/^url: /, "") });
+      // Never the value itself: a mistyped URL may hold a key.
+      addIssue({ message: error.message.replace(/^url: /, "").replace(/: ".*$/s, "") });
       return NEVER;
     }
   }),

@@ -351,11 +351,12 @@ export function loadConfig(
     if (seen.has(name)) return;
     seen.add(name);
     const quoted = message.indexOf("got ");
-    const leaks = secrets.some((secret) => message.includes(secret.trim()));
-    issues.push({
-      name,
-      message: leaks && quoted !== -1 ? message.slice(0, quoted).replace(/[,\s]+$/, "") : message,
-    });
+    const leaked = secrets.filter((secret) => message.includes(secret.trim()));
+    let safe = message;
+    if (leaked.length > 0 && quoted !== -1) safe = message.slice(0, quoted).replace(/[,\s]+$/, "");
+    // However a message came to quote a secret, the secret goes.
+    for (const secret of leaked) safe = safe.split(secret.trim()).join("(a secret value)");
+    issues.push({ name, message: safe });
   };
   if (!parsed.success) {
     for (const issue of parsed.issues) {

@@ -120,6 +120,26 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("never repeats a base URL's value, nor a secret another variable's value holds", () => {
+    const secret = "f".repeat(32);
+    const issues = issuesOf({
+      FUNGAME_JWT_SECRET: secret,
+      FUNGAME_BASE_URL: `not a url ${secret}`,
+      LANCENS_BASE_URL: "lancens.example/x?key=s3cr3t-value",
+      SDK_AUTH_BASE_URL: "https://sdk.example/?token=s3cr3t-token",
+      SDK_AUTH_CLIENT_ID: "client",
+    });
+    expect(issues.map((issue) => issue.name).sort()).toEqual([
+      "FUNGAME_BASE_URL",
+      "LANCENS_BASE_URL",
+      "SDK_AUTH_BASE_URL",
+    ]);
+    const text = JSON.stringify(issues);
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain("s3cr3t");
+    expect(text).not.toContain("lancens.example");
+  });
+
   it("needs every variable of a vendor once one is set", () => {
     const issues = issuesOf({
       EBET_CHANNEL_ID: "7",
