@@ -148,6 +148,13 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     },
   };
 
+  const routeNotFound = (c: ProxyContext): Response =>
+    renderProblem(c, {
+      kind: "not_found",
+      code: "ROUTE_NOT_FOUND",
+      detail: `no route for ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json`,
+    });
+
   const renderProblem = (c: ProxyContext, init: ProblemInit): Response => {
     const state = c.get("state");
     const single = state.vendors.length === 1 ? state.vendors[0] : undefined;
@@ -241,6 +248,13 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     });
   });
 
+  // Each route has one spelling: the router would also match a path with a trailing slash.
+  app.use("*", async (c, next) => {
+    const path = c.req.path;
+    if (path.length > 1 && path.endsWith("/") && path !== "/docs/") return routeNotFound(c);
+    await next();
+  });
+
   if (config.corsOrigins.length > 0) {
     const origins = config.corsOrigins;
     app.use(
@@ -303,13 +317,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     );
   }
 
-  app.notFound((c) =>
-    renderProblem(c, {
-      kind: "not_found",
-      code: "ROUTE_NOT_FOUND",
-      detail: `no route for ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json`,
-    }),
-  );
+  app.notFound(routeNotFound);
 
   app.onError((error, c) => {
     const init = toProblemInit(error);

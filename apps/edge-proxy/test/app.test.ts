@@ -229,6 +229,29 @@ describe("errors the app answers itself", () => {
     expect(post.headers.get("allow")).toBe("GET, HEAD");
   });
 
+  it("answers 404 for a declared path with a trailing slash: each route has one spelling", async () => {
+    const h = await createHarness();
+    const id = "a".repeat(64);
+    for (const [method, path] of [
+      ["POST", "/v1/logout/"],
+      ["POST", "/v1/ebet/logout/"],
+      ["GET", `/v1/logout/${id}/`],
+      ["GET", "/healthz/"],
+      ["GET", "/v1/fungame/token-status/"],
+    ] as const) {
+      const response = await h.request(path, {
+        method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+        ...(method === "POST" ? { body: "{}" } : {}),
+      });
+      expect(await readProblem(response), `${method} ${path}`).toMatchObject({
+        status: 404,
+        code: "ROUTE_NOT_FOUND",
+      });
+    }
+    expect(h.sims.ebet.calls).toHaveLength(0);
+  });
+
   it("answers an unexpected error with a 500 problem, never a stack trace or an empty body", async () => {
     const h = await createHarness();
     h.app.get("/boom", () => {
