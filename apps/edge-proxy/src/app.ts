@@ -58,10 +58,10 @@ export interface AppDeps {
   /** Waits between retries (backoff, Retry-After); defaults to a timer that the deadline aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /**
-   * Makes the outbox of `Prefer: respond-async` logouts from a runner of single vendor attempts;
-   * without it the preference is ignored and logouts answer synchronously.
+   * Makes the outbox of `Prefer: respond-async` logouts from a runner of single vendor attempts and
+   * the app's vendors; without it the preference is ignored and logouts answer synchronously.
    */
-  outbox?: (run: AttemptRunner) => LogoutOutbox;
+  outbox?: (run: AttemptRunner, vendors: readonly AnyVendor[]) => LogoutOutbox;
 }
 
 function serverTiming(state: RequestState, totalMs: number): string {
@@ -103,7 +103,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     return state.deadline;
   };
 
-  const outbox: LogoutOutbox | undefined = deps.outbox?.(attemptRunner(runtime));
+  const outbox: LogoutOutbox | undefined = deps.outbox?.(attemptRunner(runtime), gateway.vendors);
   const upstreamFor: RouteContext["upstreamFor"] = (c) => {
     const state = c.get("state");
     return (vendor) => {

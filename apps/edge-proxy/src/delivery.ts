@@ -86,8 +86,9 @@ export function attemptRunner(runtime: ProxyRuntime): AttemptRunner {
       });
       const { alreadyLoggedOut } = success;
       if (instance.record === undefined) return { ok: true, alreadyLoggedOut };
-      const { denyListed } = success.result as { denyListed: boolean };
-      return { ok: true, alreadyLoggedOut, denyListed };
+      // Only a record the vendor reports written counts: anything else retries the record step.
+      const { denyListed } = (success.result ?? {}) as { denyListed?: unknown };
+      return { ok: true, alreadyLoggedOut, denyListed: denyListed === true };
     } catch (error) {
       const init = toProblemInit(error);
       const { document } = buildProblem(init, "");

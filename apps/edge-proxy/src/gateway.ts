@@ -48,6 +48,11 @@ export class VendorGateway {
     const descriptor = this.#byName.get(name);
     if (descriptor === undefined || !this.#config.vendors.has(name)) throw notConfigured(name);
     const instance = descriptor.create(this.#config.vendors.get(name), this.#runtime(descriptor));
+    if ((descriptor.records === true) !== (instance.record !== undefined)) {
+      throw new Error(
+        `${name}: a vendor that keeps records has a record step, and only such a vendor`,
+      );
+    }
     this.#instances.set(name, instance);
     return instance;
   }

@@ -162,6 +162,14 @@ export function newJob(
 ): StoredJob {
   const vendors: Partial<Record<FanOutMember, VendorDelivery>> = {};
   const input: Record<string, unknown> = {};
+  const byMember = new Map(all.map((descriptor) => [descriptor.member, descriptor]));
+  // A member no vendor of this outbox delivers (its lists differ from the app's) is refused: the
+  // job would otherwise be "delivered" without that vendor ever being called.
+  for (const [member, value] of Object.entries(body)) {
+    if (value !== undefined && !byMember.has(member)) {
+      throw new Error(`no vendor of this outbox has the member ${member}`);
+    }
+  }
   for (const descriptor of all) {
     const member = descriptor.member;
     if (!Object.hasOwn(body, member) || body[member] === undefined) continue;
@@ -178,6 +186,7 @@ export function newJob(
     };
     input[member] = body[member];
   }
+  if (Object.keys(vendors).length === 0) throw new Error("a job needs at least one member");
   return {
     version: 1,
     id,

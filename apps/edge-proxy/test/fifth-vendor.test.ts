@@ -139,10 +139,10 @@ describe("a fifth vendor from its descriptor alone", () => {
     };
     const { h, sim } = await acmeHarness({
       deps: {
-        outbox: (run: ConstructorParameters<typeof MemoryOutbox>[0]) => {
+        outbox: (run, vendors) => {
           outbox = new MemoryOutbox(run, {
             policy: loadConfig({}).outbox,
-            vendors: WITH_ACME,
+            vendors,
             timers,
           });
           return outbox;
@@ -235,6 +235,20 @@ describe("a fifth vendor from its descriptor alone", () => {
     const logs = JSON.stringify(h.logs);
     expect(logs).not.toContain("quote-me");
     expect(logs).not.toContain(ACME_API_KEY);
+  });
+
+  it("is refused when it says it keeps records but has no record step", async () => {
+    const sim = createAcmeSimulator();
+    sim.open("s-5");
+    const h = await createHarness({
+      env: ACME_ENV,
+      vendors: [...WITH_ACME.slice(0, -1), { ...acme, records: true }],
+      wrapFetch: withAcme(sim),
+    });
+    const response = await h.request("/v1/acme/logout", { json: { sessionId: "s-5" } });
+    expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({ kind: "internal" });
+    expect(sim.calls).toEqual([]);
   });
 
   it("declares its route once, with the app's shared logout route", () => {

@@ -870,6 +870,27 @@ describe("the in-memory outbox's bound", () => {
   });
 });
 
+describe("a job's members", () => {
+  it("are each a vendor of the outbox: an unknown member or none at all is refused, never a job delivered to nobody", async () => {
+    const timers = manualTimers();
+    const outbox = new MemoryOutbox(async () => ({ ok: true, alreadyLoggedOut: false }), {
+      policy: DEFAULT_OUTBOX_POLICY,
+      now: () => clock,
+      timers,
+    });
+    const request = { requestId: "r", owner: null, caller: "c" };
+    await expect(outbox.enqueue({ acme: { sessionId: "s" } }, request)).rejects.toThrow(
+      "no vendor of this outbox has the member acme",
+    );
+    await expect(
+      outbox.enqueue({ ebet: { username: "demo" }, acme: { sessionId: "s" } }, request),
+    ).rejects.toThrow("no vendor of this outbox has the member acme");
+    await expect(outbox.enqueue({}, request)).rejects.toThrow("a job needs at least one member");
+    const job = await outbox.enqueue({ ebet: { username: "demo" } }, request);
+    expect(Object.keys(job.vendors)).toEqual(["ebet"]);
+  });
+});
+
 describe("the outbox settings", () => {
   it("defaults, and refuses bad values by name", () => {
     expect(loadConfig({}).outbox).toEqual(DEFAULT_OUTBOX_POLICY);

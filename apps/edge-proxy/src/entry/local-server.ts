@@ -115,7 +115,7 @@ export function localApp(runtime: LocalRuntime): {
     // reverse proxies PROXY_TRUSTED_PROXIES lists.
     clientAddress: localClientAddress(config.trustedProxies),
     // Prefer: respond-async works here too, but its jobs live in this process only.
-    outbox: (run) => new MemoryOutbox(run, { policy: config.outbox }),
+    outbox: (run, vendors) => new MemoryOutbox(run, { policy: config.outbox, vendors }),
     assets: staticAssets(readFile),
     log: (line) => writeLine(`${JSON.stringify(line)}\n`),
   });
