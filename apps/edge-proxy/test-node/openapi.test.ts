@@ -78,7 +78,7 @@ const ROUTES: readonly RouteDecl[] = [
     operationId: "acmeTokenStatus",
     tag: "acme",
     summary: "Whether an Acme token is usable",
-    security: "fungame-token",
+    security: "vendor-token",
     answers: { 200: { description: "The status.", schema: v.object({ active: v.boolean() }) } },
     problems: [401, 429],
   }),
@@ -245,13 +245,17 @@ describe("routes become operations", () => {
       "/docs/{file}",
     ]);
     expect(document.paths["/v1/acme/logout"]?.post?.security).toEqual([{ callerAuth: [] }]);
-    expect(document.paths["/v1/acme/token-status"]?.get?.security).toEqual([{ funGameToken: [] }]);
+    expect(document.paths["/v1/acme/token-status"]?.get?.security).toEqual([{ acmeToken: [] }]);
     expect(document.paths["/v1/logout"]?.post?.security).toEqual([{}, { callerAuth: [] }]);
     expect(document.paths["/healthz"]?.get?.security).toEqual([]);
-    expect(Object.keys(document.components.securitySchemes ?? {})).toEqual([
-      "callerAuth",
-      "funGameToken",
-    ]);
+    expect(document.components.securitySchemes).toEqual({
+      callerAuth: expect.objectContaining({ type: "http", scheme: "bearer" }),
+      acmeToken: {
+        type: "http",
+        scheme: "bearer",
+        description: "The caller's own Acme Games token.",
+      },
+    });
     expect(document.tags).toEqual([
       { name: "acme", description: "Acme Games" },
       { name: "fan-out", description: "Several vendors in one call." },

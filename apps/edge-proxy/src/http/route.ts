@@ -19,8 +19,8 @@ export type RouteSecurity =
   | "caller"
   /** Proxy caller credentials are optional (they own what the request creates). */
   | "caller-optional"
-  /** The caller's FunGame token in Authorization is the credential. */
-  | "fungame-token"
+  /** The caller's own token of the route's vendor (its tag) in Authorization is the credential. */
+  | "vendor-token"
   /** No credential: the body carries the vendor's own session credential, or nothing is needed. */
   | "none";
 

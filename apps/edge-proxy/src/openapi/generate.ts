@@ -9,7 +9,7 @@ import * as v from "valibot";
 import packageJson from "../../package.json" with { type: "json" };
 import { MAX_BODY_BYTES } from "../body.ts";
 import { REQUEST_ID } from "../http/request-id.ts";
-import type { AnswerDoc, RouteDecl, RouteDoc, RouteSecurity } from "../http/route.ts";
+import type { AnswerDoc, RouteDecl, RouteDoc } from "../http/route.ts";
 import {
   KIND_STATUS,
   KIND_TITLE,
@@ -93,27 +93,44 @@ const TAG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   operations: "Health, this document, the reference page.",
 };
 
-const SECURITY_SCHEMES: Readonly<Record<"callerAuth" | "funGameToken", SecurityScheme>> = {
-  callerAuth: {
-    type: "http",
-    scheme: "bearer",
-    description:
-      "An API key whose SHA-256 is in PROXY_API_KEY_SHA256, or a user JWT (PROXY_JWKS_URL or HS256 PROXY_JWT_SECRET) whose sub is the request's username.",
-  },
-  funGameToken: {
-    type: "http",
-    scheme: "bearer",
-    bearerFormat: "JWT",
-    description: "The caller's own FunGame token.",
-  },
+const CALLER_AUTH: SecurityScheme = {
+  type: "http",
+  scheme: "bearer",
+  description:
+    "An API key whose SHA-256 is in PROXY_API_KEY_SHA256, or a user JWT (PROXY_JWKS_URL or HS256 PROXY_JWT_SECRET) whose sub is the request's username.",
 };
 
-const SECURITY: Readonly<Record<RouteSecurity, Record<string, string[]>[]>> = {
-  caller: [{ callerAuth: [] }],
-  "caller-optional": [{}, { callerAuth: [] }],
-  "fungame-token": [{ funGameToken: [] }],
-  none: [],
-};
+/** The name of the scheme of a vendor's own bearer token: "fungame" -> "fungameToken". */
+const tokenScheme = (vendor: string) =>
+  `${vendor.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())}Token`;
+
+/** A route's security requirements, and the schemes they name. */
+function securityOf(
+  doc: RouteDoc,
+  vendors: Readonly<Record<string, string>>,
+): { requirements: Record<string, string[]>[]; schemes: [string, SecurityScheme][] } {
+  switch (doc.security) {
+    case "caller":
+      return { requirements: [{ callerAuth: [] }], schemes: [["callerAuth", CALLER_AUTH]] };
+    case "caller-optional":
+      return { requirements: [{}, { callerAuth: [] }], schemes: [["callerAuth", CALLER_AUTH]] };
+    case "vendor-token": {
+      const name = tokenScheme(doc.tag);
+      const label = Object.hasOwn(vendors, doc.tag) ? vendors[doc.tag] : doc.tag;
+      return {
+        requirements: [{ [name]: [] }],
+        schemes: [
+          [
+            name,
+            { type: "http", scheme: "bearer", description: `The caller's own ${label} token.` },
+          ],
+        ],
+      };
+    }
+    case "none":
+      return { requirements: [], schemes: [] };
+  }
+}
 
 const ref = (section: string, name: string): Reference => ({
   $ref: `#/components/${section}/${name}`,
@@ -400,6 +417,7 @@ function operationOf(
   doc: RouteDoc,
   schemas: Schemas,
   problems: Set<number>,
+  vendors: Readonly<Record<string, string>>,
 ): Operation {
   const where = `${route.method} ${route.path}`;
   const parameters: (Parameter | Reference)[] = [ref("parameters", "RequestId")];
@@ -430,7 +448,7 @@ function operationOf(
     summary: doc.summary,
     ...(doc.description === undefined ? {} : { description: doc.description }),
     tags: [doc.tag],
-    security: SECURITY[doc.security],
+    security: securityOf(doc, vendors).requirements,
     parameters,
     responses: {},
   };
@@ -479,7 +497,7 @@ export function generateOpenApi(
   const paths: OpenApiDocument["paths"] = {};
   const tags = new Map<string, string>();
   const operationIds = new Set<string>();
-  const security = new Set<string>();
+  const security = new Map<string, SecurityScheme>();
   for (const route of routes) {
     const doc = route.doc;
     if (doc === undefined) {
@@ -506,11 +524,9 @@ export function generateOpenApi(
     const item = paths[template] ?? {};
     if (item[method] !== undefined)
       throw new Error(`${route.method} ${route.path} is declared twice`);
-    item[method] = operationOf(route, doc, schemas, problems);
+    item[method] = operationOf(route, doc, schemas, problems, vendors);
     paths[template] = item;
-    for (const requirement of SECURITY[doc.security]) {
-      for (const scheme of Object.keys(requirement)) security.add(scheme);
-    }
+    for (const [name, scheme] of securityOf(doc, vendors).schemes) security.set(name, scheme);
   }
   const labels = Object.values(vendors);
   const front =
@@ -524,7 +540,7 @@ export function generateOpenApi(
     info: {
       title: "Edge logout proxy",
       version: packageJson.version,
-      description: `One HTTP API in front of ${front}. The proxy holds the vendor secrets, signs, forwards, retries, fans out and keeps the FunGame deny-list. Every error is an RFC 9457 problem document (${PROBLEM_CONTENT_TYPE}). Every answer carries X-Request-Id and Server-Timing. PROXY_RATE_LIMIT: a per-caller limit.`,
+      description: `One HTTP API in front of ${front}. The proxy holds the vendor secrets, signs, forwards, retries, fans out and keeps, at the edge, the revocations a vendor forgets when it restarts. Every error is an RFC 9457 problem document (${PROBLEM_CONTENT_TYPE}). Every answer carries X-Request-Id and Server-Timing. PROXY_RATE_LIMIT: a per-caller limit.`,
       license: { name: packageJson.license },
     },
     servers: [{ url: "/", description: "this proxy" }],
@@ -553,12 +569,7 @@ export function generateOpenApi(
       ...(security.size === 0
         ? {}
         : {
-            securitySchemes: Object.fromEntries(
-              [...security].map((scheme) => [
-                scheme,
-                SECURITY_SCHEMES[scheme as keyof typeof SECURITY_SCHEMES],
-              ]),
-            ),
+            securitySchemes: Object.fromEntries(security),
           }),
     },
   };
