@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CACHE, platformSuffix } from "../../../tooling/toolchain.mjs";
+import { configVariables } from "../src/config.ts";
 import { VENDORS } from "../src/vendors/index.ts";
 
 /** apps/edge-proxy */
@@ -131,18 +132,20 @@ export function freePort() {
 }
 
 /**
- * Variables the proxy reads: never inherited, so that only what the caller passes configures it.
- * A vendor's variables start with its name ("sdk-auth": SDK_AUTH_); those its descriptor lists count too.
+ * Variables the proxy reads (its own and every listed vendor's, as loadConfig reads them), and any
+ * other of their families (PROXY_*, UPSTREAM_*, LOGOUT_*, a vendor's name as a prefix): never
+ * inherited, so that only what the caller passes configures it.
  */
+const PROXY_VARIABLES = new Set(configVariables(VENDORS));
 const PROXY_PREFIXES = [
   "PROXY",
   "UPSTREAM",
+  "LOGOUT",
   ...VENDORS.map(({ name }) => name.toUpperCase().replace(/-/g, "_")),
 ];
-const VENDOR_VARIABLES = new Set(VENDORS.flatMap((vendor) => Object.keys(vendor.variables ?? {})));
 const isProxyVariable = (name) =>
   name === "PORT" ||
-  VENDOR_VARIABLES.has(name) ||
+  PROXY_VARIABLES.has(name) ||
   PROXY_PREFIXES.some((prefix) => name.startsWith(`${prefix}_`));
 
 /**

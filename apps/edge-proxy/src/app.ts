@@ -8,7 +8,7 @@ import { CallerAuth } from "./auth.ts";
 import { callerAuthConfigured, type ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
 import { type AttemptRunner, attemptRunner } from "./delivery.ts";
-import { REQUEST_ID, requestIdOf } from "./http/request-id.ts";
+import { REQUEST_ID } from "./http/request-id.ts";
 import { allRoutes } from "./http/routes.ts";
 import type { DenyList, LogoutOutbox, ReplayGuard } from "./ports.ts";
 import {
@@ -177,7 +177,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     const offered = c.req.header("x-request-id");
     const valid = offered === undefined || REQUEST_ID.test(offered);
     const state: RequestState = {
-      requestId: valid ? requestIdOf(offered) : crypto.randomUUID(),
+      requestId: valid && offered !== undefined ? offered : crypto.randomUUID(),
       startedAt,
       route: undefined,
       vendors: [],

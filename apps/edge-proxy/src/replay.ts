@@ -4,8 +4,6 @@ import { toHex } from "@x/core-signing";
 import type { ReplayGuard } from "./ports.ts";
 import { ProblemError, toProblemInit } from "./problem.ts";
 
-export type { ReplayGuard } from "./ports.ts";
-
 /** eBET accepts a signed request within 300 s of its timestamp (VENDORS.md): the replay window. */
 export const EBET_CALLBACK_WINDOW_MS = 300_000;
 
