@@ -7,6 +7,8 @@ import type { FanOutInput } from "./vendors/descriptor.ts";
 /** What a claim found: this attempt holds it, another attempt's claim runs, or the logout is done. */
 export type ClaimOutcome = "claimed" | "pending" | "revoked";
 
+export const MAX_JTI_LENGTH = 256;
+
 /**
  * A deny-list that lets one attempt at a time log a token out. The attempt claims the token before
  * calling FunGame, under its claim id and for a lease; `add` records the logout FunGame accepted

@@ -164,6 +164,69 @@ describe("DenyListObject", () => {
   });
 });
 
+describe("DenyListObject under a Worker of the previous version", () => {
+  it("answers the previous version's methods in its words, over the rows this version reads", async () => {
+    const name = `old-surface-${crypto.randomUUID()}`;
+    const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName(name));
+    const list = namespaceList(name);
+    const now = Math.floor(Date.now() / 1000);
+    expect(await stub.claim("c", "first", 10_000)).toBe("claimed");
+    expect(await stub.claim("c", "first", 10_000)).toBe("claimed");
+    expect(await stub.claim("c", "second", 10_000)).toBe("pending");
+    expect(await list.claim("c", "second", 10_000)).toBe("pending");
+    expect(await stub.has("c")).toBe(false);
+    await stub.release("c", "second");
+    expect(await list.claim("c", "second", 10_000)).toBe("pending");
+    await stub.release("c", "first");
+    // A claim this version takes holds against the previous version's, and the other way round.
+    expect(await list.claim("c", "new", 10_000)).toBe("claimed");
+    expect(await stub.claim("c", "old", 10_000)).toBe("pending");
+    await stub.add("c", now + 600);
+    expect(await list.has("c")).toBe(true);
+    expect(await list.claim("c", "new", 10_000)).toBe("revoked");
+    expect(await stub.claim("c", "old", 10_000)).toBe("revoked");
+    await list.add("r", now + 600);
+    expect(await stub.has("r")).toBe(true);
+    await stub.add("gone", now - 1);
+    expect(await stub.has("gone")).toBe(false);
+    expect(await stub.size()).toBe(2);
+    const rows = await runInDurableObject(stub, (_instance: DenyListObject, state) =>
+      state.storage.sql
+        .exec<{ key: string; exp: number; owner: string | null }>(
+          "SELECT key, exp, owner FROM entries ORDER BY key",
+        )
+        .toArray(),
+    );
+    expect(rows).toEqual([
+      { key: "c", exp: (now + 600) * 1000, owner: null },
+      { key: "r", exp: (now + 600) * 1000, owner: null },
+    ]);
+  });
+
+  it("of concurrent claims of a token by both versions, exactly one is claimed", async () => {
+    const name = `old-race-${crypto.randomUUID()}`;
+    const stub = bindings.DENY_LIST.get(bindings.DENY_LIST.idFromName(name));
+    const list = namespaceList(name);
+    for (const jti of ["race-1", "race-2", "race-3"]) {
+      const outcomes: unknown[] = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          i % 2 === 0
+            ? list.claim(jti, `new-${i}`, 60_000)
+            : stub.claim(jti, `old-${i}`, 60_000).then((outcome: unknown) => outcome),
+        ),
+      );
+      expect(
+        outcomes.filter((outcome) => outcome === "claimed"),
+        jti,
+      ).toHaveLength(1);
+      expect(
+        outcomes.filter((outcome) => outcome === "pending"),
+        jti,
+      ).toHaveLength(5);
+    }
+  });
+});
+
 /** A deny-list that counts its round trips to the Durable Object. */
 function counting(inner: DurableObjectDenyList) {
   const calls: string[] = [];
@@ -247,6 +310,33 @@ describe("deny-list round trips per FunGame logout", () => {
     expect(JSON.stringify(h.logs)).not.toContain("claim down");
     const status = await h.request("/v1/fungame/token-status", { bearer: token });
     expect(await status.json()).toEqual({ active: true, reason: "unverified" });
+  });
+
+  it("fails closed when the object answers what this version does not know: FunGame is not called", async () => {
+    for (const answer of ["pending", 7]) {
+      // An object of another version: its claim answers in other words, its lookup fails.
+      const object = new Proxy(
+        {},
+        {
+          get: (_target, method) => () =>
+            String(method).startsWith("has")
+              ? Promise.reject(new Error("lookup down"))
+              : Promise.resolve(answer),
+        },
+      );
+      const namespace = { idFromName: (name: string) => name, get: () => object };
+      const h = await createHarness({
+        denyList: new DurableObjectDenyList(namespace as unknown as typeof bindings.DENY_LIST),
+      });
+      const token = await h.sims.fungame.login("alice");
+      const response = await h.request("/v1/fungame/logout", { method: "POST", bearer: token });
+      expect(await readProblem(response), String(answer)).toMatchObject({
+        status: 503,
+        code: "DENY_LIST_UNAVAILABLE",
+        retryable: true,
+      });
+      expect(h.sims.fungame.calls.filter((call) => call.path === "/user/logout")).toHaveLength(0);
+    }
   });
 
   it("keeps the unclaimed path for a list that cannot claim: has, then add", async () => {

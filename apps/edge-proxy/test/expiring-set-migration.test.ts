@@ -20,14 +20,21 @@ type Row = { key: string; exp: number; owner: string | null };
 
 function snapshot(state: DurableObjectState) {
   const sql = state.storage.sql;
+  const tables = sql
+    .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .toArray()
+    .map((table) => table.name)
+    // The runtime's own (alarms) are not ours.
+    .filter((table) => !table.startsWith("_cf_"));
+  // The previous version's tables, as a rollback to it would read them.
+  const previous: Record<string, unknown[]> = {};
+  for (const table of ["revoked", "claims", "seen"].filter((name) => tables.includes(name))) {
+    previous[table] = sql.exec(`SELECT * FROM ${table} ORDER BY 1`).toArray();
+  }
   return {
     rows: sql.exec<Row>("SELECT key, exp, owner FROM entries ORDER BY key").toArray(),
-    tables: sql
-      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-      .toArray()
-      .map((table) => table.name)
-      // The runtime's own (alarms) are not ours.
-      .filter((table) => !table.startsWith("_cf_")),
+    tables: tables.filter((table) => !(table in previous)),
+    previous,
   };
 }
 
@@ -72,10 +79,24 @@ describe("the deny-list's stored rows under ExpiringSetObject", () => {
       { key: "revoked-1", exp: (seconds + 600) * 1000, owner: null },
       { key: "revoked-2", exp: (seconds + 7200) * 1000, owner: null },
     ]);
-    expect(first.tables).toEqual(["entries"]);
+    expect(first.tables).toEqual(["copied_rows", "entries"]);
+    // The previous version's rows stay where it reads them.
+    expect(first.previous).toEqual({
+      claims: [
+        { jti: "both", owner: "attempt-9", lease: now + 30_000 },
+        { jti: "claimed-1", owner: "attempt-1", lease: now + 60_000 },
+        { jti: "claimed-2", owner: "attempt-3", lease: now + 90_000 },
+      ],
+      revoked: [
+        { jti: "both", exp: seconds + 900 },
+        { jti: "revoked-1", exp: seconds + 600 },
+        { jti: "revoked-2", exp: seconds + 7200 },
+      ],
+    });
     expect(second).toEqual({
       rows: first.rows.filter((row) => row.key !== "claimed-2"),
-      tables: ["entries"],
+      tables: first.tables,
+      previous: first.previous,
     });
     // The alarm is set for the earliest row moved (the old object's may be later).
     const alarm = await runInDurableObject(stub, (_i: ExpiringSetObject, state) =>
@@ -97,7 +118,7 @@ describe("the deny-list's stored rows under ExpiringSetObject", () => {
     expect(await list.claim("claimed-1", "attempt-2", 10_000)).toBe("claimed");
   });
 
-  it("rows an older version writes again after a rollback are moved too, keeping the later expiry", async () => {
+  it("rows an older version writes after a rollback are copied too, keeping the later expiry", async () => {
     const name = `rollback-${crypto.randomUUID()}`;
     const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(name));
     const list = new DurableObjectDenyList(env.DENY_LIST, name);
@@ -124,7 +145,7 @@ describe("the deny-list's stored rows under ExpiringSetObject", () => {
         return snapshot(state);
       },
     );
-    expect(tables).toEqual(["entries"]);
+    expect(tables).toEqual(["copied_rows", "entries"]);
     expect(rows).toEqual([
       // The logout the rolled-back version recorded wins over the claim this version held.
       { key: "claimed", exp: (seconds + 300) * 1000, owner: null },
@@ -175,7 +196,8 @@ describe("the replay guard's stored rows under ExpiringSetObject", () => {
         { key: ownerless, exp: now + 200_000, owner: null },
       ].sort((a, b) => a.key.localeCompare(b.key)),
     );
-    expect(first.tables).toEqual(["entries"]);
+    expect(first.tables).toEqual(["copied_rows", "entries"]);
+    expect(first.previous.seen).toHaveLength(2);
     expect(second).toEqual(first);
 
     expect(await guard.claim(key, "request-2", 300_000)).toBe(false);
@@ -188,5 +210,100 @@ describe("the replay guard's stored rows under ExpiringSetObject", () => {
     expect(await guard.claim(ownerless, "request-3", 300_000)).toBe(false);
     await guard.release(ownerless, "request-3");
     expect(await guard.heldMs(ownerless)).toBeGreaterThan(100_000);
+  });
+});
+
+describe("the previous version's tables, for a rollback", () => {
+  it("are copied once and left as they were: what is released or written later stays in entries only", async () => {
+    const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(`keep-${crypto.randomUUID()}`));
+    const now = Date.now();
+    const seconds = Math.floor(now / 1000);
+    const { started, restarted } = await runInDurableObject(
+      stub,
+      async (_instance: ExpiringSetObject, state) => {
+        state.storage.sql.exec(OLD_DENY_LIST_DDL);
+        state.storage.sql.exec(OLD_REPLAY_DDL);
+        state.storage.sql.exec(
+          "INSERT INTO revoked (jti, exp) VALUES ('revoked', ?)",
+          seconds + 600,
+        );
+        state.storage.sql.exec(
+          "INSERT INTO claims (jti, owner, lease) VALUES ('claimed', 'attempt-1', ?)",
+          now + 60_000,
+        );
+        state.storage.sql.exec(
+          "INSERT INTO seen (key, exp, owner) VALUES ('seen', ?, 'request-1')",
+          now + 300_000,
+        );
+        const object = new DenyListObject(state, env);
+        const started = snapshot(state);
+        // This version releases the copied claim and records a token of its own.
+        object.releaseKey("claimed", "attempt-1");
+        await object.recordKey("later", now + 900_000);
+        // A new instance over the same storage, as after a restart or a deployment.
+        new DenyListObject(state, env);
+        return { started, restarted: snapshot(state) };
+      },
+    );
+    expect(started.rows).toEqual([
+      { key: "claimed", exp: now + 60_000, owner: "attempt-1" },
+      { key: "revoked", exp: (seconds + 600) * 1000, owner: null },
+      { key: "seen", exp: now + 300_000, owner: "request-1" },
+    ]);
+    expect(restarted.rows).toEqual([
+      { key: "later", exp: now + 900_000, owner: null },
+      { key: "revoked", exp: (seconds + 600) * 1000, owner: null },
+      { key: "seen", exp: now + 300_000, owner: "request-1" },
+    ]);
+    // The previous version would read the rows from before the upgrade, and only those.
+    const previous = {
+      claims: [{ jti: "claimed", owner: "attempt-1", lease: now + 60_000 }],
+      revoked: [{ jti: "revoked", exp: seconds + 600 }],
+      seen: [{ key: "seen", exp: now + 300_000, owner: "request-1" }],
+    };
+    expect(started.previous).toEqual(previous);
+    expect(restarted.previous).toEqual(previous);
+    expect(await stub.claimKey("claimed", "attempt-2", 10_000)).toBe("claimed");
+  });
+
+  it("a row the previous version changed during a rollback is copied on the next start; one it left is not", async () => {
+    const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(`flip-${crypto.randomUUID()}`));
+    const now = Date.now();
+    const seconds = Math.floor(now / 1000);
+    const rows = await runInDurableObject(stub, async (_instance: ExpiringSetObject, state) => {
+      const sql = state.storage.sql;
+      sql.exec(OLD_DENY_LIST_DDL);
+      sql.exec(
+        "INSERT INTO revoked (jti, exp) VALUES ('extended', ?), ('kept', ?)",
+        seconds + 600,
+        seconds + 600,
+      );
+      sql.exec(
+        "INSERT INTO claims (jti, owner, lease) VALUES ('released', 'attempt-1', ?), ('renewed', 'attempt-2', ?)",
+        now + 60_000,
+        now + 60_000,
+      );
+      const object = new DenyListObject(state, env);
+      object.releaseKey("released", "attempt-1");
+      // Rolled back: the previous version extends a logout, records another, renews a claim and
+      // takes a new one, in its own tables.
+      sql.exec("UPDATE revoked SET exp = ? WHERE jti = 'extended'", seconds + 1200);
+      sql.exec("INSERT INTO revoked (jti, exp) VALUES ('during', ?)", seconds + 300);
+      sql.exec("UPDATE claims SET lease = ? WHERE jti = 'renewed'", now + 120_000);
+      sql.exec(
+        "INSERT INTO claims (jti, owner, lease) VALUES ('taken', 'attempt-3', ?)",
+        now + 90_000,
+      );
+      // And forward again.
+      new DenyListObject(state, env);
+      return snapshot(state).rows;
+    });
+    expect(rows).toEqual([
+      { key: "during", exp: (seconds + 300) * 1000, owner: null },
+      { key: "extended", exp: (seconds + 1200) * 1000, owner: null },
+      { key: "kept", exp: (seconds + 600) * 1000, owner: null },
+      { key: "renewed", exp: now + 120_000, owner: "attempt-2" },
+      { key: "taken", exp: now + 90_000, owner: "attempt-3" },
+    ]);
   });
 });

@@ -7,12 +7,8 @@ import openApiDocument from "../public/openapi.json" with { type: "json" };
 import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
 import { DurableObjectReplayGuard } from "../src/adapters/workers/replay-guard.ts";
 import { ReplayGuardObject, type WorkerBindings } from "../src/entry/worker.ts";
-import {
-  CLAIM_MARGIN_MS,
-  callbackKey,
-  EBET_CALLBACK_WINDOW_MS,
-  type ReplayGuard,
-} from "../src/replay.ts";
+import type { ReplayGuard } from "../src/ports.ts";
+import { CLAIM_MARGIN_MS, callbackKey, EBET_CALLBACK_WINDOW_MS } from "../src/replay.ts";
 import { API_KEY, createHarness, type Harness, readProblem } from "./harness.ts";
 
 const bindings: WorkerBindings = env;
@@ -446,17 +442,80 @@ describe("replayed eBET login notifications (Durable Object)", () => {
         const again = new ReplayGuardObject(state, env);
         // A replay claim, as DurableObjectReplayGuard makes it.
         const claim = async (object: ReplayGuardObject, key: string, owner: string) =>
-          (await object.claim(key, owner, WINDOW, "refuse")) === "claimed";
+          (await object.claimKey(key, owner, WINDOW, "refuse")) === "claimed";
         const results: unknown[] = [await claim(upgraded, old, "a")];
-        upgraded.release(old, "a");
-        results.push(await claim(again, old, "a"), upgraded.heldMs(old) > 0);
+        upgraded.releaseKey(old, "a");
+        results.push(await claim(again, old, "a"), upgraded.keyHeldMs(old) > 0);
         results.push(await claim(again, fresh, "b"));
-        again.release(fresh, "b");
+        again.releaseKey(fresh, "b");
         results.push(await claim(upgraded, fresh, "c"));
         return results;
       },
     );
     expect(outcome).toEqual([false, false, true, true, true]);
+  });
+
+  it("fails closed with 503 when the object answers what this version does not know, without calling eBET", async () => {
+    for (const answer of [true, "pending"]) {
+      // An object of another version: its claim answers in other words.
+      const object = new Proxy({}, { get: () => () => Promise.resolve(answer) });
+      const namespace = { idFromName: (name: string) => name, get: () => object };
+      const h = await replayHarness(
+        new DurableObjectReplayGuard(
+          namespace as unknown as NonNullable<WorkerBindings["REPLAY_GUARD"]>,
+        ),
+      );
+      const problem = await readProblem(
+        await notify(h, { username: "demo", accessToken: ACCESS_TOKEN }),
+      );
+      expect(problem, String(answer)).toMatchObject({
+        status: 503,
+        code: "REPLAY_GUARD_UNAVAILABLE",
+      });
+      expect(callbacks(h)).toBe(0);
+    }
+  });
+
+  it("answers the previous version's methods in its words, over the rows this version reads", async () => {
+    const { guard, key, stub } = await objectGuard("old-surface");
+    expect(await stub.claim(key, "a", WINDOW)).toBe(true);
+    // Held for every claim, its own owner's included, in both versions.
+    expect(await stub.claim(key, "a", WINDOW)).toBe(false);
+    expect(await guard.claim(key, "b", WINDOW)).toBe(false);
+    const held = await stub.heldMs(key);
+    expect(held).toBeGreaterThan(WINDOW - 60_000);
+    expect(held).toBeLessThanOrEqual(WINDOW);
+    expect(await guard.heldMs(key)).toBeLessThanOrEqual(held);
+    await stub.release(key, "b");
+    expect(await stub.heldMs(key)).toBeGreaterThan(0);
+    await stub.release(key, "a");
+    expect(await stub.heldMs(key)).toBe(0);
+    expect(await guard.claim(key, "c", WINDOW)).toBe(true);
+    expect(await stub.claim(key, "d", WINDOW)).toBe(false);
+    await guard.release(key, "c");
+    expect(await stub.claim(key, "d", WINDOW)).toBe(true);
+    expect(await stub.size()).toBeGreaterThanOrEqual(1);
+  });
+
+  it("of concurrent claims of a key by both versions, exactly one wins", async () => {
+    for (const username of ["race-1", "race-2", "race-3"]) {
+      const { guard, key, stub } = await objectGuard(username);
+      const won: unknown[] = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          i % 2 === 0
+            ? guard.claim(key, `new-${i}`, WINDOW)
+            : stub.claim(key, `old-${i}`, WINDOW).then((answer: unknown) => answer),
+        ),
+      );
+      expect(
+        won.filter((answer) => answer === true),
+        username,
+      ).toHaveLength(1);
+      expect(
+        won.filter((answer) => answer === false),
+        username,
+      ).toHaveLength(5);
+    }
   });
 });
 

@@ -8,13 +8,12 @@ import { requestIdOf } from "../http/request-id.ts";
 import { buildProblem, problemResponse } from "../problem.ts";
 
 // Every Durable Object class wrangler.toml names. The deny-list and the replay guard are one
-// implementation under the class names their namespaces (and stored data) were created with.
-export {
-  ExpiringSetObject as DenyListObject,
-  ExpiringSetObject as ReplayGuardObject,
-} from "../adapters/workers/expiring-set.ts";
+// implementation (ExpiringSetObject) under the class names their namespaces (and stored data) were
+// created with, each keeping the methods the previous version's Worker calls on it.
+export { DenyListObject } from "../adapters/workers/deny-list.ts";
 export { OpenJobsObject } from "../adapters/workers/open-jobs.ts";
 export { LogoutOutboxObject } from "../adapters/workers/outbox.ts";
+export { ReplayGuardObject } from "../adapters/workers/replay-guard.ts";
 
 export type { WorkerBindings, WorkerEnv } from "../adapters/workers/stores.ts";
 

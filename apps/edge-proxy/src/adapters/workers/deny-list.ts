@@ -1,22 +1,9 @@
-// The FunGame deny-list on Workers: a ClaimingDenyList over one named ExpiringSetObject.
-import type { ClaimingDenyList, ClaimOutcome } from "../../ports.ts";
-import { MAX_JTI_LENGTH } from "../../vendors/fungame.ts";
-import type { ClaimAnswer, ExpiringSetObject } from "./expiring-set.ts";
+// The FunGame deny-list on Workers: a ClaimingDenyList over one named object, and that object's class.
+import { type ClaimingDenyList, type ClaimOutcome, MAX_JTI_LENGTH } from "../../ports.ts";
+import { ExpiringSetObject, MAX_AHEAD_MS, MAX_LEASE_MS, MAX_OWNER_LENGTH } from "./expiring-set.ts";
 
 /** The object every isolate's deny-list talks to. */
 export const DENY_LIST_OBJECT = "fungame";
-
-const MAX_CLAIM_ID_LENGTH = 128;
-/** No FunGame token lives this long: an entry beyond it is refused. */
-const MAX_AHEAD_SEC = 86_400;
-/** The longest lease a claim may ask for. */
-const MAX_LEASE_MS = 3_600_000;
-
-const OUTCOMES: Record<ClaimAnswer, ClaimOutcome> = {
-  claimed: "claimed",
-  held: "pending",
-  recorded: "revoked",
-};
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
@@ -30,10 +17,10 @@ function checkEntry(jti: unknown, expiresAt: unknown): void {
   if (
     !isText(jti, MAX_JTI_LENGTH) ||
     !Number.isSafeInteger(expiresAt) ||
-    (expiresAt as number) > nowSeconds() + MAX_AHEAD_SEC
+    (expiresAt as number) > nowSeconds() + MAX_AHEAD_MS / 1000
   ) {
     throw new TypeError(
-      "a deny-list entry needs a jti of 1 to 256 characters and a whole-second exp within a day",
+      `a deny-list entry needs a jti of 1 to ${MAX_JTI_LENGTH} characters and a whole-second exp within a day`,
     );
   }
 }
@@ -42,19 +29,40 @@ function checkClaim(jti: unknown, claimId: unknown, leaseMs?: unknown): void {
   const lease = leaseMs ?? 1;
   if (
     !isText(jti, MAX_JTI_LENGTH) ||
-    !isText(claimId, MAX_CLAIM_ID_LENGTH) ||
+    !isText(claimId, MAX_OWNER_LENGTH) ||
     !Number.isSafeInteger(lease) ||
     (lease as number) < 1 ||
     (lease as number) > MAX_LEASE_MS
   ) {
-    throw new TypeError("a claim needs a jti, a claim id of 1 to 128 characters and a lease in ms");
+    throw new TypeError(
+      `a claim needs a jti, a claim id of 1 to ${MAX_OWNER_LENGTH} characters and a lease in ms`,
+    );
+  }
+}
+
+/**
+ * The deny-list's outcome for the object's answer to a claim. Any other answer (an object of
+ * another version, say) is an error, which the logout turns into a 503: it is never read as "no
+ * claim", which would call FunGame without one.
+ */
+function outcomeOf(answer: unknown): ClaimOutcome {
+  switch (answer) {
+    case "claimed":
+      return "claimed";
+    case "held":
+      return "pending";
+    case "recorded":
+      return "revoked";
+    default:
+      throw new TypeError("claimKey: the deny-list object answered no claim outcome");
   }
 }
 
 /**
  * The deny-list the app uses on Workers: every call goes to one named object. A logout is recorded
  * until the token's exp (whole seconds); `has` reports recorded logouts only, never a claim; an
- * attempt's claim is re-entrant (the same claim id claims again and renews its lease).
+ * attempt's claim is re-entrant (the same claim id claims again and renews its lease). Each answer
+ * of the object is checked: one this version does not know is an error.
  */
 export class DurableObjectDenyList implements ClaimingDenyList {
   readonly #namespace: DurableObjectNamespace<ExpiringSetObject>;
@@ -71,21 +79,55 @@ export class DurableObjectDenyList implements ClaimingDenyList {
 
   async add(jti: string, expiresAt: number): Promise<void> {
     checkEntry(jti, expiresAt);
-    await this.#stub().record(jti, expiresAt * 1000);
+    await this.#stub().recordKey(jti, expiresAt * 1000);
   }
 
   async has(jti: string): Promise<boolean> {
-    return await this.#stub().hasRecorded(jti);
+    const answer: unknown = await this.#stub().hasRecorded(jti);
+    if (typeof answer !== "boolean") {
+      throw new TypeError("hasRecorded: the deny-list object answered no boolean");
+    }
+    return answer;
   }
 
   async claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome> {
     checkClaim(jti, claimId, leaseMs);
-    return OUTCOMES[(await this.#stub().claim(jti, claimId, leaseMs, "renew")) as ClaimAnswer];
+    return outcomeOf(await this.#stub().claimKey(jti, claimId, leaseMs, "renew"));
   }
 
   async release(jti: string, claimId: string): Promise<void> {
     checkClaim(jti, claimId);
-    await this.#stub().release(jti, claimId);
+    await this.#stub().releaseKey(jti, claimId);
+  }
+}
+
+/**
+ * The deny-list's object (binding DENY_LIST). Beside the methods of ExpiringSetObject, it keeps the
+ * methods and answers the previous version's Worker calls (add, has, claim answering "claimed",
+ * "pending" or "revoked", release), over the same rows: while a deployment is under way, a Worker
+ * of either version reads every answer right, and their claims exclude each other.
+ */
+export class DenyListObject extends ExpiringSetObject {
+  /** Records the logout of `jti` until `expiresAt` (whole seconds), keeping the later expiry. */
+  async add(jti: string, expiresAt: number): Promise<void> {
+    checkEntry(jti, expiresAt);
+    await this.recordKey(jti, expiresAt * 1000);
+  }
+
+  /** Whether the logout of `jti` is recorded and not expired (a claim is not). */
+  has(jti: string): boolean {
+    return this.hasRecorded(jti);
+  }
+
+  /** See ClaimingDenyList.claim. */
+  async claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome> {
+    checkClaim(jti, claimId, leaseMs);
+    return outcomeOf(await this.claimKey(jti, claimId, leaseMs, "renew"));
+  }
+
+  /** Drops the claim of `claimId` on `jti`, if it still holds it; a recorded logout stays. */
+  release(jti: string, claimId: string): void {
+    this.releaseKey(jti, claimId);
   }
 }
 

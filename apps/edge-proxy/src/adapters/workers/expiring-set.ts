@@ -32,15 +32,27 @@ function checkOwner(owner: unknown): void {
   }
 }
 
+/** A table of the two objects this one replaced, read as `entries` rows (times in ms). */
+interface OldTable {
+  name: "revoked" | "claims" | "seen";
+  key: string;
+  exp: string;
+  owner: string;
+  /** What a copied row does to the `entries` row of its key. */
+  conflict: string;
+}
+
+/** Same owner: the later lease; another owner's claim, or a recorded key, stays as it is. */
+const KEEP_CLAIM = "DO UPDATE SET exp = max(exp, excluded.exp) WHERE owner = excluded.owner";
+
 /**
- * The tables of the two objects this one replaced, moved into `entries` when an object starts:
- * the deny-list's `revoked` (exp in seconds) and `claims` (lease in ms), the replay guard's `seen`
- * (exp in ms; rows made before claims had owners have no owner, so no release ever matches them).
- * A recorded logout wins over a claim of the same key, as it did there. Each table is dropped once
- * moved, so a second start moves nothing.
+ * The tables of the two objects this one replaced: the deny-list's `revoked` (exp in seconds) and
+ * `claims` (lease in ms), the replay guard's `seen` (exp in ms; rows made before claims had owners
+ * have no owner, so no release ever matches them). A recorded logout wins over a claim of the same
+ * key, as it did there.
  */
-function migrateOldTables(sql: SqlStorage): boolean {
-  const tables = new Set(
+function oldTables(sql: SqlStorage): OldTable[] {
+  const names = new Set(
     sql
       .exec<{ name: string }>(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('revoked', 'claims', 'seen')",
@@ -48,36 +60,85 @@ function migrateOldTables(sql: SqlStorage): boolean {
       .toArray()
       .map((row) => row.name),
   );
-  if (tables.has("revoked")) {
-    sql.exec(
-      "INSERT INTO entries (key, exp, owner) SELECT jti, exp * 1000, NULL FROM revoked WHERE true ON CONFLICT (key) DO UPDATE SET exp = CASE WHEN owner IS NULL THEN max(exp, excluded.exp) ELSE excluded.exp END, owner = NULL",
-    );
-    sql.exec("DROP TABLE revoked");
+  const tables: OldTable[] = [];
+  if (names.has("revoked")) {
+    tables.push({
+      name: "revoked",
+      key: "t.jti",
+      exp: "t.exp * 1000",
+      owner: "NULL",
+      conflict:
+        "DO UPDATE SET exp = CASE WHEN owner IS NULL THEN max(exp, excluded.exp) ELSE excluded.exp END, owner = NULL",
+    });
   }
-  if (tables.has("claims")) {
-    sql.exec(
-      "INSERT INTO entries (key, exp, owner) SELECT jti, lease, owner FROM claims WHERE true ON CONFLICT (key) DO NOTHING",
-    );
-    sql.exec("DROP TABLE claims");
+  if (names.has("claims")) {
+    tables.push({
+      name: "claims",
+      key: "t.jti",
+      exp: "t.lease",
+      owner: "t.owner",
+      conflict: KEEP_CLAIM,
+    });
   }
-  if (tables.has("seen")) {
+  if (names.has("seen")) {
     const owned = sql
       .exec<{ name: string }>("SELECT name FROM pragma_table_info('seen')")
       .toArray()
       .some((column) => column.name === "owner");
-    sql.exec(
-      `INSERT INTO entries (key, exp, owner) SELECT key, exp, ${owned ? "owner" : "NULL"} FROM seen WHERE true ON CONFLICT (key) DO NOTHING`,
-    );
-    sql.exec("DROP TABLE seen");
+    tables.push({
+      name: "seen",
+      key: "t.key",
+      exp: "t.exp",
+      owner: owned ? "t.owner" : "NULL",
+      conflict: KEEP_CLAIM,
+    });
   }
-  return tables.size > 0;
+  return tables;
+}
+
+/**
+ * Copies the rows of the replaced objects' tables into `entries`, each row as it is once: the tables
+ * stay as they were, so that a rollback to the previous version still finds what was stored before
+ * the upgrade. `copied_rows` holds what was copied, so a later start never brings back what this
+ * version released or let expire since; a row the previous version wrote or changed during a
+ * rollback is copied on the next start. Returns whether any row was copied.
+ */
+function copyOldTables(sql: SqlStorage): boolean {
+  const tables = oldTables(sql);
+  if (tables.length === 0) return false;
+  const now = Date.now();
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS copied_rows (source TEXT NOT NULL, key TEXT NOT NULL, exp INTEGER NOT NULL, owner TEXT, PRIMARY KEY (source, key))",
+  );
+  sql.exec("DELETE FROM copied_rows WHERE exp <= ?", now);
+  // An expired entry gives way to what the previous version wrote since.
+  sql.exec("DELETE FROM entries WHERE exp <= ?", now);
+  let copied = 0;
+  for (const { name, key, exp, owner, conflict } of tables) {
+    // Rows alive, not too far ahead, and not copied as they are now.
+    const fresh = `FROM ${name} AS t WHERE ${exp} > ? AND ${exp} <= ? AND NOT EXISTS (SELECT 1 FROM copied_rows AS c WHERE c.source = '${name}' AND c.key = ${key} AND c.exp = ${exp} AND c.owner IS ${owner})`;
+    const bounds = [now, now + MAX_AHEAD_MS];
+    copied += sql.exec(
+      `INSERT INTO entries (key, exp, owner) SELECT ${key}, ${exp}, ${owner} ${fresh} ON CONFLICT (key) ${conflict}`,
+      ...bounds,
+    ).rowsWritten;
+    sql.exec(
+      `INSERT INTO copied_rows (source, key, exp, owner) SELECT '${name}', ${key}, ${exp}, ${owner} ${fresh} ON CONFLICT (source, key) DO UPDATE SET exp = excluded.exp, owner = excluded.owner`,
+      ...bounds,
+    );
+  }
+  return copied > 0;
 }
 
 /**
  * Keys with an expiry in ms and, while claimed, the claim's owner (null once recorded). Expired
  * rows are never reported, are deleted on every write, and an alarm set for the earliest expiry
  * deletes them when no write comes. Each method runs its statements with no await between them in
- * a single-threaded object: two claims of one key cannot both succeed.
+ * a single-threaded object: two claims of one key cannot both succeed. No method the Worker calls
+ * has the name of one the replaced objects had: a Worker calling an object of the other version
+ * while a deployment is under way finds the method missing and fails, rather than reading an answer
+ * of another shape (the role's classes keep the previous version's methods, see deny-list.ts and
+ * replay-guard.ts).
  */
 export class ExpiringSetObject extends DurableObject {
   readonly #sql: SqlStorage;
@@ -85,14 +146,14 @@ export class ExpiringSetObject extends DurableObject {
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    const migrated = ctx.storage.transactionSync(() => {
+    const copied = ctx.storage.transactionSync(() => {
       this.#sql.exec(
         "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, exp INTEGER NOT NULL, owner TEXT); CREATE INDEX IF NOT EXISTS entries_exp ON entries (exp);",
       );
-      return migrateOldTables(this.#sql);
+      return copyOldTables(this.#sql);
     });
-    // Moved rows may expire before the alarm the old object had set.
-    if (migrated) void ctx.blockConcurrencyWhile(() => this.#schedule());
+    // Copied rows may expire before the alarm the old object had set.
+    if (copied) void ctx.blockConcurrencyWhile(() => this.#schedule());
   }
 
   /** Deletes expired rows, and rows too far ahead for any entry (stored by older code). */
@@ -106,7 +167,7 @@ export class ExpiringSetObject extends DurableObject {
    * `reclaim` "renew": the lease starts again), "held" while another claim runs, "recorded" when
    * the key is recorded.
    */
-  async claim(
+  async claimKey(
     key: string,
     owner: string,
     leaseMs: number,
@@ -143,7 +204,7 @@ export class ExpiringSetObject extends DurableObject {
   }
 
   /** Records `key` until `untilMs`, keeping the later expiry, and drops its claim. */
-  async record(key: string, untilMs: number): Promise<void> {
+  async recordKey(key: string, untilMs: number): Promise<void> {
     checkKey(key);
     if (!Number.isSafeInteger(untilMs) || untilMs > Date.now() + MAX_AHEAD_MS) {
       throw new TypeError("untilMs: needs a whole number of ms since the epoch, within a day");
@@ -161,7 +222,7 @@ export class ExpiringSetObject extends DurableObject {
   }
 
   /** Drops `owner`'s claim on `key`, if it still holds it: a lapsed claim never frees a later one. */
-  release(key: string, owner: string): void {
+  releaseKey(key: string, owner: string): void {
     checkKey(key);
     checkOwner(owner);
     this.#sql.exec("DELETE FROM entries WHERE key = ? AND owner = ?", key, owner);
@@ -178,7 +239,7 @@ export class ExpiringSetObject extends DurableObject {
   }
 
   /** How long `key` stays held (claimed or recorded), in ms; 0 when it is free. */
-  heldMs(key: string): number {
+  keyHeldMs(key: string): number {
     const rows = this.#sql
       .exec<{ exp: number }>("SELECT exp FROM entries WHERE key = ?", String(key))
       .toArray();

@@ -1,15 +1,12 @@
-// The seen-set of eBET login notifications on Workers: a ReplayGuard over 16 ExpiringSetObjects.
+// The seen-set of eBET login notifications on Workers: a ReplayGuard over 16 objects, and their class.
 import type { ReplayGuard } from "../../ports.ts";
-import type { ClaimAnswer, ExpiringSetObject } from "./expiring-set.ts";
+import { ExpiringSetObject, MAX_LEASE_MS } from "./expiring-set.ts";
 
 /** Keys are SHA-256 digests in hex. */
 const KEY = /^[0-9a-f]{64}$/;
 
 /** Owners are request-made ids (random UUIDs). */
 const OWNER = /^[\w-]{1,64}$/;
-
-/** The longest claim taken: a request's deadline is at most 600 s. */
-const MAX_HOLD_MS = 3_600_000;
 
 /** Objects the keys are spread over (by their first hex digit), so one object is never the limit. */
 export const REPLAY_SHARDS = 16;
@@ -19,9 +16,36 @@ export function replayShard(key: string): string {
   return `ebet-callback-${Number.parseInt(key.slice(0, 1), 16) % REPLAY_SHARDS}`;
 }
 
+/** Checks a claim as the replay guard makes it: a digest, a request's id, a hold in ms. */
+function checkClaim(key: unknown, owner: unknown, holdMs: unknown): void {
+  if (typeof key !== "string" || !KEY.test(key)) throw new TypeError("not a replay key");
+  if (typeof owner !== "string" || !OWNER.test(owner)) throw new TypeError("not a claim owner");
+  if (!Number.isInteger(holdMs) || (holdMs as number) < 1 || (holdMs as number) > MAX_LEASE_MS) {
+    throw new TypeError("not a claim hold in ms");
+  }
+}
+
+/**
+ * Whether the object's answer to a claim means this request holds the key. Any other answer (an
+ * object of another version, say) is an error, which the callback route answers with a 503: it is
+ * never read as a refusal or as a claim.
+ */
+function claimedOf(answer: unknown): boolean {
+  switch (answer) {
+    case "claimed":
+      return true;
+    case "held":
+    case "recorded":
+      return false;
+    default:
+      throw new TypeError("claimKey: the replay guard object answered no claim outcome");
+  }
+}
+
 /**
  * The ReplayGuard the app uses on Workers, shared by every isolate: each key held by one request's
- * claim until it expires. A held key is refused to every claim, its own owner's included.
+ * claim until it expires. A held key is refused to every claim, its own owner's included. Each
+ * answer of the object is checked: one this version does not know is an error.
  */
 export class DurableObjectReplayGuard implements ReplayGuard {
   readonly #namespace: DurableObjectNamespace<ExpiringSetObject>;
@@ -35,20 +59,43 @@ export class DurableObjectReplayGuard implements ReplayGuard {
   }
 
   async claim(key: string, owner: string, holdMs: number): Promise<boolean> {
-    if (typeof key !== "string" || !KEY.test(key)) throw new TypeError("not a replay key");
-    if (typeof owner !== "string" || !OWNER.test(owner)) throw new TypeError("not a claim owner");
-    if (!Number.isInteger(holdMs) || holdMs < 1 || holdMs > MAX_HOLD_MS) {
-      throw new TypeError("not a claim hold in ms");
-    }
-    const answer = (await this.#stub(key).claim(key, owner, holdMs, "refuse")) as ClaimAnswer;
-    return answer === "claimed";
+    checkClaim(key, owner, holdMs);
+    return claimedOf(await this.#stub(key).claimKey(key, owner, holdMs, "refuse"));
   }
 
   async release(key: string, owner: string): Promise<void> {
-    await this.#stub(key).release(key, owner);
+    await this.#stub(key).releaseKey(key, owner);
   }
 
   async heldMs(key: string): Promise<number> {
-    return await this.#stub(key).heldMs(key);
+    const answer: unknown = await this.#stub(key).keyHeldMs(key);
+    if (!Number.isSafeInteger(answer) || (answer as number) < 0) {
+      throw new TypeError("keyHeldMs: the replay guard object answered no duration in ms");
+    }
+    return answer as number;
+  }
+}
+
+/**
+ * The replay guard's objects (binding REPLAY_GUARD). Beside the methods of ExpiringSetObject, they
+ * keep the methods and answers the previous version's Worker calls (claim answering a boolean,
+ * release, heldMs), over the same rows: while a deployment is under way, a Worker of either version
+ * reads every answer right, and their claims exclude each other.
+ */
+export class ReplayGuardObject extends ExpiringSetObject {
+  /** Claims `key` for `owner` during `holdMs`; false when it is held, by this owner too. */
+  async claim(key: string, owner: string, holdMs: number): Promise<boolean> {
+    checkClaim(key, owner, holdMs);
+    return claimedOf(await this.claimKey(key, owner, holdMs, "refuse"));
+  }
+
+  /** Deletes `key` only when `owner`'s claim holds it: a lapsed claim never frees a later one. */
+  release(key: string, owner: string): void {
+    this.releaseKey(key, owner);
+  }
+
+  /** How long `key` stays held, in ms; 0 when it is free. */
+  heldMs(key: string): number {
+    return this.keyHeldMs(key);
   }
 }
