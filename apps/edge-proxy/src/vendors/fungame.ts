@@ -14,7 +14,7 @@ import { bearerCredential } from "../auth.ts";
 import { readNoBody } from "../body.ts";
 import { booleanText, hs256Secret } from "../config-schemas.ts";
 import { headerValue } from "../http/fields.ts";
-import type { ClaimOutcome } from "../ports.ts";
+import { type ClaimOutcome, MAX_JTI_LENGTH } from "../ports.ts";
 import { errorName, ProblemError } from "../problem.ts";
 import {
   defineVendor,
@@ -58,8 +58,6 @@ export const FUNGAME_TOKEN_LIFETIME_SEC = 1_800;
 export const FUNGAME_CLOCK_SKEW_SEC = 300;
 /** A claim lasts its attempt's deadline and this much more, then lapses (an attempt that died). */
 export const CLAIM_LEASE_MARGIN_MS = 5_000;
-/** The longest jti a deny-list keys (FunGame's is a 36-character GUID). */
-export const MAX_JTI_LENGTH = 256;
 
 const TOKEN_REASONS: ReadonlyMap<string | number, string> = new Map([
   ["TOKEN_EXPIRED", "expired"],
