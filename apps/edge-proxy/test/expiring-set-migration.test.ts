@@ -39,6 +39,33 @@ function snapshot(state: DurableObjectState) {
 }
 
 describe("the deny-list's stored rows under ExpiringSetObject", () => {
+  it("deletes the previous version's expired rows, as its own purge would, and copies only the live ones", async () => {
+    const name = `migrate-expired-${crypto.randomUUID()}`;
+    const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(name));
+    const now = Date.now();
+    const seconds = Math.floor(now / 1000);
+    const after = await runInDurableObject(stub, (_instance: ExpiringSetObject, state) => {
+      state.storage.sql.exec(OLD_DENY_LIST_DDL);
+      state.storage.sql.exec(
+        "INSERT INTO revoked (jti, exp) VALUES ('gone', ?), ('alive', ?)",
+        seconds - 10,
+        seconds + 600,
+      );
+      state.storage.sql.exec(
+        "INSERT INTO claims (jti, owner, lease) VALUES ('lapsed', 'a-1', ?), ('held', 'a-2', ?)",
+        now - 1_000,
+        now + 60_000,
+      );
+      new DenyListObject(state, env);
+      return snapshot(state);
+    });
+    expect(after.previous).toEqual({
+      claims: [{ jti: "held", owner: "a-2", lease: now + 60_000 }],
+      revoked: [{ jti: "alive", exp: seconds + 600 }],
+    });
+    expect(after.rows.map((row) => row.key)).toEqual(["alive", "held"]);
+  });
+
   it("keeps every revoked token revoked and every claim held by its attempt; a second start changes nothing", async () => {
     const name = `migrate-${crypto.randomUUID()}`;
     const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(name));

@@ -37,6 +37,9 @@ interface OldTable {
   name: "revoked" | "claims" | "seen";
   key: string;
   exp: string;
+  /** The expiry column as stored, and its unit in ms (revoked: seconds). */
+  column: string;
+  unit: number;
   owner: string;
   /** What a copied row does to the `entries` row of its key. */
   conflict: string;
@@ -66,6 +69,8 @@ function oldTables(sql: SqlStorage): OldTable[] {
       name: "revoked",
       key: "t.jti",
       exp: "t.exp * 1000",
+      column: "exp",
+      unit: 1000,
       owner: "NULL",
       conflict:
         "DO UPDATE SET exp = CASE WHEN owner IS NULL THEN max(exp, excluded.exp) ELSE excluded.exp END, owner = NULL",
@@ -76,6 +81,8 @@ function oldTables(sql: SqlStorage): OldTable[] {
       name: "claims",
       key: "t.jti",
       exp: "t.lease",
+      column: "lease",
+      unit: 1,
       owner: "t.owner",
       conflict: KEEP_CLAIM,
     });
@@ -89,6 +96,8 @@ function oldTables(sql: SqlStorage): OldTable[] {
       name: "seen",
       key: "t.key",
       exp: "t.exp",
+      column: "exp",
+      unit: 1,
       owner: owned ? "t.owner" : "NULL",
       conflict: KEEP_CLAIM,
     });
@@ -114,10 +123,13 @@ function copyOldTables(sql: SqlStorage): boolean {
   // An expired entry gives way to what the previous version wrote since.
   sql.exec("DELETE FROM entries WHERE exp <= ?", now);
   let copied = 0;
-  for (const { name, key, exp, owner, conflict } of tables) {
-    // Rows alive, not too far ahead, and not copied as they are now.
-    const fresh = `FROM ${name} AS t WHERE ${exp} > ? AND ${exp} <= ? AND NOT EXISTS (SELECT 1 FROM copied_rows AS c WHERE c.source = '${name}' AND c.key = ${key} AND c.exp = ${exp} AND c.owner IS ${owner})`;
-    const bounds = [now, now + MAX_AHEAD_MS];
+  for (const { name, key, exp, column, unit, owner, conflict } of tables) {
+    // Expired rows go, as the previous version's own purge would delete them.
+    sql.exec(`DELETE FROM ${name} WHERE ${column} <= ?`, now / unit);
+    // Rows alive, not too far ahead, and not copied as they are now (bounds in the table's unit,
+    // so its expiry index serves the scan).
+    const fresh = `FROM ${name} AS t WHERE t.${column} > ? AND t.${column} <= ? AND NOT EXISTS (SELECT 1 FROM copied_rows AS c WHERE c.source = '${name}' AND c.key = ${key} AND c.exp = ${exp} AND c.owner IS ${owner})`;
+    const bounds = [now / unit, (now + MAX_AHEAD_MS) / unit];
     copied += sql.exec(
       `INSERT INTO entries (key, exp, owner) SELECT ${key}, ${exp}, ${owner} ${fresh} ON CONFLICT (key) ${conflict}`,
       ...bounds,
