@@ -20,7 +20,12 @@ export const baseUrl = v.pipe(
     } catch (error) {
       if (!isVendorError(error)) throw error;
       // Never the value itself: a mistyped URL may hold a key.
-      addIssue({ message: error.message.replace(/^url: /, "").replace(/: ".*$/s, "") });
+      addIssue({
+        message: error.message
+          .replace(/^url: /, "")
+          .replace(/: ".*$/s, "")
+          .replace(/, not .*$/s, ""),
+      });
       return NEVER;
     }
   }),

@@ -126,10 +126,15 @@ describe("loadConfig", () => {
       FUNGAME_JWT_SECRET: secret,
       FUNGAME_BASE_URL: `not a url ${secret}`,
       LANCENS_BASE_URL: "lancens.example/x?key=s3cr3t-value",
+      EBET_BASE_URL: "ebet-forwarder.example:8443/api",
+      EBET_CHANNEL_ID: "1",
+      EBET_PRIVATE_KEY: EBET_TEST_PRIVATE_KEY,
+      PROXY_API_KEY_SHA256: "a".repeat(64),
       SDK_AUTH_BASE_URL: "https://sdk.example/?token=s3cr3t-token",
       SDK_AUTH_CLIENT_ID: "client",
     });
     expect(issues.map((issue) => issue.name).sort()).toEqual([
+      "EBET_BASE_URL",
       "FUNGAME_BASE_URL",
       "LANCENS_BASE_URL",
       "SDK_AUTH_BASE_URL",
@@ -138,6 +143,11 @@ describe("loadConfig", () => {
     expect(text).not.toContain(secret);
     expect(text).not.toContain("s3cr3t");
     expect(text).not.toContain("lancens.example");
+    expect(text).not.toContain("ebet-forwarder");
+    // A URL typed without its scheme reads as one whose scheme is its host, or its user.
+    const typed = issuesOf({ LANCENS_BASE_URL: "admin:hunter2@lancens.example/api" });
+    expect(JSON.stringify(typed)).not.toContain("admin");
+    expect(typed).toEqual([{ name: "LANCENS_BASE_URL", message: "must use http or https" }]);
   });
 
   it("needs every variable of a vendor once one is set", () => {

@@ -94,7 +94,7 @@ describe("a fifth vendor from its descriptor alone", () => {
 
   it("has its variables validated and named in configuration errors, never echoing its secret", () => {
     expect(issuesOf({ ACME_BASE_URL: "ftp://acme.test" })).toEqual([
-      { name: "ACME_BASE_URL", message: "must use http or https, not ftp:" },
+      { name: "ACME_BASE_URL", message: "must use http or https" },
       {
         name: "ACME_API_KEY",
         message: "is required when Acme is configured (another ACME_* is set)",
@@ -226,12 +226,21 @@ describe("a fifth vendor from its descriptor alone", () => {
     const { h } = await acmeHarness();
     const own = await h.request("/v1/acme/logout", { json: { sessionId: "quote-me-1b9c" } });
     expect(own.status).toBe(503);
+    const { token } = await h.sims.lancens.signIn();
     const fanOut = await h.request("/v1/logout", {
-      json: { acme: { sessionId: "quote-me-2d4e" } },
+      json: {
+        acme: { sessionId: "quote-me-2d4e" },
+        lancens: { username: "lancens-user", token },
+      },
     });
     expect(fanOut.status).toBe(207);
     const lines = h.logs.filter((line) => "status" in line);
     expect(lines.map((line) => line.code)).toEqual(["VENDOR_ERROR", undefined]);
+    // The fan-out's line holds each vendor's figures, Acme's code among them.
+    expect(lines[1]?.upstream).toMatchObject({
+      acme: { code: "VENDOR_ERROR", upstreamStatus: 503 },
+      lancens: { upstreamStatus: 200 },
+    });
     const logs = JSON.stringify(h.logs);
     expect(logs).not.toContain("quote-me");
     expect(logs).not.toContain(ACME_API_KEY);
