@@ -248,13 +248,6 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     });
   });
 
-  // Each route has one spelling: the router would also match a path with a trailing slash.
-  app.use("*", async (c, next) => {
-    const path = c.req.path;
-    if (path.length > 1 && path.endsWith("/") && path !== "/docs/") return routeNotFound(c);
-    await next();
-  });
-
   if (config.corsOrigins.length > 0) {
     const origins = config.corsOrigins;
     app.use(
@@ -291,6 +284,14 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
 
   // No API route takes query parameters: each one sent is refused by name.
   app.use("/v1/*", refuseQuery);
+
+  // Each route has one spelling: the router would also match a path with a trailing slash. Checked
+  // after CORS, the rate limit and no-store, so that this 404 is answered like any other.
+  app.use("*", async (c, next) => {
+    const path = c.req.path;
+    if (path.length > 1 && path.endsWith("/") && path !== "/docs/") return routeNotFound(c);
+    await next();
+  });
 
   // Every declared route: the vendors' own, the fan-out's, and the operations routes.
   const routes = allRoutes(gateway.vendors);

@@ -79,6 +79,7 @@ const ROUTES: readonly RouteDecl[] = [
     tag: "acme",
     summary: "Whether an Acme token is usable",
     security: "vendor-token",
+    tokenFormat: "JWT",
     answers: { 200: { description: "The status.", schema: v.object({ active: v.boolean() }) } },
     problems: [401, 429],
   }),
@@ -245,14 +246,17 @@ describe("routes become operations", () => {
       "/docs/{file}",
     ]);
     expect(document.paths["/v1/acme/logout"]?.post?.security).toEqual([{ callerAuth: [] }]);
-    expect(document.paths["/v1/acme/token-status"]?.get?.security).toEqual([{ acmeToken: [] }]);
+    expect(document.paths["/v1/acme/token-status"]?.get?.security).toEqual([
+      { acmeGamesToken: [] },
+    ]);
     expect(document.paths["/v1/logout"]?.post?.security).toEqual([{}, { callerAuth: [] }]);
     expect(document.paths["/healthz"]?.get?.security).toEqual([]);
     expect(document.components.securitySchemes).toEqual({
       callerAuth: expect.objectContaining({ type: "http", scheme: "bearer" }),
-      acmeToken: {
+      acmeGamesToken: {
         type: "http",
         scheme: "bearer",
+        bearerFormat: "JWT",
         description: "The caller's own Acme Games token.",
       },
     });

@@ -244,6 +244,9 @@ describe("errors the app answers itself", () => {
         headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
         ...(method === "POST" ? { body: "{}" } : {}),
       });
+      expect(response.headers.get("cache-control")).toBe(
+        path.startsWith("/v1/") ? "no-store" : null,
+      );
       expect(await readProblem(response), `${method} ${path}`).toMatchObject({
         status: 404,
         code: "ROUTE_NOT_FOUND",

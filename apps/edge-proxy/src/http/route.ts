@@ -44,6 +44,8 @@ export interface RouteDoc {
   summary: string;
   description?: string;
   security: RouteSecurity;
+  /** With "vendor-token": the token's format (OpenAPI's bearerFormat), e.g. "JWT". */
+  tokenFormat?: string;
   /**
    * The JSON request body; absent when the route takes none. `fields` describes its members by
    * dot path ("device.ip"): the runtime schemas carry no descriptions.

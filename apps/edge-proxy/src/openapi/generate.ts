@@ -100,9 +100,13 @@ const CALLER_AUTH: SecurityScheme = {
     "An API key whose SHA-256 is in PROXY_API_KEY_SHA256, or a user JWT (PROXY_JWKS_URL or HS256 PROXY_JWT_SECRET) whose sub is the request's username.",
 };
 
-/** The name of the scheme of a vendor's own bearer token: "fungame" -> "fungameToken". */
-const tokenScheme = (vendor: string) =>
-  `${vendor.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())}Token`;
+/** The scheme of a vendor's own bearer token, named from its label: "FunGame" -> "funGameToken". */
+function tokenScheme(label: string): string {
+  const words = label.split(/[^A-Za-z0-9]+/).filter((word) => word.length > 0);
+  const [first = "vendor", ...rest] = words;
+  const tail = rest.map((word) => word[0]?.toUpperCase() + word.slice(1));
+  return `${first[0]?.toLowerCase()}${first.slice(1)}${tail.join("")}Token`;
+}
 
 /** A route's security requirements, and the schemes they name. */
 function securityOf(
@@ -115,17 +119,15 @@ function securityOf(
     case "caller-optional":
       return { requirements: [{}, { callerAuth: [] }], schemes: [["callerAuth", CALLER_AUTH]] };
     case "vendor-token": {
-      const name = tokenScheme(doc.tag);
-      const label = Object.hasOwn(vendors, doc.tag) ? vendors[doc.tag] : doc.tag;
-      return {
-        requirements: [{ [name]: [] }],
-        schemes: [
-          [
-            name,
-            { type: "http", scheme: "bearer", description: `The caller's own ${label} token.` },
-          ],
-        ],
+      const label = (Object.hasOwn(vendors, doc.tag) ? vendors[doc.tag] : undefined) ?? doc.tag;
+      const name = tokenScheme(label);
+      const scheme: SecurityScheme = {
+        type: "http",
+        scheme: "bearer",
+        ...(doc.tokenFormat === undefined ? {} : { bearerFormat: doc.tokenFormat }),
+        description: `The caller's own ${label} token.`,
       };
+      return { requirements: [{ [name]: [] }], schemes: [[name, scheme]] };
     }
     case "none":
       return { requirements: [], schemes: [] };

@@ -417,6 +417,7 @@ export const fungame = defineVendor({
               description:
                 "The token in Authorization is the credential. The token is claimed for this request first: another logout of it meanwhile is a 409 LOGOUT_IN_PROGRESS; a claim the deny-list cannot take is a 503 DENY_LIST_UNAVAILABLE, without calling FunGame. A token on the deny-list is done already (alreadyLoggedOut, result { denyListed: true }) without calling FunGame. After a logout FunGame accepted, the jti is kept until exp + 300 s. An exp over 2100 s ahead is a 401 TOKEN_EXP_TOO_FAR; a token without a jti of 1–256 characters or a whole-second exp a 401 TOKEN_CLAIM_INVALID.",
               security: "vendor-token",
+              tokenFormat: "JWT",
               answers: {
                 200: {
                   description: "FunGame logged the session out, or it was already gone.",
@@ -464,6 +465,7 @@ export const fungame = defineVendor({
               description:
                 'Answered at the edge, without calling FunGame. With FUNGAME_JWT_SECRET the token is verified (300 s skew); without it an active answer says reason "unverified". A logout in flight is not "revoked".',
               security: "vendor-token",
+              tokenFormat: "JWT",
               answers: {
                 200: {
                   description: "The token's status.",

@@ -2,6 +2,7 @@
 // default retry policy, the variable schemas and the "POST a body, log out" route.
 import { type FetchLike, isVendorError } from "@x/core-signing";
 import * as v from "valibot";
+import type { Principal } from "../auth.ts";
 import { parseWith, readJsonObject } from "../body.ts";
 import { baseUrl } from "../config-schemas.ts";
 import type { RouteDecl, RouteDoc } from "../http/route.ts";
@@ -127,9 +128,7 @@ export function logoutRoute(vendor: string, doc: RouteDoc | undefined): RouteDec
       const { caller, input } = ctx.descriptor(vendor);
       const principal = await caller?.authenticate(c, ctx);
       const body = parseWith(input, await readJsonObject(c.req.raw));
-      if (caller !== undefined && principal !== undefined) {
-        caller.authorize(ctx, principal, body, under(""));
-      }
+      if (caller !== undefined) caller.authorize(ctx, principal as Principal, body, under(""));
       const instance = ctx.vendor(vendor);
       return c.json(await instance.logout(body, ctx.logoutCall(c, vendor, under(""), body)));
     },
