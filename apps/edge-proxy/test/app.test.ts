@@ -230,7 +230,8 @@ describe("errors the app answers itself", () => {
   });
 
   it("answers 404 for a declared path with a trailing slash: each route has one spelling", async () => {
-    const h = await createHarness();
+    // Answered like any other 404: after CORS, so that a browser can read it.
+    const h = await createHarness({ env: { PROXY_CORS_ORIGINS: "https://app.example" } });
     const id = "a".repeat(64);
     for (const [method, path] of [
       ["POST", "/v1/logout/"],
@@ -241,12 +242,14 @@ describe("errors the app answers itself", () => {
     ] as const) {
       const response = await h.request(path, {
         method,
-        headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${API_KEY}`,
+          origin: "https://app.example",
+        },
         ...(method === "POST" ? { body: "{}" } : {}),
       });
-      expect(response.headers.get("cache-control")).toBe(
-        path.startsWith("/v1/") ? "no-store" : null,
-      );
+      expect(response.headers.get("cache-control")).toBe("no-store");
       expect(await readProblem(response), `${method} ${path}`).toMatchObject({
         status: 404,
         code: "ROUTE_NOT_FOUND",
