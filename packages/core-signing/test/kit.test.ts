@@ -1,6 +1,12 @@
 // The proxy dev kit's helpers: requests as plain data, checked counts, audit tallies.
 import { describe, expect, it } from "vitest";
-import { kitCapacity, kitCount, kitRequestOf, kitTally } from "../src/testing/index.ts";
+import {
+  kitCapacity,
+  kitCount,
+  kitRequestOf,
+  kitTally,
+  sendKitRequests,
+} from "../src/testing/index.ts";
 
 describe("kitRequestOf", () => {
   it("gives a request's method, path with query, headers and body, relative to its base URL", async () => {
@@ -45,5 +51,33 @@ describe("kitTally", () => {
     kitTally(sessions, "alice", 2, 3);
     kitTally(sessions, "bob", 0, 3);
     expect(sessions).toEqual({ alice: [0, 0, 2], bob: [1, 0, 0] });
+  });
+});
+
+describe("sendKitRequests", () => {
+  it("sends each request in order against the base URL, with its headers and body, and reads each answer", async () => {
+    const seen: string[] = [];
+    const fetch = async (request: Request) => {
+      seen.push(
+        `${request.method} ${request.url} ${request.headers.get("x-key")} ${await request.text()}`,
+      );
+      return new Response(`answer ${seen.length}`, { status: 200 + seen.length });
+    };
+    const answers = await sendKitRequests(
+      fetch,
+      [
+        { method: "POST", path: "/a?x=1", headers: { "x-key": "k1" }, body: '{"n":1}' },
+        { method: "GET", path: "/b", headers: { "x-key": "k2" } },
+      ],
+      "http://vendor.test",
+    );
+    expect(seen).toEqual([
+      'POST http://vendor.test/a?x=1 k1 {"n":1}',
+      "GET http://vendor.test/b k2 ",
+    ]);
+    expect(answers).toEqual([
+      { status: 201, body: "answer 1" },
+      { status: 202, body: "answer 2" },
+    ]);
   });
 });

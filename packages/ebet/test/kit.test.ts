@@ -1,4 +1,5 @@
 // The proxy dev kit: its simulator, variables, sessions, direct requests and audit agree with the client.
+import { sendKitRequests } from "@x/core-signing/testing";
 import { describe, expect, it } from "vitest";
 import { EbetClient } from "../src/index.ts";
 import { EBET_TEST_PRIVATE_KEY, proxyKit } from "../src/testing/index.ts";
@@ -38,15 +39,8 @@ describe("proxyKit", () => {
 
     const [steps] = await kit.direct([second], BASE);
     expect(steps).toHaveLength(1);
-    for (const step of steps ?? []) {
-      const answer = await kit.fetch(
-        new Request(`${BASE}${step.path}`, {
-          method: step.method,
-          headers: step.headers,
-          body: step.body ?? null,
-        }),
-      );
-      expect(proxyKit.succeeded(answer.status, await answer.text())).toBe(true);
+    for (const answer of await sendKitRequests(kit.fetch, steps ?? [], BASE)) {
+      expect(proxyKit.succeeded(answer.status, answer.body)).toBe(true);
     }
     expect(kit.audit().sessions[kit.key(second)]).toEqual([1]);
 

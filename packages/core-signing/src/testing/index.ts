@@ -15,4 +15,4 @@ export type {
   KitStartOptions,
   ProxyKit,
 } from "./kit.ts";
-export { kitCapacity, kitCount, kitRequestOf, kitTally } from "./kit.ts";
+export { kitCapacity, kitCount, kitRequestOf, kitTally, sendKitRequests } from "./kit.ts";

@@ -157,3 +157,26 @@ export function kitTally(
   counts[step] = (counts[step] ?? 0) + 1;
   sessions[key] = counts;
 }
+
+/**
+ * Sends `requests` to `fetch` in order, against `baseUrl`, and reads each answer: the direct
+ * requests of a logout (`KitSimulator.direct`), sent as a script would send them.
+ */
+export async function sendKitRequests(
+  fetch: (request: Request) => Response | Promise<Response>,
+  requests: readonly KitRequest[],
+  baseUrl: string,
+): Promise<{ status: number; body: string }[]> {
+  const answers: { status: number; body: string }[] = [];
+  for (const step of requests) {
+    const answer = await fetch(
+      new Request(`${baseUrl}${step.path}`, {
+        method: step.method,
+        headers: step.headers,
+        body: step.body ?? null,
+      }),
+    );
+    answers.push({ status: answer.status, body: await answer.text() });
+  }
+  return answers;
+}
