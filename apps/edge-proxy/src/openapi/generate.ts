@@ -8,6 +8,7 @@ import {
 import * as v from "valibot";
 import packageJson from "../../package.json" with { type: "json" };
 import { MAX_BODY_BYTES } from "../body.ts";
+import { problemSchema } from "../http/problem-doc.ts";
 import { REQUEST_ID } from "../http/request-id.ts";
 import type { AnswerDoc, RouteDecl, RouteDoc } from "../http/route.ts";
 import {
@@ -16,7 +17,6 @@ import {
   PROBLEM_CONTENT_TYPE,
   PROBLEM_KINDS,
   type ProblemKind,
-  problemType,
 } from "../problem.ts";
 
 /** What the routes do not say of the document. */
@@ -318,61 +318,6 @@ function checkExample(schema: v.GenericSchema, example: unknown, where: string):
   }
 }
 
-function problemSchema(vendors: readonly string[]): JsonSchema {
-  const statuses = [...new Set(Object.values(KIND_STATUS))].sort((a, b) => a - b);
-  return {
-    type: "object",
-    description: "RFC 9457 problem details. `kind` alone decides `status`, `type` and `title`.",
-    required: [
-      "type",
-      "title",
-      "status",
-      "detail",
-      "vendor",
-      "code",
-      "kind",
-      "retryable",
-      "upstreamStatus",
-      "requestId",
-    ],
-    properties: {
-      type: { type: "string", enum: PROBLEM_KINDS.map(problemType) },
-      title: { type: "string", enum: [...new Set(PROBLEM_KINDS.map((kind) => KIND_TITLE[kind]))] },
-      status: { type: "integer", enum: statuses },
-      detail: { type: "string" },
-      vendor:
-        vendors.length === 0
-          ? { type: ["string", "null"] }
-          : { type: ["string", "null"], enum: [...vendors, null] },
-      code: {
-        type: ["string", "integer"],
-        description: "The vendor's own code (eBET 4026, OneAccess APP.0007) or the proxy's.",
-      },
-      kind: {
-        type: "string",
-        enum: [...PROBLEM_KINDS],
-        description: PROBLEM_KINDS.map((kind) => `${kind} -> ${KIND_STATUS[kind]}`).join(", "),
-      },
-      retryable: { type: "boolean" },
-      upstreamStatus: {
-        type: ["integer", "null"],
-        description: "The vendor's HTTP status, when it answered.",
-      },
-      requestId: { type: "string", pattern: REQUEST_ID.source },
-      field: { type: "string", description: "The request member (dot path) or header at fault." },
-      errors: {
-        type: "array",
-        description: "Every refused field, for validation problems.",
-        items: {
-          type: "object",
-          required: ["field", "message"],
-          properties: { field: { type: "string" }, message: { type: "string" } },
-        },
-      },
-    },
-  };
-}
-
 function problemResponseOf(status: number): ResponseObject {
   const kinds = PROBLEM_KINDS.filter((kind: ProblemKind) => KIND_STATUS[kind] === status);
   const titles = kinds.map((kind) => `${KIND_TITLE[kind]} (${kind})`).join(", ");
@@ -500,6 +445,8 @@ export function generateOpenApi(
   const tags = new Map<string, string>();
   const operationIds = new Set<string>();
   const security = new Map<string, SecurityScheme>();
+  // Named first: every problem response, and a fan-out's failed members, refer to it.
+  schemas.name(problemSchema(Object.keys(vendors)), "Problem", "output", "the problem document");
   for (const route of routes) {
     const doc = route.doc;
     if (doc === undefined) {
@@ -549,7 +496,7 @@ export function generateOpenApi(
     tags: [...tags].map(([name, description]) => ({ name, description })),
     paths,
     components: {
-      schemas: { Problem: problemSchema(Object.keys(vendors)), ...schemas.components() },
+      schemas: schemas.components(),
       responses: Object.fromEntries(
         [...problems]
           .sort((a, b) => a - b)

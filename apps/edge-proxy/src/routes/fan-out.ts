@@ -6,7 +6,7 @@ import { digestHex, ownerOf, type Principal } from "../auth.ts";
 import { parseWith, readJsonObject } from "../body.ts";
 import type { ProxyContext, RouteContext } from "../context.ts";
 import { fanOutBody } from "../gateway.ts";
-import { problemEntries } from "../http/problem-doc.ts";
+import { problemSchema } from "../http/problem-doc.ts";
 import type { RouteDecl } from "../http/route.ts";
 import { JOB_ID, mayRead } from "../outbox.ts";
 import { prefersAsync } from "../prefer.ts";
@@ -209,7 +209,10 @@ function fanOutAnswer(vendors: readonly AnyVendor[]) {
       alreadyLoggedOut: v.boolean(),
       result: v.unknown(),
     }),
-    v.looseObject({ ...problemEntries(), ok: v.literal(false) }),
+    v.intersect([
+      problemSchema(vendors.map((vendor) => vendor.name)),
+      v.object({ ok: v.literal(false) }),
+    ]),
   ]);
   return v.object({
     ok: v.pipe(v.boolean(), v.description("True when every vendor succeeded.")),
