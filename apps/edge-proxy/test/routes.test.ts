@@ -1,4 +1,5 @@
 // Every vendor route against its simulator: success, already logged out, vendor off, refused bodies.
+import { PATHS } from "@x/sdk-auth";
 import { describe, expect, it } from "vitest";
 import { API_KEY, createHarness, DEVICE, readProblem } from "./harness.ts";
 
@@ -174,6 +175,23 @@ describe("OneAccess route", () => {
       result: { body: "success" },
     });
     expect(h.sims.sdkAuth.hasSession(sessionToken)).toBe(false);
+  });
+
+  it("fetches the application key and the server time once for concurrent first logouts", async () => {
+    const h = await createHarness();
+    const tokens = Array.from({ length: 8 }, () => h.sims.sdkAuth.issueSession());
+    const answers = await Promise.all(
+      tokens.map((sessionToken) =>
+        h.request("/v1/sdk-auth/logout", { json: { sessionToken, device: DEVICE } }),
+      ),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(tokens.map(() => 200));
+    expect(h.sims.sdkAuth.count(PATHS.publicKey)).toBe(1);
+    expect(h.sims.sdkAuth.count(PATHS.serverDate)).toBe(1);
+    expect(h.sims.sdkAuth.count(PATHS.logout)).toBe(8);
+    // Each request's log line reports OneAccess's answer to its own logout.
+    const lines = h.logs.filter((line) => line.route === "/v1/sdk-auth/logout");
+    expect(lines.map((line) => line.upstreamStatus)).toEqual(tokens.map(() => 200));
   });
 
   it("reports a session already gone as 401 APP.0007 (OneAccess has no idempotent logout)", async () => {

@@ -269,6 +269,17 @@ export class OneAccessClient {
     return this.#fetchServerDate(this.#callOptions(options));
   }
 
+  /**
+   * Fetches what the cache lacks (the application's public key, the clock offset) and nothing when
+   * warm. Concurrent calls with the same fetch share each request: an app that warms every logout
+   * through one fetch makes one of each however many first logouts run at once.
+   */
+  async warm(options: OneAccessCallOptions = {}): Promise<void> {
+    const call = this.#callOptions(options);
+    await this.#publicKey(call);
+    await this.#signingTimestamp(call);
+  }
+
   /** The application's public key: fetched with `GET /api/v2/sdk/public-key` once, then cached. */
   async publicKey(options: OneAccessCallOptions = {}): Promise<RsaPublicKey> {
     return this.#publicKey(this.#callOptions(options));

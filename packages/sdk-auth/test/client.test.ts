@@ -593,6 +593,31 @@ describe("an error_code named like a property of every object", () => {
   });
 });
 
+describe("warm", () => {
+  const pathsOf = (requests: Request[]) => requests.map((request) => new URL(request.url).pathname);
+
+  it("fetches what the cache lacks once for concurrent calls of one fetch, and nothing when warm", async () => {
+    const shared = scriptedFetch(keyAnswer, json({ timestamp: "1700000000000" }));
+    const oa = client(scriptedFetch().fetch);
+    await Promise.all(Array.from({ length: 5 }, () => oa.warm({ fetch: shared.fetch })));
+    expect(pathsOf(shared.requests)).toEqual([PATHS.publicKey, PATHS.serverDate]);
+    expect(oa.state.publicKey?.n).toBe(key.publicKey.n);
+    expect(oa.state.clockOffsetMs).toBeDefined();
+    await oa.warm({ fetch: shared.fetch });
+    expect(shared.requests).toHaveLength(2);
+    // A logout after it is one request.
+    const call = scriptedFetch(new Response("ok"));
+    await oa.logout({ sessionToken: "t", device: DEVICE }, { fetch: call.fetch });
+    expect(pathsOf(call.requests)).toEqual([PATHS.logout]);
+  });
+
+  it("refuses call options it refuses elsewhere, before any request", async () => {
+    const oa = client(scriptedFetch().fetch);
+    const error = await rejection(oa.warm({ fetch: "nope" as never }));
+    expect(error).toMatchObject({ code: "INVALID_INPUT", field: "fetch" });
+  });
+});
+
 describe("a per-call fetch", () => {
   const pathsOf = (requests: Request[]) => requests.map((request) => new URL(request.url).pathname);
   const COLD = [PATHS.publicKey, PATHS.serverDate, PATHS.logout];

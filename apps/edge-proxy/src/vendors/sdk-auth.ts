@@ -74,9 +74,14 @@ function createSdkAuth(config: SdkAuthConfig, runtime: VendorRuntime) {
         ...(d.ip === undefined ? {} : { ip: d.ip }),
         ...(d.language === undefined ? {} : { language: d.language }),
       };
-      const result = await run("sdk-auth", call.upstream, FIELDS, call, (options) =>
-        client.logout({ sessionToken: input.sessionToken, device }, options),
-      );
+      const result = await run("sdk-auth", call.upstream, FIELDS, call, async (options) => {
+        // The key and the clock offset are the app's: loaded through its one fetch, so that the
+        // first logouts running at once share one request of each; the logout itself goes
+        // through the call's fetch, whose answer the request reports.
+        const { signal, timeoutMs } = options;
+        await client.warm({ fetch: runtime.fetch, signal, timeoutMs });
+        return client.logout({ sessionToken: input.sessionToken, device }, options);
+      });
       return success("sdk-auth", { body: result.body });
     },
   };
