@@ -59,8 +59,11 @@ export interface ProxyConfig {
 
 /** How the outbox retries a vendor and how long it keeps a job. */
 export interface OutboxPolicy {
-  /** Attempts per vendor, the first included. */
-  maxAttempts: number;
+  /**
+   * Attempts per vendor, the first included; undefined (the default): as many as the job's age
+   * allows, so that a long vendor outage does not exhaust a job.
+   */
+  maxAttempts: number | undefined;
   /** Backoff before the second attempt; it doubles per attempt up to maxDelayMs. */
   baseDelayMs: number;
   maxDelayMs: number;
@@ -100,11 +103,12 @@ const HOUR_MS = 3_600_000;
 const DAY_SEC = 86_400;
 
 /**
- * Outbox defaults: 8 attempts from 2 s doubling up to 10 min, for at most a day; kept 7 days; at
- * most 10,000 jobs not finished, 100 per caller.
+ * Outbox defaults: attempts from 2 s doubling up to 10 min for as long as the job's age allows (a
+ * day: about 150 attempts), no count of its own; kept 7 days; at most 10,000 jobs not finished,
+ * 100 per caller.
  */
 export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
-  maxAttempts: 8,
+  maxAttempts: undefined,
   baseDelayMs: 2_000,
   maxDelayMs: 600_000,
   maxAgeMs: DAY_SEC * 1000,
@@ -256,7 +260,7 @@ const PROXY_SCHEMA = {
   PROXY_TRUSTED_PROXIES: trustedProxies,
   UPSTREAM_TIMEOUT_MS: wholeNumber(1, MAX_TIMEOUT_MS),
   UPSTREAM_DEADLINE_MS: wholeNumber(1, 2 * MAX_TIMEOUT_MS),
-  LOGOUT_RETRY_MAX_ATTEMPTS: wholeNumber(1, 100),
+  LOGOUT_RETRY_MAX_ATTEMPTS: wholeNumber(1, 100_000),
   LOGOUT_RETRY_BASE_MS: wholeNumber(1, HOUR_MS),
   LOGOUT_RETRY_MAX_DELAY_MS: wholeNumber(1, 24 * HOUR_MS),
   LOGOUT_JOB_MAX_AGE_SEC: wholeNumber(1, 30 * DAY_SEC),

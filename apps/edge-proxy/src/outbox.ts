@@ -374,7 +374,11 @@ export function recordOutcome(
     if (!outcome.error.retryable) {
       delivery.failure = "rejected";
       finish(job, member, delivery, "failed", now);
-    } else if (delivery.denyListed !== false && delivery.attempts >= policy.maxAttempts) {
+    } else if (
+      delivery.denyListed !== false &&
+      policy.maxAttempts !== undefined &&
+      delivery.attempts >= policy.maxAttempts
+    ) {
       delivery.failure = "attempts_exhausted";
       finish(job, member, delivery, "failed", now);
     } else {

@@ -3,6 +3,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { FetchLike } from "@x/core-signing";
+import { PATHS } from "@x/sdk-auth";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
 import { MemoryOutbox, type TimerApi } from "../src/adapters/memory/outbox.ts";
@@ -281,6 +282,40 @@ describe("POST /v1/logout with Prefer: respond-async (Durable Object outbox)", (
     const calls = h.sims.ebet.calls.length;
     await fire(id);
     expect(h.sims.ebet.calls.length).toBe(calls);
+  });
+
+  it("survives a 6-hour vendor outage with the default policy and logs out exactly once", async () => {
+    // The defaults: no cap on attempts, only the job's age (24 h), 2 s doubling up to 10 min.
+    const h = await setup({
+      LOGOUT_RETRY_BASE_MS: undefined,
+      LOGOUT_RETRY_MAX_ATTEMPTS: undefined,
+      LOGOUT_JOB_MAX_AGE_SEC: undefined,
+    });
+    const sessionToken = h.sims.sdkAuth.issueSession();
+    h.sims.sdkAuth.faults.set({ status: 503 });
+    const { id } = await accept(h, { sdkAuth: { sessionToken, device: DEVICE } });
+    const start = clock;
+    let attempts = 0;
+    // Six hours of 503s, each attempt when its alarm is due.
+    while (clock < start + 6 * 3_600_000) {
+      await fire(id);
+      const job = await jobOf(h, id);
+      attempts = job.vendors.sdkAuth?.attempts ?? 0;
+      expect(job.vendors.sdkAuth?.state, `attempt ${attempts}`).toBe("pending");
+      clock = Date.parse(job.vendors.sdkAuth?.nextAttemptAt as string);
+      expect(attempts).toBeLessThan(100);
+    }
+    expect(attempts).toBeGreaterThan(30);
+    h.sims.sdkAuth.faults.clear();
+    await fire(id);
+    const job = await jobOf(h, id);
+    expect(job.status).toBe("delivered");
+    expect(job.vendors.sdkAuth).toMatchObject({ state: "delivered", attempts: attempts + 1 });
+    expect(h.sims.sdkAuth.hasSession(sessionToken)).toBe(false);
+    // The outage's answers came from the fault switch: OneAccess itself saw one logout.
+    expect(h.sims.sdkAuth.count(PATHS.logout)).toBe(1);
+    await fire(id);
+    expect(h.sims.sdkAuth.count(PATHS.logout)).toBe(1);
   });
 
   it("stops after LOGOUT_RETRY_MAX_ATTEMPTS attempts", async () => {
