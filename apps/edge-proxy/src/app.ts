@@ -10,7 +10,7 @@ import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./conte
 import { type AttemptRunner, attemptRunner } from "./delivery.ts";
 import { REQUEST_ID } from "./http/request-id.ts";
 import { allRoutes } from "./http/routes.ts";
-import type { DenyList, LogoutOutbox, ReplayGuard } from "./ports.ts";
+import type { DenyList, LogoutOutbox, MetricsSink, ReplayGuard } from "./ports.ts";
 import {
   buildProblem,
   errorName,
@@ -21,7 +21,7 @@ import {
 } from "./problem.ts";
 import { refuseQuery } from "./query.ts";
 import { rateLimit } from "./rate-limit.ts";
-import { type ProxyRuntime, proxyRuntime } from "./runtime.ts";
+import { callMetric, type ProxyRuntime, proxyRuntime } from "./runtime.ts";
 import type { AnyVendor } from "./vendors/descriptor.ts";
 import { VENDORS } from "./vendors/index.ts";
 
@@ -34,6 +34,8 @@ export interface AppDeps {
   denyList: DenyList;
   /** Clock in ms since the epoch; defaults to Date.now. */
   now?: () => number;
+  /** Where each vendor call's figures go (Workers Analytics Engine); none by default. */
+  metrics?: MetricsSink;
   /** Randomness in [0, 1) for retry jitter; defaults to Math.random. */
   random?: () => number;
   /** One JSON-able line per request; defaults to console.log of its JSON. */
@@ -80,6 +82,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     ...(deps.now === undefined ? {} : { now: deps.now }),
     ...(deps.random === undefined ? {} : { random: deps.random }),
     ...(deps.log === undefined ? {} : { log: deps.log }),
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
   });
   const { gate, gateway, now, log } = runtime;
   const auth = new CallerAuth(config.auth, {
@@ -209,6 +212,9 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     }
     response.headers.set("server-timing", serverTiming(state, latencyMs));
     c.res = response;
+    for (const report of state.upstream) {
+      runtime.metric(callMetric(report, "request", state.route ?? "", state.secrets));
+    }
     const last = state.upstream[state.upstream.length - 1];
     log({
       at: new Date(now()).toISOString(),

@@ -2,7 +2,7 @@
 // proxy's per-attempt policy, and its outcome as the outbox keeps it, with no text from the vendor.
 import { secretsOf } from "./gateway.ts";
 import { buildProblem, redactCode, toProblemInit } from "./problem.ts";
-import type { ProxyRuntime } from "./runtime.ts";
+import { callMetric, type ProxyRuntime } from "./runtime.ts";
 import { under } from "./vendors/shared.ts";
 
 /**
@@ -79,6 +79,10 @@ export function attemptRunner(runtime: ProxyRuntime): AttemptRunner {
           at: runtime.now() + deadlineMs,
           signal: controller.signal,
           maxRetries: 0,
+          report: (report) =>
+            runtime.metric(
+              callMetric(report, "job", "/v1/logout", secretsOf(gateway.vendors, body)),
+            ),
         }),
         field: under(member),
         claimId,

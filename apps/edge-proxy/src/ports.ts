@@ -72,3 +72,24 @@ export interface LogoutOutbox {
   /** The job and its owner; undefined when it is unknown, expired or deleted. */
   get(id: string): Promise<FoundJob | undefined>;
 }
+
+/** One vendor call as operators count them: which vendor, how it ended, how long it took. */
+export interface VendorCallMetric {
+  vendor: string;
+  /** "request": a route's call; "job": an asynchronous logout's attempt. */
+  source: "request" | "job";
+  /** The route pattern that made the call. */
+  route: string;
+  /** "ok", or the failure's code as the log line has it (never text that quotes a secret). */
+  outcome: string;
+  /** The vendor's HTTP status; null when no answer came. */
+  upstreamStatus: number | null;
+  latencyMs: number;
+  attempts: number;
+}
+
+/** Where vendor call figures go: Workers Analytics Engine on Workers; nowhere by default. */
+export interface MetricsSink {
+  /** Records one call; never throws into the request (a failing sink is ignored). */
+  write(metric: VendorCallMetric): void;
+}

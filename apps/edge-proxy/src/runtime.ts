@@ -4,7 +4,8 @@
 import type { FetchLike } from "@x/core-signing";
 import type { ProxyConfig } from "./config.ts";
 import { VendorGateway } from "./gateway.ts";
-import type { DenyList } from "./ports.ts";
+import type { DenyList, MetricsSink, VendorCallMetric } from "./ports.ts";
+import { redactCode } from "./problem.ts";
 import { RetryAfterGate, type UpstreamEnv, type UpstreamReport } from "./upstream.ts";
 import type { AnyVendor } from "./vendors/descriptor.ts";
 import { UPSTREAM_MAX_BODY_BYTES } from "./vendors/shared.ts";
@@ -21,6 +22,8 @@ export interface RuntimeDeps {
   random?: () => number;
   /** One JSON-able line per event; defaults to console.log of its JSON. A failing sink is ignored. */
   log?: (line: Record<string, unknown>) => void;
+  /** Where each vendor call's figures go; none by default. A failing sink is ignored. */
+  metrics?: MetricsSink;
 }
 
 /** One call's deadline and where its report goes. */
@@ -44,6 +47,8 @@ export interface ProxyRuntime {
   now: () => number;
   random: () => number;
   log: (line: Record<string, unknown>) => void;
+  /** Records one vendor call's figures; does nothing without a sink, and never throws. */
+  metric: (metric: VendorCallMetric) => void;
   /** The upstream policy of one call to `vendor` within `scope`. */
   upstream(vendor: string, scope: CallScope): UpstreamEnv;
 }
@@ -59,6 +64,14 @@ export function proxyRuntime(config: ProxyConfig, deps: RuntimeDeps): ProxyRunti
       write(line);
     } catch {
       // nothing sensible to do: the answer still goes out
+    }
+  };
+  const sink = deps.metrics;
+  const metric = (point: VendorCallMetric) => {
+    try {
+      sink?.write(point);
+    } catch {
+      // figures are never worth a request
     }
   };
   const gate = new RetryAfterGate(now);
@@ -85,6 +98,7 @@ export function proxyRuntime(config: ProxyConfig, deps: RuntimeDeps): ProxyRunti
     now,
     random,
     log,
+    metric,
     upstream(vendor, scope) {
       return {
         fetch: fetchFor(vendor),
@@ -101,5 +115,23 @@ export function proxyRuntime(config: ProxyConfig, deps: RuntimeDeps): ProxyRunti
         ...(scope.maxRetries === undefined ? {} : { maxRetries: scope.maxRetries }),
       };
     },
+  };
+}
+
+/** The figures of one vendor call from its upstream report, its code kept out if it quotes a secret. */
+export function callMetric(
+  report: UpstreamReport,
+  source: VendorCallMetric["source"],
+  route: string,
+  secrets: readonly string[],
+): VendorCallMetric {
+  return {
+    vendor: report.vendor,
+    source,
+    route,
+    outcome: report.code === undefined ? "ok" : String(redactCode(report.code, secrets)),
+    upstreamStatus: report.upstreamStatus ?? null,
+    latencyMs: report.durationMs,
+    attempts: report.attempts,
   };
 }

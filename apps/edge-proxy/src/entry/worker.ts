@@ -1,5 +1,6 @@
 // Cloudflare Workers entry: the app per isolate from env, the Durable Object deny-list, static /docs assets.
 import type { Hono } from "hono";
+import { metricsOf } from "../adapters/workers/metrics.ts";
 import { type WorkerEnv, workerStores } from "../adapters/workers/stores.ts";
 import { createApp } from "../app.ts";
 import { ConfigError, type ConfigIssue, loadConfig } from "../config.ts";
@@ -37,8 +38,10 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
   if (issues.length > 0) throw new ConfigError(issues);
   const assets = env.ASSETS;
   const { outbox, replayGuard } = stores;
+  const metrics = metricsOf(env);
   const app = createApp(config, {
     denyList: stores.denyList,
+    ...(metrics === undefined ? {} : { metrics }),
     // Set by Cloudflare's edge for every request; callers cannot forge it.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     ...(replayGuard === undefined ? {} : { replayGuard }),

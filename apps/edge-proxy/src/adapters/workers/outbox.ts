@@ -18,15 +18,18 @@ import {
   tooManyOpenJobs,
   viewOf,
 } from "../../outbox.ts";
-import type { DenyList, LogoutOutbox } from "../../ports.ts";
+import type { DenyList, LogoutOutbox, MetricsSink } from "../../ports.ts";
 import { proxyRuntime } from "../../runtime.ts";
 import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
 import { VENDORS } from "../../vendors/index.ts";
 import { denyListOf } from "./deny-list.ts";
+import { metricsOf } from "./metrics.ts";
 import { OPEN_JOB_SHARDS, OPEN_SLOT_GRACE_MS, type OpenJobsObject, shardOf } from "./open-jobs.ts";
 
 /** The bindings (worker-configuration.d.ts) a job reads; OPEN_JOBS may be absent. */
-type OutboxEnv = Pick<Env, "DENY_LIST"> & Partial<Pick<Env, "OPEN_JOBS">> & Record<string, unknown>;
+type OutboxEnv = Pick<Env, "DENY_LIST"> &
+  Partial<Pick<Env, "OPEN_JOBS" | "METRICS">> &
+  Record<string, unknown>;
 
 /**
  * What outbox objects in this isolate use instead of their defaults: variables laid over the
@@ -42,6 +45,8 @@ export interface OutboxObjectOverrides {
   denyList?: DenyList;
   /** The vendors jobs are delivered to, instead of VENDORS. */
   vendors?: readonly AnyVendor[];
+  /** Where attempts' figures go, instead of the METRICS binding. */
+  metrics?: MetricsSink;
 }
 
 let overrides: OutboxObjectOverrides | undefined;
@@ -84,6 +89,7 @@ export class LogoutOutboxObject extends DurableObject<Cloudflare.Env> {
       proxyRuntime(config, {
         vendors,
         denyList: source?.denyList ?? denyListOf(env),
+        ...metricsDep(source?.metrics ?? metricsOf(env)),
         ...(source?.fetch === undefined ? {} : { fetch: source.fetch }),
         // Vendor calls (signatures, deadlines) keep the real clock even when the job clock is another.
         now: () => Date.now(),
@@ -274,4 +280,9 @@ export class DurableObjectOutbox implements LogoutOutbox {
     const found = (await this.#namespace.get(objectId).view()) as FoundJob | null;
     return found ?? undefined;
   }
+}
+
+/** A sink as an optional dependency: absent rather than undefined. */
+function metricsDep(metrics: MetricsSink | undefined): { metrics?: MetricsSink } {
+  return metrics === undefined ? {} : { metrics };
 }

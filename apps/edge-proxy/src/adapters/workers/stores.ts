@@ -12,7 +12,7 @@ import { DurableObjectReplayGuard } from "./replay-guard.ts";
  * required with it, and without REPLAY_GUARD each isolate keeps its own seen-set.
  */
 export type WorkerBindings = Pick<Env, "DENY_LIST"> &
-  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS">>;
+  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS" | "METRICS">>;
 
 export type WorkerEnv = WorkerBindings & Record<string, unknown>;
 
