@@ -133,9 +133,7 @@ export class DenyListObject extends ExpiringSetObject {
  * The FunGame deny-list of the Worker's bindings and variables (DENY_LIST_SHARDS and the others of
  * shards.ts): the app's and every job object's, so both find a jti on the same shard.
  */
-export function denyListOf(
-  env: Pick<Env, "DENY_LIST"> & Record<string, unknown>,
-): ClaimingDenyList {
+export function denyListOf(env: Pick<Env, "DENY_LIST">): ClaimingDenyList {
   const { placement, issues } = placementOf(env, "DENY_LIST");
   if (issues.length > 0) throw new ConfigError(issues);
   return new DurableObjectDenyList(env.DENY_LIST, placement);

@@ -75,12 +75,12 @@ const JURISDICTIONS = ["eu", "fedramp", "fedramp-high", "us"];
  * DURABLE_OBJECT_JURISDICTION. Every invalid variable is named in `issues`.
  */
 export function placementOf(
-  env: Record<string, unknown>,
+  env: object,
   store: "DENY_LIST" | "REPLAY_GUARD",
 ): { placement: Placement; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const read = (name: string, words: string[], counts: boolean) => {
-    const value = env[name];
+    const value = (env as Record<string, unknown>)[name];
     if (value === undefined || value === "") return undefined;
     const text = String(value).trim();
     const n = Number(text);
