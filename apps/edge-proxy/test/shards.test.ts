@@ -151,8 +151,10 @@ describe("the previous layout, read while keys move", () => {
       previous: undefined,
     }).add(jti, NOW_S() + 600);
     expect(await denyListOf(env).has(jti)).toBe(true);
-    expect(await denyListOf({ ...env, DENY_LIST_SHARDS: "8" }).has(jti)).toBe(true);
-    expect(await denyListOf({ ...env, DENY_LIST_SHARDS_PREVIOUS: "none" }).has(jti)).toBe(false);
+    expect(await denyListOf(Object.assign({}, env, { DENY_LIST_SHARDS: "8" })).has(jti)).toBe(true);
+    expect(
+      await denyListOf(Object.assign({}, env, { DENY_LIST_SHARDS_PREVIOUS: "none" })).has(jti),
+    ).toBe(false);
   });
 
   it("replay keys held in the legacy 16 objects stay held after the upgrade", async () => {
@@ -336,6 +338,8 @@ describe("the shard variables", () => {
         value,
       ).toEqual(value === "" ? [] : ["DENY_LIST_SHARDS"]);
     }
-    expect(() => denyListOf({ ...env, DENY_LIST_SHARDS: "2000" })).toThrow(/DENY_LIST_SHARDS/);
+    expect(() => denyListOf(Object.assign({}, env, { DENY_LIST_SHARDS: "2000" }))).toThrow(
+      /DENY_LIST_SHARDS/,
+    );
   });
 });
