@@ -2,7 +2,7 @@
 import { ConfigError } from "../../config.ts";
 import { type ClaimingDenyList, type ClaimOutcome, MAX_JTI_LENGTH } from "../../ports.ts";
 import { ExpiringSetObject, MAX_AHEAD_MS, MAX_LEASE_MS, MAX_OWNER_LENGTH } from "./expiring-set.ts";
-import { DEFAULT_SHARDS, type Placement, placementOf, ShardedSet } from "./shards.ts";
+import { type Placement, placementOf, ShardedSet } from "./shards.ts";
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
@@ -72,9 +72,7 @@ export class DurableObjectDenyList implements ClaimingDenyList {
     placement: Partial<Placement> = {},
   ) {
     this.#set = new ShardedSet(namespace, {
-      prefix: "fungame",
-      shards: DEFAULT_SHARDS,
-      previous: "legacy",
+      ...placementOf({}, "DENY_LIST").placement,
       ...placement,
     });
   }

@@ -1,7 +1,7 @@
 // The seen-set of eBET login notifications on Workers: a ReplayGuard over sharded objects, and their class.
 import type { ReplayGuard } from "../../ports.ts";
 import { ExpiringSetObject, MAX_LEASE_MS } from "./expiring-set.ts";
-import { DEFAULT_SHARDS, type Placement, ShardedSet } from "./shards.ts";
+import { type Placement, placementOf, ShardedSet } from "./shards.ts";
 
 /** Keys are SHA-256 digests in hex. */
 const KEY = /^[0-9a-f]{64}$/;
@@ -50,10 +50,7 @@ export class DurableObjectReplayGuard implements ReplayGuard {
     placement: Partial<Placement> = {},
   ) {
     this.#set = new ShardedSet(namespace, {
-      prefix: "ebet-callback",
-      byDigit: true,
-      shards: DEFAULT_SHARDS,
-      previous: "legacy",
+      ...placementOf({}, "REPLAY_GUARD").placement,
       ...placement,
     });
   }

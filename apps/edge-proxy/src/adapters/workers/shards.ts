@@ -117,15 +117,15 @@ export function placementOf(
   };
 }
 
-function check<T>(answer: unknown, valid: boolean, what: string): T {
-  if (!valid) throw new TypeError(`${what}: the object answered no ${what} of this version`);
+function check<T>(answer: unknown, valid: boolean): T {
+  if (!valid) throw new TypeError("a store object answered what this version does not know");
   return answer as T;
 }
 
 const RANK: Record<ClaimAnswer, number> = { claimed: 0, held: 1, recorded: 2 };
 
 function claimAnswer(answer: unknown): ClaimAnswer {
-  return check(answer, Object.hasOwn(RANK, answer as string), "claim");
+  return check(answer, Object.hasOwn(RANK, answer as string));
 }
 
 /**
@@ -158,9 +158,9 @@ export class ShardedSet {
   /** The key's objects: the current layout's, then the previous one's while it is set. */
   #stubs(key: string): DurableObjectStub<ExpiringSetObject>[] {
     const { shards, previous } = this.#placement;
-    return previous === undefined
-      ? [this.#stub(key, shards)]
-      : [shards, previous].map((layout) => this.#stub(key, layout));
+    return [shards, previous ?? shards]
+      .slice(0, previous === undefined ? 1 : 2)
+      .map((layout) => this.#stub(key, layout));
   }
 
   async record(key: string, untilMs: number): Promise<void> {
@@ -169,7 +169,7 @@ export class ShardedSet {
 
   async has(key: string): Promise<boolean> {
     const answers = await Promise.all(this.#stubs(key).map((stub) => stub.hasRecorded(key)));
-    return answers.some((answer: unknown) => check(answer, typeof answer === "boolean", "boolean"));
+    return answers.some((answer: unknown) => check(answer, typeof answer === "boolean"));
   }
 
   async claim(key: string, owner: string, leaseMs: number, reclaim: Reclaim): Promise<ClaimAnswer> {
@@ -194,7 +194,7 @@ export class ShardedSet {
     const answers = await Promise.all(this.#stubs(key).map((stub) => stub.keyHeldMs(key)));
     return Math.max(
       ...answers.map((ms: unknown) =>
-        check<number>(ms, Number.isSafeInteger(ms) && (ms as number) >= 0, "duration"),
+        check<number>(ms, Number.isSafeInteger(ms) && (ms as number) >= 0),
       ),
     );
   }
