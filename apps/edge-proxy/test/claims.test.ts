@@ -21,7 +21,7 @@ import {
 const LISTS: [string, () => ClaimingDenyList][] = [
   [
     "Durable Object",
-    () => new DurableObjectDenyList(env.DENY_LIST, `claims-${crypto.randomUUID()}`),
+    () => new DurableObjectDenyList(env.DENY_LIST, { prefix: `claims-${crypto.randomUUID()}` }),
   ],
   ["memory", () => new MemoryDenyList()],
 ];

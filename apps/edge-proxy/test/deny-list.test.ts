@@ -5,12 +5,12 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { DurableObjectDenyList } from "../src/adapters/workers/deny-list.ts";
 import { DenyListObject, type WorkerBindings } from "../src/entry/worker.ts";
-import { createHarness, FUNGAME_JWT_KEY, readProblem } from "./harness.ts";
+import { createHarness, FUNGAME_JWT_KEY, oneObject, readProblem } from "./harness.ts";
 
 const bindings: WorkerBindings = env;
 
 function namespaceList(name: string): DurableObjectDenyList {
-  return new DurableObjectDenyList(bindings.DENY_LIST, name);
+  return new DurableObjectDenyList(bindings.DENY_LIST, oneObject(name));
 }
 
 describe("DenyListObject", () => {

@@ -4,9 +4,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DurableObjectDenyList } from "../src/adapters/workers/deny-list.ts";
 import type { ExpiringSetObject } from "../src/adapters/workers/expiring-set.ts";
-import { DurableObjectReplayGuard, replayShard } from "../src/adapters/workers/replay-guard.ts";
+import { DurableObjectReplayGuard } from "../src/adapters/workers/replay-guard.ts";
+import { shardName } from "../src/adapters/workers/shards.ts";
 import { DenyListObject, ReplayGuardObject } from "../src/entry/worker.ts";
 import { callbackKey } from "../src/replay.ts";
+import { oneObject } from "./harness.ts";
 
 /** The tables as the former DenyListObject made them. */
 const OLD_DENY_LIST_DDL =
@@ -15,6 +17,9 @@ const OLD_DENY_LIST_DDL =
 /** The table as the former ReplayGuardObject made it. */
 const OLD_REPLAY_DDL =
   "CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, exp INTEGER NOT NULL, owner TEXT); CREATE INDEX IF NOT EXISTS seen_exp ON seen (exp);";
+
+/** The replay guard's object of `key` (32 shards, as by default). */
+const shard = (key: string) => shardName({ prefix: "ebet-callback" }, 32, key);
 
 type Row = { key: string; exp: number; owner: string | null };
 
@@ -69,7 +74,7 @@ describe("the deny-list's stored rows under ExpiringSetObject", () => {
   it("keeps every revoked token revoked and every claim held by its attempt; a second start changes nothing", async () => {
     const name = `migrate-${crypto.randomUUID()}`;
     const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(name));
-    const list = new DurableObjectDenyList(env.DENY_LIST, name);
+    const list = new DurableObjectDenyList(env.DENY_LIST, oneObject(name));
     const now = Date.now();
     const seconds = Math.floor(now / 1000);
     const { first, second } = await runInDurableObject(
@@ -148,7 +153,7 @@ describe("the deny-list's stored rows under ExpiringSetObject", () => {
   it("rows an older version writes after a rollback are copied too, keeping the later expiry", async () => {
     const name = `rollback-${crypto.randomUUID()}`;
     const stub = env.DENY_LIST.get(env.DENY_LIST.idFromName(name));
-    const list = new DurableObjectDenyList(env.DENY_LIST, name);
+    const list = new DurableObjectDenyList(env.DENY_LIST, oneObject(name));
     const seconds = Math.floor(Date.now() / 1000);
     await list.add("kept", seconds + 3600);
     await list.add("extended", seconds + 600);
@@ -193,10 +198,10 @@ describe("the replay guard's stored rows under ExpiringSetObject", () => {
     const key = await callbackKey({ username: "migrate", accessToken: crypto.randomUUID() });
     // Rows of the same shard, so that one object holds them all.
     let ownerless = key;
-    while (ownerless === key || replayShard(ownerless) !== replayShard(key)) {
+    while (ownerless === key || shard(ownerless) !== shard(key)) {
       ownerless = await callbackKey({ username: "migrate", accessToken: crypto.randomUUID() });
     }
-    const stub = env.REPLAY_GUARD.get(env.REPLAY_GUARD.idFromName(replayShard(key)));
+    const stub = env.REPLAY_GUARD.get(env.REPLAY_GUARD.idFromName(shard(key)));
     const now = Date.now();
     const { first, second } = await runInDurableObject(
       stub,

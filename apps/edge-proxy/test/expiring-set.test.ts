@@ -4,8 +4,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DurableObjectDenyList } from "../src/adapters/workers/deny-list.ts";
 import type { ExpiringSetObject } from "../src/adapters/workers/expiring-set.ts";
-import { DurableObjectReplayGuard, replayShard } from "../src/adapters/workers/replay-guard.ts";
+import { DurableObjectReplayGuard } from "../src/adapters/workers/replay-guard.ts";
+import { shardName } from "../src/adapters/workers/shards.ts";
 import { callbackKey } from "../src/replay.ts";
+import { oneObject } from "./harness.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -31,7 +33,9 @@ async function replayKey() {
   return {
     key,
     guard: new DurableObjectReplayGuard(env.REPLAY_GUARD),
-    stub: env.REPLAY_GUARD.get(env.REPLAY_GUARD.idFromName(replayShard(key))),
+    stub: env.REPLAY_GUARD.get(
+      env.REPLAY_GUARD.idFromName(shardName({ prefix: "ebet-callback" }, 32, key)),
+    ),
   };
 }
 
@@ -191,8 +195,8 @@ describe("the two adapters over ExpiringSetObject", () => {
     const name = `race-${crypto.randomUUID()}`;
     // Two isolates' deny-lists, one object.
     const lists = [
-      new DurableObjectDenyList(env.DENY_LIST, name),
-      new DurableObjectDenyList(env.DENY_LIST, name),
+      new DurableObjectDenyList(env.DENY_LIST, oneObject(name)),
+      new DurableObjectDenyList(env.DENY_LIST, oneObject(name)),
     ];
     const outcomes = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
@@ -227,9 +231,10 @@ describe("the two adapters over ExpiringSetObject", () => {
     expect(await guard.claim(key, "request-late", 300_000)).toBe(true);
   });
 
-  it("replay guard: keys are spread over 16 objects by their first hex digit", async () => {
-    expect(replayShard(`0${"a".repeat(63)}`)).toBe("ebet-callback-0");
-    expect(replayShard(`f${"0".repeat(63)}`)).toBe("ebet-callback-15");
+  it("replay guard: a key's claim lands on its shard of 32; the legacy layout names the 16 objects by first hex digit", async () => {
+    const legacy = { prefix: "ebet-callback", byDigit: true };
+    expect(shardName(legacy, "legacy", `0${"a".repeat(63)}`)).toBe("ebet-callback-0");
+    expect(shardName(legacy, "legacy", `f${"0".repeat(63)}`)).toBe("ebet-callback-15");
     const { key, guard, stub } = await replayKey();
     expect(await guard.claim(key, "request-1", 300_000)).toBe(true);
     expect((await rowsOf(stub)).map((row) => row.key)).toContain(key);

@@ -16,6 +16,14 @@ import { loadConfig } from "../src/config.ts";
 import type { DenyList } from "../src/ports.ts";
 import type { AnyVendor } from "../src/vendors/descriptor.ts";
 
+/**
+ * A store kept in one object named `name`, as the deny-list was before sharding: for tests of one
+ * object's behaviour through its adapter.
+ */
+export function oneObject(name: string) {
+  return { prefix: name, shards: "legacy" as const, previous: undefined };
+}
+
 export const API_KEY = "test-api-key-7f3c9a1e5b";
 export const OTHER_API_KEY = "second-key-for-rotation";
 export const USER_JWT_SECRET = "user-jwt-secret-for-tests-0123456789abcdef";

@@ -745,7 +745,8 @@ const RECORD_PENDING = {
   retryable: true,
 };
 
-const durableList = () => new DurableObjectDenyList(env.DENY_LIST, `record-${crypto.randomUUID()}`);
+const durableList = () =>
+  new DurableObjectDenyList(env.DENY_LIST, { prefix: `record-${crypto.randomUUID()}` });
 
 describe.each([
   ["durable", durableList],

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import openApiDocument from "../public/openapi.json" with { type: "json" };
 import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
 import { DurableObjectReplayGuard } from "../src/adapters/workers/replay-guard.ts";
+import { shardName } from "../src/adapters/workers/shards.ts";
 import { ReplayGuardObject, type WorkerBindings } from "../src/entry/worker.ts";
 import type { ReplayGuard } from "../src/ports.ts";
 import { CLAIM_MARGIN_MS, callbackKey, EBET_CALLBACK_WINDOW_MS } from "../src/replay.ts";
@@ -523,11 +524,10 @@ describe("replayed eBET login notifications (Durable Object)", () => {
 async function objectGuard(username: string) {
   const namespace = bindings.REPLAY_GUARD as NonNullable<WorkerBindings["REPLAY_GUARD"]>;
   const key = await callbackKey({ username, accessToken: crypto.randomUUID() });
-  const shard = Number.parseInt(key.slice(0, 1), 16);
   return {
     guard: new DurableObjectReplayGuard(namespace),
     key,
-    stub: namespace.get(namespace.idFromName(`ebet-callback-${shard}`)),
+    stub: namespace.get(namespace.idFromName(shardName({ prefix: "ebet-callback" }, 32, key))),
   };
 }
 

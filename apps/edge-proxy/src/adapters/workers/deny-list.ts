@@ -1,9 +1,8 @@
-// The FunGame deny-list on Workers: a ClaimingDenyList over one named object, and that object's class.
+// The FunGame deny-list on Workers: a ClaimingDenyList over sharded objects, and their class.
+import { ConfigError } from "../../config.ts";
 import { type ClaimingDenyList, type ClaimOutcome, MAX_JTI_LENGTH } from "../../ports.ts";
 import { ExpiringSetObject, MAX_AHEAD_MS, MAX_LEASE_MS, MAX_OWNER_LENGTH } from "./expiring-set.ts";
-
-/** The object every isolate's deny-list talks to. */
-export const DENY_LIST_OBJECT = "fungame";
+import { type Placement, placementOf, ShardedSet } from "./shards.ts";
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
@@ -59,45 +58,42 @@ function outcomeOf(answer: unknown): ClaimOutcome {
 }
 
 /**
- * The deny-list the app uses on Workers: every call goes to one named object. A logout is recorded
- * until the token's exp (whole seconds); `has` reports recorded logouts only, never a claim; an
- * attempt's claim is re-entrant (the same claim id claims again and renews its lease). Each answer
- * of the object is checked: one this version does not know is an error.
+ * The deny-list the app uses on Workers: each jti's calls go to its shard (shards.ts). A logout is
+ * recorded until the token's exp (whole seconds); `has` reports recorded logouts only, never a
+ * claim; an attempt's claim is re-entrant (the same claim id claims again and renews its lease).
+ * Each answer of an object is checked: one this version does not know is an error.
  */
 export class DurableObjectDenyList implements ClaimingDenyList {
-  readonly #namespace: DurableObjectNamespace<ExpiringSetObject>;
-  readonly #name: string;
+  readonly #set: ShardedSet;
 
-  constructor(namespace: DurableObjectNamespace<ExpiringSetObject>, name = DENY_LIST_OBJECT) {
-    this.#namespace = namespace;
-    this.#name = name;
-  }
-
-  #stub(): DurableObjectStub<ExpiringSetObject> {
-    return this.#namespace.get(this.#namespace.idFromName(this.#name));
+  /** By default the Worker's: 32 shards, and the legacy object read while entries move. */
+  constructor(
+    namespace: DurableObjectNamespace<ExpiringSetObject>,
+    placement: Partial<Placement> = {},
+  ) {
+    this.#set = new ShardedSet(namespace, {
+      ...placementOf({}, "DENY_LIST").placement,
+      ...placement,
+    });
   }
 
   async add(jti: string, expiresAt: number): Promise<void> {
     checkEntry(jti, expiresAt);
-    await this.#stub().recordKey(jti, expiresAt * 1000);
+    await this.#set.record(jti, expiresAt * 1000);
   }
 
-  async has(jti: string): Promise<boolean> {
-    const answer: unknown = await this.#stub().hasRecorded(jti);
-    if (typeof answer !== "boolean") {
-      throw new TypeError("hasRecorded: the deny-list object answered no boolean");
-    }
-    return answer;
+  has(jti: string): Promise<boolean> {
+    return this.#set.has(jti);
   }
 
   async claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome> {
     checkClaim(jti, claimId, leaseMs);
-    return outcomeOf(await this.#stub().claimKey(jti, claimId, leaseMs, "renew"));
+    return outcomeOf(await this.#set.claim(jti, claimId, leaseMs, "renew"));
   }
 
   async release(jti: string, claimId: string): Promise<void> {
     checkClaim(jti, claimId);
-    await this.#stub().releaseKey(jti, claimId);
+    await this.#set.release(jti, claimId);
   }
 }
 
@@ -131,7 +127,12 @@ export class DenyListObject extends ExpiringSetObject {
   }
 }
 
-/** The FunGame deny-list of the Worker's bindings: the app's and every job object's. */
+/**
+ * The FunGame deny-list of the Worker's bindings and variables (DENY_LIST_SHARDS and the others of
+ * shards.ts): the app's and every job object's, so both find a jti on the same shard.
+ */
 export function denyListOf(env: Pick<Env, "DENY_LIST">): ClaimingDenyList {
-  return new DurableObjectDenyList(env.DENY_LIST);
+  const { placement, issues } = placementOf(env, "DENY_LIST");
+  if (issues.length > 0) throw new ConfigError(issues);
+  return new DurableObjectDenyList(env.DENY_LIST, placement);
 }

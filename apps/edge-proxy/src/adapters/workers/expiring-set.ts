@@ -185,24 +185,12 @@ export class ExpiringSetObject extends DurableObject {
     leaseMs: number,
     reclaim: Reclaim = "renew",
   ): Promise<ClaimAnswer> {
-    checkKey(key);
-    checkOwner(owner);
+    const answer = this.peekClaim(key, owner, reclaim);
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {
       throw new TypeError(`leaseMs: needs a whole number of ms from 1 to ${MAX_LEASE_MS}`);
     }
-    if (reclaim !== "renew" && reclaim !== "refuse") {
-      throw new TypeError('reclaim: needs "renew" or "refuse"');
-    }
     this.#purge();
-    const held = this.#sql
-      .exec<{ owner: string | null }>("SELECT owner FROM entries WHERE key = ?", key)
-      .toArray()[0];
-    let answer: ClaimAnswer = "claimed";
-    if (held !== undefined && held.owner === null) {
-      answer = "recorded";
-    } else if (held !== undefined && (held.owner !== owner || reclaim === "refuse")) {
-      answer = "held";
-    } else {
+    if (answer === "claimed") {
       this.#sql.exec(
         "INSERT INTO entries (key, exp, owner) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET exp = excluded.exp, owner = excluded.owner",
         key,
@@ -213,6 +201,28 @@ export class ExpiringSetObject extends DurableObject {
     // The purge may have deleted what the alarm was set for.
     await this.#schedule();
     return answer;
+  }
+
+  /**
+   * What claimKey would answer now, writing nothing: how a store's previous layout is asked while
+   * the keys move to another (see shards.ts).
+   */
+  peekClaim(key: string, owner: string, reclaim: Reclaim = "renew"): ClaimAnswer {
+    checkKey(key);
+    checkOwner(owner);
+    if (reclaim !== "renew" && reclaim !== "refuse") {
+      throw new TypeError('reclaim: needs "renew" or "refuse"');
+    }
+    const held = this.#sql
+      .exec<{ owner: string | null }>(
+        "SELECT owner FROM entries WHERE key = ? AND exp > ?",
+        key,
+        Date.now(),
+      )
+      .toArray()[0];
+    if (held === undefined) return "claimed";
+    if (held.owner === null) return "recorded";
+    return held.owner !== owner || reclaim === "refuse" ? "held" : "claimed";
   }
 
   /** Records `key` until `untilMs`, keeping the later expiry, and drops its claim. */

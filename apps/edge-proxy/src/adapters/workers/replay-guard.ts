@@ -1,20 +1,13 @@
-// The seen-set of eBET login notifications on Workers: a ReplayGuard over 16 objects, and their class.
+// The seen-set of eBET login notifications on Workers: a ReplayGuard over sharded objects, and their class.
 import type { ReplayGuard } from "../../ports.ts";
 import { ExpiringSetObject, MAX_LEASE_MS } from "./expiring-set.ts";
+import { type Placement, placementOf, ShardedSet } from "./shards.ts";
 
 /** Keys are SHA-256 digests in hex. */
 const KEY = /^[0-9a-f]{64}$/;
 
 /** Owners are request-made ids (random UUIDs). */
 const OWNER = /^[\w-]{1,64}$/;
-
-/** Objects the keys are spread over (by their first hex digit), so one object is never the limit. */
-export const REPLAY_SHARDS = 16;
-
-/** The name of the object that holds `key`. */
-export function replayShard(key: string): string {
-  return `ebet-callback-${Number.parseInt(key.slice(0, 1), 16) % REPLAY_SHARDS}`;
-}
 
 /** Checks a claim as the replay guard makes it: a digest, a request's id, a hold in ms. */
 function checkClaim(key: unknown, owner: unknown, holdMs: unknown): void {
@@ -44,35 +37,35 @@ function claimedOf(answer: unknown): boolean {
 
 /**
  * The ReplayGuard the app uses on Workers, shared by every isolate: each key held by one request's
- * claim until it expires. A held key is refused to every claim, its own owner's included. Each
- * answer of the object is checked: one this version does not know is an error.
+ * claim until it expires, on the key's shard (shards.ts). A held key is refused to every claim, its
+ * own owner's included. Each answer of an object is checked: one this version does not know is an
+ * error.
  */
 export class DurableObjectReplayGuard implements ReplayGuard {
-  readonly #namespace: DurableObjectNamespace<ExpiringSetObject>;
+  readonly #set: ShardedSet;
 
-  constructor(namespace: DurableObjectNamespace<ExpiringSetObject>) {
-    this.#namespace = namespace;
-  }
-
-  #stub(key: string): DurableObjectStub<ExpiringSetObject> {
-    return this.#namespace.get(this.#namespace.idFromName(replayShard(key)));
+  /** By default the Worker's: 32 shards, and the legacy 16 objects read while entries move. */
+  constructor(
+    namespace: DurableObjectNamespace<ExpiringSetObject>,
+    placement: Partial<Placement> = {},
+  ) {
+    this.#set = new ShardedSet(namespace, {
+      ...placementOf({}, "REPLAY_GUARD").placement,
+      ...placement,
+    });
   }
 
   async claim(key: string, owner: string, holdMs: number): Promise<boolean> {
     checkClaim(key, owner, holdMs);
-    return claimedOf(await this.#stub(key).claimKey(key, owner, holdMs, "refuse"));
+    return claimedOf(await this.#set.claim(key, owner, holdMs, "refuse"));
   }
 
-  async release(key: string, owner: string): Promise<void> {
-    await this.#stub(key).releaseKey(key, owner);
+  release(key: string, owner: string): Promise<void> {
+    return this.#set.release(key, owner);
   }
 
-  async heldMs(key: string): Promise<number> {
-    const answer: unknown = await this.#stub(key).keyHeldMs(key);
-    if (!Number.isSafeInteger(answer) || (answer as number) < 0) {
-      throw new TypeError("keyHeldMs: the replay guard object answered no duration in ms");
-    }
-    return answer as number;
+  heldMs(key: string): Promise<number> {
+    return this.#set.heldMs(key);
   }
 }
 

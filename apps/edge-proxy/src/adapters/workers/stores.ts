@@ -2,9 +2,10 @@
 // used by the Worker's app and by the outbox's job objects alike.
 import type { ConfigIssue, OutboxPolicy } from "../../config.ts";
 import type { DenyList, LogoutOutbox, ReplayGuard } from "../../ports.ts";
-import { denyListOf } from "./deny-list.ts";
+import { DurableObjectDenyList } from "./deny-list.ts";
 import { DurableObjectOutbox, openJobCapIssues } from "./outbox.ts";
 import { DurableObjectReplayGuard } from "./replay-guard.ts";
+import { placementOf } from "./shards.ts";
 
 /**
  * wrangler.toml's bindings, as `wrangler types` declares them (worker-configuration.d.ts): the
@@ -26,8 +27,18 @@ export interface WorkerStores {
   issues: ConfigIssue[];
 }
 
-export function workerStores(env: WorkerBindings, policy: OutboxPolicy): WorkerStores {
-  const issues: ConfigIssue[] = [];
+/**
+ * The stores of the Worker's bindings and variables. The shard variables (shards.ts) are read here,
+ * not in config.ts: they place Durable Objects, which only Workers have.
+ */
+export function workerStores(env: WorkerEnv, policy: OutboxPolicy): WorkerStores {
+  const denyList = placementOf(env, "DENY_LIST");
+  const replay = placementOf(env, "REPLAY_GUARD");
+  // The location and jurisdiction variables are read for both stores: each named once.
+  const issues: ConfigIssue[] = [...denyList.issues];
+  for (const issue of replay.issues) {
+    if (!issues.some(({ name }) => name === issue.name)) issues.push(issue);
+  }
   const outboxes = env.LOGOUT_OUTBOX;
   const counters = env.OPEN_JOBS;
   if (outboxes !== undefined) {
@@ -37,9 +48,11 @@ export function workerStores(env: WorkerBindings, policy: OutboxPolicy): WorkerS
     issues.push(...openJobCapIssues(policy));
   }
   return {
-    denyList: denyListOf(env),
+    denyList: new DurableObjectDenyList(env.DENY_LIST, denyList.placement),
     replayGuard:
-      env.REPLAY_GUARD === undefined ? undefined : new DurableObjectReplayGuard(env.REPLAY_GUARD),
+      env.REPLAY_GUARD === undefined
+        ? undefined
+        : new DurableObjectReplayGuard(env.REPLAY_GUARD, replay.placement),
     outbox:
       outboxes === undefined || counters === undefined || issues.length > 0
         ? undefined
