@@ -1,18 +1,23 @@
 // The Workers runtime's stores from its bindings: the one place where a binding becomes an adapter,
 // used by the Worker's app and by the outbox's job objects alike.
-import type { ConfigIssue, OutboxPolicy } from "../../config.ts";
-import type { DenyList, LogoutOutbox, ReplayGuard } from "../../ports.ts";
+import type { ConfigIssue, ProxyConfig } from "../../config.ts";
+import type { DenyList, LogoutOutbox, RateLimiter, ReplayGuard } from "../../ports.ts";
 import { denyListOf } from "./deny-list.ts";
 import { DurableObjectOutbox, openJobCapIssues } from "./outbox.ts";
+import { bindingRateLimiter } from "./rate-limiter.ts";
 import { DurableObjectReplayGuard } from "./replay-guard.ts";
 
 /**
  * wrangler.toml's bindings, as `wrangler types` declares them (worker-configuration.d.ts): the
  * deny-list is required; without LOGOUT_OUTBOX `Prefer: respond-async` is ignored, OPEN_JOBS is
- * required with it, and without REPLAY_GUARD each isolate keeps its own seen-set.
+ * required with it, and without REPLAY_GUARD each isolate keeps its own seen-set. RATE_LIMITER, a
+ * `[[ratelimits]]` binding, is commented out in wrangler.toml (the rate limit is off by default),
+ * so `wrangler types` does not declare it.
  */
 export type WorkerBindings = Pick<Env, "DENY_LIST"> &
-  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS">>;
+  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS">> & {
+    RATE_LIMITER?: RateLimit;
+  };
 
 export type WorkerEnv = WorkerBindings & Record<string, unknown>;
 
@@ -22,11 +27,17 @@ export interface WorkerStores {
   replayGuard: ReplayGuard | undefined;
   /** Undefined without LOGOUT_OUTBOX: asynchronous logouts are answered synchronously. */
   outbox: LogoutOutbox | undefined;
+  /** Undefined without RATE_LIMITER: no rate limit. */
+  rateLimiter: RateLimiter | undefined;
   /** What the bindings cannot do with this policy, every one by name. */
   issues: ConfigIssue[];
 }
 
-export function workerStores(env: WorkerBindings, policy: OutboxPolicy): WorkerStores {
+export function workerStores(
+  env: WorkerBindings,
+  config: Pick<ProxyConfig, "outbox" | "rateLimit">,
+): WorkerStores {
+  const policy = config.outbox;
   const issues: ConfigIssue[] = [];
   const outboxes = env.LOGOUT_OUTBOX;
   const counters = env.OPEN_JOBS;
@@ -36,6 +47,8 @@ export function workerStores(env: WorkerBindings, policy: OutboxPolicy): WorkerS
     }
     issues.push(...openJobCapIssues(policy));
   }
+  const limits = bindingRateLimiter(env.RATE_LIMITER, config.rateLimit);
+  issues.push(...limits.issues);
   return {
     denyList: denyListOf(env),
     replayGuard:
@@ -44,6 +57,7 @@ export function workerStores(env: WorkerBindings, policy: OutboxPolicy): WorkerS
       outboxes === undefined || counters === undefined || issues.length > 0
         ? undefined
         : new DurableObjectOutbox(outboxes, counters, policy),
+    rateLimiter: limits.limiter,
     issues,
   };
 }
