@@ -29,8 +29,8 @@
 //   no static assets) <= 60 KiB.
 // Besides sizes, a bundle must not hold what belongs elsewhere: a vendor's bundle no other vendor,
 // no testing code, no Hono; core's main entry no vendor, no testing code, no key parsing
-// (keys.js) and no MD5 (@noble/hashes); FunGame's main entry no jose; the Worker no simulator and
-// no Swagger UI.
+// (keys.js) and no MD5 (@noble/hashes); FunGame's main entry no jose; the Worker no simulator, no
+// Swagger UI and no in-memory rate limiter (it counts with Cloudflare's Rate Limiting binding).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -334,7 +334,7 @@ export async function measure() {
   const worker = workerScript();
   const workerProblems = [];
   for (const { path, bytes } of worker.inputs) {
-    if (bytes > 0 && /\/testing\/|swagger-ui/.test(path)) {
+    if (bytes > 0 && /\/testing\/|swagger-ui|adapters\/memory\/rate-limiter/.test(path)) {
       workerProblems.push(`the Worker script bundles ${path}`);
     }
   }
@@ -402,7 +402,8 @@ async function main() {
   if (problems.length === 0) {
     console.log(
       "\nseparation: each vendor bundle holds only its own code and core's (no other vendor, no testing code, no hono);" +
-        " core's main entry no key parsing and no MD5; FunGame's main entry no jose",
+        " core's main entry no key parsing and no MD5; FunGame's main entry no jose;" +
+        " the Worker no simulator, no Swagger UI, no in-memory rate limiter",
     );
   } else {
     console.log("\nseparation problems:");

@@ -2,7 +2,6 @@
 import type { FetchLike } from "@x/core-signing";
 import { cors } from "hono/cors";
 import { Hono } from "hono/tiny";
-import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.ts";
 import { MemoryReplayGuard } from "./adapters/memory/replay-guard.ts";
 import { CallerAuth } from "./auth.ts";
 import { callerAuthConfigured, type ProxyConfig } from "./config.ts";
@@ -10,7 +9,7 @@ import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./conte
 import { type AttemptRunner, attemptRunner } from "./delivery.ts";
 import { REQUEST_ID } from "./http/request-id.ts";
 import { allRoutes } from "./http/routes.ts";
-import type { DenyList, LogoutOutbox, MetricsSink, ReplayGuard } from "./ports.ts";
+import type { DenyList, LogoutOutbox, MetricsSink, RateLimiter, ReplayGuard } from "./ports.ts";
 import {
   buildProblem,
   errorName,
@@ -57,6 +56,11 @@ export interface AppDeps {
   clientAddress?: (c: ProxyContext) => string | undefined;
   /** eBET login notifications already seen: a Durable Object on Workers, memory elsewhere. */
   replayGuard?: ReplayGuard;
+  /**
+   * The per-caller rate limit (PROXY_RATE_LIMIT): Cloudflare's Rate Limiting binding on Workers,
+   * token buckets in memory elsewhere. Required when the configuration sets a rate limit.
+   */
+  rateLimiter?: RateLimiter;
   /** Waits between retries (backoff, Retry-After); defaults to a timer that the deadline aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /**
@@ -75,6 +79,10 @@ function serverTiming(state: RequestState, totalMs: number): string {
 }
 
 export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
+  // A rate limit the configuration asks for is never silently dropped.
+  if (config.rateLimit !== undefined && deps.rateLimiter === undefined) {
+    throw new TypeError("PROXY_RATE_LIMIT needs deps.rateLimiter");
+  }
   const runtime: ProxyRuntime = proxyRuntime(config, {
     vendors: deps.vendors ?? VENDORS,
     denyList: deps.denyList,
@@ -277,8 +285,8 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
   }
 
   // Per-caller rate limit (PROXY_RATE_LIMIT), after CORS so that a 429 is readable by browsers.
-  if (config.rateLimit !== undefined) {
-    const limiter = new MemoryRateLimiter(config.rateLimit, { now });
+  const limiter = deps.rateLimiter;
+  if (limiter !== undefined) {
     app.use("*", rateLimit({ limiter, auth, clientAddress: ctx.clientAddress }));
   }
 

@@ -38,28 +38,37 @@ export interface ReplayGuard {
   heldMs?(key: string): Promise<number>;
 }
 
-/** At most `limit` requests per `windowSec` seconds per caller (a bucket of `limit` tokens). */
+/**
+ * At most `limit` requests per `windowSec` seconds per caller: a bucket of `limit` tokens in memory,
+ * a window of `windowSec` counted by Cloudflare on Workers.
+ */
 export interface RateLimitPolicy {
   limit: number;
   windowSec: number;
 }
 
-/** One decision: whether the request may go on, and the figures for the RateLimit headers. */
+/**
+ * One decision: whether the request may go on, and the figures for the RateLimit headers where the
+ * limiter knows them. Cloudflare's Rate Limiting binding answers only yes or no: it leaves
+ * `remaining` and `resetSec` out, and its `retryAfterSec` is an upper bound (its period).
+ */
 export interface RateDecision {
   allowed: boolean;
-  /** Whole requests left now. */
-  remaining: number;
-  /** Whole seconds until one more request is allowed (0 when one is). */
+  /** Whole seconds until one more request is allowed (0 when one is); see `exact`. */
   retryAfterSec: number;
-  /** Whole seconds until the bucket is full again. */
-  resetSec: number;
+  /** Whether `retryAfterSec` is the wait itself (true) or only an upper bound of it (false). */
+  exact: boolean;
+  /** Whole requests left now, when the limiter can tell. */
+  remaining?: number;
+  /** Whole seconds until the caller's whole budget is back, when the limiter can tell. */
+  resetSec?: number;
 }
 
 /** Per-caller request budgets under one policy: each request takes from its caller's. */
 export interface RateLimiter {
   readonly policy: RateLimitPolicy;
   /** Takes one request from `key`'s budget, or says how long to wait for one. */
-  take(key: string): RateDecision;
+  take(key: string): Promise<RateDecision>;
 }
 
 /** Where asynchronous logouts go: a Durable Object per job on Workers, memory elsewhere. */

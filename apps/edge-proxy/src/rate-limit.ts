@@ -43,27 +43,30 @@ const EXEMPT = new Set(["/healthz"]);
 
 /**
  * The middleware: the caller is the proxy API key or user token subject the Authorization header
- * proves, else the client address. Every answer of a limited path carries RateLimit-Policy and
- * RateLimit; a caller over the limit gets a 429 problem with Retry-After.
+ * proves, else the client address. Every answer of a limited path carries RateLimit-Policy, and
+ * RateLimit when the limiter can tell what is left (Cloudflare's binding cannot); a caller over the
+ * limit gets a 429 problem with Retry-After (an upper bound where the limiter cannot tell better).
  */
 export function rateLimit(deps: RateLimitDeps): MiddlewareHandler<ProxyEnv> {
   const { limiter } = deps;
-  const policy = `"caller";q=${limiter.policy.limit};w=${limiter.policy.windowSec}`;
+  const { limit, windowSec } = limiter.policy;
+  const policy = `"caller";q=${limit};w=${windowSec}`;
   return async (c, next) => {
     if (EXEMPT.has(c.req.path)) return next();
     const caller = await deps.auth.identify(c.req.header("authorization"));
     const address = deps.clientAddress(c);
     const key = caller ?? `address:${address === undefined ? "unknown" : addressKey(address)}`;
-    const decision = limiter.take(key);
-    const headers = {
-      "ratelimit-policy": policy,
-      ratelimit: `"caller";r=${decision.remaining};t=${decision.resetSec}`,
-    };
+    const decision = await limiter.take(key);
+    const headers: Record<string, string> = { "ratelimit-policy": policy };
+    if (decision.remaining !== undefined && decision.resetSec !== undefined) {
+      headers.ratelimit = `"caller";r=${decision.remaining};t=${decision.resetSec}`;
+    }
     if (!decision.allowed) {
+      const wait = `${decision.exact ? "" : "at most "}${decision.retryAfterSec} s`;
       throw new ProblemError({
         kind: "rate_limited",
         code: "RATE_LIMITED",
-        detail: `over ${limiter.policy.limit} per ${limiter.policy.windowSec} s; retry in ${decision.retryAfterSec} s`,
+        detail: `over ${limit} per ${windowSec} s; retry in ${wait}`,
         retryable: true,
         headers: { ...headers, "retry-after": String(decision.retryAfterSec) },
       });

@@ -12,14 +12,14 @@ const step = fc.record({
 });
 
 describe("MemoryRateLimiter", () => {
-  it("allows at most limit + refill per caller, says honestly when to retry, stays bounded", () => {
-    fc.assert(
-      fc.property(
+  it("allows at most limit + refill per caller, says honestly when to retry, stays bounded", async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 1, max: 120 }),
         fc.integer({ min: 1, max: 4 }),
         fc.array(step, { maxLength: 200 }),
-        (limit, windowSec, maxKeys, steps) => {
+        async (limit, windowSec, maxKeys, steps) => {
           let now = 0;
           const limiter = new MemoryRateLimiter({ limit, windowSec }, { now: () => now, maxKeys });
           const allowed = new Map<string, number[]>();
@@ -44,7 +44,7 @@ describe("MemoryRateLimiter", () => {
           for (const { key, advanceMs } of steps) {
             now += advanceMs;
             touch(key);
-            const decision = limiter.take(key);
+            const decision = await limiter.take(key);
             if (limiter.size > maxKeys) throw new Error("more buckets than maxKeys");
             if (decision.remaining < 0 || decision.remaining > limit) throw new Error("remaining");
             if (decision.allowed) {
@@ -55,7 +55,7 @@ describe("MemoryRateLimiter", () => {
             // Waiting as told lets the caller's next request through.
             now += decision.retryAfterSec * 1000;
             touch(key);
-            if (!limiter.take(key).allowed) throw new Error("Retry-After too short");
+            if (!(await limiter.take(key)).allowed) throw new Error("Retry-After too short");
             record(key);
           }
         },

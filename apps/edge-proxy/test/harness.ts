@@ -11,6 +11,7 @@ import { createLancensSimulator, type LancensSimulator } from "@x/lancens/testin
 import { createOneAccessSimulator, type OneAccessSimulator } from "@x/sdk-auth/testing";
 import openApiDocument from "../public/openapi.json" with { type: "json" };
 import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
+import { MemoryRateLimiter } from "../src/adapters/memory/rate-limiter.ts";
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import type { DenyList } from "../src/ports.ts";
@@ -139,11 +140,17 @@ function build(
     upstreamRequests.push(new URL(request.url).host);
     return wrapped(request);
   };
-  const app = createApp(loadConfig(env, options.vendors), {
+  const config = loadConfig(env, options.vendors);
+  const now = options.deps?.now ?? (() => Date.now());
+  const app = createApp(config, {
     ...(options.vendors === undefined ? {} : { vendors: options.vendors }),
     fetch,
     denyList,
     random: () => 0,
+    // As the local entries do: PROXY_RATE_LIMIT counts in memory, on the app's clock.
+    ...(config.rateLimit === undefined
+      ? {}
+      : { rateLimiter: new MemoryRateLimiter(config.rateLimit, { now }) }),
     log: (line) => logs.push(line),
     openApi: openApiDocument,
     ...options.deps,

@@ -314,7 +314,10 @@ describe("the shard variables", () => {
       DURABLE_OBJECT_LOCATION_HINT: "mars",
       DURABLE_OBJECT_JURISDICTION: "moon",
     };
-    const { issues } = workerStores({ ...env, ...bad }, DEFAULT_OUTBOX_POLICY);
+    const { issues } = workerStores(
+      { ...env, ...bad },
+      { outbox: DEFAULT_OUTBOX_POLICY, rateLimit: undefined },
+    );
     expect(issues.map((issue) => issue.name)).toEqual([
       "DENY_LIST_SHARDS",
       "DENY_LIST_SHARDS_PREVIOUS",

@@ -1,7 +1,8 @@
-// What the Bun, Deno and Node entries share: the address, the PORT check, the app with an in-memory
-// deny-list and readable config errors, and public/ served as Workers static assets would serve it.
+// What the Bun, Deno and Node entries share: the address, the PORT check, the app with in-memory
+// stores and readable config errors, and public/ served as Workers static assets would serve it.
 import { MemoryDenyList } from "../adapters/memory/deny-list.ts";
 import { MemoryOutbox } from "../adapters/memory/outbox.ts";
+import { MemoryRateLimiter } from "../adapters/memory/rate-limiter.ts";
 import { createApp } from "../app.ts";
 import { localClientAddress } from "../client-address.ts";
 import { ConfigError, loadConfig } from "../config.ts";
@@ -116,6 +117,10 @@ export function localApp(runtime: LocalRuntime): {
     clientAddress: localClientAddress(config.trustedProxies),
     // Prefer: respond-async works here too, but its jobs live in this process only.
     outbox: (run, vendors) => new MemoryOutbox(run, { policy: config.outbox, vendors }),
+    // One process, one count: token buckets in memory (PROXY_RATE_LIMIT).
+    ...(config.rateLimit === undefined
+      ? {}
+      : { rateLimiter: new MemoryRateLimiter(config.rateLimit, { now: () => Date.now() }) }),
     assets: staticAssets(readFile),
     log: (line) => writeLine(`${JSON.stringify(line)}\n`),
   });

@@ -33,11 +33,11 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
       message: "is not read on Workers (CF-Connecting-IP is)",
     });
   }
-  const stores = workerStores(env, config.outbox);
+  const stores = workerStores(env, config);
   issues.push(...stores.issues);
   if (issues.length > 0) throw new ConfigError(issues);
   const assets = env.ASSETS;
-  const { outbox, replayGuard } = stores;
+  const { outbox, replayGuard, rateLimiter } = stores;
   const metrics = metricsOf(env);
   const app = createApp(config, {
     denyList: stores.denyList,
@@ -45,6 +45,8 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
     // Set by Cloudflare's edge for every request; callers cannot forge it.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     ...(replayGuard === undefined ? {} : { replayGuard }),
+    // Cloudflare's Rate Limiting binding: one count per caller for every isolate of a location.
+    ...(rateLimiter === undefined ? {} : { rateLimiter }),
     ...(outbox === undefined ? {} : { outbox: () => outbox }),
     ...(assets === undefined
       ? {}

@@ -150,8 +150,12 @@ const PROBLEM_HEADERS: Readonly<Record<number, Record<string, Header>>> = {
   405: { Allow: text("The methods this path answers.") },
   409: { "Retry-After": seconds("Seconds until it may be sent again, when known.") },
   429: {
-    "Retry-After": seconds("Seconds until the caller may try again."),
-    RateLimit: text('The caller\'s remaining quota, e.g. `"caller";r=0;t=60`.'),
+    "Retry-After": seconds(
+      "Seconds until the caller may try again; on Workers an upper bound (the limit's window).",
+    ),
+    RateLimit: text(
+      "The caller's remaining quota, e.g. `\"caller\";r=0;t=60`. Not sent on Workers: Cloudflare's binding does not tell.",
+    ),
     "RateLimit-Policy": text('The per-caller limit, e.g. `"caller";q=120;w=60`.'),
   },
   503: { "Retry-After": seconds("Seconds, when the vendor or the proxy said.") },

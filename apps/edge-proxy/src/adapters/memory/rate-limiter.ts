@@ -1,6 +1,7 @@
 // The per-caller rate limit in memory: token buckets for a bounded number of callers.
-// For tests, demos and single-process entries (and each Workers isolate on its own): it forgets
-// everything when the process stops.
+// For tests, demos and the single-process entries (Bun, Deno, Node): it forgets everything when the
+// process stops. The Worker counts with Cloudflare's Rate Limiting binding instead
+// (src/adapters/workers/rate-limiter.ts), which every isolate shares.
 import type { RateDecision, RateLimiter, RateLimitPolicy } from "../../ports.ts";
 
 /** Callers remembered at once; beyond it the least recently seen caller is forgotten. */
@@ -35,8 +36,8 @@ export class MemoryRateLimiter implements RateLimiter {
     return this.#buckets.size;
   }
 
-  /** Takes one token from `key`'s bucket, or says how long to wait for one. */
-  take(key: string): RateDecision {
+  /** Takes one token from `key`'s bucket, or says how long to wait for one: every figure is known. */
+  async take(key: string): Promise<Required<RateDecision>> {
     const now = this.#now();
     const { limit } = this.policy;
     const held = this.#buckets.get(key);
@@ -60,6 +61,7 @@ export class MemoryRateLimiter implements RateLimiter {
       allowed,
       remaining: Math.floor(left),
       retryAfterSec: allowed ? 0 : Math.max(1, secondsFor(1 - left)),
+      exact: true,
       resetSec: secondsFor(limit - left),
     };
   }

@@ -1,19 +1,24 @@
 // The Workers runtime's stores from its bindings: the one place where a binding becomes an adapter,
 // used by the Worker's app and by the outbox's job objects alike.
-import type { ConfigIssue, OutboxPolicy } from "../../config.ts";
-import type { DenyList, LogoutOutbox, ReplayGuard } from "../../ports.ts";
+import type { ConfigIssue, ProxyConfig } from "../../config.ts";
+import type { DenyList, LogoutOutbox, RateLimiter, ReplayGuard } from "../../ports.ts";
 import { DurableObjectDenyList } from "./deny-list.ts";
 import { DurableObjectOutbox, openJobCapIssues } from "./outbox.ts";
+import { bindingRateLimiter } from "./rate-limiter.ts";
 import { DurableObjectReplayGuard } from "./replay-guard.ts";
 import { placementOf } from "./shards.ts";
 
 /**
  * wrangler.toml's bindings, as `wrangler types` declares them (worker-configuration.d.ts): the
  * deny-list is required; without LOGOUT_OUTBOX `Prefer: respond-async` is ignored, OPEN_JOBS is
- * required with it, and without REPLAY_GUARD each isolate keeps its own seen-set.
+ * required with it, and without REPLAY_GUARD each isolate keeps its own seen-set. RATE_LIMITER, a
+ * `[[ratelimits]]` binding, is commented out in wrangler.toml (the rate limit is off by default),
+ * so `wrangler types` does not declare it.
  */
 export type WorkerBindings = Pick<Env, "DENY_LIST"> &
-  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS" | "METRICS">>;
+  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS" | "METRICS">> & {
+    RATE_LIMITER?: RateLimit;
+  };
 
 export type WorkerEnv = WorkerBindings & Record<string, unknown>;
 
@@ -23,6 +28,8 @@ export interface WorkerStores {
   replayGuard: ReplayGuard | undefined;
   /** Undefined without LOGOUT_OUTBOX: asynchronous logouts are answered synchronously. */
   outbox: LogoutOutbox | undefined;
+  /** Undefined without RATE_LIMITER: no rate limit. */
+  rateLimiter: RateLimiter | undefined;
   /** What the bindings cannot do with this policy, every one by name. */
   issues: ConfigIssue[];
 }
@@ -31,7 +38,11 @@ export interface WorkerStores {
  * The stores of the Worker's bindings and variables. The shard variables (shards.ts) are read here,
  * not in config.ts: they place Durable Objects, which only Workers have.
  */
-export function workerStores(env: WorkerEnv, policy: OutboxPolicy): WorkerStores {
+export function workerStores(
+  env: WorkerEnv,
+  config: Pick<ProxyConfig, "outbox" | "rateLimit">,
+): WorkerStores {
+  const policy = config.outbox;
   const denyList = placementOf(env, "DENY_LIST");
   const replay = placementOf(env, "REPLAY_GUARD");
   // The location and jurisdiction variables are read for both stores: each named once.
@@ -47,6 +58,8 @@ export function workerStores(env: WorkerEnv, policy: OutboxPolicy): WorkerStores
     }
     issues.push(...openJobCapIssues(policy));
   }
+  const limits = bindingRateLimiter(env.RATE_LIMITER, config.rateLimit);
+  issues.push(...limits.issues);
   return {
     denyList: new DurableObjectDenyList(env.DENY_LIST, denyList.placement),
     replayGuard:
@@ -57,6 +70,7 @@ export function workerStores(env: WorkerEnv, policy: OutboxPolicy): WorkerStores
       outboxes === undefined || counters === undefined || issues.length > 0
         ? undefined
         : new DurableObjectOutbox(outboxes, counters, policy),
+    rateLimiter: limits.limiter,
     issues,
   };
 }
