@@ -1,12 +1,12 @@
 // createApp(config, deps) -> Hono: the proxy's HTTP API, with no globals: everything comes in config and deps.
 import type { FetchLike } from "@x/core-signing";
-import { cors } from "hono/cors";
 import { Hono } from "hono/tiny";
 import { MemoryReplayGuard } from "./adapters/memory/replay-guard.ts";
 import { CallerAuth } from "./auth.ts";
 import { callerAuthConfigured, type ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
 import { type AttemptRunner, attemptRunner } from "./delivery.ts";
+import { cors } from "./http/cors.ts";
 import { REQUEST_ID } from "./http/request-id.ts";
 import { allRoutes } from "./http/routes.ts";
 import type { DenyList, LogoutOutbox, MetricsSink, RateLimiter, ReplayGuard } from "./ports.ts";
@@ -262,27 +262,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     });
   });
 
-  if (config.corsOrigins.length > 0) {
-    const origins = config.corsOrigins;
-    app.use(
-      "*",
-      cors({
-        origin: origins.length === 1 && origins[0] === "*" ? "*" : origins,
-        allowMethods: ["GET", "POST", "OPTIONS"],
-        allowHeaders: ["authorization", "content-type", "x-request-id", "prefer"],
-        exposeHeaders: [
-          "x-request-id",
-          "server-timing",
-          "retry-after",
-          "ratelimit",
-          "ratelimit-policy",
-          "location",
-          "preference-applied",
-        ],
-        maxAge: 600,
-      }),
-    );
-  }
+  if (config.corsOrigins.length > 0) app.use("*", cors(config.corsOrigins));
 
   // Per-caller rate limit (PROXY_RATE_LIMIT), after CORS so that a 429 is readable by browsers.
   const limiter = deps.rateLimiter;
