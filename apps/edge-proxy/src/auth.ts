@@ -1,20 +1,12 @@
 // Caller auth for the eBET routes: an API key compared by SHA-256 digest in constant time, or a user JWT.
 import { type FetchLike, timingSafeEqual, toHex } from "@x/core-signing";
-import {
-  createRemoteJWKSet,
-  customFetch,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-  jwtVerify,
-} from "jose";
+import { type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from "jose";
 import type { CallerAuthConfig } from "./config.ts";
-import { readBounded } from "./http/bounded.ts";
+import { JwksUnavailable, remoteKeySet } from "./jwks.ts";
 import { ProblemError } from "./problem.ts";
 
-/** A JWKS is a few keys: a download larger than this is refused, never buffered whole. */
-export const MAX_JWKS_BYTES = 64 * 1024;
+export { MAX_JWKS_BYTES } from "./jwks.ts";
 
-/** The answer with its body cut off (an error) beyond `max` bytes. */
 /**
  * Who the caller proved to be: an operator's API key (any user; `key` is its SHA-256 in hex), or a
  * user token for one subject of one issuer.
@@ -56,7 +48,6 @@ const ASYMMETRIC_ALGORITHMS = [
 ];
 
 const CLOCK_TOLERANCE_SEC = 30;
-const JWKS_FAILURES = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC"]);
 const MAX_CREDENTIAL_LENGTH = 8192;
 
 export interface CallerAuthDeps {
@@ -141,20 +132,7 @@ export class CallerAuth {
     this.#issuer = config.jwtIssuer;
     this.#audience = config.jwtAudience;
     if (config.jwksUrl !== undefined) {
-      const fetcher = deps.fetch;
-      this.#key = createRemoteJWKSet(new URL(config.jwksUrl), {
-        timeoutDuration: deps.timeoutMs,
-        // The key set is read whole, up to MAX_JWKS_BYTES; a larger one fails as unreachable.
-        [customFetch]: async (url, options) => {
-          const response = await fetcher(new Request(url, options));
-          const text = await readBounded(
-            response.body,
-            response.headers.get("content-length"),
-            MAX_JWKS_BYTES,
-          );
-          return new Response(text, response);
-        },
-      });
+      this.#key = remoteKeySet(config.jwksUrl, deps) as JWTVerifyGetKey;
       this.#algorithms = ASYMMETRIC_ALGORITHMS;
     } else if (config.jwtSecret !== undefined) {
       this.#key = new TextEncoder().encode(config.jwtSecret);
@@ -265,10 +243,11 @@ export class CallerAuth {
     } catch (error) {
       if (error instanceof ProblemError) throw error;
       const code = (error as { code?: unknown } | null)?.code;
-      // A JWKS download that failed (network, timeout, not a JWKS) is our outage, not the caller's fault.
+      // A JWKS download that failed (network, deadline, status, size, not a JWKS), or a key of it
+      // that cannot be used, is our outage, not the caller's fault.
       if (
-        typeof this.#key === "function" &&
-        (typeof code !== "string" || JWKS_FAILURES.has(code))
+        error instanceof JwksUnavailable ||
+        (typeof this.#key === "function" && typeof code !== "string")
       ) {
         throw jwksUnavailable(vendor);
       }

@@ -184,6 +184,78 @@ describe("eBET caller auth", () => {
     expect(key.status).toBe(200);
   });
 
+  it("keeps the key set: one download for many tokens, another for an unknown kid only after 30 s", async () => {
+    const first = await generateKeyPair("ES256");
+    const second = await generateKeyPair("RS256");
+    const k1 = { ...(await exportJWK(first.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    const k2 = { ...(await exportJWK(second.publicKey)), kid: "k2", alg: "RS256" };
+    jwksAnswer.body = { keys: [k1] };
+    jwksAnswer.status = 200;
+    let clock = Date.now();
+    const h = await createHarness({ env: { ...JWKS_ENV }, deps: { now: () => clock } });
+    const sign = (key: CryptoKey, alg: string, kid: string) =>
+      new SignJWT({ sub: "demo" })
+        .setProtectedHeader({ alg, kid })
+        .setIssuer(JWKS_CLAIMS.PROXY_JWT_ISSUER)
+        .setAudience(JWKS_CLAIMS.PROXY_JWT_AUDIENCE)
+        .setIssuedAt(Math.floor(clock / 1000))
+        .setExpirationTime(Math.floor(clock / 1000) + 300)
+        .sign(key);
+    const logout = async (token: string) =>
+      (await h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer: token })).status;
+    const downloads = () => h.upstreamRequests.filter((host) => host === HOSTS.jwks).length;
+    expect(await logout(await sign(first.privateKey, "ES256", "k1"))).toBe(200);
+    expect(await logout(await sign(first.privateKey, "ES256", "k1"))).toBe(200);
+    expect(downloads()).toBe(1);
+    // The provider rotates in k2: a token of k2 finds no key until the set may be fetched again.
+    jwksAnswer.body = { keys: [k1, k2] };
+    expect(await logout(await sign(second.privateKey, "RS256", "k2"))).toBe(401);
+    expect(downloads()).toBe(1);
+    clock += 31_000;
+    expect(await logout(await sign(second.privateKey, "RS256", "k2"))).toBe(200);
+    expect(downloads()).toBe(2);
+    // A kid the provider never published is refused without a download per token.
+    clock += 1_000;
+    const stranger = await generateKeyPair("ES256");
+    expect(await logout(await sign(stranger.privateKey, "ES256", "nobody"))).toBe(401);
+    expect(await logout(await sign(stranger.privateKey, "ES256", "nobody"))).toBe(401);
+    expect(downloads()).toBe(2);
+  });
+
+  it("picks a JWKS key by kid, key type, curve and use, and refuses a token two keys match", async () => {
+    const es = await generateKeyPair("ES256");
+    const es384 = await generateKeyPair("ES384");
+    const base = await exportJWK(es.publicKey);
+    jwksAnswer.body = {
+      keys: [
+        // Same kid, but for encryption, or another curve: never a verification key for ES256.
+        { ...(await exportJWK(es384.publicKey)), kid: "k1" },
+        { ...base, kid: "k1", use: "enc" },
+        { ...base, kid: "k1", key_ops: ["encrypt"] },
+        { ...base, kid: "k1", alg: "ES256" },
+        // Two keys without kids that an ES256 token without a kid would both match.
+        { ...base },
+        { ...(await exportJWK((await generateKeyPair("ES256")).publicKey)) },
+      ],
+    };
+    jwksAnswer.status = 200;
+    const h = await createHarness({ env: { ...JWKS_ENV } });
+    const sign = (header: { alg: string; kid?: string }) =>
+      new SignJWT({ sub: "demo" })
+        .setProtectedHeader(header)
+        .setIssuer(JWKS_CLAIMS.PROXY_JWT_ISSUER)
+        .setAudience(JWKS_CLAIMS.PROXY_JWT_AUDIENCE)
+        .setExpirationTime("5m")
+        .sign(es.privateKey);
+    const logout = async (token: string) =>
+      h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer: token });
+    expect((await logout(await sign({ alg: "ES256", kid: "k1" }))).status).toBe(200);
+    expect(await readProblem(await logout(await sign({ alg: "ES256" })))).toMatchObject({
+      status: 401,
+      code: "INVALID_CREDENTIALS",
+    });
+  });
+
   it("refuses a token of the same JWKS minted for another application or by another issuer", async () => {
     const { privateKey, publicKey } = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
