@@ -525,7 +525,8 @@ async function objectGuard(username: string) {
   const namespace = bindings.REPLAY_GUARD as NonNullable<WorkerBindings["REPLAY_GUARD"]>;
   const key = await callbackKey({ username, accessToken: crypto.randomUUID() });
   return {
-    guard: new DurableObjectReplayGuard(namespace),
+    // The object's own behaviour: the current layout alone, no previous one read.
+    guard: new DurableObjectReplayGuard(namespace, { previous: undefined }),
     key,
     stub: namespace.get(namespace.idFromName(shardName({ prefix: "ebet-callback" }, 32, key))),
   };

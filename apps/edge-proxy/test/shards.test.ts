@@ -131,9 +131,11 @@ describe("the previous layout, read while keys move", () => {
     expect(await after.claim("in-flight", "attempt-old", 60_000)).toBe("claimed");
     // Nothing the refused claims asked for was left behind in the new shards.
     expect(await holders(env.DENY_LIST, prefix, 32, "revoked-before")).toEqual([]);
-    // Writes go to the new layout only.
+    // Writes go to both layouts while the previous one is read: a Worker of the previous version,
+    // which reads only the legacy object, sees the revocation too.
     await after.add("revoked-after", NOW_S() + 900);
-    expect(await keysIn(env.DENY_LIST, prefix)).not.toContain("revoked-after");
+    expect(await keysIn(env.DENY_LIST, prefix)).toContain("revoked-after");
+    expect(await before.has("revoked-after")).toBe(true);
     expect(await after.has("revoked-after")).toBe(true);
     // The attempt's release drops its claim in both layouts.
     await after.release("in-flight", "attempt-old");
@@ -194,12 +196,22 @@ describe("the previous layout, read while keys move", () => {
     for (const jti of jtis.slice(30)) {
       expect(await wide.claim(jti, "attempt-32", 60_000), jti).toBe("pending");
     }
-    // What the wide layout writes is found there, under names that no 8-shard object has.
+    // What the wide layout writes is found there, under names that no 8-shard object has, and,
+    // while the 8 shards are read, in the 8-shard layout too (a Worker still on it sees it).
     await wide.add("fresh", NOW_S() + 600);
     expect(await holders(env.DENY_LIST, prefix, 32, "fresh")).toEqual([
       shardName({ prefix }, 32, "fresh"),
     ]);
-    expect(await holders(env.DENY_LIST, prefix, 8, "fresh")).toEqual([]);
+    expect(await holders(env.DENY_LIST, prefix, 8, "fresh")).toEqual([
+      shardName({ prefix }, 8, "fresh"),
+    ]);
+    const settled = new DurableObjectDenyList(env.DENY_LIST, {
+      prefix,
+      shards: 32,
+      previous: undefined,
+    });
+    await settled.add("later", NOW_S() + 600);
+    expect(await holders(env.DENY_LIST, prefix, 8, "later")).toEqual([]);
 
     const guards = [8, 32].map(
       (shards) =>
@@ -213,6 +225,46 @@ describe("the previous layout, read while keys move", () => {
     expect(await guards[0]?.claim(key, "request-8", 300_000)).toBe(true);
     expect(await guards[1]?.claim(key, "request-32", 300_000)).toBe(false);
     expect(await guards[1]?.heldMs(key)).toBeGreaterThan(0);
+  });
+
+  it("claims of a Worker of the previous version and of this one exclude each other, both ways", async () => {
+    const prefix = `rollout-${crypto.randomUUID()}`;
+    const old = new DurableObjectDenyList(env.DENY_LIST, {
+      prefix,
+      shards: "legacy",
+      previous: undefined,
+    });
+    const now = new DurableObjectDenyList(env.DENY_LIST, { prefix });
+    // This version first: the previous version's claim meets it in the legacy object.
+    expect(await now.claim("t1", "attempt-new", 60_000)).toBe("claimed");
+    expect(await old.claim("t1", "attempt-old", 60_000)).toBe("pending");
+    // The previous version first: this version's claim meets it.
+    expect(await old.claim("t2", "attempt-old", 60_000)).toBe("claimed");
+    expect(await now.claim("t2", "attempt-new", 60_000)).toBe("pending");
+    // A release frees both layouts, and a record is seen by both versions.
+    await now.release("t1", "attempt-new");
+    expect(await old.claim("t1", "attempt-old", 60_000)).toBe("claimed");
+    await old.release("t1", "attempt-old");
+    expect(await now.claim("t1", "attempt-new", 60_000)).toBe("claimed");
+    await now.add("t1", NOW_S() + 600);
+    expect(await old.claim("t1", "attempt-old", 60_000)).toBe("revoked");
+  });
+
+  it("a claim that fails in the current layout leaves nothing held in the previous one", async () => {
+    const prefix = `half-${crypto.randomUUID()}`;
+    const broken = new Proxy({}, { get: () => () => Promise.reject(new Error("shard down")) });
+    const namespace = {
+      idFromName: (name: string) => name,
+      get: (name: string) => (name === prefix ? stubOf(env.DENY_LIST, name) : broken),
+    } as unknown as DurableObjectNamespace<ExpiringSetObject>;
+    const list = new DurableObjectDenyList(namespace, { prefix });
+    await expect(list.claim("t", "attempt-1", 60_000)).rejects.toThrow("shard down");
+    const legacy = new DurableObjectDenyList(env.DENY_LIST, {
+      prefix,
+      shards: "legacy",
+      previous: undefined,
+    });
+    expect(await legacy.claim("t", "attempt-2", 60_000)).toBe("claimed");
   });
 
   it("an answer of the previous layout's object it does not know is an error, never a claim", async () => {

@@ -122,10 +122,8 @@ function check<T>(answer: unknown, valid: boolean): T {
   return answer as T;
 }
 
-const RANK: Record<ClaimAnswer, number> = { claimed: 0, held: 1, recorded: 2 };
-
 function claimAnswer(answer: unknown): ClaimAnswer {
-  return check(answer, Object.hasOwn(RANK, answer as string));
+  return check(answer, answer === "claimed" || answer === "held" || answer === "recorded");
 }
 
 /**
@@ -163,8 +161,9 @@ export class ShardedSet {
       .map((layout) => this.#stub(key, layout));
   }
 
+  /** Records in both layouts while a previous one is read: a Worker of that version sees it too. */
   async record(key: string, untilMs: number): Promise<void> {
-    await this.#stub(key, this.#placement.shards).recordKey(key, untilMs);
+    await Promise.all(this.#stubs(key).map((stub) => stub.recordKey(key, untilMs)));
   }
 
   async has(key: string): Promise<boolean> {
@@ -172,18 +171,28 @@ export class ShardedSet {
     return answers.some((answer: unknown) => check(answer, typeof answer === "boolean"));
   }
 
+  /**
+   * While a previous layout is read, the key is claimed there first (where a Worker of the
+   * previous version claims it), then in the current layout; a claim that does not hold in both
+   * is dropped from the previous one, so nothing is left held by a claim that failed.
+   */
   async claim(key: string, owner: string, leaseMs: number, reclaim: Reclaim): Promise<ClaimAnswer> {
-    const [current, previous] = this.#stubs(key);
-    const [made, found] = await Promise.all([
-      current?.claimKey(key, owner, leaseMs, reclaim),
-      previous?.peekClaim(key, owner, reclaim) ?? "claimed",
-    ]);
-    const answer = claimAnswer(made);
-    const before = claimAnswer(found);
-    if (RANK[before] <= RANK[answer]) return answer;
-    // The previous layout holds the key: the claim just made gives way.
-    if (answer === "claimed") await current?.releaseKey(key, owner);
-    return before;
+    const [current, previous] = this.#stubs(key) as [
+      DurableObjectStub<ExpiringSetObject>,
+      DurableObjectStub<ExpiringSetObject> | undefined,
+    ];
+    if (previous === undefined) {
+      return claimAnswer(await current.claimKey(key, owner, leaseMs, reclaim));
+    }
+    const before = claimAnswer(await previous.claimKey(key, owner, leaseMs, reclaim));
+    if (before !== "claimed") return before;
+    let answer: ClaimAnswer | undefined;
+    try {
+      answer = claimAnswer(await current.claimKey(key, owner, leaseMs, reclaim));
+      return answer;
+    } finally {
+      if (answer !== "claimed") await previous.releaseKey(key, owner).catch(() => {});
+    }
   }
 
   async release(key: string, owner: string): Promise<void> {
