@@ -21,6 +21,7 @@ import {
   API_KEY,
   createHarness,
   DEVICE,
+  FUNGAME_JWT_KEY,
   type Harness,
   type HarnessOptions,
   jwksAnswer,
@@ -1016,6 +1017,39 @@ describe.each([
     h.sims.fungame.restart();
     const status = await h.request("/v1/fungame/token-status", { bearer: token });
     expect(await status.json()).toMatchObject({ active: false, reason: "revoked" });
+  });
+
+  it("a retry after the token's exp and FunGame's skew does not read FunGame's 401 as done", async () => {
+    let lose = 1;
+    // The first attempt never reaches FunGame; by the retry the token has expired there.
+    const { h, step } = await recordSetup(kind, makeList(), {}, (router) => async (request) => {
+      if (new URL(request.url).pathname === "/user/logout" && lose-- > 0) {
+        throw new TypeError("Network connection lost.");
+      }
+      return router(request);
+    });
+    const { issuer, audience } = h.sims.fungame.options;
+    const { SignJWT } = await import("jose");
+    const expired = await new SignJWT({ sub: "alice", jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 400)
+      .sign(new TextEncoder().encode(FUNGAME_JWT_KEY));
+    const { id } = await accept(h, { fungame: { token: expired } });
+    await step(id);
+    let job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({ state: "pending", attempts: 1 });
+    clock = Date.parse(job.vendors.fungame?.nextAttemptAt as string);
+    await step(id);
+    job = await jobOf(h, id);
+    expect(job.vendors.fungame).toMatchObject({
+      state: "failed",
+      failure: "rejected",
+      alreadyLoggedOut: null,
+      lastError: { kind: "unauthorized", upstreamStatus: 401 },
+    });
+    expect(job.status).toBe("failed");
   });
 
   it("FunGame's 401 on a first attempt stays a refusal: only a retry may read it as done", async () => {

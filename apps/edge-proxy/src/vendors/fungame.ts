@@ -258,7 +258,15 @@ function createFunGame(config: FunGameConfig, runtime: VendorRuntime) {
       } catch (error) {
         // FunGame refuses a token it revoked: after an attempt whose answer was lost, that
         // refusal is the earlier logout's success. Listing a token FunGame refuses costs nothing.
-        if (call.retry && error instanceof ProblemError && error.init.kind === "unauthorized") {
+        // Past its exp and FunGame's skew FunGame refuses it as expired whatever happened before:
+        // then the refusal proves no logout.
+        const alive = now() < (exp + FUNGAME_CLOCK_SKEW_SEC) * 1000;
+        if (
+          call.retry &&
+          alive &&
+          error instanceof ProblemError &&
+          error.init.kind === "unauthorized"
+        ) {
           return success("fungame", { denyListed: await record(jti, exp) }, true);
         }
         if (claimed === "claimed") await release(jti, call.claimId);
