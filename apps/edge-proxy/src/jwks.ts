@@ -1,6 +1,6 @@
 // The identity provider's key set (PROXY_JWKS_URL): downloaded through the proxy's fetch within a
-// deadline and a size bound, kept for 10 minutes, downloaded again for a key id it lacks at most
-// every 30 s, and the one key a token's header picks.
+// deadline and a size bound, kept for 10 minutes (an hour while the provider cannot be reached),
+// downloaded again for a key id it lacks at most every 30 s, and the one key a token's header picks.
 import type { FetchLike } from "@x/core-signing";
 import type { JWK, JWTHeaderParameters } from "jose";
 import { readBounded } from "./http/bounded.ts";
@@ -11,6 +11,8 @@ export const MAX_JWKS_BYTES = 64 * 1024;
 const MAX_AGE_MS = 600_000;
 /** The least time between two downloads, however many unknown key ids arrive. */
 const COOLDOWN_MS = 30_000;
+/** How long a key set is still used when a new one cannot be downloaded. */
+const STALE_MS = 3_600_000;
 
 /** The key set could not be had (network, deadline, status, size, not a JWKS): the proxy's outage. */
 export class JwksUnavailable extends Error {
@@ -44,8 +46,10 @@ function fits(jwk: JWK, header: JWTHeaderParameters): boolean {
 }
 
 /**
- * The key resolver `jwtVerify` takes for a remote key set. Downloads are shared by concurrent
- * tokens; a token whose kid the set lacks makes one more download if the last is 30 s old.
+ * The key resolver `jwtVerify` takes for a remote key set. Each request downloads on its own (on
+ * Workers a download begun by another request must not be awaited: that request may end first).
+ * Downloads are at least 30 s apart when a kid is missing or the last one failed; a set older than
+ * 10 minutes is downloaded again, and still used for up to an hour if that fails.
  */
 export function remoteKeySet(
   url: string,
@@ -53,9 +57,10 @@ export function remoteKeySet(
 ): (header: JWTHeaderParameters) => Promise<JWK> {
   let keys: JWK[] | undefined;
   let fetchedAt = Number.NEGATIVE_INFINITY;
-  let loading: Promise<JWK[]> | undefined;
+  let triedAt = Number.NEGATIVE_INFINITY;
 
   const download = async (): Promise<JWK[]> => {
+    triedAt = deps.now();
     const signal = AbortSignal.timeout(deps.timeoutMs);
     let set: unknown;
     try {
@@ -81,19 +86,26 @@ export function remoteKeySet(
     return keys;
   };
 
-  const load = (): Promise<JWK[]> => {
-    loading ??= download().finally(() => {
-      loading = undefined;
-    });
-    return loading;
+  /** The key set: the one held while fresh, else a new download, else the held one while not stale. */
+  const current = async (): Promise<JWK[]> => {
+    const age = deps.now() - fetchedAt;
+    if (keys !== undefined && age < MAX_AGE_MS) return keys;
+    if (keys !== undefined && deps.now() - triedAt < COOLDOWN_MS) return keys;
+    try {
+      return await download();
+    } catch (error) {
+      if (keys !== undefined && age < STALE_MS) return keys;
+      throw error;
+    }
   };
 
   return async (header) => {
-    let set = keys !== undefined && deps.now() - fetchedAt < MAX_AGE_MS ? keys : await load();
-    let found = set.filter((jwk) => fits(jwk, header));
-    if (found.length === 0 && deps.now() - fetchedAt >= COOLDOWN_MS) {
-      set = await load();
-      found = set.filter((jwk) => fits(jwk, header));
+    if (keys === undefined && deps.now() - triedAt < COOLDOWN_MS) {
+      throw new JwksUnavailable("the key set could not be downloaded moments ago");
+    }
+    let found = (await current()).filter((jwk) => fits(jwk, header));
+    if (found.length === 0 && deps.now() - triedAt >= COOLDOWN_MS) {
+      found = (await download()).filter((jwk) => fits(jwk, header));
     }
     if (found.length !== 1) throw new JwksNoKey("no single key of the set fits the token");
     return found[0] as JWK;

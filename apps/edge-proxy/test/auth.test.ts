@@ -222,6 +222,43 @@ describe("eBET caller auth", () => {
     expect(downloads()).toBe(2);
   });
 
+  it("keeps using the key set for an hour while the provider is down, and retries it at most every 30 s", async () => {
+    const pair = await generateKeyPair("ES256");
+    const k1 = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" };
+    jwksAnswer.body = { keys: [k1] };
+    jwksAnswer.status = 200;
+    let clock = Date.now();
+    const h = await createHarness({ env: { ...JWKS_ENV }, deps: { now: () => clock } });
+    const token = () =>
+      new SignJWT({ sub: "demo" })
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setIssuer(JWKS_CLAIMS.PROXY_JWT_ISSUER)
+        .setAudience(JWKS_CLAIMS.PROXY_JWT_AUDIENCE)
+        .setExpirationTime(Math.floor(clock / 1000) + 300)
+        .sign(pair.privateKey);
+    const logout = async () =>
+      (await h.request("/v1/ebet/logout", { json: { username: "demo" }, bearer: await token() }))
+        .status;
+    const downloads = () => h.upstreamRequests.filter((host) => host === HOSTS.jwks).length;
+    // The caller is authenticated when the answer is neither 401 nor 503 (eBET, whose clock this
+    // test does not move, may refuse the signed timestamp: that comes after authentication).
+    const authenticated = async () => ![401, 503].includes(await logout());
+    expect(await logout()).toBe(200);
+    jwksAnswer.body = "<html>down</html>";
+    jwksAnswer.status = 502;
+    // Past 10 minutes the set is downloaded again; that fails, and the held set still serves.
+    clock += 11 * 60_000;
+    expect(await authenticated()).toBe(true);
+    expect(await authenticated()).toBe(true);
+    expect(downloads()).toBe(2);
+    clock += 31_000;
+    expect(await authenticated()).toBe(true);
+    expect(downloads()).toBe(3);
+    // After an hour without a download the held set is no longer trusted.
+    clock += 60 * 60_000;
+    expect(await logout()).toBe(503);
+  });
+
   it("picks a JWKS key by kid, key type, curve and use, and refuses a token two keys match", async () => {
     const es = await generateKeyPair("ES256");
     const es384 = await generateKeyPair("ES384");
