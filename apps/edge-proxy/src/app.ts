@@ -221,7 +221,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     response.headers.set("server-timing", serverTiming(state, latencyMs));
     c.res = response;
     for (const report of state.upstream) {
-      runtime.metric(callMetric(report, "request", state.route ?? "", state.secrets));
+      runtime.metric(() => callMetric(report, "request", state.route ?? "", state.secrets));
     }
     const last = state.upstream[state.upstream.length - 1];
     log({
@@ -267,7 +267,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
   // Per-caller rate limit (PROXY_RATE_LIMIT), after CORS so that a 429 is readable by browsers.
   const limiter = deps.rateLimiter;
   if (limiter !== undefined) {
-    app.use("*", rateLimit({ limiter, auth, clientAddress: ctx.clientAddress }));
+    app.use("*", rateLimit({ limiter, auth, clientAddress: ctx.clientAddress, log }));
   }
 
   // API answers are per-caller: never cached by intermediaries.

@@ -101,10 +101,12 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
 const MAX_TIMEOUT_MS = 300_000;
 const HOUR_MS = 3_600_000;
 const DAY_SEC = 86_400;
+/** The least retry wait when only a job's age bounds its attempts. */
+const MIN_UNCAPPED_DELAY_MS = 1_000;
 
 /**
- * Outbox defaults: attempts from 2 s doubling up to 10 min for as long as the job's age allows (a
- * day: about 150 attempts), no count of its own; kept 7 days; at most 10,000 jobs not finished,
+ * Outbox defaults: attempts from 2 s doubling up to 10 min (with jitter, 5 to 10 min apart) for as
+ * long as the job's age allows (a day: about 150 to 290 attempts), no count of its own; kept 7 days; at most 10,000 jobs not finished,
  * 100 per caller.
  */
 export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
@@ -409,6 +411,18 @@ export function loadConfig(
     Number(cap) < Number(base)
   ) {
     report("LOGOUT_RETRY_MAX_DELAY_MS", `must be at least LOGOUT_RETRY_BASE_MS (${base})`);
+  }
+  // Without LOGOUT_RETRY_MAX_ATTEMPTS only the job's age bounds the attempts: a wait under a
+  // second would allow millions of them.
+  if (
+    !has("LOGOUT_RETRY_MAX_ATTEMPTS") &&
+    isWholeNumber(cap, 1, 24 * HOUR_MS) &&
+    Number(cap) < MIN_UNCAPPED_DELAY_MS
+  ) {
+    report(
+      "LOGOUT_RETRY_MAX_DELAY_MS",
+      `must be at least ${MIN_UNCAPPED_DELAY_MS} without LOGOUT_RETRY_MAX_ATTEMPTS`,
+    );
   }
 
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);

@@ -80,7 +80,7 @@ export function attemptRunner(runtime: ProxyRuntime): AttemptRunner {
           signal: controller.signal,
           maxRetries: 0,
           report: (report) =>
-            runtime.metric(
+            runtime.metric(() =>
               callMetric(report, "job", "/v1/logout", secretsOf(gateway.vendors, body)),
             ),
         }),

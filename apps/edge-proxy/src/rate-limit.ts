@@ -4,7 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import type { CallerAuth } from "./auth.ts";
 import type { ProxyContext, ProxyEnv } from "./context.ts";
 import type { RateLimiter } from "./ports.ts";
-import { ProblemError } from "./problem.ts";
+import { errorName, ProblemError } from "./problem.ts";
 
 export type { RateDecision, RateLimiter, RateLimitPolicy } from "./ports.ts";
 
@@ -36,6 +36,8 @@ export interface RateLimitDeps {
   auth: CallerAuth;
   /** The caller's network address as this runtime knows it; undefined when it does not. */
   clientAddress: (c: ProxyContext) => string | undefined;
+  /** Where a limiter that fails is reported. */
+  log: (line: Record<string, unknown>) => void;
 }
 
 /** Paths never limited: health checks come from load balancers and monitors. */
@@ -56,7 +58,15 @@ export function rateLimit(deps: RateLimitDeps): MiddlewareHandler<ProxyEnv> {
     const caller = await deps.auth.identify(c.req.header("authorization"));
     const address = deps.clientAddress(c);
     const key = caller ?? `address:${address === undefined ? "unknown" : addressKey(address)}`;
-    const decision = await limiter.take(key);
+    let decision: Awaited<ReturnType<RateLimiter["take"]>>;
+    try {
+      decision = await limiter.take(key);
+    } catch (error) {
+      // The limit guards the proxy, it is not the logout: a limiter that cannot answer lets the
+      // request through (the limit is approximate anyway), and the log says so.
+      deps.log({ event: "rate_limit_unavailable", error: errorName(error) });
+      return next();
+    }
     const headers: Record<string, string> = { "ratelimit-policy": policy };
     if (decision.remaining !== undefined && decision.resetSec !== undefined) {
       headers.ratelimit = `"caller";r=${decision.remaining};t=${decision.resetSec}`;

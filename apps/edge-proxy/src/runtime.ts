@@ -47,8 +47,8 @@ export interface ProxyRuntime {
   now: () => number;
   random: () => number;
   log: (line: Record<string, unknown>) => void;
-  /** Records one vendor call's figures; does nothing without a sink, and never throws. */
-  metric: (metric: VendorCallMetric) => void;
+  /** Records one vendor call's figures, made only when a sink is set; never throws. */
+  metric: (make: () => VendorCallMetric) => void;
   /** The upstream policy of one call to `vendor` within `scope`. */
   upstream(vendor: string, scope: CallScope): UpstreamEnv;
 }
@@ -67,9 +67,10 @@ export function proxyRuntime(config: ProxyConfig, deps: RuntimeDeps): ProxyRunti
     }
   };
   const sink = deps.metrics;
-  const metric = (point: VendorCallMetric) => {
+  const metric = (make: () => VendorCallMetric) => {
+    if (sink === undefined) return;
     try {
-      sink?.write(point);
+      sink.write(make());
     } catch {
       // figures are never worth a request
     }

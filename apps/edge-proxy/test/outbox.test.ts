@@ -946,6 +946,17 @@ describe("the outbox settings", () => {
     expect(bad({ LOGOUT_RETRY_BASE_MS: "soon" })).toEqual(["LOGOUT_RETRY_BASE_MS"]);
     expect(bad({ LOGOUT_JOB_MAX_AGE_SEC: "-1" })).toEqual(["LOGOUT_JOB_MAX_AGE_SEC"]);
     expect(bad({ LOGOUT_JOB_RETENTION_SEC: "1.5" })).toEqual(["LOGOUT_JOB_RETENTION_SEC"]);
+    // Without a cap on attempts, the job's age alone bounds them: the wait may not be tiny.
+    expect(bad({ LOGOUT_RETRY_BASE_MS: "1", LOGOUT_RETRY_MAX_DELAY_MS: "999" })).toEqual([
+      "LOGOUT_RETRY_MAX_DELAY_MS",
+    ]);
+    expect(
+      bad({
+        LOGOUT_RETRY_BASE_MS: "1",
+        LOGOUT_RETRY_MAX_DELAY_MS: "999",
+        LOGOUT_RETRY_MAX_ATTEMPTS: "5",
+      }),
+    ).toEqual([]);
     expect(bad({ LOGOUT_RETRY_BASE_MS: "5000", LOGOUT_RETRY_MAX_DELAY_MS: "1000" })).toEqual([
       "LOGOUT_RETRY_MAX_DELAY_MS",
     ]);

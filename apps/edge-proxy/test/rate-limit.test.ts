@@ -412,6 +412,29 @@ describe("on Workers", () => {
     expect(off.headers.has("ratelimit-policy")).toBe(false);
   });
 
+  it("a limiter that fails lets the request through and says so in the log: logouts never wait on it", async () => {
+    const logs: Record<string, unknown>[] = [];
+    const failing = new BindingRateLimiter(
+      {
+        limit: async () => {
+          throw new Error("binding down");
+        },
+      } as unknown as RateLimit,
+      { limit: 5, windowSec: 10 },
+    );
+    const app = createApp(loadConfig({ LANCENS_BASE_URL: "https://lancens.test:6443" }), {
+      denyList: new MemoryDenyList(),
+      rateLimiter: failing,
+      log: (line) => logs.push(line),
+      fetch: async () => new Response("{}", { status: 200 }),
+    });
+    const response = await app.request("/healthz/x");
+    expect(response.status).toBe(404);
+    expect(response.headers.has("retry-after")).toBe(false);
+    expect(logs.filter((line) => line.event === "rate_limit_unavailable")).toHaveLength(1);
+    expect(logs.filter((line) => line.event === "unexpected_error")).toEqual([]);
+  });
+
   it("lets a request through only on the binding's explicit success", async () => {
     const policy = { limit: 5, windowSec: 10 };
     const answering = (outcome: unknown) =>

@@ -24,10 +24,13 @@ export function cors(origins: readonly string[]): MiddlewareHandler<ProxyEnv> {
       return new Response(null, { status: 204, headers });
     }
     await next();
+    // A copy: the answer's own headers may be immutable (a static file's).
+    const response = new Response(c.res.body, c.res);
     if (allowed !== null) {
-      c.res.headers.set("access-control-allow-origin", allowed);
-      c.res.headers.set("access-control-expose-headers", EXPOSE_HEADERS);
+      response.headers.set("access-control-allow-origin", allowed);
+      response.headers.set("access-control-expose-headers", EXPOSE_HEADERS);
     }
-    if (!any) c.res.headers.append("vary", "Origin");
+    if (!any) response.headers.append("vary", "Origin");
+    c.res = response;
   };
 }
