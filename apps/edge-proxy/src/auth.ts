@@ -117,7 +117,7 @@ function jwksUnavailable(vendor: string): ProblemError {
   });
 }
 
-/** Verifies callers of the eBET routes. Holds the JWKS (fetched and cached by jose) for the app's life. */
+/** Verifies callers of the eBET routes. Holds the JWKS key set (src/jwks.ts) for the app's life. */
 export class CallerAuth {
   readonly #digests: Uint8Array[];
   readonly #now: () => number;
