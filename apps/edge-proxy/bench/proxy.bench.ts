@@ -4,7 +4,7 @@
 //   BENCH_QUICK=1 node bench/proxy.bench.ts   fewer rounds and requests, 10 s of memory load
 //
 // Knobs (environment): BENCH_RUNTIMES=workerd,bun,deno,node  BENCH_VENDORS (default: every vendor of
-// src/vendors/index.ts, by name, e.g. ebet,lancens)  BENCH_PARTS=latency,throughput,fanout,memory,cold-start
+// src/vendors/index.ts, by name, e.g. ebet,lancens)  BENCH_PARTS=latency,throughput,fanout,memory,cold-start,deny-list
 // BENCH_MEMORY_SECONDS (default 60; quick 10)  BENCH_MEMORY_RPS (default 200)  BENCH_FANOUT_DELAY_MS
 // (default 20)  BENCH_SIGNING_KEY_BITS (default: each vendor's own test key; eBET's is 1024 bits, the
 // size eBET hands out)  BENCH_WORKERD_HOST=miniflare|wrangler (default miniflare).
@@ -15,17 +15,19 @@
 // to the proxy, which validates, signs and forwards the same requests. Both subjects run in the same
 // rounds, in alternating order, each round with fresh credentials; figures are medians over rounds.
 // On workerd the deployed script runs through miniflare; case workerd-host shows what `wrangler dev`
-// would add, and case node-hop what one hop costs on Node with fetch and with node:http.
+// would add, and case node-hop what one hop costs on Node with fetch and with node:http. Part
+// deny-list (workerd only) runs one workerd per layout of the FunGame deny-list's Durable Objects
+// side by side and measures its writes (logouts) and reads (token-status) per second in each.
 // Prints tables and a targets section, then one `BENCH {json}` line per measurement. A missed target
 // is reported, not failed: the exit code is non-zero only when something could not be measured.
 // docs/performance.md explains the method and the figures.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Figures, formatTable, median } from "../../../tooling/bench/harness.ts";
 import { loadKits, pickSetting } from "../scripts/kits.mjs";
 import {
@@ -64,7 +66,9 @@ type Runtime = (typeof RUNTIMES)[number];
 /** Every vendor of the list with its dev kit, by name. */
 const KITS = new Map((await loadKits()).map(({ vendor, kit }) => [vendor.name, kit]));
 const VENDORS: readonly Vendor[] = [...KITS.keys()];
-const PARTS = ["latency", "throughput", "fanout", "memory", "cold-start"] as const;
+const PARTS = ["latency", "throughput", "fanout", "memory", "cold-start", "deny-list"] as const;
+/** Parts that run once, not per runtime of BENCH_RUNTIMES. */
+const RUN_ONCE: readonly (typeof PARTS)[number][] = ["cold-start", "deny-list"];
 
 function listSetting<T extends string>(name: string, all: readonly T[]): T[] {
   return pickSetting(name, process.env[name], all);
@@ -100,6 +104,17 @@ const SETTINGS = {
     connections: 8,
   },
   coldStart: { rounds: QUICK ? 3 : 7 },
+  /**
+   * Per layout and round: `writes` logouts, then `reads` token-status requests going round the
+   * tokens those logouts revoked (reads are cheaper: more of them make a run of similar length).
+   */
+  denyList: {
+    rounds: QUICK ? 1 : 3,
+    writes: QUICK ? 500 : 2000,
+    reads: QUICK ? 1500 : 5000,
+    warmup: QUICK ? 100 : 200,
+    connections: 50,
+  },
   /**
    * How workerd runs the proxy: "miniflare" (default; the deployed script in the workerd wrangler
    * uses) or "wrangler" (`wrangler dev`, whose dev proxy adds its own hop: see case workerd-host).
@@ -838,6 +853,243 @@ async function coldStartCase(sims: Simulators): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. The FunGame deny-list on workerd: writes and reads per second, per layout of its objects.
+// One workerd per layout, all running at once, measured in the same rounds in rotating order.
+// Writes are logouts of fresh tokens (each claims the token in its object, has the FunGame
+// simulator log it out, then records it); reads are token-status of the tokens just revoked
+// (answered at the edge: the JWT is verified, then the token's object is asked, and in the
+// migration window the previous layout's object too). The FunGame simulator's own rate for the
+// same logouts ("fungame-direct") is measured in the same rounds: the ceiling it puts on writes.
+
+/** The vendor whose logouts the proxy records at the edge: its kit's `record` reads them back. */
+const DENY_LIST_VENDOR: Vendor = "fungame";
+
+/** One configuration of the deny-list's Durable Objects, as the Worker's variables state it. */
+interface DenyListLayout {
+  name: string;
+  shards: number;
+  previous: "none" | "legacy";
+}
+
+/** N = 1 and the Worker's default N, both steady, and the default N in its migration window. */
+async function denyListLayouts(): Promise<DenyListLayout[]> {
+  // The Worker's own constant (src/adapters/workers is outside the Node typecheck: no static import).
+  const shardsModule = pathToFileURL(join(APP, "src", "adapters", "workers", "shards.ts")).href;
+  const { DEFAULT_SHARDS } = (await import(shardsModule)) as { DEFAULT_SHARDS: number };
+  const layouts: DenyListLayout[] = [
+    { name: "shards-1", shards: 1, previous: "none" },
+    { name: `shards-${DEFAULT_SHARDS}`, shards: DEFAULT_SHARDS, previous: "none" },
+    // "legacy" is the default of DENY_LIST_SHARDS_PREVIOUS; stated so [vars] cannot change it.
+    { name: `shards-${DEFAULT_SHARDS}-legacy`, shards: DEFAULT_SHARDS, previous: "legacy" },
+  ];
+  return layouts.filter((layout, i) => layouts.findIndex((l) => l.name === layout.name) === i);
+}
+
+let clockTicks: number | undefined;
+/** CPU seconds (user and system) the processes have used so far; NaN without /proc or once one is gone. */
+function cpuSeconds(pids: readonly number[]): number {
+  if (pids.length === 0) return Number.NaN;
+  try {
+    clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+    let ticks = 0;
+    for (const pid of pids) {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // After the command: state, ppid, ... then utime and stime, the 12th and 13th fields.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks / clockTicks;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** One timed load run of the deny-list part, with the cores each process kept busy meanwhile. */
+interface DenyListRun {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  proxyCpu: number;
+  simulatorsCpu: number;
+  loadCpu: number;
+  /** Indexes of the items answered as a success. */
+  succeeded: number[];
+}
+
+async function denyListLoad(
+  base: string,
+  items: readonly RequestSpec[][],
+  count: number,
+  ok: (status: number, body: string) => boolean,
+  proxyPids: readonly number[],
+): Promise<DenyListRun> {
+  const { connections } = SETTINGS.denyList;
+  const simulatorPids = simulatorsChild?.pid === undefined ? [] : [simulatorsChild.pid];
+  const succeeded: number[] = [];
+  const before = {
+    proxy: cpuSeconds(proxyPids),
+    simulators: cpuSeconds(simulatorPids),
+    load: process.cpuUsage(),
+  };
+  const run = await runLoad(
+    base,
+    items,
+    { connections, amount: count },
+    (body) => ok(200, body),
+    (answer) => {
+      if (ok(answer.status, answer.body)) succeeded.push(answer.item);
+    },
+  );
+  const load = process.cpuUsage(before.load);
+  // CPU seconds per second of the run: how many cores each process kept busy.
+  const busy = (now: number, then: number) => (now - then) / run.seconds;
+  return {
+    requests: count,
+    errors: run.errors,
+    rps: succeeded.length / run.seconds,
+    p50Ms: run.p50Ms,
+    p99Ms: run.p99Ms,
+    proxyCpu: busy(cpuSeconds(proxyPids), before.proxy),
+    simulatorsCpu: busy(cpuSeconds(simulatorPids), before.simulators),
+    loadCpu: (load.user + load.system) / 1e6 / run.seconds,
+    succeeded,
+  };
+}
+
+async function denyListCase(sims: Simulators): Promise<void> {
+  const kit = kitOf(DENY_LIST_VENDOR);
+  const check = kit.record;
+  if (check === undefined) throw new Error(`the ${DENY_LIST_VENDOR} kit reads no record back`);
+  const { rounds, writes: writeCount, reads: readCount, warmup, connections } = SETTINGS.denyList;
+  const layouts = await denyListLayouts();
+  const proxies: RunningProxy[] = [];
+  const trimmer = setInterval(() => {
+    for (const proxy of proxies) trimOutput(proxy.group);
+  }, 500);
+  try {
+    for (const layout of layouts) {
+      progress(`deny-list: starting workerd with ${layout.name}`);
+      proxies.push(
+        await startProxy("workerd", {
+          ...sims.env,
+          DENY_LIST_SHARDS: String(layout.shards),
+          DENY_LIST_SHARDS_PREVIOUS: layout.previous,
+        }),
+      );
+    }
+    const writeOk = (status: number, body: string) => status === 200 && body.includes('"ok":true');
+    const directOk = (status: number, body: string) =>
+      status >= 200 && status < 300 && kit.succeeded(status, body);
+    /** `count` logouts through `proxy`, then `reads` token-status requests of the tokens they revoked. */
+    const writeThenRead = async (proxy: RunningProxy, count: number, reads: number) => {
+      // Every connection may build one request more than it sends.
+      const prepared = await prepare(sims, "/prepare", {
+        vendor: DENY_LIST_VENDOR,
+        mode: "proxy",
+        count: count + connections + 5,
+        fresh: true,
+      });
+      const sessions = prepared.sessions?.[DENY_LIST_VENDOR];
+      if (sessions === undefined) throw new Error("/prepare answered no sessions");
+      const writes = await denyListLoad(proxy.url, prepared.items, count, writeOk, proxy.rssPids());
+      const revoked = writes.succeeded;
+      if (revoked.length === 0) return { writes, reads: undefined };
+      const statusOf = Array.from({ length: reads + connections + 5 }, (_, i) => [
+        check.request(sessions[revoked[i % revoked.length] as number]),
+      ]);
+      return {
+        writes,
+        reads: await denyListLoad(
+          proxy.url,
+          statusOf,
+          reads,
+          (status, body) => check.recorded(status, body),
+          proxy.rssPids(),
+        ),
+      };
+    };
+    const direct = async (count: number) => {
+      const prepared = await prepare(sims, "/prepare", {
+        vendor: DENY_LIST_VENDOR,
+        mode: "direct",
+        count: count + connections + 5,
+        fresh: true,
+      });
+      return denyListLoad(prepared.base, prepared.items, count, directOk, []);
+    };
+
+    // Warm-up: every layout's objects are made and its isolate compiled before anything is timed.
+    for (const proxy of proxies) await writeThenRead(proxy, warmup, warmup);
+    await direct(warmup);
+
+    const subjects = [...layouts.map((layout) => layout.name), "fungame-direct"];
+    const runs = new Map<string, DenyListRun[]>();
+    const add = (caseName: string, subject: string, run: DenyListRun | undefined) => {
+      const key = `${caseName} ${subject}`;
+      const list = runs.get(key) ?? [];
+      if (run !== undefined) list.push(run);
+      runs.set(key, list);
+    };
+    for (let round = 0; round < rounds; round++) {
+      for (let offset = 0; offset < subjects.length; offset++) {
+        const index = (offset + round) % subjects.length;
+        const proxy = proxies[index];
+        const subject = subjects[index] as string;
+        if (proxy === undefined) {
+          add("deny-list-writes", subject, await direct(writeCount));
+        } else {
+          const { writes, reads } = await writeThenRead(proxy, writeCount, readCount);
+          add("deny-list-writes", subject, writes);
+          add("deny-list-reads", subject, reads);
+        }
+      }
+    }
+
+    for (const caseName of ["deny-list-writes", "deny-list-reads"]) {
+      for (const subject of subjects) {
+        const list = runs.get(`${caseName} ${subject}`);
+        if (list === undefined) continue;
+        const layout = layouts.find((l) => l.name === subject);
+        const middle = (pick: (run: DenyListRun) => number) => medianOrNaN(list.map(pick));
+        const errors = list.reduce((sum, run) => sum + run.errors, 0);
+        record(caseName, subject, {
+          // fungame-direct: the simulator alone, no proxy.
+          ...(layout === undefined
+            ? {}
+            : { runtime: "workerd", shards: layout.shards, previous: layout.previous }),
+          connections,
+          rounds,
+          requests: list.reduce((sum, run) => sum + run.requests, 0),
+          errors,
+          rps: middle((run) => run.rps),
+          p50Ms: middle((run) => run.p50Ms),
+          p99Ms: middle((run) => run.p99Ms),
+          ...(layout === undefined ? {} : { workerdCpu: middle((run) => run.proxyCpu) }),
+          simulatorsCpu: middle((run) => run.simulatorsCpu),
+          loadCpu: middle((run) => run.loadCpu),
+        });
+        if (errors > 0 || list.length < rounds) {
+          warnings.push(
+            `${caseName} ${subject}: ${errors} errors${list.length < rounds ? `, ${rounds - list.length} rounds with no revoked token to read` : ""}`,
+          );
+        }
+      }
+      progress(
+        `${caseName}: ${subjects
+          .filter((subject) => runs.has(`${caseName} ${subject}`))
+          .map((subject) => `${subject} ${ms(figure(caseName, subject, "rps"), 0)} rps`)
+          .join(", ")}`,
+      );
+    }
+  } finally {
+    clearInterval(trimmer);
+    for (const proxy of proxies) await proxy.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 interface Goal {
@@ -1026,6 +1278,42 @@ function printReport(): void {
       String(row.figures.logoutVendor ?? ""),
       ms(row.figures.firstLogoutMs, 2),
       ms(row.figures.warmLogoutMs, 2),
+    ],
+  );
+  section(
+    `FunGame deny-list on workerd at concurrency ${SETTINGS.denyList.connections} (writes: logouts of fresh tokens; reads: token-status of the revoked tokens; medians over rounds; cpu: cores each process kept busy)`,
+    [
+      "case",
+      "subject",
+      "shards",
+      "previous",
+      "requests",
+      "errors",
+      "rps",
+      "vs shards-1",
+      "p50 ms",
+      "p99 ms",
+      "workerd cpu",
+      "simulators cpu",
+      "load cpu",
+    ],
+    (row) => row.case.startsWith("deny-list-"),
+    (row) => [
+      row.case,
+      row.subject,
+      String(row.figures.shards ?? ""),
+      String(row.figures.previous ?? ""),
+      String(row.figures.requests),
+      String(row.figures.errors),
+      ms(row.figures.rps, 0),
+      row.subject === "fungame-direct"
+        ? ""
+        : `${(figure(row.case, row.subject, "rps") / figure(row.case, "shards-1", "rps")).toFixed(2)}x`,
+      ms(row.figures.p50Ms, 1),
+      ms(row.figures.p99Ms, 1),
+      ms(row.figures.workerdCpu, 2),
+      ms(row.figures.simulatorsCpu, 2),
+      ms(row.figures.loadCpu, 2),
     ],
   );
 
@@ -1229,7 +1517,7 @@ async function main(): Promise<number> {
     `simulators ready (signing keys: ${sims.signingKeyBits === null ? "each vendor's own test key" : `${sims.signingKeyBits} bits`})`,
   );
   try {
-    const perRuntime = SETTINGS.parts.some((part) => part !== "cold-start");
+    const perRuntime = SETTINGS.parts.some((part) => !RUN_ONCE.includes(part));
     if (perRuntime) {
       for (const runtime of SETTINGS.runtimes) {
         try {
@@ -1245,6 +1533,20 @@ async function main(): Promise<number> {
         await coldStartCase(sims);
       } catch (error) {
         problems.push(`cold-start: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (SETTINGS.parts.includes("deny-list")) {
+      if (!SETTINGS.runtimes.includes("workerd")) {
+        warnings.push("deny-list: measured on workerd only, which BENCH_RUNTIMES leaves out");
+      } else if (!SETTINGS.vendors.includes(DENY_LIST_VENDOR)) {
+        warnings.push(`deny-list: needs ${DENY_LIST_VENDOR}, which BENCH_VENDORS leaves out`);
+      } else {
+        try {
+          await denyListCase(sims);
+        } catch (error) {
+          problems.push(`deny-list: ${error instanceof Error ? error.message : String(error)}`);
+          progress(`deny-list: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+        }
       }
     }
   } finally {

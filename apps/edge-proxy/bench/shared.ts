@@ -476,6 +476,7 @@ export function asAutocannon(request: AutocannonRequest, spec: RequestSpec): Aut
 export interface LoadRun {
   logouts: number;
   seconds: number;
+  p50Ms: number;
   p99Ms: number;
   errors: number;
 }
@@ -553,6 +554,7 @@ export function runLoad(
         resolve({
           logouts,
           seconds,
+          p50Ms: result.latency.p50,
           p99Ms: result.latency.p99,
           errors: result.non2xx + result.errors + result.timeouts + result.mismatches,
         });
