@@ -197,6 +197,7 @@ describe("asynchronous logouts across a restart of wrangler dev --persist-to", (
       ...sims.env,
       LOGOUT_RETRY_BASE_MS: "200",
       LOGOUT_RETRY_MAX_DELAY_MS: "200",
+      LOGOUT_RETRY_MAX_ATTEMPTS: "50",
     });
     try {
       const accepted = await fetch(`${entry.url}/v1/logout`, {
