@@ -1,8 +1,13 @@
 // Vendor call figures: one per call, from the routes and from asynchronous logouts, written to
 // Analytics Engine on Workers in the layout docs/operations.md queries, never quoting a secret.
+
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MemoryOutbox } from "../src/adapters/memory/outbox.ts";
-import { metricsOf } from "../src/adapters/workers/metrics.ts";
+import { DurableObjectDenyList } from "../src/adapters/workers/deny-list.ts";
+import { configureGauges, metricsOf } from "../src/adapters/workers/metrics.ts";
+import { DurableObjectOutbox } from "../src/adapters/workers/outbox.ts";
+import { DurableObjectReplayGuard } from "../src/adapters/workers/replay-guard.ts";
 import { loadConfig } from "../src/config.ts";
 import type { JobView } from "../src/outbox.ts";
 import type { VendorCallMetric } from "../src/ports.ts";
@@ -146,5 +151,45 @@ describe("on Workers", () => {
         doubles: [30, 0, 3, 0],
       },
     ]);
+  });
+});
+
+describe("store sizes on Workers", () => {
+  it("each deny-list, replay-guard and open-jobs object writes its rows after every change", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    configureGauges((point) => points.push(point));
+    try {
+      const prefix = `gauges-${crypto.randomUUID()}`;
+      const list = new DurableObjectDenyList(env.DENY_LIST, { prefix, previous: undefined });
+      expect(await list.claim("jti-1", "attempt-1", 60_000)).toBe("claimed");
+      await list.add("jti-1", Math.floor(Date.now() / 1000) + 600);
+      expect(await list.claim("jti-2", "attempt-2", 60_000)).toBe("claimed");
+      await list.release("jti-2", "attempt-2");
+      const denyList = points.filter((point) => point.blobs?.[0] === "deny-list");
+      // Each object writes its own rows: jti-1's shard, then jti-2's (another shard of the 32).
+      expect(denyList.map((point) => point.doubles?.[0])).toEqual([1, 1, 1, 0]);
+      expect(denyList[0]?.blobs?.[2]).toBe(denyList[1]?.blobs?.[2]);
+      expect(denyList[2]?.blobs?.[2]).toBe(denyList[3]?.blobs?.[2]);
+      expect(denyList[0]).toEqual({
+        indexes: ["deny-list"],
+        blobs: ["deny-list", "gauge", expect.stringMatching(new RegExp(`^${prefix}-32-\\d+$`))],
+        doubles: [1],
+      });
+      const guard = new DurableObjectReplayGuard(env.REPLAY_GUARD, { prefix, previous: undefined });
+      expect(await guard.claim("a".repeat(64), "request-1", 300_000)).toBe(true);
+      expect(points.filter((point) => point.blobs?.[0] === "replay-guard").at(-1)?.doubles).toEqual(
+        [1],
+      );
+      const outbox = new DurableObjectOutbox(env.LOGOUT_OUTBOX, env.OPEN_JOBS, {
+        ...loadConfig({}).outbox,
+      });
+      const caller = "c".repeat(64);
+      await outbox.enqueue({ ebet: { username: "demo" } }, { requestId: "r", owner: null, caller });
+      const open = points.filter((point) => point.blobs?.[0] === "open-jobs");
+      expect(open.at(-1)).toMatchObject({ blobs: ["open-jobs", "gauge", expect.any(String)] });
+      expect(open.at(-1)?.doubles?.[0]).toBeGreaterThanOrEqual(1);
+    } finally {
+      configureGauges(undefined);
+    }
   });
 });

@@ -104,6 +104,8 @@ export class DurableObjectDenyList implements ClaimingDenyList {
  * of either version reads every answer right, and their claims exclude each other.
  */
 export class DenyListObject extends ExpiringSetObject {
+  protected override readonly store = "deny-list";
+
   /** Records the logout of `jti` until `expiresAt` (whole seconds), keeping the later expiry. */
   async add(jti: string, expiresAt: number): Promise<void> {
     checkEntry(jti, expiresAt);

@@ -1,5 +1,6 @@
 // The Durable Object of the shared stores on Workers: keys recorded until an expiry or claimed for a lease.
 import { DurableObject } from "cloudflare:workers";
+import { writeGauge } from "./metrics.ts";
 
 /** The longest key: a FunGame token id (a replay key is 64 hex characters). */
 export const MAX_KEY_LENGTH = 256;
@@ -154,6 +155,8 @@ function copyOldTables(sql: SqlStorage): boolean {
  */
 export class ExpiringSetObject extends DurableObject {
   readonly #sql: SqlStorage;
+  /** The store this object serves, as its size figures name it. */
+  protected readonly store: string = "expiring-set";
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -200,7 +203,18 @@ export class ExpiringSetObject extends DurableObject {
     }
     // The purge may have deleted what the alarm was set for.
     await this.#schedule();
+    this.#gauge();
     return answer;
+  }
+
+  /** Writes this object's rows as its store's size figure. */
+  #gauge(): void {
+    writeGauge(
+      this.env as { METRICS?: AnalyticsEngineDataset },
+      this.store,
+      this.ctx.id,
+      this.size(),
+    );
   }
 
   /**
@@ -241,6 +255,7 @@ export class ExpiringSetObject extends DurableObject {
       );
     }
     await this.#schedule();
+    this.#gauge();
   }
 
   /** Drops `owner`'s claim on `key`, if it still holds it: a lapsed claim never frees a later one. */
@@ -248,6 +263,7 @@ export class ExpiringSetObject extends DurableObject {
     checkKey(key);
     checkOwner(owner);
     this.#sql.exec("DELETE FROM entries WHERE key = ? AND owner = ?", key, owner);
+    this.#gauge();
   }
 
   /** Whether `key` is recorded and not expired (a claim is not). */
@@ -276,6 +292,7 @@ export class ExpiringSetObject extends DurableObject {
   override async alarm(): Promise<void> {
     this.#purge();
     await this.#schedule();
+    this.#gauge();
   }
 
   async #schedule(): Promise<void> {

@@ -1,5 +1,5 @@
-// Vendor call figures on Workers: one Analytics Engine data point per call, when the METRICS
-// binding is configured (docs/operations.md has the queries).
+// Figures on Workers, when the METRICS binding is configured (docs/operations.md has the queries):
+// one Analytics Engine data point per vendor call, and one per change of a store object's size.
 import type { MetricsSink, VendorCallMetric } from "../../ports.ts";
 
 /**
@@ -26,4 +26,34 @@ export function metricsOf(env: { METRICS?: AnalyticsEngineDataset }): MetricsSin
   const dataset = env.METRICS;
   if (dataset === undefined) return undefined;
   return { write: (metric) => dataset.writeDataPoint(dataPointOf(metric)) };
+}
+
+let gaugeSink: ((point: AnalyticsEngineDataPoint) => void) | undefined;
+
+/** Where store sizes go instead of the METRICS binding (tests read them there); undefined resets. */
+export function configureGauges(sink: ((point: AnalyticsEngineDataPoint) => void) | undefined) {
+  gaugeSink = sink;
+}
+
+/**
+ * A store object's size now: index1 and blob1 the store ("deny-list", "replay-guard",
+ * "open-jobs"), blob2 "gauge", blob3 the object's name; double1 its rows. Never throws.
+ */
+export function writeGauge(
+  env: { METRICS?: AnalyticsEngineDataset },
+  store: string,
+  id: DurableObjectId,
+  rows: number,
+): void {
+  const point = {
+    indexes: [store],
+    blobs: [store, "gauge", id.name ?? id.toString()],
+    doubles: [rows],
+  };
+  try {
+    if (gaugeSink !== undefined) gaugeSink(point);
+    else env.METRICS?.writeDataPoint(point);
+  } catch {
+    // a figure is never worth a store's write
+  }
 }

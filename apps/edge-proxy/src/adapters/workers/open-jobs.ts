@@ -1,6 +1,7 @@
 // Open logout jobs counted across isolates: SQLite-backed Durable Objects, one per shard of callers,
 // each holding a row per job not finished, so the per-caller and global caps hold on Workers.
 import { DurableObject } from "cloudflare:workers";
+import { writeGauge } from "./metrics.ts";
 
 /** Shards the callers are hashed over; LOGOUT_MAX_OPEN_JOBS is split evenly among them. */
 export const OPEN_JOB_SHARDS = 16;
@@ -63,12 +64,25 @@ export class OpenJobsObject extends DurableObject<Cloudflare.Env> {
       caller,
       until,
     );
+    this.#gauge();
     return "taken";
   }
 
   /** Gives the slot of a finished (or never created) job back. */
   async release(job: string): Promise<void> {
     this.#sql().exec("DELETE FROM open_jobs WHERE job = ?", job);
+    this.#gauge();
+  }
+
+  /** Writes this shard's open jobs as the "jobs waiting" figure. */
+  #gauge(): void {
+    const rows = this.#sql().exec<{ n: number }>("SELECT COUNT(*) AS n FROM open_jobs").one().n;
+    writeGauge(
+      this.env as { METRICS?: AnalyticsEngineDataset },
+      "open-jobs",
+      this.ctx.id,
+      Number(rows),
+    );
   }
 
   /** Rows held now, per caller (for tests and operations). */

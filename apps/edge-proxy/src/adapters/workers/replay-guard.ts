@@ -76,6 +76,8 @@ export class DurableObjectReplayGuard implements ReplayGuard {
  * reads every answer right, and their claims exclude each other.
  */
 export class ReplayGuardObject extends ExpiringSetObject {
+  protected override readonly store = "replay-guard";
+
   /** Claims `key` for `owner` during `holdMs`; false when it is held, by this owner too. */
   async claim(key: string, owner: string, holdMs: number): Promise<boolean> {
     checkClaim(key, owner, holdMs);
