@@ -159,6 +159,31 @@ describe("the previous layout, read while keys move", () => {
     ).toBe(false);
   });
 
+  it("by default the legacy layout is read for the first hour of the deployed version only", async () => {
+    const jti = `window-${crypto.randomUUID()}`;
+    await new DurableObjectDenyList(env.DENY_LIST, {
+      prefix: "fungame",
+      shards: "legacy",
+      previous: undefined,
+    }).add(jti, NOW_S() + 600);
+    const deployedAgo = (ms: number) =>
+      Object.assign({}, env, {
+        CF_VERSION_METADATA: {
+          id: "v",
+          tag: "",
+          timestamp: new Date(Date.now() - ms).toISOString(),
+        },
+      });
+    expect(await denyListOf(deployedAgo(5 * 60_000)).has(jti)).toBe(true);
+    expect(await denyListOf(deployedAgo(61 * 60_000)).has(jti)).toBe(false);
+    // Named explicitly, the previous layout is read whatever the version's age.
+    expect(
+      await denyListOf(
+        Object.assign(deployedAgo(61 * 60_000), { DENY_LIST_SHARDS_PREVIOUS: "legacy" }),
+      ).has(jti),
+    ).toBe(true);
+  });
+
   it("replay keys held in the legacy 16 objects stay held after the upgrade", async () => {
     const prefix = `ebet-${crypto.randomUUID()}`;
     const legacy = { prefix, byDigit: true };

@@ -8,6 +8,11 @@ import type { ClaimAnswer, ExpiringSetObject, Reclaim } from "./expiring-set.ts"
  */
 export const DEFAULT_SHARDS = 32;
 export const MAX_SHARDS = 1024;
+/**
+ * How long a deployed version reads the legacy layout by default: deny-list entries live at most
+ * about 40 minutes (a FunGame token's exp, at most 2,100 s ahead, plus 300 s), replay holds less.
+ */
+export const WINDOW_MS = 3_600_000;
 
 /**
  * How a store's keys are spread: over N objects by hash, or as before sharding ("legacy": the
@@ -23,6 +28,8 @@ export interface Placement {
   byDigit?: boolean | undefined;
   shards: Layout;
   previous?: Layout | undefined;
+  /** When the previous layout stops being read (ms since the epoch); read until unset when absent. */
+  previousUntil?: number | undefined;
   locationHint?: DurableObjectLocationHint | undefined;
   jurisdiction?: DurableObjectJurisdiction | undefined;
 }
@@ -97,8 +104,18 @@ export function placementOf(
   };
   const shards = (read(`${store}_SHARDS`, [], true) as number | undefined) ?? DEFAULT_SHARDS;
   const name = `${store}_SHARDS_PREVIOUS`;
-  const previous = read(name, ["legacy", "none"], true) ?? "legacy";
+  const given = read(name, ["legacy", "none"], true);
+  const previous = given ?? "legacy";
   if (previous === shards) issues.push({ name, message: `must differ from ${store}_SHARDS` });
+  // Unset, the legacy layout is read for the deployed version's first hour (its entries are gone
+  // by then), when the Worker knows when that version was deployed; named, it is read until unset.
+  const deployed = Date.parse(
+    String(
+      (env as { CF_VERSION_METADATA?: { timestamp?: unknown } }).CF_VERSION_METADATA?.timestamp,
+    ),
+  );
+  const previousUntil =
+    given === undefined && Number.isFinite(deployed) ? deployed + WINDOW_MS : undefined;
   const replay = store === "REPLAY_GUARD";
   return {
     placement: {
@@ -106,6 +123,7 @@ export function placementOf(
       byDigit: replay,
       shards,
       previous: previous === "none" ? undefined : (previous as Layout),
+      previousUntil,
       locationHint: read("DURABLE_OBJECT_LOCATION_HINT", HINTS, false) as
         | DurableObjectLocationHint
         | undefined,
@@ -155,7 +173,11 @@ export class ShardedSet {
 
   /** The key's objects: the current layout's, then the previous one's while it is set. */
   #stubs(key: string): DurableObjectStub<ExpiringSetObject>[] {
-    const { shards, previous } = this.#placement;
+    const { shards, previousUntil } = this.#placement;
+    const previous =
+      previousUntil === undefined || Date.now() < previousUntil
+        ? this.#placement.previous
+        : undefined;
     return [shards, previous ?? shards]
       .slice(0, previous === undefined ? 1 : 2)
       .map((layout) => this.#stub(key, layout));
