@@ -9,7 +9,7 @@ import type { ClaimAnswer, ExpiringSetObject, Reclaim } from "./expiring-set.ts"
 export const DEFAULT_SHARDS = 32;
 export const MAX_SHARDS = 1024;
 /**
- * How long a deployed version reads the legacy layout by default: deny-list entries live at most
+ * How long after its upload a version reads the legacy layout by default: deny-list entries live at most
  * about 40 minutes (a FunGame token's exp, at most 2,100 s ahead, plus 300 s), replay holds less.
  */
 export const WINDOW_MS = 3_600_000;
@@ -107,8 +107,9 @@ export function placementOf(
   const given = read(name, ["legacy", "none"], true);
   const previous = given ?? "legacy";
   if (previous === shards) issues.push({ name, message: `must differ from ${store}_SHARDS` });
-  // Unset, the legacy layout is read for the deployed version's first hour (its entries are gone
-  // by then), when the Worker knows when that version was deployed; named, it is read until unset.
+  // Unset, the legacy layout is read for the first hour after this version was uploaded (its
+  // entries are gone by then; `wrangler deploy` uploads and deploys at once), when the Worker has
+  // the version metadata binding; named, it is read until unset.
   const deployed = Date.parse(
     String(
       (env as { CF_VERSION_METADATA?: { timestamp?: unknown } }).CF_VERSION_METADATA?.timestamp,
