@@ -1,61 +1,9 @@
 // The FunGame deny-list on Workers: a ClaimingDenyList over sharded objects, and their class.
 import { ConfigError } from "../../config.ts";
-import { type ClaimingDenyList, type ClaimOutcome, MAX_JTI_LENGTH } from "../../ports.ts";
-import { ExpiringSetObject, MAX_AHEAD_MS, MAX_LEASE_MS, MAX_OWNER_LENGTH } from "./expiring-set.ts";
+import type { ClaimingDenyList, ClaimOutcome } from "../../ports.ts";
+import { checkDenyClaim, checkDenyEntry, denyOutcomeOf } from "../expiring-keys.ts";
+import { ExpiringSetObject } from "./expiring-set.ts";
 import { type Placement, placementOf, ShardedSet } from "./shards.ts";
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-function isText(value: unknown, max: number): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= max;
-}
-
-function checkEntry(jti: unknown, expiresAt: unknown): void {
-  if (
-    !isText(jti, MAX_JTI_LENGTH) ||
-    !Number.isSafeInteger(expiresAt) ||
-    (expiresAt as number) > nowSeconds() + MAX_AHEAD_MS / 1000
-  ) {
-    throw new TypeError(
-      `a deny-list entry needs a jti of 1 to ${MAX_JTI_LENGTH} characters and a whole-second exp within a day`,
-    );
-  }
-}
-
-function checkClaim(jti: unknown, claimId: unknown, leaseMs?: unknown): void {
-  const lease = leaseMs ?? 1;
-  if (
-    !isText(jti, MAX_JTI_LENGTH) ||
-    !isText(claimId, MAX_OWNER_LENGTH) ||
-    !Number.isSafeInteger(lease) ||
-    (lease as number) < 1 ||
-    (lease as number) > MAX_LEASE_MS
-  ) {
-    throw new TypeError(
-      `a claim needs a jti, a claim id of 1 to ${MAX_OWNER_LENGTH} characters and a lease in ms`,
-    );
-  }
-}
-
-/**
- * The deny-list's outcome for the object's answer to a claim. Any other answer (an object of
- * another version, say) is an error, which the logout turns into a 503: it is never read as "no
- * claim", which would call FunGame without one.
- */
-function outcomeOf(answer: unknown): ClaimOutcome {
-  switch (answer) {
-    case "claimed":
-      return "claimed";
-    case "held":
-      return "pending";
-    case "recorded":
-      return "revoked";
-    default:
-      throw new TypeError("claimKey: the deny-list object answered no claim outcome");
-  }
-}
 
 /**
  * The deny-list the app uses on Workers: each jti's calls go to its shard (shards.ts). A logout is
@@ -78,7 +26,7 @@ export class DurableObjectDenyList implements ClaimingDenyList {
   }
 
   async add(jti: string, expiresAt: number): Promise<void> {
-    checkEntry(jti, expiresAt);
+    checkDenyEntry(jti, expiresAt, Date.now());
     await this.#set.record(jti, expiresAt * 1000);
   }
 
@@ -87,12 +35,12 @@ export class DurableObjectDenyList implements ClaimingDenyList {
   }
 
   async claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome> {
-    checkClaim(jti, claimId, leaseMs);
-    return outcomeOf(await this.#set.claim(jti, claimId, leaseMs, "renew"));
+    checkDenyClaim(jti, claimId, leaseMs);
+    return denyOutcomeOf(await this.#set.claim(jti, claimId, leaseMs, "renew"));
   }
 
   async release(jti: string, claimId: string): Promise<void> {
-    checkClaim(jti, claimId);
+    checkDenyClaim(jti, claimId);
     await this.#set.release(jti, claimId);
   }
 }
@@ -108,7 +56,7 @@ export class DenyListObject extends ExpiringSetObject {
 
   /** Records the logout of `jti` until `expiresAt` (whole seconds), keeping the later expiry. */
   async add(jti: string, expiresAt: number): Promise<void> {
-    checkEntry(jti, expiresAt);
+    checkDenyEntry(jti, expiresAt, Date.now());
     await this.recordKey(jti, expiresAt * 1000);
   }
 
@@ -119,8 +67,8 @@ export class DenyListObject extends ExpiringSetObject {
 
   /** See ClaimingDenyList.claim. */
   async claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome> {
-    checkClaim(jti, claimId, leaseMs);
-    return outcomeOf(await this.claimKey(jti, claimId, leaseMs, "renew"));
+    checkDenyClaim(jti, claimId, leaseMs);
+    return denyOutcomeOf(await this.claimKey(jti, claimId, leaseMs, "renew"));
   }
 
   /** Drops the claim of `claimId` on `jti`, if it still holds it; a recorded logout stays. */

@@ -1,37 +1,16 @@
 // The Durable Object of the shared stores on Workers: keys recorded until an expiry or claimed for a lease.
 import { DurableObject } from "cloudflare:workers";
+import {
+  type ClaimAnswer,
+  checkKey,
+  checkOwner,
+  MAX_AHEAD_MS,
+  MAX_LEASE_MS,
+  type Reclaim,
+} from "../expiring-keys.ts";
 import { writeGauge } from "./metrics.ts";
 
-/** The longest key: a FunGame token id (a replay key is 64 hex characters). */
-export const MAX_KEY_LENGTH = 256;
-/** The longest owner: an outbox attempt's claim id (a request's owner is a UUID). */
-export const MAX_OWNER_LENGTH = 128;
-/** The longest lease a claim may ask for: a request's deadline is at most 600 s. */
-export const MAX_LEASE_MS = 3_600_000;
-/** No entry lives this long (no FunGame token does): one beyond it is refused, an old one deleted. */
-export const MAX_AHEAD_MS = 86_400_000;
-
-/** What a claim found: it holds the key now, another claim holds it, or the key is recorded. */
-export type ClaimAnswer = "claimed" | "held" | "recorded";
-
-/** What a claim by the owner already holding the key does: renew the lease, or find it held. */
-export type Reclaim = "renew" | "refuse";
-
-function isText(value: unknown, max: number): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= max;
-}
-
-function checkKey(key: unknown): void {
-  if (!isText(key, MAX_KEY_LENGTH)) {
-    throw new TypeError(`key: needs 1 to ${MAX_KEY_LENGTH} characters`);
-  }
-}
-
-function checkOwner(owner: unknown): void {
-  if (!isText(owner, MAX_OWNER_LENGTH)) {
-    throw new TypeError(`owner: needs 1 to ${MAX_OWNER_LENGTH} characters`);
-  }
-}
+export type { ClaimAnswer, Reclaim } from "../expiring-keys.ts";
 
 /** A table of the two objects this one replaced, read as `entries` rows (times in ms). */
 interface OldTable {

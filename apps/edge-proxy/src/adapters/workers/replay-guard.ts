@@ -1,39 +1,8 @@
 // The seen-set of eBET login notifications on Workers: a ReplayGuard over sharded objects, and their class.
 import type { ReplayGuard } from "../../ports.ts";
-import { ExpiringSetObject, MAX_LEASE_MS } from "./expiring-set.ts";
+import { checkReplayClaim, replayClaimedOf } from "../expiring-keys.ts";
+import { ExpiringSetObject } from "./expiring-set.ts";
 import { type Placement, placementOf, ShardedSet } from "./shards.ts";
-
-/** Keys are SHA-256 digests in hex. */
-const KEY = /^[0-9a-f]{64}$/;
-
-/** Owners are request-made ids (random UUIDs). */
-const OWNER = /^[\w-]{1,64}$/;
-
-/** Checks a claim as the replay guard makes it: a digest, a request's id, a hold in ms. */
-function checkClaim(key: unknown, owner: unknown, holdMs: unknown): void {
-  if (typeof key !== "string" || !KEY.test(key)) throw new TypeError("not a replay key");
-  if (typeof owner !== "string" || !OWNER.test(owner)) throw new TypeError("not a claim owner");
-  if (!Number.isInteger(holdMs) || (holdMs as number) < 1 || (holdMs as number) > MAX_LEASE_MS) {
-    throw new TypeError("not a claim hold in ms");
-  }
-}
-
-/**
- * Whether the object's answer to a claim means this request holds the key. Any other answer (an
- * object of another version, say) is an error, which the callback route answers with a 503: it is
- * never read as a refusal or as a claim.
- */
-function claimedOf(answer: unknown): boolean {
-  switch (answer) {
-    case "claimed":
-      return true;
-    case "held":
-    case "recorded":
-      return false;
-    default:
-      throw new TypeError("claimKey: the replay guard object answered no claim outcome");
-  }
-}
 
 /**
  * The ReplayGuard the app uses on Workers, shared by every isolate: each key held by one request's
@@ -56,8 +25,8 @@ export class DurableObjectReplayGuard implements ReplayGuard {
   }
 
   async claim(key: string, owner: string, holdMs: number): Promise<boolean> {
-    checkClaim(key, owner, holdMs);
-    return claimedOf(await this.#set.claim(key, owner, holdMs, "refuse"));
+    checkReplayClaim(key, owner, holdMs);
+    return replayClaimedOf(await this.#set.claim(key, owner, holdMs, "refuse"));
   }
 
   release(key: string, owner: string): Promise<void> {
@@ -80,8 +49,8 @@ export class ReplayGuardObject extends ExpiringSetObject {
 
   /** Claims `key` for `owner` during `holdMs`; false when it is held, by this owner too. */
   async claim(key: string, owner: string, holdMs: number): Promise<boolean> {
-    checkClaim(key, owner, holdMs);
-    return claimedOf(await this.claimKey(key, owner, holdMs, "refuse"));
+    checkReplayClaim(key, owner, holdMs);
+    return replayClaimedOf(await this.claimKey(key, owner, holdMs, "refuse"));
   }
 
   /** Deletes `key` only when `owner`'s claim holds it: a lapsed claim never frees a later one. */

@@ -1,0 +1,23 @@
+// The stores of the Bun, Deno and Node entries as one set: what the app is given, what the startup
+// line says, and how the set starts and stops with the server.
+import type { AttemptRunner } from "../delivery.ts";
+import type { DenyList, LogoutOutbox, RateLimiter, ReplayGuard } from "../ports.ts";
+import type { AnyVendor } from "../vendors/descriptor.ts";
+
+export interface LocalStores {
+  /** The engine and where it keeps its data, for the startup line (never a password). */
+  description: string;
+  /** Whether the stores forget everything when the process stops (tests and demos only). */
+  inMemory: boolean;
+  denyList: DenyList;
+  replayGuard: ReplayGuard;
+  /** Makes the outbox of asynchronous logouts from the app's attempt runner. */
+  outbox: (run: AttemptRunner, vendors: readonly AnyVendor[]) => LogoutOutbox;
+  /** Undefined without PROXY_RATE_LIMIT. */
+  rateLimiter: RateLimiter | undefined;
+  /**
+   * Stops running jobs (waiting up to `graceMs` for the attempts in flight, then handing the rest
+   * back to the next start or another instance) and closes the engine.
+   */
+  stop(graceMs: number): Promise<void>;
+}

@@ -1,0 +1,303 @@
+// Asynchronous logouts in SQL (SQLite, PostgreSQL): jobs in a table, each run under a lease by one
+// process at a time, so several instances on one database share the work and a restart loses none.
+import type { OutboxPolicy } from "../../config.ts";
+import type { AttemptRunner } from "../../delivery.ts";
+import {
+  type FoundJob,
+  isDueForDeletion,
+  type JobRequest,
+  type JobView,
+  newJob,
+  nextWake,
+  outboxFull,
+  randomJobId,
+  recoverInterrupted,
+  runDue,
+  type StoredJob,
+  tooManyOpenJobs,
+  viewOf,
+} from "../../outbox.ts";
+import type { LogoutOutbox } from "../../ports.ts";
+import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
+import { VENDORS } from "../../vendors/index.ts";
+import { int, type SqlDriver } from "./driver.ts";
+
+/** The open-jobs row that counts every caller's jobs together. */
+const ALL_CALLERS = "*";
+
+export interface SqlOutboxOptions {
+  policy: OutboxPolicy;
+  /** The vendors jobs are delivered to; defaults to VENDORS. */
+  vendors?: readonly AnyVendor[];
+  /**
+   * How long a process holds a job it runs: longer than an attempt can take (the proxy's
+   * upstream deadline), so that no other process runs the job meanwhile. When a process dies, the
+   * job is taken again once its lease is over, and its attempts in flight count as interrupted.
+   */
+  leaseMs: number;
+  /** How often the table is asked for jobs due (default 1000 ms); a new job runs at once. */
+  pollMs?: number;
+  /** Jobs one process runs at once (default 16). */
+  concurrency?: number;
+  now?: () => number;
+  random?: () => number;
+  /** Called with an error the poll met (the database away, say); the poll goes on. */
+  onError?: (error: unknown) => void;
+}
+
+interface Running {
+  id: string;
+  done: Promise<void>;
+}
+
+/**
+ * The outbox of the Bun, Deno and Node entries on SQLite or PostgreSQL: the same jobs, states and
+ * backoff as on Workers. A job is written before its 202 is answered; a process takes jobs that are
+ * due and whose lease is free (on PostgreSQL with FOR UPDATE SKIP LOCKED, so instances never wait
+ * on each other), runs their due attempts, and writes each step only while it still holds the
+ * lease. Open-job slots (LOGOUT_MAX_OPEN_JOBS_PER_CALLER, LOGOUT_MAX_OPEN_JOBS) are counted in a
+ * table, taken with the job's insert and given back once, with the write that finishes it.
+ */
+export class SqlOutbox implements LogoutOutbox {
+  readonly #db: SqlDriver;
+  readonly #run: AttemptRunner;
+  readonly #policy: OutboxPolicy;
+  readonly #vendors: readonly AnyVendor[];
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #concurrency: number;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #onError: (error: unknown) => void;
+  /** This process's name in lease_owner. */
+  readonly holder = `${randomJobId().slice(0, 32)}`;
+  readonly #running = new Map<string, Running>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #polling: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(db: SqlDriver, run: AttemptRunner, options: SqlOutboxOptions) {
+    this.#db = db;
+    this.#run = run;
+    this.#policy = options.policy;
+    this.#vendors = options.vendors ?? VENDORS;
+    if (!Number.isSafeInteger(options.leaseMs) || options.leaseMs < 1) {
+      throw new TypeError("leaseMs: needs a whole number of ms, at least 1");
+    }
+    this.#leaseMs = options.leaseMs;
+    this.#pollMs = options.pollMs ?? 1000;
+    this.#concurrency = options.concurrency ?? 16;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /** Starts asking for due jobs every pollMs, at once first (jobs a stopped process left). */
+  start(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#timer = setInterval(() => this.poll(), this.#pollMs);
+    // A process with nothing else to do may end: the server keeps it alive, not the poll.
+    (this.#timer as { unref?: () => void }).unref?.();
+    this.poll();
+  }
+
+  async enqueue(body: FanOutInput, request: JobRequest): Promise<JobView> {
+    const now = this.#now();
+    const job = newJob(randomJobId(), body, request, now, this.#policy, this.#vendors);
+    const policy = this.#policy;
+    await this.#db.transaction(async (tx) => {
+      const take = (caller: string, limit: number) =>
+        tx.all(
+          "INSERT INTO edge_proxy_open_jobs AS o (caller, n) VALUES (?, 1) ON CONFLICT (caller) DO UPDATE SET n = o.n + 1 WHERE o.n < ? RETURNING n",
+          [caller, limit],
+        );
+      if ((await take(request.caller, policy.maxOpenJobsPerCaller)).length === 0) {
+        throw tooManyOpenJobs(policy.maxOpenJobsPerCaller);
+      }
+      if ((await take(ALL_CALLERS, policy.maxOpenJobs)).length === 0) throw outboxFull();
+      await tx.run(
+        "INSERT INTO edge_proxy_jobs (id, job, caller, wake_at, lease_owner, lease_until) VALUES (?, ?, ?, ?, NULL, 0)",
+        [job.id, JSON.stringify(job), request.caller, now],
+      );
+    });
+    // Its first attempts at once, here, rather than at the next poll.
+    this.poll();
+    return viewOf(job);
+  }
+
+  async get(id: string): Promise<FoundJob | undefined> {
+    const rows = await this.#db.all<{ job: string }>(
+      "SELECT job FROM edge_proxy_jobs WHERE id = ?",
+      [id],
+    );
+    if (rows[0] === undefined) return undefined;
+    const job = JSON.parse(rows[0].job) as StoredJob;
+    if (isDueForDeletion(job, this.#now())) return undefined;
+    return { view: viewOf(job), owner: job.owner };
+  }
+
+  /**
+   * Takes the jobs due (as many as this process may run more) and runs them; again while a poll
+   * found a full batch or was asked for meanwhile. Resolves when this round has taken its jobs.
+   */
+  poll(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#polling !== undefined) {
+      this.#again = true;
+      return this.#polling;
+    }
+    this.#polling = (async () => {
+      try {
+        do {
+          this.#again = false;
+          const room = this.#concurrency - this.#running.size;
+          if (room <= 0) break;
+          const taken = await this.#lease(room);
+          for (const row of taken) this.#start(row.id, row.job);
+          if (taken.length === room) this.#again = true;
+        } while (this.#again && !this.#stopped);
+      } catch (error) {
+        this.#onError(error);
+      } finally {
+        this.#polling = undefined;
+      }
+    })();
+    return this.#polling;
+  }
+
+  /** Leases up to `limit` jobs that are due and free (no lease, or one that is over). */
+  async #lease(limit: number): Promise<{ id: string; job: string }[]> {
+    const now = this.#now();
+    const skip = this.#db.dialect === "postgres" ? " FOR UPDATE SKIP LOCKED" : "";
+    return this.#db.all<{ id: string; job: string }>(
+      `UPDATE edge_proxy_jobs SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM edge_proxy_jobs WHERE wake_at IS NOT NULL AND wake_at <= ? AND lease_until <= ? ORDER BY wake_at LIMIT ?${skip}) RETURNING id, job`,
+      [this.holder, now + this.#leaseMs, now, now, limit],
+    );
+  }
+
+  #start(id: string, text: string): void {
+    const done = this.#runJob(id, text)
+      .catch((error) => this.#onError(error))
+      .finally(() => {
+        this.#running.delete(id);
+        // A slot is free: there may be more jobs due.
+        if (!this.#stopped) void this.poll();
+      });
+    this.#running.set(id, { id, done });
+  }
+
+  /** Writes `job` while this process still holds its lease; false when it does not any more. */
+  async #save(job: StoredJob): Promise<boolean> {
+    const changed = await this.#db.run(
+      "UPDATE edge_proxy_jobs SET job = ? WHERE id = ? AND lease_owner = ?",
+      [JSON.stringify(job), job.id, this.holder],
+    );
+    return changed === 1;
+  }
+
+  async #runJob(id: string, text: string): Promise<void> {
+    const job = JSON.parse(text) as StoredJob;
+    const now = this.#now();
+    if (job.finishedAt !== null) {
+      if (isDueForDeletion(job, now)) {
+        await this.#db.run("DELETE FROM edge_proxy_jobs WHERE id = ? AND lease_owner = ?", [
+          id,
+          this.holder,
+        ]);
+      } else {
+        await this.#settle(job);
+      }
+      return;
+    }
+    // Attempts left "delivering" by a process that stopped or died: counted, and retried.
+    if (recoverInterrupted(job, now, this.#policy, this.#random)) {
+      if (!(await this.#save(job))) return;
+    }
+    let held = true;
+    await runDue(job, this.#run, {
+      now: this.#now,
+      random: this.#random,
+      policy: this.#policy,
+      save: async (step) => {
+        // Another process took the job (this one's lease ran out): it writes from here on.
+        if (held) held = await this.#save(step);
+      },
+    });
+    if (held) await this.#settle(job);
+  }
+
+  /**
+   * Writes the job's next wake and frees its lease; when the job has just finished, gives its
+   * open-job slot back in the same transaction, once.
+   */
+  async #settle(job: StoredJob): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const rows = await tx.all<{ caller: string | null }>(
+        "SELECT caller FROM edge_proxy_jobs WHERE id = ? AND lease_owner = ?",
+        [job.id, this.holder],
+      );
+      if (rows[0] === undefined) return;
+      const caller = job.finishedAt === null ? rows[0].caller : null;
+      await tx.run(
+        "UPDATE edge_proxy_jobs SET job = ?, wake_at = ?, caller = ?, lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
+        [JSON.stringify(job), nextWake(job), caller, job.id, this.holder],
+      );
+      const released = rows[0].caller;
+      if (job.finishedAt !== null && released !== null) {
+        await tx.run("UPDATE edge_proxy_open_jobs SET n = n - 1 WHERE caller IN (?, ?) AND n > 0", [
+          released,
+          ALL_CALLERS,
+        ]);
+        await tx.run("DELETE FROM edge_proxy_open_jobs WHERE caller = ? AND n <= 0", [released]);
+      }
+    });
+  }
+
+  /** Jobs this process runs now (for tests and shutdown). */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Resolves when no job of this process is running (for tests). */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0 || this.#polling !== undefined) {
+      await Promise.all([this.#polling, ...[...this.#running.values()].map((r) => r.done)]);
+    }
+  }
+
+  /**
+   * Stops taking jobs, waits up to `graceMs` for the attempts in flight, then hands the leases of
+   * the jobs still running back: another instance, or the next start, takes them at once and
+   * counts their attempts as interrupted. Answers how many jobs were handed back.
+   */
+  async stop(graceMs: number): Promise<number> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#polling;
+    const running = [...this.#running.values()].map((r) => r.done);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(running),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, graceMs));
+      }),
+    ]);
+    if (timer !== undefined) clearTimeout(timer);
+    if (this.#running.size === 0) return 0;
+    return this.#db.run(
+      "UPDATE edge_proxy_jobs SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?",
+      [this.holder],
+    );
+  }
+
+  /** Open jobs of `caller`, or of every caller (for tests and operations). */
+  async openJobs(caller: string = ALL_CALLERS): Promise<number> {
+    const rows = await this.#db.all<{ n: unknown }>(
+      "SELECT n FROM edge_proxy_open_jobs WHERE caller = ?",
+      [caller],
+    );
+    return int(rows[0]?.n ?? 0);
+  }
+}
