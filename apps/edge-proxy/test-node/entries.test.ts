@@ -13,6 +13,12 @@ import {
 } from "./harness.ts";
 
 const RUNTIMES: Runtime[] = ["bun", "deno", "node"];
+/** What each entry says about its default store. */
+const STORE_LINE: Record<Runtime, RegExp> = {
+  bun: /^edge-proxy: stores in SQLite \(bun:sqlite\), \/.*\/edge-proxy\.db, WAL$/m,
+  deno: /PROXY_STORE=memory, for tests and demos only/,
+  node: /^edge-proxy: stores in SQLite \(node:sqlite\), \/.*\/edge-proxy\.db, WAL$/m,
+};
 const DEVICE = { osVersion: "Linux 6.1", fingerprint: "smoke-device-01", agent: "smoke-test" };
 
 describe.each(RUNTIMES)("the %s entry", (runtime) => {
@@ -40,9 +46,9 @@ describe.each(RUNTIMES)("the %s entry", (runtime) => {
     });
   const apiKey = () => ({ authorization: `Bearer ${simulators.apiKey}` });
 
-  it("says at startup that the deny-list is in memory", () => {
+  it("says at startup which store it uses: its durable default", () => {
     const output = proxy?.group.output.join("\n") ?? "";
-    expect(output).toMatch(/deny-list is in memory/);
+    expect(output).toMatch(STORE_LINE[runtime]);
     expect(output).toMatch(/^edge-proxy listening on http:\/\/127\.0\.0\.1:\d+$/m);
   });
 

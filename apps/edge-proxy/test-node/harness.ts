@@ -1,5 +1,8 @@
 // Shared pieces of the node-side tests: the simulators and runtime helpers of scripts/, and proxy processes.
 import { execFileSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { KitSimulator, ProxyKit } from "@x/core-signing/testing";
 import type { EbetKitSession, EbetSimulator } from "@x/ebet/testing";
 import type { FunGameKitSession, FunGameSimulator } from "@x/fungame/testing";
@@ -117,12 +120,27 @@ export interface RunningEntry {
   stop(): Promise<void>;
 }
 
-/** Spawns one of the proxy's entries (src/entry/<runtime>.ts) with this environment on port 0. */
+/**
+ * Spawns one of the proxy's entries (src/entry/<runtime>.ts) with this environment on port 0, its
+ * stores in a data directory of its own (removed when it stops) unless the environment names one.
+ */
 export async function startEntry(
   runtime: Runtime,
   env: Record<string, string>,
 ): Promise<RunningEntry> {
-  const group = spawnEntry(runtime, { ...env, PORT: "0" });
+  const own =
+    env.PROXY_DATA_DIR === undefined
+      ? await mkdtemp(join(tmpdir(), "edge-proxy-data-"))
+      : undefined;
+  const group = spawnEntry(runtime, {
+    ...env,
+    ...(own === undefined ? {} : { PROXY_DATA_DIR: own }),
+    PORT: "0",
+  });
+  const stop = async () => {
+    await runtimes.stopGroup(group);
+    if (own !== undefined) await rm(own, { recursive: true, force: true });
+  };
   try {
     const match = await waitForLine(
       group,
@@ -130,9 +148,9 @@ export async function startEntry(
       START_TIMEOUT_MS,
     );
     const url = match[1] as string;
-    return { url, group, stop: () => runtimes.stopGroup(group) };
+    return { url, group, stop };
   } catch (error) {
-    await runtimes.stopGroup(group);
+    await stop();
     throw error;
   }
 }

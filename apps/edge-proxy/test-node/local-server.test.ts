@@ -1,21 +1,157 @@
-// The local entries' app in-process: how static files are typed.
+// The local entries' app in-process: the store each environment chooses, the address and grace
+// settings, what is printed at start, and how static files are typed.
 import { describe, expect, it } from "vitest";
-import { localApp } from "../src/entry/local-server.ts";
+import type { LocalStores } from "../src/adapters/local-stores.ts";
+import {
+  type LocalRuntime,
+  listenUrl,
+  localApp,
+  type StoreChoice,
+  storeChoice,
+} from "../src/entry/local-server.ts";
 
 /** Names every plain object answers to through its prototype. */
 const INHERITED = ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty"];
 
+class Failed extends Error {}
+
+/** A runtime whose `fail` throws, whose lines are kept, and whose stores are memory's or a given set. */
+function runtime(env: Record<string, string>, extra: Partial<LocalRuntime> = {}) {
+  const lines: string[] = [];
+  const opened: StoreChoice[] = [];
+  const value: LocalRuntime = {
+    env,
+    fail: (failure) => {
+      throw new Failed(failure.join("\n"));
+    },
+    readFile: async (file) =>
+      file.pathname.endsWith("/index.html") ? undefined : new Uint8Array([120]),
+    writeLine: (text) => lines.push(text),
+    kinds: ["sqlite", "postgres", "memory"],
+    openStores: async (choice) => {
+      opened.push(choice);
+      throw new Error("no such engine here");
+    },
+    ...extra,
+  };
+  return { value, lines, opened };
+}
+
+describe("the store an environment chooses", () => {
+  const node = ["sqlite", "postgres", "memory"] as const;
+  const deno = ["deno-kv", "memory"] as const;
+
+  it("is the runtime's embedded store by default, in PROXY_DATA_DIR (default data/)", () => {
+    expect(storeChoice({}, node)).toEqual({ kind: "sqlite", file: "data/edge-proxy.db" });
+    expect(storeChoice({ PROXY_DATA_DIR: "/var/lib/edge-proxy/" }, node)).toEqual({
+      kind: "sqlite",
+      file: "/var/lib/edge-proxy/edge-proxy.db",
+    });
+    expect(storeChoice({}, deno)).toEqual({ kind: "deno-kv", path: "data/edge-proxy.kv" });
+    // On Deno Deploy, the managed KV (no path) unless a data directory is named.
+    expect(storeChoice({}, deno, true)).toEqual({ kind: "deno-kv", path: undefined });
+    expect(storeChoice({ PROXY_DATA_DIR: "/tmp/kv" }, deno, true)).toEqual({
+      kind: "deno-kv",
+      path: "/tmp/kv/edge-proxy.kv",
+    });
+  });
+
+  it("is PostgreSQL when DATABASE_URL is set, on a runtime that has it", () => {
+    const url = "postgres://proxy:secret@db.internal:5432/proxy";
+    expect(storeChoice({ DATABASE_URL: url }, node)).toEqual({ kind: "postgres", url });
+    expect(storeChoice({ DATABASE_URL: url, PROXY_STORE: "sqlite" }, node)).toMatchObject({
+      kind: "sqlite",
+    });
+    expect(storeChoice({ DATABASE_URL: url }, deno)).toMatchObject({ kind: "deno-kv" });
+  });
+
+  it("is memory only when named", () => {
+    expect(storeChoice({ PROXY_STORE: "memory" }, node)).toEqual({ kind: "memory" });
+  });
+
+  it("names the variable when the choice is wrong", () => {
+    expect(storeChoice({ PROXY_STORE: "redis" }, node)).toEqual({
+      name: "PROXY_STORE",
+      message: "must be one of sqlite, postgres, memory on this runtime",
+    });
+    expect(storeChoice({ PROXY_STORE: "deno-kv" }, node)).toMatchObject({ name: "PROXY_STORE" });
+    expect(storeChoice({ PROXY_STORE: "constructor" }, node)).toMatchObject({
+      name: "PROXY_STORE",
+    });
+    expect(storeChoice({ PROXY_STORE: "postgres" }, node)).toMatchObject({
+      name: "DATABASE_URL",
+    });
+    expect(storeChoice({ DATABASE_URL: "mysql://x/y" }, node)).toMatchObject({
+      name: "DATABASE_URL",
+    });
+  });
+});
+
+describe("the local app", () => {
+  it("refuses a bad HOST, PORT, SHUTDOWN_GRACE_MS and PROXY_STORE together, each by name, opening nothing", async () => {
+    const { value, opened } = runtime({
+      HOST: "bad host!",
+      PORT: "65536",
+      SHUTDOWN_GRACE_MS: "-1",
+      PROXY_STORE: "redis",
+    });
+    const error = await localApp(value).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(Failed);
+    const text = (error as Error).message;
+    expect(text).toMatch(/^edge-proxy: invalid configuration$/m);
+    for (const name of ["HOST", "PORT", "SHUTDOWN_GRACE_MS", "PROXY_STORE"]) {
+      expect(text).toMatch(new RegExp(`^  ${name}: `, "m"));
+    }
+    expect(opened).toEqual([]);
+  });
+
+  it("listens where HOST says, 127.0.0.1 by default, and prints IPv6 in brackets", async () => {
+    const server = await localApp(runtime({ PROXY_STORE: "memory" }).value);
+    expect(server.host).toBe("127.0.0.1");
+    expect(server.port).toBe(8787);
+    expect(server.graceMs).toBe(10_000);
+    const everywhere = await localApp(
+      runtime({ PROXY_STORE: "memory", HOST: "0.0.0.0", PORT: "0", SHUTDOWN_GRACE_MS: "0" }).value,
+    );
+    expect([everywhere.host, everywhere.port, everywhere.graceMs]).toEqual(["0.0.0.0", 0, 0]);
+    const v6 = await localApp(runtime({ PROXY_STORE: "memory", HOST: "[::]" }).value);
+    expect(v6.host).toBe("::");
+    expect(listenUrl(v6.host, 8787)).toBe("http://[::]:8787");
+  });
+
+  it("says memory is for tests and demos when it is chosen", async () => {
+    const { value, lines } = runtime({ PROXY_STORE: "memory" });
+    const server = await localApp(value);
+    expect(server.stores.inMemory).toBe(true);
+    expect(lines.join("")).toMatch(/PROXY_STORE=memory, for tests and demos only/);
+  });
+
+  it("prints the store it opened, and fails by name when the store cannot open", async () => {
+    const { value, lines } = runtime(
+      {},
+      {
+        openStores: async (choice) =>
+          ({
+            description: `SQLite at ${(choice as { file: string }).file}`,
+            inMemory: false,
+          }) as LocalStores,
+      },
+    );
+    // A fake set of stores is enough to see the line; the app is not called.
+    await localApp(value).catch(() => {});
+    expect(lines.join("")).toBe("edge-proxy: stores in SQLite at data/edge-proxy.db\n");
+    const failing = runtime({});
+    const error = await localApp(failing.value).catch((failure: unknown) => failure);
+    expect((error as Error).message).toBe(
+      "edge-proxy: cannot open the sqlite store: no such engine here",
+    );
+    expect(failing.opened).toEqual([{ kind: "sqlite", file: "data/edge-proxy.db" }]);
+  });
+});
+
 describe("the local entries' static files", () => {
   it("type a file whose extension is named after an Object member as octet-stream", async () => {
-    const { app } = localApp({
-      env: {},
-      fail: (lines) => {
-        throw new Error(lines.join("\n"));
-      },
-      readFile: async (file) =>
-        file.pathname.endsWith("/index.html") ? undefined : new Uint8Array([120]),
-      writeLine: () => {},
-    });
+    const { app } = await localApp(runtime({ PROXY_STORE: "memory" }).value);
     for (const extension of INHERITED.filter((name) => /^[a-z0-9]+$/i.test(name))) {
       const response = await app.request(`/docs/file.${extension}`);
       expect(response.status, extension).toBe(200);

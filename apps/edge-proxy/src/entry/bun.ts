@@ -1,8 +1,16 @@
-// Runs the proxy on Bun with Bun.serve: configuration from Bun.env, the deny-list in memory.
+// Runs the proxy on Bun with Bun.serve: configuration from Bun.env, the stores in SQLite (bun:sqlite)
+// by default, PostgreSQL with DATABASE_URL, memory only when named.
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { LocalStores } from "../adapters/local-stores.ts";
+import { sqlStores } from "../adapters/sql/stores.ts";
+import type { ProxyConfig } from "../config.ts";
+import { listenUrl, localApp, type StoreChoice } from "./local-server.ts";
 
 // No Bun type package is installed: the few Bun globals used here, as Bun documents them.
 interface BunServer {
   readonly port: number;
+  readonly pendingRequests: number;
   requestIP(request: Request): { address: string } | null;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
@@ -19,14 +27,6 @@ declare const Bun: {
   }): BunServer;
   file(path: URL): BunFile;
 };
-declare const process: {
-  readonly stderr: { write(text: string): boolean };
-  readonly stdout: { write(text: string): boolean };
-  on(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
-  exit(code?: number): never;
-};
-
-import { HOST, IN_MEMORY_NOTICE, localApp } from "./local-server.ts";
 
 function fail(lines: string[]): never {
   process.stderr.write(`${lines.join("\n")}\n`);
@@ -42,29 +42,62 @@ async function readPublicFile(file: URL): Promise<Uint8Array<ArrayBuffer> | unde
   }
 }
 
-function main(): void {
-  const { app, port } = localApp({
+/** A store error met in the background (a poll of the outbox): one log line, never a stack. */
+function logStoreError(error: unknown): void {
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stdout.write(`${JSON.stringify({ event: "store_error", error: name, message })}\n`);
+}
+
+async function openStores(choice: StoreChoice, config: ProxyConfig): Promise<LocalStores> {
+  switch (choice.kind) {
+    case "sqlite": {
+      await mkdir(dirname(choice.file), { recursive: true });
+      const { openBunSqlite } = await import("../adapters/sql/bun-sqlite.ts");
+      return sqlStores(await openBunSqlite(choice.file), config, { onError: logStoreError });
+    }
+    default:
+      throw new Error(`${choice.kind} is not available on Bun`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { app, host, port, stores, graceMs } = await localApp({
     env: Bun.env,
     fail,
     readFile: readPublicFile,
     writeLine: (text) => process.stdout.write(text),
+    kinds: ["sqlite", "memory"],
+    openStores,
   });
   let server: BunServer;
   try {
-    server = Bun.serve({ hostname: HOST, port, fetch: (request, bun) => app.fetch(request, bun) });
+    server = Bun.serve({ hostname: host, port, fetch: (request, bun) => app.fetch(request, bun) });
   } catch (error) {
-    fail([`edge-proxy: cannot listen on ${HOST}:${port}: ${(error as Error).message}`]);
+    fail([`edge-proxy: cannot listen on ${host}:${port}: ${(error as Error).message}`]);
   }
-  process.stdout.write(IN_MEMORY_NOTICE);
-  process.stdout.write(`edge-proxy listening on http://${HOST}:${server.port}\n`);
+  process.stdout.write(`edge-proxy listening on ${listenUrl(host, server.port)}\n`);
   let stopping = false;
-  const stop = () => {
+  // Stops accepting, lets the requests in flight finish within the grace, hands the outbox's
+  // running attempts back, then exits.
+  const stop = async () => {
     if (stopping) return;
     stopping = true;
-    server.stop(true).then(() => process.exit(0));
+    const started = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      server.stop(false),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => resolve(server.stop(true)), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await stores.stop(Math.max(0, graceMs - (Date.now() - started))).catch(logStoreError);
+    process.stdout.write("edge-proxy: stopped\n");
+    process.exit(0);
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }
 
-main();
+await main();

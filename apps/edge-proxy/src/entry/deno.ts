@@ -1,4 +1,4 @@
-// Runs the proxy on Deno with Deno.serve: configuration from Deno.env, the deny-list in memory.
+// Runs the proxy on Deno with Deno.serve: configuration from Deno.env, the stores on the store PROXY_STORE names.
 
 // No Deno type package is installed: the few Deno globals used here, as Deno documents them.
 interface DenoServer {
@@ -29,7 +29,7 @@ declare const Deno: {
 const encoder = new TextEncoder();
 const stdout = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
 
-import { HOST, IN_MEMORY_NOTICE, localApp } from "./local-server.ts";
+import { listenUrl, localApp } from "./local-server.ts";
 
 function fail(lines: string[]): never {
   Deno.stderr.writeSync(encoder.encode(`${lines.join("\n")}\n`));
@@ -44,37 +44,49 @@ async function readPublicFile(file: URL): Promise<Uint8Array<ArrayBuffer> | unde
   }
 }
 
-function main(): void {
-  const { app, port } = localApp({
+async function main(): Promise<void> {
+  const { app, host, port, stores, graceMs } = await localApp({
     env: Deno.env.toObject(),
     fail,
     readFile: readPublicFile,
     writeLine: stdout,
+    kinds: ["memory"],
+    openStores: (choice) => Promise.reject(new Error(`${choice.kind} is not available on Deno`)),
   });
   let server: DenoServer;
   try {
     server = Deno.serve(
       {
-        hostname: HOST,
+        hostname: host,
         port,
-        onListen: (address) => {
-          stdout(IN_MEMORY_NOTICE);
-          stdout(`edge-proxy listening on http://${HOST}:${address.port}\n`);
-        },
+        onListen: (address) => stdout(`edge-proxy listening on ${listenUrl(host, address.port)}\n`),
       },
       (request, info) => app.fetch(request, info),
     );
   } catch (error) {
-    fail([`edge-proxy: cannot listen on ${HOST}:${port}: ${(error as Error).message}`]);
+    fail([`edge-proxy: cannot listen on ${host}:${port}: ${(error as Error).message}`]);
   }
   let stopping = false;
-  const stop = () => {
+  // Stops accepting, lets the requests in flight finish within the grace, hands the outbox's
+  // running attempts back, then exits.
+  const stop = async () => {
     if (stopping) return;
     stopping = true;
-    server.shutdown().then(() => Deno.exit(0));
+    const started = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      server.shutdown(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await stores.stop(Math.max(0, graceMs - (Date.now() - started))).catch(() => {});
+    stdout("edge-proxy: stopped\n");
+    Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
 }
 
-main();
+await main();

@@ -1,16 +1,33 @@
-// What the Bun, Deno and Node entries share: the address, the PORT check, the app with in-memory
-// stores and readable config errors, and public/ served as Workers static assets would serve it.
+// What the Bun, Deno and Node entries share: the address and port, the store each runtime opens,
+// readable config errors, the graceful stop, and public/ served as Workers static assets would serve it.
+import type { LocalStores } from "../adapters/local-stores.ts";
 import { MemoryDenyList } from "../adapters/memory/deny-list.ts";
 import { MemoryOutbox } from "../adapters/memory/outbox.ts";
 import { MemoryRateLimiter } from "../adapters/memory/rate-limiter.ts";
+import { MemoryReplayGuard } from "../adapters/memory/replay-guard.ts";
 import { createApp } from "../app.ts";
 import { localClientAddress } from "../client-address.ts";
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, type ConfigIssue, loadConfig, type ProxyConfig } from "../config.ts";
 
-export const HOST = "127.0.0.1";
+export const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 8787;
+/** How long a stop waits for requests and attempts in flight by default. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+const MAX_SHUTDOWN_GRACE_MS = 600_000;
 export const IN_MEMORY_NOTICE =
-  "edge-proxy: the FunGame deny-list is in memory (revoked tokens are forgotten when this process stops), and so are asynchronous logout jobs (Prefer: respond-async)\n";
+  "edge-proxy: PROXY_STORE=memory, for tests and demos only: the FunGame deny-list, the replay guard and asynchronous logout jobs (Prefer: respond-async) are in memory, so revoked tokens are forgotten and accepted jobs are lost when this process stops\n";
+
+/** Where the stores live, as the environment chose. */
+export type StoreChoice =
+  | { kind: "memory" }
+  | { kind: "sqlite"; file: string }
+  | { kind: "postgres"; url: string }
+  | { kind: "deno-kv"; path: string | undefined };
+
+export type StoreKind = StoreChoice["kind"];
+
+/** Opens the stores a choice names, on this runtime's engines. */
+export type OpenStores = (choice: StoreChoice, config: ProxyConfig) => Promise<LocalStores>;
 
 /** The same folder wrangler.toml serves as Workers static assets. */
 const PUBLIC_DIR = new URL("../../public/", import.meta.url);
@@ -36,15 +53,120 @@ export interface LocalRuntime {
   fail: Fail;
   readFile: ReadFile;
   writeLine: (text: string) => void;
+  /** The stores this runtime can open, the first being its default without DATABASE_URL. */
+  kinds: readonly StoreKind[];
+  openStores: OpenStores;
+  /** Whether the process runs on Deno Deploy (its KV is the managed one, without a path). */
+  deployed?: boolean;
 }
 
-function listenPort(value: string | undefined, fail: Fail): number {
+function listenPort(value: string | undefined): ConfigIssue | number {
   if (value === undefined || value === "") return DEFAULT_PORT;
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65_535) {
-    fail(["edge-proxy: invalid configuration", "  PORT: must be an integer from 0 to 65535"]);
+    return { name: "PORT", message: "must be an integer from 0 to 65535" };
   }
   return port;
+}
+
+/** An IPv4 or IPv6 address, or a host name: what the server binds. */
+function listenHost(value: string | undefined): ConfigIssue | string {
+  if (value === undefined || value === "") return DEFAULT_HOST;
+  const ipv6 = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
+  if (/^[0-9a-f:.]+$/i.test(ipv6) && ipv6.includes(":")) return ipv6;
+  if (/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/i.test(value)) return value;
+  return {
+    name: "HOST",
+    message: "must be an IP address or a host name (0.0.0.0 for every interface)",
+  };
+}
+
+function shutdownGrace(value: string | undefined): ConfigIssue | number {
+  if (value === undefined || value === "") return DEFAULT_SHUTDOWN_GRACE_MS;
+  const ms = Number(value);
+  if (!/^\d+$/.test(value) || ms > MAX_SHUTDOWN_GRACE_MS) {
+    return {
+      name: "SHUTDOWN_GRACE_MS",
+      message: `must be an integer from 0 to ${MAX_SHUTDOWN_GRACE_MS}`,
+    };
+  }
+  return ms;
+}
+
+/** The data directory's file for an engine: PROXY_DATA_DIR (default `data`) joined with `name`. */
+function dataFile(env: Record<string, string | undefined>, name: string): string {
+  const dir =
+    env.PROXY_DATA_DIR === undefined || env.PROXY_DATA_DIR === "" ? "data" : env.PROXY_DATA_DIR;
+  return `${dir.replace(/\/+$/, "") || "/"}/${name}`.replace(/^\/\//, "/");
+}
+
+/**
+ * The store the environment chooses: PROXY_STORE when set, else PostgreSQL when DATABASE_URL is
+ * set, else the runtime's embedded default (SQLite on Bun and Node, Deno KV on Deno). Memory is
+ * only ever chosen by name.
+ */
+export function storeChoice(
+  env: Record<string, string | undefined>,
+  kinds: readonly StoreKind[],
+  deployed = false,
+): ConfigIssue | StoreChoice {
+  const named = env.PROXY_STORE === "" ? undefined : env.PROXY_STORE;
+  const url = env.DATABASE_URL === "" ? undefined : env.DATABASE_URL;
+  const kind = named ?? (url !== undefined && kinds.includes("postgres") ? "postgres" : kinds[0]);
+  if (!kinds.includes(kind as StoreKind)) {
+    return { name: "PROXY_STORE", message: `must be one of ${kinds.join(", ")} on this runtime` };
+  }
+  switch (kind as StoreKind) {
+    case "memory":
+      return { kind: "memory" };
+    case "sqlite":
+      return { kind: "sqlite", file: dataFile(env, "edge-proxy.db") };
+    case "deno-kv":
+      return {
+        kind: "deno-kv",
+        path:
+          deployed && env.PROXY_DATA_DIR === undefined ? undefined : dataFile(env, "edge-proxy.kv"),
+      };
+    case "postgres":
+      if (url === undefined || !/^postgres(ql)?:\/\/[^\s]+$/.test(url)) {
+        return {
+          name: "DATABASE_URL",
+          message: "must be a postgres:// or postgresql:// URL with PROXY_STORE=postgres",
+        };
+      }
+      return { kind: "postgres", url };
+  }
+}
+
+/** The stores of PROXY_STORE=memory: for tests and demos, gone when the process stops. */
+export function memoryStores(config: ProxyConfig): LocalStores {
+  const outboxes: MemoryOutbox[] = [];
+  return {
+    description: "memory (for tests and demos only)",
+    inMemory: true,
+    denyList: new MemoryDenyList(),
+    replayGuard: new MemoryReplayGuard(),
+    outbox: (run, vendors) => {
+      const outbox = new MemoryOutbox(run, { policy: config.outbox, vendors });
+      outboxes.push(outbox);
+      return outbox;
+    },
+    // One process, one count: token buckets in memory (PROXY_RATE_LIMIT).
+    rateLimiter:
+      config.rateLimit === undefined
+        ? undefined
+        : new MemoryRateLimiter(config.rateLimit, { now: () => Date.now() }),
+    async stop(graceMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(outboxes.map((outbox) => outbox.idle())),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** The file under public/ for a path, or undefined when the path leaves the folder. */
@@ -88,41 +210,76 @@ function staticAssets(read: ReadFile): (request: Request) => Promise<Response | 
   };
 }
 
-/**
- * The app for a local runtime and the port to listen on. An invalid configuration prints every
- * issue by name (never a value, never a stack) and exits 1 through `fail`.
- */
-export function localApp(runtime: LocalRuntime): {
+/** What an entry serves: the app, where to listen, its stores, and how long a stop may take. */
+export interface LocalServer {
   app: ReturnType<typeof createApp>;
+  host: string;
   port: number;
-} {
+  stores: LocalStores;
+  graceMs: number;
+}
+
+/** The URL a server listening on `host` answers at, for the startup line. */
+export function listenUrl(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The app for a local runtime, on the stores the environment chooses. An invalid configuration, or
+ * a store that cannot open, prints every issue by name (never a value, never a stack) and exits 1
+ * through `fail`. Prints which store it uses.
+ */
+export async function localApp(runtime: LocalRuntime): Promise<LocalServer> {
   const { env, fail, readFile, writeLine } = runtime;
-  let config: ReturnType<typeof loadConfig>;
+  const issues: ConfigIssue[] = [];
+  let config: ProxyConfig | undefined;
   try {
     config = loadConfig(env);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      fail([
-        "edge-proxy: invalid configuration",
-        ...error.issues.map((issue) => `  ${issue.name}: ${issue.message}`),
-      ]);
-    }
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    issues.push(...error.issues);
   }
-  const port = listenPort(env.PORT, fail);
+  const port = listenPort(env.PORT);
+  const host = listenHost(env.HOST);
+  const graceMs = shutdownGrace(env.SHUTDOWN_GRACE_MS);
+  const choice = storeChoice(env, runtime.kinds, runtime.deployed);
+  for (const value of [port, host, graceMs, choice]) {
+    if (typeof value === "object" && "message" in value) issues.push(value);
+  }
+  if (issues.length > 0 || config === undefined) {
+    return fail([
+      "edge-proxy: invalid configuration",
+      ...issues.map((issue) => `  ${issue.name}: ${issue.message}`),
+    ]);
+  }
+  let stores: LocalStores;
+  try {
+    stores =
+      (choice as StoreChoice).kind === "memory"
+        ? memoryStores(config)
+        : await runtime.openStores(choice as StoreChoice, config);
+  } catch (error) {
+    return fail([
+      `edge-proxy: cannot open the ${(choice as StoreChoice).kind} store: ${(error as Error).message}`,
+    ]);
+  }
+  writeLine(stores.inMemory ? IN_MEMORY_NOTICE : `edge-proxy: stores in ${stores.description}\n`);
   const app = createApp(config, {
-    denyList: new MemoryDenyList(),
+    denyList: stores.denyList,
+    replayGuard: stores.replayGuard,
     // The entries pass the connection to app.fetch; X-Forwarded-For is read only from the
     // reverse proxies PROXY_TRUSTED_PROXIES lists.
     clientAddress: localClientAddress(config.trustedProxies),
-    // Prefer: respond-async works here too, but its jobs live in this process only.
-    outbox: (run, vendors) => new MemoryOutbox(run, { policy: config.outbox, vendors }),
-    // One process, one count: token buckets in memory (PROXY_RATE_LIMIT).
-    ...(config.rateLimit === undefined
-      ? {}
-      : { rateLimiter: new MemoryRateLimiter(config.rateLimit, { now: () => Date.now() }) }),
+    outbox: stores.outbox,
+    ...(stores.rateLimiter === undefined ? {} : { rateLimiter: stores.rateLimiter }),
     assets: staticAssets(readFile),
     log: (line) => writeLine(`${JSON.stringify(line)}\n`),
   });
-  return { app, port };
+  return {
+    app,
+    host: host as string,
+    port: port as number,
+    stores,
+    graceMs: graceMs as number,
+  };
 }

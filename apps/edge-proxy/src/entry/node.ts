@@ -1,7 +1,12 @@
-// Runs the proxy on Node with @hono/node-server: configuration from process.env, the deny-list in memory.
-import { readFile } from "node:fs/promises";
+// Runs the proxy on Node with @hono/node-server: configuration from process.env, the stores in SQLite
+// (node:sqlite) by default, PostgreSQL with DATABASE_URL, memory only when named.
+import { mkdir, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { serve } from "@hono/node-server";
-import { HOST, IN_MEMORY_NOTICE, localApp } from "./local-server.ts";
+import type { LocalStores } from "../adapters/local-stores.ts";
+import { sqlStores } from "../adapters/sql/stores.ts";
+import type { ProxyConfig } from "../config.ts";
+import { listenUrl, localApp, type StoreChoice } from "./local-server.ts";
 
 function fail(lines: string[]): never {
   process.stderr.write(`${lines.join("\n")}\n`);
@@ -16,32 +21,65 @@ async function readPublicFile(file: URL): Promise<Uint8Array<ArrayBuffer> | unde
   }
 }
 
-function main(): void {
-  const { app, port } = localApp({
+/** A store error met in the background (a poll of the outbox): one log line, never a stack. */
+function logStoreError(error: unknown): void {
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stdout.write(`${JSON.stringify({ event: "store_error", error: name, message })}\n`);
+}
+
+async function openStores(choice: StoreChoice, config: ProxyConfig): Promise<LocalStores> {
+  switch (choice.kind) {
+    case "sqlite": {
+      await mkdir(dirname(choice.file), { recursive: true });
+      const { openNodeSqlite } = await import("../adapters/sql/node-sqlite.ts");
+      return sqlStores(await openNodeSqlite(choice.file), config, { onError: logStoreError });
+    }
+    default:
+      throw new Error(`${choice.kind} is not available on Node.js`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { app, host, port, stores, graceMs } = await localApp({
     env: process.env,
     fail,
     readFile: readPublicFile,
     writeLine: (text) => process.stdout.write(text),
+    kinds: ["sqlite", "memory"],
+    openStores,
   });
   const server = serve(
-    { fetch: (request, env) => app.fetch(request, env), hostname: HOST, port },
-    (info) => {
-      process.stdout.write(IN_MEMORY_NOTICE);
-      process.stdout.write(`edge-proxy listening on http://${HOST}:${info.port}\n`);
-    },
+    { fetch: (request, env) => app.fetch(request, env), hostname: host, port },
+    (info) => process.stdout.write(`edge-proxy listening on ${listenUrl(host, info.port)}\n`),
   );
   server.on("error", (error) =>
-    fail([`edge-proxy: cannot listen on ${HOST}:${port}: ${error.message}`]),
+    fail([`edge-proxy: cannot listen on ${host}:${port}: ${error.message}`]),
   );
   let stopping = false;
-  const stop = () => {
+  // Stops accepting, lets the requests in flight finish within the grace, hands the outbox's
+  // running attempts back, then exits.
+  const stop = async () => {
     if (stopping) return;
     stopping = true;
-    server.close(() => process.exit(0));
-    if ("closeAllConnections" in server) server.closeAllConnections();
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if ("closeAllConnections" in server) server.closeAllConnections();
+        resolve();
+      }, graceMs);
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if ("closeIdleConnections" in server) server.closeIdleConnections();
+    });
+    await stores.stop(Math.max(0, graceMs - (Date.now() - started))).catch(logStoreError);
+    process.stdout.write("edge-proxy: stopped\n");
+    process.exit(0);
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }
 
-main();
+await main();
