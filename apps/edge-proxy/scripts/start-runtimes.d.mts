@@ -34,5 +34,6 @@ export function spawnGroup(
   options?: { env?: Record<string, string>; cwd?: string; onLine?: (line: string) => void },
 ): ProcessGroup;
 export function stopGroup(handle: ProcessGroup, graceMs?: number): Promise<void>;
+export function killGroup(handle: ProcessGroup): Promise<void>;
 export function sleep(ms: number): Promise<void>;
 export function waitForHttp(url: string, handle: ProcessGroup, timeoutMs: number): Promise<void>;

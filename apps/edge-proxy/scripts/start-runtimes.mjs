@@ -230,6 +230,20 @@ export async function stopGroup(handle, graceMs = 5000) {
   while (groupAlive(pid) && Date.now() < killDeadline) await sleep(20);
 }
 
+/** Kills the whole group at once (SIGKILL: no shutdown, nothing flushed) and waits until it is gone. */
+export async function killGroup(handle) {
+  const pid = handle.child.pid;
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+  await handle.exited;
+  const deadline = Date.now() + 2000;
+  while (groupAlive(pid) && Date.now() < deadline) await sleep(20);
+}
+
 export function sleep(ms) {
   return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 }

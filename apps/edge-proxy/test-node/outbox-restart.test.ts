@@ -108,25 +108,9 @@ describe("asynchronous logouts across a restart of wrangler dev --persist-to", (
     return job;
   };
 
-  /** wrangler dev's whole process group killed at once: no shutdown, nothing flushed on the way out. */
-  async function killNow(group: ProcessGroup): Promise<void> {
-    const pid = group.child.pid as number;
-    process.kill(-pid, "SIGKILL");
-    await group.exited;
-    const alive = () => {
-      try {
-        process.kill(-pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (let i = 0; i < 100 && alive(); i++) await runtimes.sleep(20);
-  }
-
   it.each([
     ["stopped (SIGTERM)", (group: ProcessGroup) => runtimes.stopGroup(group, STOP_GRACE_MS)],
-    ["killed (SIGKILL)", killNow],
+    ["killed (SIGKILL)", runtimes.killGroup],
   ] as const)(
     "delivers a logout whose vendor was failing when wrangler dev was %s, after it starts again",
     async (_, stop) => {

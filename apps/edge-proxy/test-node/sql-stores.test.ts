@@ -1,13 +1,17 @@
-// The SQL stores against their real engines: SQLite through node:sqlite on a file, each case on a
-// fresh database, with a second connection standing for a second process.
+// The SQL stores against their real engines: SQLite through node:sqlite on a file, and a PostgreSQL 18
+// server this file starts from the npm registry's binaries; each case on a fresh database, with a
+// second connection standing for a second process.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type PostgresServer, startPostgres } from "../../../tooling/postgres/server.mjs";
 import { createSchema, type SqlDriver } from "../src/adapters/sql/driver.ts";
 import { SqlDenyList, SqlReplayGuard } from "../src/adapters/sql/expiring-set.ts";
 import { openNodeSqlite } from "../src/adapters/sql/node-sqlite.ts";
 import { SqlOutbox } from "../src/adapters/sql/outbox.ts";
+import { type PostgresClient, postgresDriver } from "../src/adapters/sql/postgres.ts";
 import { SqlRateLimiter } from "../src/adapters/sql/rate-limiter.ts";
 import { DEFAULT_OUTBOX_POLICY, type OutboxPolicy } from "../src/config.ts";
 import type { AttemptOutcome, AttemptRunner, AttemptStep } from "../src/delivery.ts";
@@ -31,10 +35,34 @@ const sqlite: Engine = {
   },
 };
 
+let server: PostgresServer | undefined;
+let databases = 0;
+
+/** A client of `url`, as the Bun and Node entries make it. */
+function pgDriver(url: string): SqlDriver {
+  const client = postgres(url, { max: 4, onnotice: () => {} });
+  return postgresDriver(client as unknown as PostgresClient, url);
+}
+
+const pg: Engine = {
+  name: "PostgreSQL 18",
+  async open() {
+    const admin = postgres((server as PostgresServer).url, { max: 1, onnotice: () => {} });
+    const name = `stores_${++databases}`;
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL((server as PostgresServer).url);
+    url.pathname = `/${name}`;
+    return { db: pgDriver(url.href), connect: async () => pgDriver(url.href) };
+  },
+};
+
 beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), "edge-proxy-sql-"));
+  server = await startPostgres();
 });
 afterAll(async () => {
+  await server?.stop();
   await rm(folder, { recursive: true, force: true });
 });
 
@@ -116,7 +144,7 @@ async function until(
   throw new Error(`not done after ${rounds} polls`);
 }
 
-describe.each([sqlite])("SQL stores on $name", (engine) => {
+describe.each([sqlite, pg])("SQL stores on $name", (engine) => {
   const open: SqlDriver[] = [];
   const outboxes: SqlOutbox[] = [];
 

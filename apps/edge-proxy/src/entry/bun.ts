@@ -1,11 +1,7 @@
 // Runs the proxy on Bun with Bun.serve: configuration from Bun.env, the stores in SQLite (bun:sqlite)
 // by default, PostgreSQL with DATABASE_URL, memory only when named.
-import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
-import type { LocalStores } from "../adapters/local-stores.ts";
-import { sqlStores } from "../adapters/sql/stores.ts";
-import type { ProxyConfig } from "../config.ts";
-import { listenUrl, localApp, type StoreChoice } from "./local-server.ts";
+import { listenUrl, localApp } from "./local-server.ts";
+import { logStoreError, sqlOpener } from "./sql-entry.ts";
 
 // No Bun type package is installed: the few Bun globals used here, as Bun documents them.
 interface BunServer {
@@ -42,24 +38,11 @@ async function readPublicFile(file: URL): Promise<Uint8Array<ArrayBuffer> | unde
   }
 }
 
-/** A store error met in the background (a poll of the outbox): one log line, never a stack. */
-function logStoreError(error: unknown): void {
-  const name = error instanceof Error ? error.name : typeof error;
-  const message = error instanceof Error ? error.message : String(error);
-  process.stdout.write(`${JSON.stringify({ event: "store_error", error: name, message })}\n`);
-}
-
-async function openStores(choice: StoreChoice, config: ProxyConfig): Promise<LocalStores> {
-  switch (choice.kind) {
-    case "sqlite": {
-      await mkdir(dirname(choice.file), { recursive: true });
-      const { openBunSqlite } = await import("../adapters/sql/bun-sqlite.ts");
-      return sqlStores(await openBunSqlite(choice.file), config, { onError: logStoreError });
-    }
-    default:
-      throw new Error(`${choice.kind} is not available on Bun`);
-  }
-}
+/** SQLite through this runtime's binding, loaded only when chosen. */
+const openStores = sqlOpener("Bun", async (file) => {
+  const { openBunSqlite } = await import("../adapters/sql/bun-sqlite.ts");
+  return openBunSqlite(file);
+});
 
 async function main(): Promise<void> {
   const { app, host, port, stores, graceMs } = await localApp({
@@ -67,7 +50,7 @@ async function main(): Promise<void> {
     fail,
     readFile: readPublicFile,
     writeLine: (text) => process.stdout.write(text),
-    kinds: ["sqlite", "memory"],
+    kinds: ["sqlite", "postgres", "memory"],
     openStores,
   });
   let server: BunServer;

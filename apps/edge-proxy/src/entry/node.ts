@@ -1,12 +1,9 @@
 // Runs the proxy on Node with @hono/node-server: configuration from process.env, the stores in SQLite
 // (node:sqlite) by default, PostgreSQL with DATABASE_URL, memory only when named.
-import { mkdir, readFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile } from "node:fs/promises";
 import { serve } from "@hono/node-server";
-import type { LocalStores } from "../adapters/local-stores.ts";
-import { sqlStores } from "../adapters/sql/stores.ts";
-import type { ProxyConfig } from "../config.ts";
-import { listenUrl, localApp, type StoreChoice } from "./local-server.ts";
+import { listenUrl, localApp } from "./local-server.ts";
+import { logStoreError, sqlOpener } from "./sql-entry.ts";
 
 function fail(lines: string[]): never {
   process.stderr.write(`${lines.join("\n")}\n`);
@@ -21,24 +18,11 @@ async function readPublicFile(file: URL): Promise<Uint8Array<ArrayBuffer> | unde
   }
 }
 
-/** A store error met in the background (a poll of the outbox): one log line, never a stack. */
-function logStoreError(error: unknown): void {
-  const name = error instanceof Error ? error.name : typeof error;
-  const message = error instanceof Error ? error.message : String(error);
-  process.stdout.write(`${JSON.stringify({ event: "store_error", error: name, message })}\n`);
-}
-
-async function openStores(choice: StoreChoice, config: ProxyConfig): Promise<LocalStores> {
-  switch (choice.kind) {
-    case "sqlite": {
-      await mkdir(dirname(choice.file), { recursive: true });
-      const { openNodeSqlite } = await import("../adapters/sql/node-sqlite.ts");
-      return sqlStores(await openNodeSqlite(choice.file), config, { onError: logStoreError });
-    }
-    default:
-      throw new Error(`${choice.kind} is not available on Node.js`);
-  }
-}
+/** SQLite through this runtime's binding, loaded only when chosen. */
+const openStores = sqlOpener("Node.js", async (file) => {
+  const { openNodeSqlite } = await import("../adapters/sql/node-sqlite.ts");
+  return openNodeSqlite(file);
+});
 
 async function main(): Promise<void> {
   const { app, host, port, stores, graceMs } = await localApp({
@@ -46,7 +30,7 @@ async function main(): Promise<void> {
     fail,
     readFile: readPublicFile,
     writeLine: (text) => process.stdout.write(text),
-    kinds: ["sqlite", "memory"],
+    kinds: ["sqlite", "postgres", "memory"],
     openStores,
   });
   const server = serve(

@@ -10,8 +10,11 @@ import { SqlRateLimiter } from "./rate-limiter.ts";
 
 /** How often expired entries and rate-limit windows are deleted. */
 export const PURGE_MS = 60_000;
-/** A job's lease beyond the upstream deadline: time to write its outcome. */
-const LEASE_MARGIN_MS = 30_000;
+/**
+ * A job's lease beyond the upstream deadline, which bounds each of its attempts: time to write the
+ * outcomes. After a crash its jobs wait this long past the deadline before another process runs them.
+ */
+const LEASE_MARGIN_MS = 5_000;
 
 /**
  * The stores on `db`, its tables created. The rate limit counts in the database on PostgreSQL

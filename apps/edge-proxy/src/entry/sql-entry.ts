@@ -1,0 +1,52 @@
+// What the Bun and Node entries share about their stores: SQLite in the data directory through the
+// runtime's own binding, PostgreSQL through the `postgres` client, and background errors as log lines.
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { SqlDriver } from "../adapters/sql/driver.ts";
+import { type PostgresClient, postgresDriver } from "../adapters/sql/postgres.ts";
+import { sqlStores } from "../adapters/sql/stores.ts";
+import type { OpenStores } from "./local-server.ts";
+
+/** Connections each process keeps to PostgreSQL at most. */
+const POSTGRES_POOL = 10;
+
+/** A store error met in the background (a poll of the outbox): one log line, never a stack. */
+export function logStoreError(error: unknown): void {
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stdout.write(`${JSON.stringify({ event: "store_error", error: name, message })}\n`);
+}
+
+/** Opens SQLite with `openSqlite` (the runtime's binding) or PostgreSQL, as the choice says. */
+export function sqlOpener(
+  runtime: string,
+  openSqlite: (file: string) => Promise<SqlDriver>,
+): OpenStores {
+  return async (choice, config) => {
+    let db: SqlDriver;
+    switch (choice.kind) {
+      case "sqlite":
+        await mkdir(dirname(choice.file), { recursive: true });
+        db = await openSqlite(choice.file);
+        break;
+      case "postgres": {
+        const { default: postgres } = await import("postgres");
+        const client = postgres(choice.url, {
+          max: POSTGRES_POOL,
+          connect_timeout: 10,
+          onnotice: () => {},
+        });
+        db = postgresDriver(client as unknown as PostgresClient, choice.url);
+        break;
+      }
+      default:
+        throw new Error(`${choice.kind} is not available on ${runtime}`);
+    }
+    try {
+      return await sqlStores(db, config, { onError: logStoreError });
+    } catch (error) {
+      await db.close().catch(() => {});
+      throw error;
+    }
+  };
+}
