@@ -3,7 +3,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PostgresServer, startPostgres } from "../../../tooling/postgres/server.mjs";
 import {
   json,
   type RunningEntry,
@@ -31,33 +33,68 @@ interface JobView {
 interface DurableEntry {
   name: string;
   runtime: Runtime;
-  env: Record<string, string>;
+  /** The store's variables, made once the engine runs. */
+  env: () => Promise<Record<string, string>>;
   storeLine: RegExp;
 }
+
+let server: PostgresServer | undefined;
+let databases = 0;
+
+/** A database of its own on this file's PostgreSQL server, started at the first call. */
+async function database(): Promise<Record<string, string>> {
+  server ??= await startPostgres();
+  const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+  const name = `restart_${++databases}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  return { DATABASE_URL: url.href };
+}
+
+afterAll(async () => {
+  await server?.stop();
+});
 
 const ENTRIES: DurableEntry[] = [
   {
     name: "Node on SQLite",
     runtime: "node",
-    env: {},
+    env: async () => ({}),
     storeLine: /^edge-proxy: stores in SQLite \(node:sqlite\)/m,
   },
   {
     name: "Bun on SQLite",
     runtime: "bun",
-    env: {},
+    env: async () => ({}),
     storeLine: /^edge-proxy: stores in SQLite \(bun:sqlite\)/m,
+  },
+  {
+    name: "Node on PostgreSQL",
+    runtime: "node",
+    env: database,
+    storeLine:
+      /^edge-proxy: stores in PostgreSQL, postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/restart_\d+$/m,
+  },
+  {
+    name: "Bun on PostgreSQL",
+    runtime: "bun",
+    env: database,
+    storeLine: /^edge-proxy: stores in PostgreSQL, postgres:\/\/postgres:\*\*\*@/m,
   },
 ];
 
 describe.each(ENTRIES)("$name, killed and started again", (entry) => {
   let simulators: Simulators;
   let dataDir: string;
+  let storeEnv: Record<string, string>;
   const running: RunningEntry[] = [];
 
   beforeAll(async () => {
     simulators = await startSimulators();
     dataDir = await mkdtemp(join(tmpdir(), "edge-proxy-restart-"));
+    storeEnv = await entry.env();
   });
 
   afterAll(async () => {
@@ -69,7 +106,7 @@ describe.each(ENTRIES)("$name, killed and started again", (entry) => {
   const start = async () => {
     const proxy = await startEntry(entry.runtime, {
       ...simulators.env,
-      ...entry.env,
+      ...storeEnv,
       PROXY_DATA_DIR: dataDir,
       LOGOUT_RETRY_BASE_MS: "200",
       LOGOUT_RETRY_MAX_DELAY_MS: "1000",
