@@ -51,14 +51,17 @@ async function listen(fetch) {
 /**
  * Starts every listed vendor's simulator through its kit, each with keys and accounts of its own, and
  * makes an API key for the proxy's routes that ask for one (the proxy gets only its SHA-256).
- * Simulators, URLs and sessions are keyed by each vendor's member name ("sdkAuth").
+ * Simulators, URLs and sessions are keyed by each vendor's member name ("sdkAuth"). `capacity`: the
+ * accounts each simulator has (its kit's default when absent), so many sessions stay open at once.
  */
-export async function startSimulators() {
+export async function startSimulators(options = {}) {
   const kits = await loadKits();
   const vendors = [];
   try {
     for (const { vendor, kit } of kits) {
-      const sim = await kit.start();
+      const sim = await kit.start(
+        options.capacity === undefined ? {} : { capacity: options.capacity },
+      );
       const server = await listen(sim.fetch);
       vendors.push({ vendor, kit, sim, server });
     }

@@ -51,11 +51,12 @@ export interface Simulators extends ServedSimulators {
 // simulators.mjs is plain JavaScript for `npm start`; it is loaded by URL and typed here.
 const scripts = (name: string) => new URL(`../scripts/${name}`, import.meta.url).href;
 const simulatorsModule = (await import(scripts("simulators.mjs"))) as {
-  startSimulators(): Promise<ServedSimulators>;
+  startSimulators(options?: { capacity?: number }): Promise<ServedSimulators>;
 };
 
-export async function startSimulators(): Promise<Simulators> {
-  const served = await simulatorsModule.startSimulators();
+/** Every listed simulator, served; `capacity` accounts each (the kits' default when absent). */
+export async function startSimulators(options: { capacity?: number } = {}): Promise<Simulators> {
+  const served = await simulatorsModule.startSimulators(options);
   return {
     ...served,
     ebetUser: async () => ((await served.session("ebet")) as EbetKitSession).username,

@@ -521,6 +521,20 @@ describe.each([sqlite, pg])("SQL stores on $name", (engine) => {
       expect(two.calls.length).toBeGreaterThan(0);
     });
 
+    it("goes on taking jobs as its running ones finish, beyond its concurrency, without a timer", async () => {
+      const { db } = await fresh();
+      const { run, calls } = recorder(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return ok;
+      });
+      const outbox = outboxOn(db, run, Date.now, { concurrency: 2 });
+      // The poll timer is an hour: only the enqueues and the finished jobs start more.
+      for (let i = 0; i < 12; i++) await outbox.enqueue(BODY, request());
+      await eventually(() => calls.length === 12);
+      await outbox.idle();
+      expect(await outbox.openJobs()).toBe(0);
+    });
+
     it("finds nothing for an unknown job id", async () => {
       const { db } = await fresh();
       const outbox = outboxOn(db, async () => ok, Date.now);

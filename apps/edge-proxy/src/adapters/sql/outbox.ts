@@ -147,23 +147,31 @@ export class SqlOutbox implements LogoutOutbox {
       this.#again = true;
       return this.#polling;
     }
-    this.#polling = (async () => {
-      try {
-        do {
-          this.#again = false;
-          const room = this.#concurrency - this.#running.size;
-          if (room <= 0) break;
-          const taken = await this.#lease(room);
-          for (const row of taken) this.#start(row.id, row.job);
-          if (taken.length === room) this.#again = true;
-        } while (this.#again && !this.#stopped);
-      } catch (error) {
-        this.#onError(error);
-      } finally {
-        this.#polling = undefined;
-      }
-    })();
-    return this.#polling;
+    const round = this.#round();
+    this.#polling = round;
+    // Cleared once the round is over, whether it awaited anything or not (a round that finds no
+    // room ends at once, before the line above has run); a poll asked for after the round's last
+    // look runs now.
+    void round.finally(() => {
+      if (this.#polling === round) this.#polling = undefined;
+      if (this.#again) void this.poll();
+    });
+    return round;
+  }
+
+  async #round(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        const room = this.#concurrency - this.#running.size;
+        if (room <= 0) break;
+        const taken = await this.#lease(room);
+        for (const row of taken) this.#start(row.id, row.job);
+        if (taken.length === room) this.#again = true;
+      } while (this.#again && !this.#stopped);
+    } catch (error) {
+      this.#onError(error);
+    }
   }
 
   /** Leases up to `limit` jobs that are due and free (no lease, or one that is over). */
@@ -245,10 +253,13 @@ export class SqlOutbox implements LogoutOutbox {
       );
       const released = rows[0].caller;
       if (job.finishedAt !== null && released !== null) {
-        await tx.run("UPDATE edge_proxy_open_jobs SET n = n - 1 WHERE caller IN (?, ?) AND n > 0", [
-          released,
-          ALL_CALLERS,
-        ]);
+        // The caller's row, then all callers' row: the order enqueue takes them in, so two
+        // transactions never wait on each other's rows (PostgreSQL would detect a deadlock).
+        for (const caller of [released, ALL_CALLERS]) {
+          await tx.run("UPDATE edge_proxy_open_jobs SET n = n - 1 WHERE caller = ? AND n > 0", [
+            caller,
+          ]);
+        }
         await tx.run("DELETE FROM edge_proxy_open_jobs WHERE caller = ? AND n <= 0", [released]);
       }
     });
