@@ -1,14 +1,13 @@
 // Keys recorded until an expiry or claimed for a lease, in Deno KV: the store under the deny-list and the replay guard.
 import {
-  afterLostRace,
   checkText,
   checkWhole,
   expireIn,
   type Kv,
   type KvEntryMaybe,
   type KvKey,
-  MAX_RACES,
-  storeBusy,
+  LOST,
+  raced,
 } from "./kv.ts";
 
 /** The longest key: a FunGame token id (a replay key is 64 hex characters). */
@@ -91,7 +90,7 @@ export class KvExpiringSet {
       throw new TypeError('reclaim: needs "renew" or "refuse"');
     }
     const at = this.#key(key);
-    for (let race = 0; race < MAX_RACES; race++) {
+    return raced(this.#store, async () => {
       const read = await this.#kv.get(at);
       const now = this.#now();
       const held = liveEntry(read, now);
@@ -103,10 +102,8 @@ export class KvExpiringSet {
         .check(read)
         .set(at, entry, { expireIn: expireIn(entry.exp, now) })
         .commit();
-      if (commit.ok) return "claimed";
-      await afterLostRace(race);
-    }
-    throw storeBusy(this.#store);
+      return commit.ok ? "claimed" : LOST;
+    });
   }
 
   /** Records `key` until `untilMs`, keeping the later expiry, and drops its claim. */
@@ -116,7 +113,7 @@ export class KvExpiringSet {
       throw new TypeError("untilMs: needs a whole number of ms since the epoch, within a day");
     }
     const at = this.#key(key);
-    for (let race = 0; race < MAX_RACES; race++) {
+    await raced(this.#store, async () => {
       const read = await this.#kv.get(at);
       const now = this.#now();
       const held = liveEntry(read, now);
@@ -130,10 +127,8 @@ export class KvExpiringSet {
         const entry: Entry = { exp: untilMs, owner: null };
         atomic.set(at, entry, { expireIn: expireIn(untilMs, now) });
       }
-      if ((await atomic.commit()).ok) return;
-      await afterLostRace(race);
-    }
-    throw storeBusy(this.#store);
+      return (await atomic.commit()).ok ? undefined : LOST;
+    });
   }
 
   /** Drops `owner`'s claim on `key`, if it still holds it: a lapsed claim never frees a later one. */
@@ -141,15 +136,13 @@ export class KvExpiringSet {
     checkText(key, "key", MAX_KEY_LENGTH);
     checkText(owner, "owner", MAX_OWNER_LENGTH);
     const at = this.#key(key);
-    for (let race = 0; race < MAX_RACES; race++) {
+    await raced(this.#store, async () => {
       const read = await this.#kv.get(at);
       // Expired or not: the owner's entry is the owner's to drop.
       const entry = liveEntry(read, Number.NEGATIVE_INFINITY);
       if (entry?.owner !== owner) return;
-      if ((await this.#kv.atomic().check(read).delete(at).commit()).ok) return;
-      await afterLostRace(race);
-    }
-    throw storeBusy(this.#store);
+      return (await this.#kv.atomic().check(read).delete(at).commit()).ok ? undefined : LOST;
+    });
   }
 
   /** Whether `key` is recorded and not expired (a claim is not). */

@@ -79,9 +79,40 @@ export function checkWhole(
 }
 
 /** A short random pause after a lost race, longer after each, so writers racing spread out. */
-export function afterLostRace(race: number): Promise<void> {
+function afterLostRace(race: number): Promise<void> {
   const ms = Math.random() * 2 ** Math.min(race, 6);
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What an attempt of `raced` answers when another writer changed what it read. */
+export const LOST = Symbol("lost race");
+
+/**
+ * Whether KV's SQLite refused a transaction because another connection (another handle or process
+ * on the same file) was writing: nothing was written, and the attempt may be made again.
+ */
+function isBusy(error: unknown): boolean {
+  return error instanceof Error && /\bdatabase is (locked|busy)\b/i.test(error.message);
+}
+
+/**
+ * Runs `attempt` (a read and an atomic write checking what it read) until it answers something
+ * other than LOST, at most MAX_RACES times with a pause after each; a write SQLite refused while
+ * another was writing counts as a lost race. Then the store is busy (503).
+ */
+export async function raced<T>(store: string, attempt: () => Promise<T | typeof LOST>): Promise<T> {
+  for (let race = 0; race < MAX_RACES; race++) {
+    let result: T | typeof LOST;
+    try {
+      result = await attempt();
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      result = LOST;
+    }
+    if (result !== LOST) return result;
+    await afterLostRace(race);
+  }
+  throw storeBusy(store);
 }
 
 /** A store that lost MAX_RACES races in a row: 503, retryable. */

@@ -24,7 +24,6 @@ import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
 import { VENDORS } from "../../vendors/index.ts";
 import { MAX_LEASE_MS } from "./expiring-set.ts";
 import {
-  afterLostRace,
   checkText,
   checkWhole,
   expireIn,
@@ -33,8 +32,8 @@ import {
   type KvAtomic,
   type KvEntryMaybe,
   type KvKey,
-  MAX_RACES,
-  storeBusy,
+  LOST,
+  raced,
 } from "./kv.ts";
 
 /** Where the outbox's keys are, by default: jobs, their wake-ups and the open-job counters. */
@@ -57,13 +56,18 @@ export const DEFER_MS = 1_000;
 export const STRANDED_AFTER_MS = 120_000;
 
 /** The queue message that wakes job `id` up, due at `at` (ms since the epoch). */
-interface Wake {
+export interface Wake {
   kind: typeof WAKE;
   id: string;
   at: number;
 }
 
 const WAKE = "edge-proxy.outbox.wake";
+
+/** The message that wakes job `id` up at `at`; any number of them wake it up as one does. */
+export function wakeMessage(id: string, at: number): Wake {
+  return { kind: WAKE, id, at };
+}
 
 /** Who runs a job's attempts, until when. */
 interface Lease {
@@ -96,6 +100,10 @@ interface Handling {
   /** Lets the message's handler return while the run's attempts go on, their outcome unwritten. */
   abandon: () => void;
 }
+
+/** What a wake-up found: a run to make under the lease it took, or when to wake up next. */
+type Taken = { run: Run; job: StoredJob };
+type Later = { wakeAt: number | null };
 
 /** A write of a run failed its check: another process holds the job now. */
 class LeaseLost extends Error {
@@ -196,6 +204,8 @@ export class KvOutbox implements LogoutOutbox {
   readonly #log: (line: Record<string, unknown>) => void;
   readonly #handling = new Set<Handling>();
   #stopping = false;
+  /** Resolves when this outbox no longer listens: the KV is closed (at once when it never listened). */
+  readonly listening: Promise<void>;
 
   constructor(kv: Kv, run: AttemptRunner, options: KvOutboxOptions) {
     checkWhole(options.leaseMs, "leaseMs", 1, MAX_LEASE_MS);
@@ -208,11 +218,14 @@ export class KvOutbox implements LogoutOutbox {
     this.#random = options.random ?? Math.random;
     this.#prefix = options.prefix ?? OUTBOX_PREFIX;
     this.#log = options.log ?? (() => {});
-    if (options.listen !== false) {
-      kv.listenQueue((message) => this.#onMessage(message)).catch((error: unknown) =>
-        this.#log({ event: "outbox_listen_failed", error: errorName(error) }),
-      );
-    }
+    this.listening =
+      options.listen === false
+        ? Promise.resolve()
+        : kv
+            .listenQueue((message) => this.#onMessage(message))
+            .catch((error: unknown) =>
+              this.#log({ event: "outbox_listen_failed", error: errorName(error) }),
+            );
   }
 
   #jobKey(id: string): KvKey {
@@ -240,7 +253,7 @@ export class KvOutbox implements LogoutOutbox {
     job.counter = request.caller;
     const record: JobRecord = { job, lease: null };
     const keys = [this.#openKey(request.caller), this.#totalKey()] as const;
-    for (let race = 0; race < MAX_RACES; race++) {
+    return raced("outbox", async () => {
       const [mine, all] = (await this.#kv.getMany(keys)) as [KvEntryMaybe, KvEntryMaybe];
       const open = countOf(mine.value);
       const total = countOf(all.value);
@@ -252,10 +265,8 @@ export class KvOutbox implements LogoutOutbox {
         .set(keys[0], open + 1)
         .set(keys[1], total + 1)
         .set(this.#jobKey(job.id), record);
-      if ((await this.#scheduleWake(atomic, job.id, now, now).commit()).ok) return viewOf(job);
-      await afterLostRace(race);
-    }
-    throw storeBusy("outbox");
+      return (await this.#scheduleWake(atomic, job.id, now, now).commit()).ok ? viewOf(job) : LOST;
+    });
   }
 
   async get(id: string): Promise<FoundJob | undefined> {
@@ -304,10 +315,9 @@ export class KvOutbox implements LogoutOutbox {
 
   /** Adds the wake-up message for `at` and its time to `atomic`. */
   #scheduleWake(atomic: KvAtomic, id: string, at: number, now: number): KvAtomic {
-    const wake: Wake = { kind: WAKE, id, at };
     return atomic
       .set(this.#wakeKey(id), at, { expireIn: expireIn(at + STRANDED_AFTER_MS, now) })
-      .enqueue(wake, { delay: Math.max(0, at - now) });
+      .enqueue(wakeMessage(id, at), { delay: Math.max(0, at - now) });
   }
 
   /**
@@ -317,16 +327,13 @@ export class KvOutbox implements LogoutOutbox {
    */
   async #ensureWake(id: string, at: number | null, now: number, later = false): Promise<void> {
     if (at === null) return;
-    for (let race = 0; race < MAX_RACES; race++) {
+    await raced("outbox", async () => {
       const read = await this.#kv.get(this.#wakeKey(id));
       const sent = read.value;
       if (sent === at || (later && typeof sent === "number" && sent >= at)) return;
-      if ((await this.#scheduleWake(this.#kv.atomic().check(read), id, at, now).commit()).ok) {
-        return;
-      }
-      await afterLostRace(race);
-    }
-    throw storeBusy("outbox");
+      const atomic = this.#scheduleWake(this.#kv.atomic().check(read), id, at, now);
+      return (await atomic.commit()).ok ? undefined : LOST;
+    });
   }
 
   async #onMessage(message: unknown): Promise<void> {
@@ -370,33 +377,31 @@ export class KvOutbox implements LogoutOutbox {
   /** Handles a wake-up of job `id`: deletes it, runs its due attempts under its lease, or sees to its next wake-up. */
   async #wake(id: string, handling: Handling): Promise<void> {
     const key = this.#jobKey(id);
-    for (let race = 0; race < MAX_RACES; race++) {
+    const next = await raced("outbox", async (): Promise<Taken | Later | typeof LOST> => {
       const read = await this.#kv.get(key);
-      if (read.value === null) return;
+      if (read.value === null) return { wakeAt: null };
       const { job, lease } = recordOf(read.value);
       const now = this.#now();
       if (job.finishedAt !== null) {
-        if (!isDueForDeletion(job, now)) return this.#ensureWake(id, job.deleteAt, now);
+        if (!isDueForDeletion(job, now)) {
+          this.#log({ event: "outbox_wake_skipped", reason: "finished", jobId: id });
+          return { wakeAt: job.deleteAt };
+        }
         const deleted = this.#kv.atomic().check(read).delete(key).delete(this.#wakeKey(id));
-        if ((await deleted.commit()).ok) return;
-        await afterLostRace(race);
-        continue;
+        return (await deleted.commit()).ok ? { wakeAt: null } : LOST;
       }
       if (lease !== null && lease.until > now) {
         this.#log({ event: "outbox_wake_skipped", reason: "leased", jobId: id });
-        return this.#ensureWake(id, lease.until, now);
+        return { wakeAt: lease.until };
       }
       if (!hasWork(job, now)) {
         this.#log({ event: "outbox_wake_skipped", reason: "not_due", jobId: id });
-        return this.#ensureWake(id, nextWake(job), now);
+        return { wakeAt: nextWake(job) };
       }
       const holder = crypto.randomUUID();
       const leased: JobRecord = { job, lease: { holder, until: now + this.#leaseMs } };
       const commit = await this.#kv.atomic().check(read).set(key, leased).commit();
-      if (!commit.ok) {
-        await afterLostRace(race);
-        continue;
-      }
+      if (!commit.ok) return LOST;
       const run: Run = {
         id,
         holder,
@@ -404,10 +409,13 @@ export class KvOutbox implements LogoutOutbox {
         chain: Promise.resolve(),
         lost: false,
       };
-      handling.run = run;
-      return this.#runJob(run, job);
+      return { run, job };
+    });
+    if ("run" in next) {
+      handling.run = next.run;
+      return this.#runJob(next.run, next.job);
     }
-    throw storeBusy("outbox");
+    return this.#ensureWake(id, next.wakeAt, this.#now());
   }
 
   /** Recovers attempts a dead process left, runs the due ones, and schedules the next wake-up. */
@@ -443,7 +451,7 @@ export class KvOutbox implements LogoutOutbox {
   async #write(run: Run, job: StoredJob, last?: { wakeAt: number | null }): Promise<void> {
     if (run.lost) throw new LeaseLost();
     const key = this.#jobKey(run.id);
-    for (let race = 0; race < MAX_RACES; race++) {
+    await raced("outbox", async () => {
       const now = this.#now();
       const atomic = this.#kv.atomic().check({ key, versionstamp: run.versionstamp });
       const stored = structuredClone(job);
@@ -484,9 +492,8 @@ export class KvOutbox implements LogoutOutbox {
         throw new LeaseLost();
       }
       // A counter or the wake-up time changed under this write: read them again.
-      await afterLostRace(race);
-    }
-    throw storeBusy("outbox");
+      return LOST;
+    });
   }
 
   /**
@@ -497,14 +504,20 @@ export class KvOutbox implements LogoutOutbox {
     run.lost = true;
     await run.chain;
     const key = this.#jobKey(run.id);
-    const read = await this.#kv.get(key);
-    if (read.versionstamp !== run.versionstamp) return;
-    const { job } = recordOf(read.value);
-    const now = this.#now();
-    const record: JobRecord = { job, lease: null };
-    const atomic = this.#kv.atomic().check(read).set(key, record);
-    if ((await this.#scheduleWake(atomic, run.id, now, now).commit()).ok) {
+    await raced("outbox", async () => {
+      const read = await this.#kv.get(key);
+      if (read.versionstamp !== run.versionstamp) return;
+      const { job } = recordOf(read.value);
+      const now = this.#now();
+      const record: JobRecord = { job, lease: null };
+      const atomic = this.#scheduleWake(
+        this.#kv.atomic().check(read).set(key, record),
+        run.id,
+        now,
+        now,
+      );
+      if (!(await atomic.commit()).ok) return LOST;
       this.#log({ event: "outbox_lease_handed_back", jobId: run.id });
-    }
+    });
   }
 }

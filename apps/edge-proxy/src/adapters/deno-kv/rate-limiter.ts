@@ -1,15 +1,14 @@
 // The per-caller rate limit in Deno KV: fixed-window counters that every process on the same KV shares.
 import type { RateDecision, RateLimiter, RateLimitPolicy } from "../../ports.ts";
 import {
-  afterLostRace,
   checkText,
   checkWhole,
   expireIn,
   KEY_ROOT,
   type Kv,
   type KvKey,
-  MAX_RACES,
-  storeBusy,
+  LOST,
+  raced,
 } from "./kv.ts";
 
 /** Where the counters are, by default: one key per caller and window under it. */
@@ -53,7 +52,7 @@ export class KvRateLimiter implements RateLimiter {
   async take(key: string): Promise<Required<RateDecision>> {
     checkText(key, "key", MAX_CALLER_KEY_LENGTH);
     const { limit } = this.policy;
-    for (let race = 0; race < MAX_RACES; race++) {
+    return raced("rate limiter", async () => {
       const now = this.#now();
       const window = Math.floor(now / this.#windowMs);
       const end = (window + 1) * this.#windowMs;
@@ -69,18 +68,15 @@ export class KvRateLimiter implements RateLimiter {
         .check(read)
         .set(at, used + 1, { expireIn: expireIn(end, now) })
         .commit();
-      if (commit.ok) {
-        return {
-          allowed: true,
-          remaining: limit - used - 1,
-          retryAfterSec: 0,
-          exact: true,
-          resetSec,
-        };
-      }
-      await afterLostRace(race);
-    }
-    throw storeBusy("rate limiter");
+      if (!commit.ok) return LOST;
+      return {
+        allowed: true,
+        remaining: limit - used - 1,
+        retryAfterSec: 0,
+        exact: true,
+        resetSec,
+      };
+    });
   }
 }
 
