@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { KvDenyList } from "../src/adapters/deno-kv/deny-list.ts";
 import { MAX_LEASE_MS } from "../src/adapters/deno-kv/expiring-set.ts";
 import { KvReplayGuard } from "../src/adapters/deno-kv/replay-guard.ts";
-import { deno, manualClock, withKvFile } from "./harness.ts";
+import { deno, manualClock, refused, withKvFile } from "./harness.ts";
 
 const LEASE = 30_000;
 const DIGEST = "ab".repeat(32);
@@ -116,12 +116,6 @@ deno.test("deny-list: two handles on one file, as two processes, share records a
 deno.test("deny-list: bad input is refused naming the field", () =>
   withKvFile(async (file) => {
     const list = new KvDenyList(await file.open());
-    const refused = (call: () => Promise<unknown>, field: string) =>
-      assert.rejects(call, (error: Error) => {
-        assert.equal(error.name, "TypeError");
-        assert.match(error.message, new RegExp(`^${field}: `));
-        return true;
-      });
     await refused(() => list.claim("", "attempt-a", LEASE), "jti");
     await refused(() => list.claim("j".repeat(257), "attempt-a", LEASE), "jti");
     await refused(() => list.claim("jti-1", "", LEASE), "claimId");
@@ -200,12 +194,6 @@ deno.test(
 deno.test("replay guard: bad input is refused naming the field", () =>
   withKvFile(async (file) => {
     const guard = new KvReplayGuard(await file.open());
-    const refused = (call: () => Promise<unknown>, field: string) =>
-      assert.rejects(call, (error: Error) => {
-        assert.equal(error.name, "TypeError");
-        assert.match(error.message, new RegExp(`^${field}: `));
-        return true;
-      });
     await refused(() => guard.claim("not-a-digest", "request-1", 1_000), "key");
     await refused(() => guard.claim(DIGEST.toUpperCase(), "request-1", 1_000), "key");
     await refused(() => guard.claim(DIGEST, "no spaces", 1_000), "owner");

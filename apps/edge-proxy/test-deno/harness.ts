@@ -1,4 +1,5 @@
 // What the Deno KV store tests share: the few Deno APIs they call, fresh KV files, bounded polling.
+import assert from "node:assert/strict";
 import type { Kv } from "../src/adapters/deno-kv/kv.ts";
 
 /** A Deno.Kv as the tests hold it: the stores' part, and close. */
@@ -84,4 +85,13 @@ export function manualClock(start: number): { now: () => number; advance: (ms: n
       at += ms;
     },
   };
+}
+
+/** Checks `call` is refused with a TypeError whose message starts with the name of `field`. */
+export function refused(call: () => Promise<unknown>, field: string): Promise<void> {
+  return assert.rejects(call, (error: Error) => {
+    assert.equal(error.name, "TypeError");
+    assert.match(error.message, new RegExp(`^${field}: `));
+    return true;
+  });
 }

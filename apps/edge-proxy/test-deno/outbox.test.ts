@@ -356,19 +356,48 @@ deno.test(
     }),
 );
 
-deno.test("outbox: a read sends a wake-up to a job whose wake-up was lost", () =>
-  withKvFile(async (file) => {
-    const log: LogLine[] = [];
-    const vendor = fakeVendor(() => OK);
-    const { kv, outbox } = await outboxOn(file, vendor.run, log, { leaseMs: 1_000 });
-    // A job stored five minutes ago whose message never came.
-    const job = newJob(randomJobId(), BODY, request(), Date.now() - 300_000, POLICY);
-    await kv.atomic().set(jobKey(job.id), { job, lease: null }).commit();
-    assert.equal((await outbox.get(job.id))?.view.status, "pending");
-    assert.equal(logged(log, "outbox_job_stranded", job.id), 1);
-    await statusOf(outbox, job.id, "delivered");
-    assert.equal(vendor.calls.length, 1);
-  }),
+deno.test(
+  "outbox: a read sends a wake-up to a job whose wake-up was lost, its attempt in flight or not",
+  () =>
+    withKvFile(async (file) => {
+      const log: LogLine[] = [];
+      const vendor = fakeVendor(() => OK);
+      const { kv, outbox } = await outboxOn(file, vendor.run, log, { leaseMs: 1_000 });
+      // A job stored five minutes ago whose message never came.
+      const job = newJob(randomJobId(), BODY, request(), Date.now() - 300_000, POLICY);
+      await kv.atomic().set(jobKey(job.id), { job, lease: null }).commit();
+      // And one whose process died in an attempt, its lease over these five minutes.
+      const left = newJob(randomJobId(), BODY, request(), Date.now() - 300_000, POLICY);
+      takeDue(left, left.createdAt, POLICY);
+      const lease = { holder: "a-process-that-died", until: left.createdAt + 1_000 };
+      await kv.atomic().set(jobKey(left.id), { job: left, lease }).commit();
+      for (const id of [job.id, left.id]) {
+        assert.equal((await outbox.get(id))?.view.status, "pending");
+        assert.equal(logged(log, "outbox_job_stranded", id), 1);
+      }
+      await statusOf(outbox, job.id, "delivered");
+      await statusOf(outbox, left.id, "delivered");
+      assert.deepEqual(
+        vendor.calls.map((call) => `${call.jobId}:${call.step}`).sort(),
+        [`${job.id}:logout`, `${left.id}:retry`].sort(),
+      );
+    }),
+);
+
+deno.test(
+  "outbox: a process whose clock is behind the job's waits for its time, its wake-up kept",
+  () =>
+    withKvFile(async (file) => {
+      const log: LogLine[] = [];
+      const vendor = fakeVendor(() => OK);
+      const creator = await outboxOn(file, vendor.run, log, { listen: false });
+      const behind = () => Date.now() - 300;
+      const runner = await outboxOn(file, vendor.run, log, { now: behind });
+      const accepted = await creator.outbox.enqueue(BODY, request());
+      await statusOf(runner.outbox, accepted.id, "delivered");
+      assert.equal(vendor.calls.length, 1);
+      assert.ok((vendor.calls[0]?.at ?? 0) - 300 >= Date.parse(accepted.createdAt));
+    }),
 );
 
 deno.test(

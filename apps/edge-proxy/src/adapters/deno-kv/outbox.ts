@@ -55,6 +55,9 @@ export const DEFER_MS = 1_000;
  */
 export const STRANDED_AFTER_MS = 120_000;
 
+/** The longest delay KV gives a queue message. */
+const MAX_DELAY_MS = 30 * 86_400_000;
+
 /** The queue message that wakes job `id` up, due at `at` (ms since the epoch). */
 export interface Wake {
   kind: typeof WAKE;
@@ -174,6 +177,24 @@ function countOf(value: unknown): number {
   return value as number;
 }
 
+/**
+ * The delay of a message due at `at`: KV delays a message 30 days at most, and one that comes
+ * early is sent again for the rest of the wait.
+ */
+function delayUntil(at: number, now: number): number {
+  return Math.min(MAX_DELAY_MS, Math.max(0, at - now));
+}
+
+/**
+ * When the job needs a process next: the end of a running lease, at once for an attempt left in
+ * flight without one (or under one that lapsed), else its next attempt or deletion.
+ */
+function dueAt({ job, lease }: JobRecord, now: number): number | null {
+  if (lease !== null && lease.until > now) return lease.until;
+  const inFlight = Object.values(job.vendors).some((delivery) => delivery?.state === "delivering");
+  return inFlight ? (lease?.until ?? job.updatedAt) : nextWake(job);
+}
+
 /** Whether a wake-up at `now` has anything to do: an attempt due, one to recover, a vendor to expire. */
 function hasWork(job: StoredJob, now: number): boolean {
   return Object.values(job.vendors).some(
@@ -277,7 +298,7 @@ export class KvOutbox implements LogoutOutbox {
     const now = this.#now();
     if (isDueForDeletion(job, now)) return undefined;
     // A job whose wake-up was lost (a message KV gave up on) must not be stranded: a read sends another.
-    const due = lease !== null && lease.until > now ? lease.until : nextWake(job);
+    const due = dueAt({ job, lease }, now);
     if (due !== null && now - due > STRANDED_AFTER_MS + this.#leaseMs) {
       this.#log({ event: "outbox_job_stranded", jobId: id });
       await this.#ensureWake(id, now, now, true);
@@ -317,7 +338,7 @@ export class KvOutbox implements LogoutOutbox {
   #scheduleWake(atomic: KvAtomic, id: string, at: number, now: number): KvAtomic {
     return atomic
       .set(this.#wakeKey(id), at, { expireIn: expireIn(at + STRANDED_AFTER_MS, now) })
-      .enqueue(wakeMessage(id, at), { delay: Math.max(0, at - now) });
+      .enqueue(wakeMessage(id, at), { delay: delayUntil(at, now) });
   }
 
   /**
@@ -349,7 +370,7 @@ export class KvOutbox implements LogoutOutbox {
     // KV delivers by its clock: a process whose clock is behind waits for the job's time.
     const early = message.at - this.#now();
     if (early > 0) {
-      await this.#kv.enqueue(message, { delay: early });
+      await this.#kv.enqueue(message, { delay: delayUntil(message.at, this.#now()) });
       return;
     }
     let abandon = () => {};
