@@ -10,7 +10,7 @@ import type { OutboxPolicy } from "../src/config.ts";
 import type { AttemptOutcome, AttemptRunner, AttemptStep } from "../src/delivery.ts";
 import { type JobStatus, newJob, randomJobId, type StoredJob, takeDue } from "../src/outbox.ts";
 import { ProblemError } from "../src/problem.ts";
-import { deno, type KvFile, type TestKv, until, withKvFile } from "./harness.ts";
+import { deno, type KvFile, sleep, type TestKv, until, withKvFile } from "./harness.ts";
 
 const POLICY: OutboxPolicy = {
   maxAttempts: undefined,
@@ -382,6 +382,30 @@ deno.test(
         [`${job.id}:logout`, `${left.id}:retry`].sort(),
       );
     }),
+);
+
+deno.test("outbox: a stranded job read again and again is sent one wake-up", () =>
+  withKvFile(async (file) => {
+    const log: LogLine[] = [];
+    const vendor = fakeVendor(() => OK);
+    const reader = await outboxOn(file, vendor.run, log, { listen: false, leaseMs: 1_000 });
+    const job = newJob(randomJobId(), BODY, request(), Date.now() - 300_000, POLICY);
+    await reader.kv.atomic().set(jobKey(job.id), { job, lease: null }).commit();
+    const wakeKey = [...OUTBOX_PREFIX, "wake", job.id];
+    await reader.outbox.get(job.id);
+    const sent = (await reader.kv.get(wakeKey)).value;
+    assert.equal(typeof sent, "number");
+    for (const _ of [1, 2, 3]) {
+      await sleep(5);
+      await reader.outbox.get(job.id);
+    }
+    assert.equal((await reader.kv.get(wakeKey)).value, sent);
+    assert.equal(logged(log, "outbox_job_stranded", job.id), 4);
+    // The one message sent runs it.
+    const runner = await outboxOn(file, vendor.run, log);
+    await statusOf(runner.outbox, job.id, "delivered");
+    assert.equal(vendor.calls.length, 1);
+  }),
 );
 
 deno.test(

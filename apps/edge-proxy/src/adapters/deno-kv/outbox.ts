@@ -301,7 +301,7 @@ export class KvOutbox implements LogoutOutbox {
     const due = dueAt({ job, lease }, now);
     if (due !== null && now - due > STRANDED_AFTER_MS + this.#leaseMs) {
       this.#log({ event: "outbox_job_stranded", jobId: id });
-      await this.#ensureWake(id, now, now, true);
+      await this.#ensureWake(id, now, now, STRANDED_AFTER_MS);
     }
     return { view: viewOf(job), owner: job.owner };
   }
@@ -326,7 +326,7 @@ export class KvOutbox implements LogoutOutbox {
     if (timer !== undefined) clearTimeout(timer);
     await Promise.all(
       [...this.#handling].map(async (handling) => {
-        // A message still being read takes no lease now: it finds the outbox stopping.
+        // A message still being read gives back at once any lease it takes: the outbox is stopping.
         if (handling.run === undefined) return handling.done;
         await this.#handBack(handling.run);
         handling.abandon();
@@ -343,15 +343,17 @@ export class KvOutbox implements LogoutOutbox {
 
   /**
    * Makes sure a message wakes the job up at `at`: sends one unless the last one sent was for that
-   * time (or, with `later`, for that time or after). Duplicates are harmless, and this keeps them
-   * from multiplying.
+   * time (or, with `recentMs`, for a time less than that before now: a stranded job read again and
+   * again gets one message per STRANDED_AFTER_MS). Duplicates are harmless; this keeps them from
+   * multiplying.
    */
-  async #ensureWake(id: string, at: number | null, now: number, later = false): Promise<void> {
+  async #ensureWake(id: string, at: number | null, now: number, recentMs = 0): Promise<void> {
     if (at === null) return;
     await raced("outbox", async () => {
       const read = await this.#kv.get(this.#wakeKey(id));
       const sent = read.value;
-      if (sent === at || (later && typeof sent === "number" && sent >= at)) return;
+      const recent = recentMs > 0 && typeof sent === "number" && sent > now - recentMs;
+      if (sent === at || recent) return;
       const atomic = this.#scheduleWake(this.#kv.atomic().check(read), id, at, now);
       return (await atomic.commit()).ok ? undefined : LOST;
     });
