@@ -2,7 +2,7 @@
 import { ProblemError } from "../../problem.ts";
 
 // No Deno type package is installed: the few Deno.Kv members these stores call, as Deno documents them.
-export type KvKeyPart = string | number | bigint | boolean | Uint8Array;
+export type KvKeyPart = string | number | bigint | boolean | symbol | Uint8Array;
 export type KvKey = readonly KvKeyPart[];
 
 /** A read: `value` and `versionstamp` are null when the key holds nothing. */
