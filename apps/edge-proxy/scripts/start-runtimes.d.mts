@@ -21,7 +21,11 @@ export function wranglerDevArgs(options: {
   persistTo?: string | undefined;
   extra?: string[];
 }): string[];
-export function entryCommand(runtime: "node" | "bun" | "deno"): {
+/** The command that runs an entry; on Deno, with write access to `env.PROXY_DATA_DIR` (default data/) only. */
+export function entryCommand(
+  runtime: "node" | "bun" | "deno",
+  env?: Record<string, string | undefined>,
+): {
   command: string;
   args: string[];
   env: Record<string, string>;

@@ -78,7 +78,7 @@ export function wranglerDevArgs({ port, inspectorPort, envFile, persistTo, extra
  * The command, arguments and extra environment that run one of the proxy's entries, listening on
  * `port` (0: any free port; the entry prints the one it got).
  */
-export function entryCommand(runtime) {
+export function entryCommand(runtime, env = {}) {
   const entry = (name) => join(APP, "src", "entry", name);
   switch (runtime) {
     case "node":
@@ -89,20 +89,25 @@ export function entryCommand(runtime) {
         args: ["run", entry("bun.ts")],
         env: { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
       };
-    case "deno":
+    case "deno": {
+      // Deno KV's file lives in the data directory: Deno may write there and nowhere else.
+      const data = resolve(env.PROXY_DATA_DIR || "data");
       return {
         command: denoBinary(),
         args: [
           "run",
           "--no-prompt",
           "--no-lock",
+          "--unstable-kv",
           "--allow-env",
           "--allow-net=127.0.0.1",
-          `--allow-read=${ROOT}`,
+          `--allow-read=${ROOT},${data}`,
+          `--allow-write=${data}`,
           entry("deno.ts"),
         ],
         env: { DENO_NO_UPDATE_CHECK: "1", DENO_DIR: join(CACHE, "deno"), NO_COLOR: "1" },
       };
+    }
     default:
       throw new Error(`unknown runtime ${runtime}`);
   }

@@ -384,6 +384,34 @@ deno.test(
     }),
 );
 
+deno.test(
+  "outbox: at start, a wake-up whose time has passed is sent again: its message died with a process",
+  () =>
+    withKvFile(async (file) => {
+      const log: LogLine[] = [];
+      const vendor = fakeVendor(() => OK);
+      const setup = await outboxOn(file, vendor.run, log, { listen: false, leaseMs: 1_000 });
+      // A process took the job's message and died in its attempt a moment ago: the job is in
+      // flight under a lease that ends soon, and its wake-up is marked sent, with no message left.
+      const job = newJob(randomJobId(), BODY, request(), Date.now() - 2_000, POLICY);
+      takeDue(job, job.createdAt, POLICY);
+      const lease = { holder: "a-process-that-died", until: Date.now() + 300 };
+      await setup.kv
+        .atomic()
+        .set(jobKey(job.id), { job, lease })
+        .set([...OUTBOX_PREFIX, "wake", job.id], job.createdAt)
+        .commit();
+      // The next process: its start finds the wake-up overdue and sends it again.
+      const next = await outboxOn(file, vendor.run, log, { leaseMs: 1_000 });
+      await statusOf(next.outbox, job.id, "delivered");
+      assert.deepEqual(
+        vendor.calls.map((call) => `${call.jobId}:${call.step}`),
+        [`${job.id}:retry`],
+      );
+      assert.equal(logged(log, "outbox_job_stranded", job.id), 0);
+    }),
+);
+
 deno.test("outbox: a stranded job read again and again is sent one wake-up", () =>
   withKvFile(async (file) => {
     const log: LogLine[] = [];

@@ -158,7 +158,7 @@ export async function startEntry(
 
 /** Spawns an entry without waiting for it (e.g. to see it refuse its configuration). */
 export function spawnEntry(runtime: Runtime, env: Record<string, string>): ProcessGroup {
-  const { command, args, env: runtimeEnv } = runtimes.entryCommand(runtime);
+  const { command, args, env: runtimeEnv } = runtimes.entryCommand(runtime, env);
   return runtimes.spawnGroup(command, args, { env: { ...runtimeEnv, ...env } });
 }
 

@@ -71,6 +71,12 @@ const ENTRIES: DurableEntry[] = [
     storeLine: /^edge-proxy: stores in SQLite \(bun:sqlite\)/m,
   },
   {
+    name: "Deno on Deno KV",
+    runtime: "deno",
+    env: async () => ({}),
+    storeLine: /^edge-proxy: stores in Deno KV, \/.*\/edge-proxy\.kv$/m,
+  },
+  {
     name: "Node on PostgreSQL",
     runtime: "node",
     env: database,

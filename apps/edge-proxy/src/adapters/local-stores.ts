@@ -21,3 +21,14 @@ export interface LocalStores {
    */
   stop(graceMs: number): Promise<void>;
 }
+
+/**
+ * A job's lease beyond the upstream deadline, which bounds each of its attempts: time to write the
+ * outcomes. After a crash, a job waits this long past the deadline before another process runs it.
+ */
+export const LEASE_MARGIN_MS = 5_000;
+
+/** How long a process holds a job it runs, for a proxy whose attempts end by `upstreamDeadlineMs`. */
+export function jobLeaseMs(upstreamDeadlineMs: number): number {
+  return upstreamDeadlineMs + LEASE_MARGIN_MS;
+}

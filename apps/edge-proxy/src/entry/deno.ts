@@ -1,58 +1,10 @@
-// Runs the proxy on Deno with Deno.serve: configuration from Deno.env, the stores on the store PROXY_STORE names.
-
-// No Deno type package is installed: the few Deno globals used here, as Deno documents them.
-interface DenoServer {
-  readonly finished: Promise<void>;
-  shutdown(): Promise<void>;
-}
-declare const Deno: {
-  readonly env: { toObject(): Record<string, string> };
-  serve(
-    options: {
-      hostname: string;
-      port: number;
-      onListen?: (address: { hostname: string; port: number }) => void;
-      onError?: (error: unknown) => Response | Promise<Response>;
-    },
-    handler: (
-      request: Request,
-      info: { remoteAddr: { hostname: string } },
-    ) => Response | Promise<Response>,
-  ): DenoServer;
-  readFile(path: URL): Promise<Uint8Array<ArrayBuffer>>;
-  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
-  readonly stdout: { writeSync(bytes: Uint8Array): number };
-  readonly stderr: { writeSync(bytes: Uint8Array): number };
-  exit(code?: number): never;
-};
-
-const encoder = new TextEncoder();
-const stdout = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
-
-import { listenUrl, localApp } from "./local-server.ts";
-
-function fail(lines: string[]): never {
-  Deno.stderr.writeSync(encoder.encode(`${lines.join("\n")}\n`));
-  Deno.exit(1);
-}
-
-async function readPublicFile(file: URL): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  try {
-    return await Deno.readFile(file);
-  } catch {
-    return undefined;
-  }
-}
+// Runs the proxy on Deno with Deno.serve (`deno run --unstable-kv`): configuration from Deno.env, the
+// stores in Deno KV by default, memory only when named. For `deno serve` and Deno Deploy, see deno-serve.ts.
+import { Deno, type DenoServer, denoServer, fail, stdout } from "./deno-runtime.ts";
+import { listenUrl } from "./local-server.ts";
 
 async function main(): Promise<void> {
-  const { app, host, port, stores, graceMs } = await localApp({
-    env: Deno.env.toObject(),
-    fail,
-    readFile: readPublicFile,
-    writeLine: stdout,
-    kinds: ["memory"],
-    openStores: (choice) => Promise.reject(new Error(`${choice.kind} is not available on Deno`)),
-  });
+  const { app, host, port, stores, graceMs } = await denoServer();
   let server: DenoServer;
   try {
     server = Deno.serve(

@@ -1,5 +1,13 @@
 // Keys recorded until an expiry or claimed for a lease, in Deno KV: the store under the deny-list and the replay guard.
 import {
+  type ClaimAnswer,
+  MAX_AHEAD_MS,
+  MAX_KEY_LENGTH,
+  MAX_LEASE_MS,
+  MAX_OWNER_LENGTH,
+  type Reclaim,
+} from "../expiring-keys.ts";
+import {
   checkText,
   checkWhole,
   expireIn,
@@ -10,20 +18,14 @@ import {
   raced,
 } from "./kv.ts";
 
-/** The longest key: a FunGame token id (a replay key is 64 hex characters). */
-export const MAX_KEY_LENGTH = 256;
-/** The longest owner: an outbox attempt's claim id (a request's owner is a UUID). */
-export const MAX_OWNER_LENGTH = 128;
-/** The longest lease a claim may ask for: a request's deadline is at most 600 s. */
-export const MAX_LEASE_MS = 3_600_000;
-/** No entry lives this long (no FunGame token does): one beyond it is refused. */
-export const MAX_AHEAD_MS = 86_400_000;
-
-/** What a claim found: it holds the key now, another claim holds it, or the key is recorded. */
-export type ClaimAnswer = "claimed" | "held" | "recorded";
-
-/** What a claim by the owner already holding the key does: renew the lease, or find it held. */
-export type Reclaim = "renew" | "refuse";
+export {
+  type ClaimAnswer,
+  MAX_AHEAD_MS,
+  MAX_KEY_LENGTH,
+  MAX_LEASE_MS,
+  MAX_OWNER_LENGTH,
+  type Reclaim,
+} from "../expiring-keys.ts";
 
 /** One key's value: its expiry in ms since the epoch and, while claimed, the claim's owner. */
 interface Entry {

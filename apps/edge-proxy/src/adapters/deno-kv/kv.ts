@@ -39,6 +39,8 @@ export interface Kv {
   getMany(keys: readonly KvKey[]): Promise<KvEntryMaybe[]>;
   atomic(): KvAtomic;
   enqueue(value: unknown, options?: KvEnqueueOptions): Promise<unknown>;
+  /** The entries whose keys start with `prefix`, in key order. */
+  list(selector: { prefix: KvKey }): AsyncIterable<KvEntryMaybe>;
   /** Calls `handler` for each queue message; resolves when the KV is closed. */
   listenQueue(handler: (message: unknown) => Promise<void> | void): Promise<void>;
 }

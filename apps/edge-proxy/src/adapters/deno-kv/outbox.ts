@@ -247,6 +247,30 @@ export class KvOutbox implements LogoutOutbox {
             .catch((error: unknown) =>
               this.#log({ event: "outbox_listen_failed", error: errorName(error) }),
             );
+    if (options.listen !== false) {
+      this.recovered = this.#resendOverdue().catch((error: unknown) =>
+        this.#log({ event: "outbox_recovery_failed", error: errorName(error) }),
+      );
+    }
+  }
+
+  /** Resolves when the start's look for overdue wake-ups is done (at once when not listening). */
+  readonly recovered: Promise<void> = Promise.resolve();
+
+  /**
+   * At start: a wake-up whose time has passed was taken by a process that may have died with it
+   * (KV gives a message whose handler never finished back only after a while), or is being handled
+   * by a live one: each is sent again now. A live process's duplicate finds the job's lease held
+   * and waits for it; the lease keeps any job from running twice at once.
+   */
+  async #resendOverdue(): Promise<void> {
+    const now = this.#now();
+    for await (const entry of this.#kv.list({ prefix: [...this.#prefix, "wake"] })) {
+      const id = entry.key[entry.key.length - 1];
+      if (typeof id === "string" && typeof entry.value === "number" && entry.value <= now) {
+        await this.#ensureWake(id, now, now);
+      }
+    }
   }
 
   #jobKey(id: string): KvKey {

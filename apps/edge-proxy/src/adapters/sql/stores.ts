@@ -1,7 +1,7 @@
 // The stores on one SQL database: the deny-list, the replay guard, the outbox and, when asked, the
 // rate limit, with the housekeeping that deletes what expired.
 import type { ProxyConfig } from "../../config.ts";
-import type { LocalStores } from "../local-stores.ts";
+import { jobLeaseMs, type LocalStores } from "../local-stores.ts";
 import { MemoryRateLimiter } from "../memory/rate-limiter.ts";
 import { createSchema, type SqlDriver } from "./driver.ts";
 import { SqlDenyList, SqlReplayGuard } from "./expiring-set.ts";
@@ -10,11 +10,6 @@ import { SqlRateLimiter } from "./rate-limiter.ts";
 
 /** How often expired entries and rate-limit windows are deleted. */
 export const PURGE_MS = 60_000;
-/**
- * A job's lease beyond the upstream deadline, which bounds each of its attempts: time to write the
- * outcomes. After a crash its jobs wait this long past the deadline before another process runs them.
- */
-const LEASE_MARGIN_MS = 5_000;
 
 /**
  * The stores on `db`, its tables created. The rate limit counts in the database on PostgreSQL
@@ -53,7 +48,7 @@ export async function sqlStores(
       const outbox = new SqlOutbox(db, run, {
         policy: config.outbox,
         vendors,
-        leaseMs: config.upstreamDeadlineMs + LEASE_MARGIN_MS,
+        leaseMs: jobLeaseMs(config.upstreamDeadlineMs),
         onError,
         ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
       });
