@@ -109,7 +109,7 @@ describe.each(ENTRIES)("$name, killed and started again", (entry) => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const start = async () => {
+  const start = async (extra: Record<string, string> = {}) => {
     const proxy = await startEntry(entry.runtime, {
       ...simulators.env,
       ...storeEnv,
@@ -117,6 +117,7 @@ describe.each(ENTRIES)("$name, killed and started again", (entry) => {
       LOGOUT_RETRY_BASE_MS: "200",
       LOGOUT_RETRY_MAX_DELAY_MS: "1000",
       UPSTREAM_TIMEOUT_MS: "3000",
+      ...extra,
     });
     running.push(proxy);
     expect(proxy.group.output.join("\n")).toMatch(entry.storeLine);
@@ -235,6 +236,49 @@ describe.each(ENTRIES)("$name, killed and started again", (entry) => {
       for (const token of tokens) {
         expect(await tokenStatus(second, token)).toEqual({ active: false, reason: "revoked" });
       }
+    },
+    3 * STATE_TIMEOUT_MS,
+  );
+
+  it(
+    "on SIGTERM stops within its grace and hands an attempt in flight back: the next start runs it at once",
+    async () => {
+      const fungame = simulators.sims.fungame;
+      // A lease of 305 s: only a job handed back runs again within this test's bounded waits.
+      const slow = { UPSTREAM_TIMEOUT_MS: "20000", UPSTREAM_DEADLINE_MS: "300000" };
+      const first = await start({ ...slow, SHUTDOWN_GRACE_MS: "300" });
+      const token = await simulators.fungameToken();
+      fungame.faults.set({ delayMs: 15_000 });
+      const accepted = await fetch(`${first.url}/v1/logout`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${simulators.apiKey}`,
+          prefer: "respond-async",
+        },
+        body: JSON.stringify({ fungame: { token } }),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const view = (await json(accepted)) as unknown as JobView;
+      expect(accepted.status, JSON.stringify(view)).toBe(202);
+      await waitForAll(first, [view.id], (job) => job.vendors.fungame?.state === "delivering");
+
+      process.kill(-(first.group.child.pid as number), "SIGTERM");
+      const exit = await Promise.race([
+        first.group.exited,
+        runtimes.sleep(20_000).then(() => ({ code: "timeout", signal: null })),
+      ]);
+      expect(exit.code, first.group.output.join("\n")).toBe(0);
+      expect(first.group.output).toContain("edge-proxy: stopped");
+      fungame.faults.clear();
+
+      const second = await start(slow);
+      const [done] = await waitForAll(second, [view.id], (job) => job.status !== "pending");
+      expect(done).toMatchObject({
+        status: "delivered",
+        vendors: { fungame: { state: "delivered", attempts: 2 } },
+      });
+      expect(await tokenStatus(second, token)).toEqual({ active: false, reason: "revoked" });
     },
     3 * STATE_TIMEOUT_MS,
   );
