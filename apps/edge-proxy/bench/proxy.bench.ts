@@ -36,6 +36,7 @@ import {
   asAutocannon,
   autocannon,
   bundleWorker,
+  type Entry,
   killOnExit,
   LIMITS,
   loadMiniflare,
@@ -48,6 +49,7 @@ import {
   runtimes,
   type Simulators,
   startSimulators as spawnSimulators,
+  startEntry,
   startWorkerd,
   startWranglerDev,
   stopSimulators as stopSimulatorsProcess,
@@ -146,6 +148,8 @@ const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const running = new Set<ProcessGroup>();
 let simulatorsChild: ChildProcess | undefined;
 const bareHops = new Set<ChildProcess>();
+/** The entries' data directories, removed however this process ends. */
+const dataDirs = new Set<string>();
 
 function killEverythingNow(): void {
   for (const group of running) {
@@ -167,6 +171,7 @@ function killEverythingNow(): void {
     }
   }
   removeWorkerScript();
+  for (const dataDir of dataDirs) rmSync(dataDir, { recursive: true, force: true });
 }
 
 killOnExit(killEverythingNow, "the proxy and the simulators", progress);
@@ -215,34 +220,35 @@ async function startProxy(runtime: Runtime, env: Record<string, string>): Promis
   if (runtime === "workerd") {
     return SETTINGS.workerdHost === "wrangler" ? startWrangler(env) : startMiniflare(env);
   }
-  const { command, args, env: runtimeEnv } = runtimes.entryCommand(runtime);
-  let resolveUrl: (url: string) => void = () => {};
-  const listening = new Promise<string>((resolve) => {
-    resolveUrl = resolve;
-  });
-  const group = runtimes.spawnGroup(command, args, {
-    env: { ...runtimeEnv, ...env, PORT: "0" },
-    onLine: (line) => {
-      const match = /^edge-proxy listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-      if (match) resolveUrl(match[1] as string);
-    },
-  });
-  running.add(group);
-  const stop = async () => {
-    await runtimes.stopGroup(group);
-    running.delete(group);
+  // The entry's stores (SQLite, Deno KV) in a data directory of its own, removed when it stops.
+  const dataDir = mkdtempSync(join(tmpdir(), "edge-proxy-bench-data-"));
+  dataDirs.add(dataDir);
+  const removeDataDir = () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    dataDirs.delete(dataDir);
   };
-  const outcome = await Promise.race([
-    listening,
-    group.exited.then(() => undefined),
-    pause(LIMITS.startMs).then(() => undefined),
-  ]);
-  if (outcome === undefined) {
-    await stop();
-    throw new Error(`${runtime} entry did not start:\n${group.output.slice(-40).join("\n")}`);
+  let entry: Entry;
+  try {
+    entry = await startEntry(runtime, env, {
+      dataDir,
+      onStart: (group) => running.add(group),
+      onStop: (group) => running.delete(group),
+    });
+  } catch (error) {
+    removeDataDir();
+    throw error;
   }
-  const pid = group.child.pid as number;
-  return { runtime, url: outcome, group, rssPids: () => [pid], stop };
+  const pid = entry.group.child.pid as number;
+  return {
+    runtime,
+    url: entry.url,
+    group: entry.group,
+    rssPids: () => [pid],
+    stop: async () => {
+      await entry.stop();
+      removeDataDir();
+    },
+  };
 }
 
 /** The deployed script in workerd, through miniflare (what `wrangler dev` runs, minus its dev proxy). */

@@ -201,6 +201,81 @@ export async function startWranglerDev(
 }
 
 // ---------------------------------------------------------------------------------------------
+// The Bun, Deno and Node entries
+
+/** How a process ended. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** One of the proxy's entries (src/entry/<runtime>.ts) listening on 127.0.0.1. */
+export interface Entry {
+  url: string;
+  group: ProcessGroup;
+  /** Where the entry says its stores are: its `edge-proxy: stores in …` line ("memory" when named). */
+  stores: string;
+  /** SIGTERM, then SIGKILL to what is left after `graceMs`; resolves with how the entry ended. */
+  stop(graceMs?: number): Promise<Exit>;
+}
+
+/**
+ * Starts one of the proxy's entries with `env` on a free port, its stores in `dataDir`
+ * (PROXY_DATA_DIR: the SQLite file on Bun and Node, the Deno KV file on Deno, which may write
+ * there only), and waits, bounded, until it listens. Its output is trimmed as it comes (a line per
+ * request); `onLine` sees every line. `onStart`/`onStop` let the caller keep the process group in
+ * its list of things to kill.
+ */
+export async function startEntry(
+  runtime: "node" | "bun" | "deno",
+  env: Record<string, string>,
+  options: {
+    dataDir: string;
+    onLine?: (line: string) => void;
+    onStart?: (group: ProcessGroup) => void;
+    onStop?: (group: ProcessGroup) => void;
+  },
+): Promise<Entry> {
+  const entryEnv = { ...env, PROXY_DATA_DIR: options.dataDir, PORT: "0" };
+  const { command, args, env: runtimeEnv } = runtimes.entryCommand(runtime, entryEnv);
+  let stores: string | undefined;
+  let resolveUrl: (url: string) => void = () => {};
+  const listening = new Promise<string>((resolve) => {
+    resolveUrl = resolve;
+  });
+  const group: ProcessGroup = runtimes.spawnGroup(command, args, {
+    env: { ...runtimeEnv, ...entryEnv },
+    onLine: (line) => {
+      if (stores === undefined) {
+        const said = /^edge-proxy: (?:stores in (.+)|PROXY_STORE=(memory))/.exec(line);
+        if (said) stores = said[1] ?? (said[2] as string);
+      }
+      const match = /^edge-proxy listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+      if (match) resolveUrl(match[1] as string);
+      options.onLine?.(line);
+      trimOutput(group);
+    },
+  });
+  options.onStart?.(group);
+  const stop = async (graceMs?: number): Promise<Exit> => {
+    await runtimes.stopGroup(group, graceMs);
+    options.onStop?.(group);
+    const { code, signal } = await group.exited;
+    return { code, signal };
+  };
+  const url = await Promise.race([
+    listening,
+    group.exited.then(() => undefined),
+    pause(LIMITS.startMs).then(() => undefined),
+  ]);
+  if (url === undefined) {
+    await stop();
+    throw new Error(`the ${runtime} entry did not start:\n${group.output.slice(-40).join("\n")}`);
+  }
+  return { url, group, stores: stores ?? "(not said)", stop };
+}
+
+// ---------------------------------------------------------------------------------------------
 // workerd through Miniflare: the deployed script as `wrangler dev` runs it, minus wrangler dev's own
 // proxy in front of it (which stops answering under sustained load: load/wrangler-dev-repro/)
 

@@ -1,17 +1,20 @@
-// The load run: logouts through the proxy in workerd against the simulators, each for a user or token
-// of its own, then proof that every accepted logout reached its vendor exactly once (retries
-// excepted, and counted) and that every logout the proxy also records at the edge (FunGame's
-// deny-list) is recorded. Subjects, audits and records all come from the vendor list and the kits.
+// The load run: logouts through the proxy against the simulators, each for a user or token of its
+// own, then proof that every accepted logout reached its vendor exactly once (retries excepted, and
+// counted) and that every logout the proxy also records at the edge (FunGame's deny-list) is
+// recorded. Subjects, audits and records all come from the vendor list and the kits.
 //
 // Used by load/run.ts (`npm run load`: 10,000 logouts at concurrency 100 per subject) and by
 // test-node/load.test.ts (a smaller run in `npm test`). Processes and helpers are the benchmark's
-// (bench/shared.ts): the simulators run in a process of their own (bench/simulators.ts), the proxy
-// is the deployed bundle in workerd through Miniflare (as `wrangler dev` runs it, without wrangler
-// dev's own proxy, which stops answering after some ten thousand logged requests:
-// load/wrangler-dev-repro/), and the load comes from autocannon; everything on 127.0.0.1. Every
-// subject and every deny-list question runs in one life of workerd.
+// (bench/shared.ts): the simulators run in a process of their own (bench/simulators.ts), the load
+// comes from autocannon, everything on 127.0.0.1. The proxy runs on one of three runtimes, each on
+// its durable store: the deployed bundle in workerd through Miniflare, its Durable Objects persisted
+// in a temporary folder (as `wrangler dev` runs it, without wrangler dev's own proxy, which stops
+// answering after some ten thousand logged requests: load/wrangler-dev-repro/); the Deno entry on
+// Deno KV; the Node entry on SQLite; each entry in a process of its own on a fresh temporary
+// PROXY_DATA_DIR. Every subject and every deny-list question runs in one life of the proxy.
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -24,11 +27,12 @@ import {
   type ProcessGroup,
   prepare,
   runLoad,
+  runtimes,
   type Simulators,
+  startEntry,
   startSimulators,
   startWorkerd,
   stopSimulators,
-  type Workerd,
 } from "../bench/shared.ts";
 import type { Audits, Vendor } from "../bench/simulators.ts";
 import { loadKits } from "../scripts/kits.mjs";
@@ -40,6 +44,25 @@ const ALL_VENDORS: readonly Vendor[] = [...KITS.keys()];
 /** What one load run sends: one vendor's logout route, or the fan-out naming every vendor. */
 export type Subject = Vendor;
 export const SUBJECTS: readonly Subject[] = [...ALL_VENDORS, "fanout"];
+
+/** What the proxy runs on in a load run, each on its durable store. */
+export const RUNTIMES = ["workerd", "deno", "node"] as const;
+export type LoadRuntime = (typeof RUNTIMES)[number];
+
+/** Each runtime's store by name, and what its startup line must say (the entries'). */
+const STORES: Record<LoadRuntime, { name: string; said?: RegExp }> = {
+  workerd: { name: "Durable Objects" },
+  deno: { name: "Deno KV", said: /^Deno KV, \/.*\/edge-proxy\.kv$/ },
+  node: { name: "SQLite", said: /^SQLite \(node:sqlite\), \/.*\/edge-proxy\.db, WAL$/ },
+};
+
+/** A runtime with its store, as reports name them: "workerd / Durable Objects". */
+export function runtimeLabel(runtime: LoadRuntime): string {
+  return `${runtime} / ${STORES[runtime].name}`;
+}
+
+/** How long a stopped entry may take to finish what it has in flight before it is killed. */
+const ENTRY_STOP_GRACE_MS = 20_000;
 
 /** A session whose logout the proxy records at the edge (FunGame's deny-list), for asking again. */
 export interface RecordedSession {
@@ -66,9 +89,9 @@ export interface LoadFigures {
   p99Ms: number;
   /** Sessions the proxy answered as recorded at the edge after the run (FunGame: revoked). */
   denyListChecked: number;
-  /** Whether workerd ran in one life from the first logout to the last deny-list answer. */
+  /** Whether the proxy ran in one life from the first logout to the last deny-list answer. */
   oneLife: boolean;
-  /** Lines the Worker logged meanwhile, each read from workerd (a line per request). */
+  /** Lines the proxy logged meanwhile, each read as it came (a line per request). */
   logLines: number;
   /** The sessions answered as recorded (for the check after a restart). */
   recorded: RecordedSession[];
@@ -76,57 +99,87 @@ export interface LoadFigures {
   problems: string[];
 }
 
-/** The lines the Worker logged, each read from workerd as it came. */
-export interface WorkerLogs {
+/** The lines the proxy logged, each read as it came. */
+export interface ProxyLogs {
   /** Lines read since start. */
   count: number;
   /** The last few hundred, for reports. */
   recent: string[];
 }
 
-/** The simulators and the proxy in workerd, running. */
+/** One life of the proxy: workerd under this process, or an entry's process. */
+export interface ProxyLife {
+  url: string;
+  /** The processes of this life (workerd's; the entry's runtime). */
+  pids: number[];
+  /** Whether every process of this life still runs (no crash, no restart). */
+  alive(): boolean;
+  /** Stops this life gracefully; resolves with what went wrong (e.g. it had to be killed). */
+  stop(): Promise<string[]>;
+}
+
+/** The simulators and the proxy on one runtime, running. */
 export interface LoadEnvironment {
   sims: Simulators;
-  /** The proxy's current life in workerd. */
-  proxy: Workerd;
-  /** What runs the proxy, for the report. */
+  /** The proxy's current life. */
+  proxy: ProxyLife;
+  /** What the proxy runs on, and on which store: "deno / Deno KV". */
+  label: string;
+  /** What runs the proxy and where its stores are, for the report. */
   runtime: string;
-  logs: WorkerLogs;
-  /** The temporary folder of the bundle and the Durable Objects' state; removed on stop. */
+  logs: ProxyLogs;
+  /** The temporary folder of the bundle and the proxy's state or data directory; removed on stop. */
   folder: string;
   /**
-   * Stops workerd and starts it again on the same state folder (Durable Objects kept) and the same
-   * bundle; `proxy` is the new life afterwards. Only for checkDenyListAfterRestart, after every
-   * subject: the subjects and their checks run in one life.
+   * Stops the proxy gracefully and starts it again on the same state (workerd: the Durable Objects'
+   * folder and the same bundle; an entry: the same data directory); `proxy` is the new life
+   * afterwards. Resolves with what went wrong in the stop. Only for checkDenyListAfterRestart,
+   * after every subject: the subjects and their checks run in one life.
    */
-  restart(): Promise<void>;
+  restart(): Promise<string[]>;
   /** Stops both, gracefully, and removes the temporary folder; safe to call twice. */
   stop(): Promise<void>;
   /** Kills both at once (for process exit handlers); synchronous. */
   killNow(): void;
 }
 
+/** The version of what runs an entry, for reports: "deno 2.5.6", "node v24.21.0". */
+function entryVersion(runtime: "deno" | "node"): string {
+  if (runtime === "node") return `node ${process.version}`;
+  const said = execFileSync(runtimes.denoBinary(), ["--version"], { encoding: "utf8" });
+  return said.split("\n")[0]?.replace(/\s*\(.*$/, "") ?? "deno";
+}
+
 /**
- * Starts the simulators (bench/simulators.ts) and the proxy against them: the deployed bundle in
- * workerd through Miniflare, with wrangler.toml's bindings and the simulators' environment, its
- * Durable Objects persisted in a temporary folder.
+ * Starts the simulators (bench/simulators.ts) and the proxy against them on `runtime` (default
+ * workerd): the deployed bundle in workerd through Miniflare, with wrangler.toml's bindings and the
+ * simulators' environment, its Durable Objects persisted in a temporary folder; or the Deno or Node
+ * entry with the simulators' environment on its default store (Deno KV, SQLite) in a temporary data
+ * directory. Each environment has simulators of its own: a FunGame kit's accounts are taken in
+ * turn, and a new login of an account ends its older session, so the sessions of one runtime's
+ * subjects never share an account with another's.
  */
 export async function startLoadEnvironment(
-  options: { quiet?: boolean } = {},
+  options: { runtime?: LoadRuntime; quiet?: boolean } = {},
 ): Promise<LoadEnvironment> {
+  const runtime = options.runtime ?? "workerd";
   const folder = mkdtempSync(join(tmpdir(), "edge-proxy-load-"));
   let child: ChildProcess | undefined;
-  const builds = new Set<ProcessGroup>();
-  let proxy: Workerd | undefined;
+  /** Process groups started here (the bundle's build, the entry). */
+  const groups = new Set<ProcessGroup>();
+  let proxy: ProxyLife | undefined;
   let stopped = false;
-  const logs: WorkerLogs = { count: 0, recent: [] };
+  /** Set once stop() is over: the pids of the stopped processes may belong to others by then. */
+  let finished = false;
+  const logs: ProxyLogs = { count: 0, recent: [] };
   const onLog = (line: string) => {
     logs.count++;
     logs.recent.push(line);
     if (logs.recent.length > 400) logs.recent.splice(0, 200);
   };
   const killNow = () => {
-    for (const group of builds) {
+    if (finished) return;
+    for (const group of groups) {
       try {
         process.kill(-(group.child.pid as number), "SIGKILL");
       } catch {
@@ -143,6 +196,10 @@ export async function startLoadEnvironment(
     child?.kill("SIGKILL");
     rmSync(folder, { recursive: true, force: true });
   };
+  const hooks = {
+    onStart: (group: ProcessGroup) => groups.add(group),
+    onStop: (group: ProcessGroup) => groups.delete(group),
+  };
   try {
     const sims = await startSimulators(
       (started) => {
@@ -150,28 +207,75 @@ export async function startLoadEnvironment(
       },
       { quiet: options.quiet ?? false },
     );
-    const script = await bundleWorker(folder, {
-      onStart: (group) => builds.add(group),
-      onStop: (group) => builds.delete(group),
-    });
-    const miniflare = await loadMiniflare();
-    const start = () =>
-      startWorkerd(
-        miniflare,
-        miniflareOptions(miniflare, script, sims.env, { persistTo: join(folder, "state"), onLog }),
-      );
+    let start: () => Promise<ProxyLife>;
+    let describe: () => string;
+    if (runtime === "workerd") {
+      const script = await bundleWorker(folder, hooks);
+      const miniflare = await loadMiniflare();
+      start = async () => {
+        const workerd = await startWorkerd(
+          miniflare,
+          miniflareOptions(miniflare, script, sims.env, {
+            persistTo: join(folder, "state"),
+            onLog,
+          }),
+        );
+        return {
+          url: workerd.url,
+          pids: workerd.pids,
+          alive: workerd.alive,
+          stop: async () => {
+            await workerd.stop();
+            return [];
+          },
+        };
+      };
+      describe = () => `${miniflareRuntime()}, the deployed bundle`;
+    } else {
+      const dataDir = join(folder, "data");
+      mkdirSync(dataDir);
+      const store = STORES[runtime];
+      let stores = "";
+      start = async () => {
+        const entry = await startEntry(runtime, sims.env, { dataDir, onLine: onLog, ...hooks });
+        stores = entry.stores;
+        if (store.said !== undefined && !store.said.test(entry.stores)) {
+          await entry.stop();
+          throw new Error(
+            `the ${runtime} entry keeps its stores in ${entry.stores}, not in ${store.name} under ${dataDir}`,
+          );
+        }
+        const pid = entry.group.child.pid as number;
+        return {
+          url: entry.url,
+          pids: [pid],
+          alive: () => entry.group.child.exitCode === null && entry.group.child.signalCode === null,
+          stop: async () => {
+            // The entry exits 0 only from its graceful stop (SIGTERM: in-flight work finished).
+            const exit = await entry.stop(ENTRY_STOP_GRACE_MS);
+            if (exit.code === 0 && exit.signal === null) return [];
+            return [
+              `${runtime} (pid ${pid}) did not stop gracefully: ${exit.signal ?? `exit code ${exit.code}`}`,
+            ];
+          },
+        };
+      };
+      describe = () => `${entryVersion(runtime)}, stores in ${stores}`;
+    }
     proxy = await start();
     const environment: LoadEnvironment = {
       sims,
       proxy,
-      runtime: `${miniflareRuntime()}, the deployed bundle`,
+      label: runtimeLabel(runtime),
+      runtime: describe(),
       logs,
       folder,
       killNow,
       async restart() {
-        await environment.proxy.stop();
+        const problems = await environment.proxy.stop();
         proxy = await start();
         environment.proxy = proxy;
+        return problems;
       },
       async stop() {
         if (stopped) return;
@@ -179,6 +283,7 @@ export async function startLoadEnvironment(
         await environment.proxy.stop();
         await stopSimulators(child);
         rmSync(folder, { recursive: true, force: true });
+        finished = true;
       },
     };
     return environment;
@@ -396,7 +501,7 @@ export async function runSubject(
   }
 
   // The edge's view: every logout the proxy also records (FunGame's deny-list) is recorded, asked
-  // in the same life of workerd as the logouts. A question without its answer counts as a loss.
+  // in the same life of the proxy as the logouts. A question without its answer counts as a loss.
   let denyListChecked = 0;
   const recorded: RecordedSession[] = [];
   if (toRecord.length > 0) {
@@ -411,11 +516,15 @@ export async function runSubject(
   }
 
   const oneLife = environment.proxy === proxy && proxy.alive();
-  if (!oneLife) note(`workerd (pid ${proxy.pids.join(", ")}) did not live through the run`);
+  if (!oneLife) {
+    note(`${environment.label} (pid ${proxy.pids.join(", ")}) did not live through the run`);
+  }
   if (problems.length > 0) {
-    // What the Worker logged lately, other than its per-request JSON lines.
-    const said = logs.recent.filter((line) => !line.startsWith("{"));
-    for (const line of said.slice(-15)) note(`worker: ${line}`);
+    // What the proxy logged lately, other than its per-request JSON lines: its store's errors too.
+    const said = logs.recent.filter(
+      (line) => !line.startsWith("{") || line.includes('"store_error"'),
+    );
+    for (const line of said.slice(-15)) note(`proxy: ${line}`);
   }
   return {
     subject,
@@ -440,16 +549,19 @@ export interface RestartCheck {
   tokens: number;
   /** Of those, answered recorded (revoked) by the new life. */
   revoked: number;
-  /** The workerd processes before and after the restart. */
+  /** Whether the life before the restart stopped gracefully (an entry: exit code 0 after SIGTERM). */
+  graceful: boolean;
+  /** The proxy's processes before and after the restart. */
   pidsBefore: number[];
   pidsAfter: number[];
   problems: string[];
 }
 
 /**
- * An extra step after every subject: restarts workerd on the same state and asks again about every
- * session recorded at the edge during the run (FunGame's revoked tokens), to show that the record
- * (the deny-list) outlives a restart.
+ * An extra step after every subject: stops the proxy gracefully, starts it again on the same state
+ * (workerd's Durable Objects, an entry's data directory) and asks again about every session
+ * recorded at the edge during the run (FunGame's revoked tokens), to show that the record (the
+ * deny-list) outlives a restart.
  */
 export async function checkDenyListAfterRestart(
   environment: LoadEnvironment,
@@ -461,7 +573,8 @@ export async function checkDenyListAfterRestart(
     if (problems.length < 40) problems.push(problem);
   };
   const pidsBefore = environment.proxy.pids;
-  await environment.restart();
+  const stopProblems = await environment.restart();
+  for (const problem of stopProblems) note(problem);
   const revoked = await askRecords(environment.proxy.url, tokens, settings, note);
   if (revoked.size < tokens.length) {
     note(`${tokens.length - revoked.size} sessions not recorded any more after the restart`);
@@ -469,6 +582,7 @@ export async function checkDenyListAfterRestart(
   return {
     tokens: tokens.length,
     revoked: revoked.size,
+    graceful: stopProblems.length === 0,
     pidsBefore,
     pidsAfter: environment.proxy.pids,
     problems,
