@@ -148,8 +148,10 @@ const PROXY_PREFIXES = [
   "LOGOUT",
   ...VENDORS.map(({ name }) => name.toUpperCase().replace(/-/g, "_")),
 ];
+/** What the Bun, Deno and Node entries read besides the configuration: address, store, stop. */
+const ENTRY_VARIABLES = new Set(["PORT", "HOST", "DATABASE_URL", "SHUTDOWN_GRACE_MS"]);
 const isProxyVariable = (name) =>
-  name === "PORT" ||
+  ENTRY_VARIABLES.has(name) ||
   PROXY_VARIABLES.has(name) ||
   PROXY_PREFIXES.some((prefix) => name.startsWith(`${prefix}_`));
 
