@@ -7,7 +7,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type PostgresServer, startPostgres } from "../../../tooling/postgres/server.mjs";
-import { createSchema, type SqlDriver } from "../src/adapters/sql/driver.ts";
+import { createSchema, type SqlDriver, type SqlValue } from "../src/adapters/sql/driver.ts";
 import { SqlDenyList, SqlReplayGuard } from "../src/adapters/sql/expiring-set.ts";
 import { openNodeSqlite } from "../src/adapters/sql/node-sqlite.ts";
 import { SqlOutbox } from "../src/adapters/sql/outbox.ts";
@@ -533,6 +533,127 @@ describe.each([sqlite, pg])("SQL stores on $name", (engine) => {
       await eventually(() => calls.length === 12);
       await outbox.idle();
       expect(await outbox.openJobs()).toBe(0);
+    });
+
+    /** `db` with `before` run ahead of each statement outside transactions. */
+    function hooked(
+      db: SqlDriver,
+      before: (sql: string, params: readonly SqlValue[]) => Promise<void> | void,
+    ): SqlDriver {
+      return {
+        dialect: db.dialect,
+        description: db.description,
+        all: async (sql, params = []) => {
+          await before(sql, params);
+          return db.all(sql, params);
+        },
+        run: async (sql, params = []) => {
+          await before(sql, params);
+          return db.run(sql, params);
+        },
+        transaction: (work) => db.transaction(work),
+        close: () => db.close(),
+      } as SqlDriver;
+    }
+
+    it("calls no vendor when the write that marks the attempt in flight is refused (its lease was taken)", async () => {
+      const { db } = await fresh();
+      let taken = false;
+      // Another process takes the job (this one paused past its lease) just before the first save.
+      const driver = hooked(db, async (sql) => {
+        if (!taken && sql.startsWith("UPDATE edge_proxy_jobs SET job = ?")) {
+          taken = true;
+          await db.run(
+            "UPDATE edge_proxy_jobs SET lease_owner = 'another-process', lease_until = ?",
+            [Date.now() + 60_000],
+          );
+        }
+      });
+      const { run, calls } = recorder(() => ok);
+      const outbox = outboxOn(driver, run, Date.now);
+      await outbox.enqueue(BODY, request());
+      await outbox.idle();
+      expect(taken).toBe(true);
+      expect(calls).toEqual([]);
+    });
+
+    it("fences a run of its own that outlived its lease: the newer run's delivery stands", async () => {
+      const { db } = await fresh();
+      const time = clock();
+      const answers: ((outcome: AttemptOutcome) => void)[] = [];
+      const steps: (AttemptStep | undefined)[] = [];
+      const outbox = outboxOn(
+        db,
+        (_member, _body, _claim, step) => {
+          steps.push(step);
+          return new Promise((resolve) => answers.push(resolve));
+        },
+        time.now,
+      );
+      const view = await outbox.enqueue(BODY, request());
+      await eventually(() => answers.length === 1);
+      // The attempt outlives the lease: this same process takes the job again, as interrupted.
+      time.advance(10_001);
+      await outbox.poll();
+      time.advance(1_000);
+      await outbox.poll();
+      await eventually(() => answers.length === 2);
+      expect(steps).toEqual(["logout", "retry"]);
+      expect(outbox.running).toBe(2);
+      // The first run answers late: a failure it may not write.
+      (answers[0] as (outcome: AttemptOutcome) => void)(unavailable);
+      await eventually(() => outbox.running === 1);
+      expect((await outbox.get(view.id))?.view.vendors.lancens?.attempts).toBe(2);
+      (answers[1] as (outcome: AttemptOutcome) => void)(ok);
+      await outbox.idle();
+      expect((await outbox.get(view.id))?.view).toMatchObject({
+        status: "delivered",
+        vendors: { lancens: { state: "delivered", attempts: 2 } },
+      });
+      expect(await outbox.openJobs()).toBe(0);
+    });
+
+    it("gives the slot of a finished job back when it deletes it at its retention, if its finish never did", async () => {
+      const { db } = await fresh();
+      const time = clock();
+      let died = false;
+      // The process dies between the save that finishes the job and the transaction that settles it.
+      const dying: SqlDriver = {
+        dialect: db.dialect,
+        description: db.description,
+        all: (sql, params) => db.all(sql, params),
+        run: (sql, params) => db.run(sql, params),
+        transaction: (work) =>
+          db.transaction(async (tx) => {
+            const rows = await tx.all<{ n: unknown }>("SELECT count(*) AS n FROM edge_proxy_jobs");
+            if (!died && Number(rows[0]?.n) > 0) {
+              died = true;
+              throw new Error("the process died");
+            }
+            return work(tx);
+          }),
+        close: () => db.close(),
+      } as SqlDriver;
+      const first = new SqlOutbox(dying, async () => ok, {
+        policy: POLICY,
+        leaseMs: 10_000,
+        now: time.now,
+        pollMs: 3_600_000,
+      });
+      outboxes.push(first);
+      const view = await first.enqueue(BODY, request());
+      await first.idle();
+      expect(died).toBe(true);
+      expect((await first.get(view.id))?.view.status).toBe("delivered");
+      expect(await first.openJobs()).toBe(1);
+      await first.stop(0);
+      // Back after the retention: the job is deleted, and its slot given back.
+      time.advance(POLICY.retentionMs + 10_001);
+      const next = outboxOn(db, async () => ok, time.now);
+      await next.poll();
+      await next.idle();
+      expect(await db.all("SELECT id FROM edge_proxy_jobs")).toEqual([]);
+      expect([await next.openJobs("caller-1"), await next.openJobs()]).toEqual([0, 0]);
     });
 
     it("finds nothing for an unknown job id", async () => {

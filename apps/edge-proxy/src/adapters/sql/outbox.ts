@@ -50,6 +50,11 @@ interface Running {
   done: Promise<void>;
 }
 
+/** A write refused because the run no longer holds the job's lease: the run stops there. */
+class LeaseLost extends Error {
+  override name = "LeaseLost";
+}
+
 /**
  * The outbox of the Bun, Deno and Node entries on SQLite or PostgreSQL: the same jobs, states and
  * backoff as on Workers. A job is written before its 202 is answered; a process takes jobs that are
@@ -69,8 +74,10 @@ export class SqlOutbox implements LogoutOutbox {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #onError: (error: unknown) => void;
-  /** This process's name in lease_owner. */
+  /** This process's name; each lease it takes is `<holder>:<n>` in lease_owner. */
   readonly holder = `${randomJobId().slice(0, 32)}`;
+  #leases = 0;
+  /** The runs in flight, by lease: one job may have a run whose lease ran out and a newer one. */
   readonly #running = new Map<string, Running>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #polling: Promise<void> | undefined;
@@ -165,8 +172,8 @@ export class SqlOutbox implements LogoutOutbox {
         this.#again = false;
         const room = this.#concurrency - this.#running.size;
         if (room <= 0) break;
-        const taken = await this.#lease(room);
-        for (const row of taken) this.#start(row.id, row.job);
+        const { lease, taken } = await this.#lease(room);
+        for (const row of taken) this.#start(row.id, row.job, lease);
         if (taken.length === room) this.#again = true;
       } while (this.#again && !this.#stopped);
     } catch (error) {
@@ -175,84 +182,90 @@ export class SqlOutbox implements LogoutOutbox {
   }
 
   /** Leases up to `limit` jobs that are due and free (no lease, or one that is over). */
-  async #lease(limit: number): Promise<{ id: string; job: string }[]> {
+  async #lease(limit: number): Promise<{ lease: string; taken: { id: string; job: string }[] }> {
     const now = this.#now();
+    const lease = `${this.holder}:${++this.#leases}`;
     const skip = this.#db.dialect === "postgres" ? " FOR UPDATE SKIP LOCKED" : "";
-    return this.#db.all<{ id: string; job: string }>(
+    const taken = await this.#db.all<{ id: string; job: string }>(
       `UPDATE edge_proxy_jobs SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM edge_proxy_jobs WHERE wake_at IS NOT NULL AND wake_at <= ? AND lease_until <= ? ORDER BY wake_at LIMIT ?${skip}) RETURNING id, job`,
-      [this.holder, now + this.#leaseMs, now, now, limit],
+      [lease, now + this.#leaseMs, now, now, limit],
     );
+    return { lease, taken };
   }
 
-  #start(id: string, text: string): void {
-    const done = this.#runJob(id, text)
-      .catch((error) => this.#onError(error))
+  #start(id: string, text: string, lease: string): void {
+    const key = `${lease}/${id}`;
+    const done = this.#runJob(id, text, lease)
+      .catch((error) => {
+        // The job went to a newer run (this one's lease ran out): that run writes from here on.
+        if (!(error instanceof LeaseLost)) this.#onError(error);
+      })
       .finally(() => {
-        this.#running.delete(id);
+        this.#running.delete(key);
         // A slot is free: there may be more jobs due.
         if (!this.#stopped) void this.poll();
       });
-    this.#running.set(id, { id, done });
+    this.#running.set(key, { id, done });
   }
 
-  /** Writes `job` while this process still holds its lease; false when it does not any more. */
-  async #save(job: StoredJob): Promise<boolean> {
+  /**
+   * Writes `job` and renews the lease while this run still holds it; throws LeaseLost when it does
+   * not any more, which stops the run before any further vendor call.
+   */
+  async #save(job: StoredJob, lease: string): Promise<void> {
     const changed = await this.#db.run(
-      "UPDATE edge_proxy_jobs SET job = ? WHERE id = ? AND lease_owner = ?",
-      [JSON.stringify(job), job.id, this.holder],
+      "UPDATE edge_proxy_jobs SET job = ?, lease_until = ? WHERE id = ? AND lease_owner = ?",
+      [JSON.stringify(job), this.#now() + this.#leaseMs, job.id, lease],
     );
-    return changed === 1;
+    if (changed !== 1) throw new LeaseLost(`the lease of job ${job.id} is held by another run`);
   }
 
-  async #runJob(id: string, text: string): Promise<void> {
+  async #runJob(id: string, text: string, lease: string): Promise<void> {
     const job = JSON.parse(text) as StoredJob;
     const now = this.#now();
     if (job.finishedAt !== null) {
-      if (isDueForDeletion(job, now)) {
-        await this.#db.run("DELETE FROM edge_proxy_jobs WHERE id = ? AND lease_owner = ?", [
-          id,
-          this.holder,
-        ]);
-      } else {
-        await this.#settle(job);
-      }
+      await this.#settle(job, lease, isDueForDeletion(job, now));
       return;
     }
-    // Attempts left "delivering" by a process that stopped or died: counted, and retried.
-    if (recoverInterrupted(job, now, this.#policy, this.#random)) {
-      if (!(await this.#save(job))) return;
-    }
-    let held = true;
+    // Attempts left "delivering" by a run that stopped, died or ran out of lease: counted, retried.
+    if (recoverInterrupted(job, now, this.#policy, this.#random)) await this.#save(job, lease);
+    // The first save marks the due attempts "delivering"; refused, it throws before any call.
     await runDue(job, this.#run, {
       now: this.#now,
       random: this.#random,
       policy: this.#policy,
-      save: async (step) => {
-        // Another process took the job (this one's lease ran out): it writes from here on.
-        if (held) held = await this.#save(step);
-      },
+      save: (step) => this.#save(step, lease),
     });
-    if (held) await this.#settle(job);
+    await this.#settle(job, lease, false);
   }
 
   /**
-   * Writes the job's next wake and frees its lease; when the job has just finished, gives its
-   * open-job slot back in the same transaction, once.
+   * While this run holds the job's lease: writes its next wake and frees the lease, or deletes it
+   * (`remove`, past its retention); when the job is finished and still holds an open-job slot,
+   * gives the slot back in the same transaction, so it is given back once.
    */
-  async #settle(job: StoredJob): Promise<void> {
+  async #settle(job: StoredJob, lease: string, remove: boolean): Promise<void> {
+    const lock = this.#db.dialect === "postgres" ? " FOR UPDATE" : "";
     await this.#db.transaction(async (tx) => {
       const rows = await tx.all<{ caller: string | null }>(
-        "SELECT caller FROM edge_proxy_jobs WHERE id = ? AND lease_owner = ?",
-        [job.id, this.holder],
+        `SELECT caller FROM edge_proxy_jobs WHERE id = ? AND lease_owner = ?${lock}`,
+        [job.id, lease],
       );
-      if (rows[0] === undefined) return;
-      const caller = job.finishedAt === null ? rows[0].caller : null;
-      await tx.run(
-        "UPDATE edge_proxy_jobs SET job = ?, wake_at = ?, caller = ?, lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
-        [JSON.stringify(job), nextWake(job), caller, job.id, this.holder],
-      );
+      if (rows[0] === undefined) throw new LeaseLost(`job ${job.id} is held by another run`);
+      const finished = job.finishedAt !== null;
+      const changed = remove
+        ? await tx.run("DELETE FROM edge_proxy_jobs WHERE id = ? AND lease_owner = ?", [
+            job.id,
+            lease,
+          ])
+        : await tx.run(
+            "UPDATE edge_proxy_jobs SET job = ?, wake_at = ?, caller = ?, lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
+            [JSON.stringify(job), nextWake(job), finished ? null : rows[0].caller, job.id, lease],
+          );
+      // The row is locked above, so this holds; if not, nothing is given back (rolled back).
+      if (changed !== 1) throw new LeaseLost(`job ${job.id} is held by another run`);
       const released = rows[0].caller;
-      if (job.finishedAt !== null && released !== null) {
+      if (finished && released !== null) {
         // The caller's row, then all callers' row: the order enqueue takes them in, so two
         // transactions never wait on each other's rows (PostgreSQL would detect a deadlock).
         for (const caller of [released, ALL_CALLERS]) {
@@ -283,24 +296,32 @@ export class SqlOutbox implements LogoutOutbox {
    * counts their attempts as interrupted. Answers how many jobs were handed back.
    */
   async stop(graceMs: number): Promise<number> {
-    this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#polling;
-    const running = [...this.#running.values()].map((r) => r.done);
+    this.pause();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.all(running),
+      // A round still asking the database for jobs, and the runs it started.
+      (async () => {
+        await this.#polling;
+        await Promise.all([...this.#running.values()].map((r) => r.done));
+      })(),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, Math.max(0, graceMs));
       }),
     ]);
     if (timer !== undefined) clearTimeout(timer);
     if (this.#running.size === 0) return 0;
+    // Every lease of this process: `<holder>:<n>` (the holder is hexadecimal, no LIKE wildcard).
     return this.#db.run(
-      "UPDATE edge_proxy_jobs SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?",
-      [this.holder],
+      "UPDATE edge_proxy_jobs SET lease_owner = NULL, lease_until = 0 WHERE lease_owner LIKE ?",
+      [`${this.holder}:%`],
     );
+  }
+
+  /** Stops taking jobs: a stop's first step, taken at once when the process is asked to stop. */
+  pause(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** Open jobs of `caller`, or of every caller (for tests and operations). */
