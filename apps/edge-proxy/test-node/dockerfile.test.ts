@@ -247,22 +247,21 @@ describe("the image's command line, run outside a container", () => {
   }
 
   /**
-   * Runs `argv` in `cwd` with the image's ENV, the simulators' variables, a data folder of its own
-   * and 127.0.0.1 on a free port; checks its store line, /healthz, /docs and the health check; stops
-   * it with SIGTERM as `docker stop` would, and checks it says so and exits 0.
+   * Runs `argv` in `cwd` with an image's ENV (`imageEnv`), the simulators' variables, a data folder
+   * of its own and 127.0.0.1 on a free port; checks its store line, /healthz, /docs and the health
+   * check; stops it with SIGTERM as `docker stop` would, and checks it says so and exits 0.
    */
   async function runLikeTheImage(
     argv: string[],
     cwd: string,
     store: string,
-    runtimeEnv: Record<string, string> = {},
+    imageEnv: Record<string, string>,
   ) {
     const dataDir = await mkdtemp(join(tmpdir(), "edge-proxy-volume-"));
     const group = runtimes.spawnGroup(argv[0] as string, argv.slice(1), {
       cwd,
       env: {
-        ...runtimeEnv,
-        ...image.env,
+        ...imageEnv,
         ...simulators.env,
         PROXY_DATA_DIR: dataDir,
         HOST: "127.0.0.1",
@@ -310,7 +309,7 @@ describe("the image's command line, run outside a container", () => {
 
   it("runs in apps/edge-proxy, the package whose deploy output the WORKDIR holds", async () => {
     expect(image.workdir).toBe("/app");
-    await runLikeTheImage(cmdArgv(), runtimes.APP, "node:sqlite");
+    await runLikeTheImage(cmdArgv(), runtimes.APP, "node:sqlite", image.env);
   });
 
   it("runs in pnpm deploy's output, which holds the proxy's runtime files and no tests", async () => {
@@ -332,16 +331,22 @@ describe("the image's command line, run outside a container", () => {
     // The workspace packages are folders of their own, not links back into the repository.
     const core = join(deployed, "node_modules", "@x", "core-signing", "package.json");
     expect(relative(runtimes.ROOT, realpathSync(core)).startsWith("..")).toBe(true);
-    await runLikeTheImage(cmdArgv(), deployed, "node:sqlite");
+    await runLikeTheImage(cmdArgv(), deployed, "node:sqlite", image.env);
   });
 
-  it("runs the same files on Bun, as docs/deploy.md's Bun image does", async () => {
+  it("runs the same files on Bun, as the Bun image of docs/deploy.md does", async () => {
+    const docs = readFileSync(join(runtimes.ROOT, "docs", "deploy.md"), "utf8");
+    const snippet = /```dockerfile\n([\s\S]*?)```/.exec(docs)?.[1];
+    expect(snippet).toBeDefined();
+    const bun = imageOf(stagesOf(parseDockerfile(snippet as string)));
+    // The build stage's output, in the same WORKDIR, run by CMD with `bun` the repository's Bun.
+    expect(bun.copied).toEqual(image.copied);
+    expect(bun.workdir).toBe(image.workdir);
+    expect(bun.cmd[0]).toBe("bun");
     const { env } = runtimes.entryCommand("bun");
-    await runLikeTheImage(
-      [runtimes.bunBinary(), "run", "src/entry/bun.ts"],
-      deployed,
-      "bun:sqlite",
-      env as Record<string, string>,
-    );
+    await runLikeTheImage([runtimes.bunBinary(), ...bun.cmd.slice(1)], deployed, "bun:sqlite", {
+      ...(env as Record<string, string>),
+      ...bun.env,
+    });
   });
 });
