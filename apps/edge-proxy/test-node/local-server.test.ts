@@ -9,6 +9,7 @@ import {
   type StoreChoice,
   storeChoice,
 } from "../src/entry/local-server.ts";
+import { postgresFailure } from "../src/entry/sql-entry.ts";
 
 /** Names every plain object answers to through its prototype. */
 const INHERITED = ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty"];
@@ -69,6 +70,23 @@ describe("the store an environment chooses", () => {
     expect(storeChoice({ PROXY_STORE: "memory" }, node)).toEqual({ kind: "memory" });
   });
 
+  it("refuses a DATABASE_URL whose password would be read as its host, and takes it percent-encoded", () => {
+    // Left as they are, `/` and `?` end the host: the client would print the password's start.
+    for (const url of [
+      "postgres://proxy:Xq7/9kLmNp@db.internal:5432/proxy",
+      "postgres://proxy:abc?def@db.internal/proxy",
+      "postgres:///proxy",
+      "postgres://db internal/proxy",
+    ]) {
+      expect(storeChoice({ DATABASE_URL: url }, node), url).toMatchObject({ name: "DATABASE_URL" });
+    }
+    const encoded = "postgresql://proxy:Xq7%2F9kLmNp@db.internal:5432/proxy";
+    expect(storeChoice({ DATABASE_URL: encoded }, node)).toEqual({
+      kind: "postgres",
+      url: encoded,
+    });
+  });
+
   it("names the variable when the choice is wrong", () => {
     expect(storeChoice({ PROXY_STORE: "redis" }, node)).toEqual({
       name: "PROXY_STORE",
@@ -84,6 +102,27 @@ describe("the store an environment chooses", () => {
     expect(storeChoice({ DATABASE_URL: "mysql://x/y" }, node)).toMatchObject({
       name: "DATABASE_URL",
     });
+  });
+});
+
+describe("why PostgreSQL could not be reached", () => {
+  const url = "postgres://proxy:s3cret-pass@db.internal:6543/proxy";
+
+  it("says the server's code and message, or the network error's code, and never the password", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED proxy:s3cret-pass"), {
+      code: "ECONNREFUSED",
+    });
+    expect(postgresFailure(refused, url)).toBe("cannot reach db.internal:6543 (ECONNREFUSED)");
+    const denied = Object.assign(new Error('password authentication failed for user "proxy"'), {
+      code: "28P01",
+    });
+    expect(postgresFailure(denied, url)).toBe(
+      'db.internal:6543 answered 28P01: password authentication failed for user "proxy"',
+    );
+    expect(postgresFailure(new TypeError("s3cret-pass"), url)).toBe(
+      "cannot reach db.internal:6543 (TypeError)",
+    );
+    expect(postgresFailure(undefined, "postgres://db/x")).toBe("cannot reach db:5432 (no answer)");
   });
 });
 

@@ -101,6 +101,22 @@ function dataFile(env: Record<string, string | undefined>, name: string): string
 }
 
 /**
+ * A PostgreSQL URL as the WHATWG parser reads it, or undefined: a `/`, `?`, `#` or `@` left
+ * unencoded in the password would end the host early, and the client would then read part of the
+ * password as the host (and print it in its errors).
+ */
+export function postgresUrl(url: string): URL | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const ok = /^postgres(ql)?:$/.test(parsed.protocol) && parsed.hostname !== "" && !/\s/.test(url);
+  return ok ? parsed : undefined;
+}
+
+/**
  * The store the environment chooses: PROXY_STORE when set, else PostgreSQL when DATABASE_URL is
  * set, else the runtime's embedded default (SQLite on Bun and Node, Deno KV on Deno). Memory is
  * only ever chosen by name.
@@ -128,10 +144,11 @@ export function storeChoice(
           deployed && env.PROXY_DATA_DIR === undefined ? undefined : dataFile(env, "edge-proxy.kv"),
       };
     case "postgres":
-      if (url === undefined || !/^postgres(ql)?:\/\/[^\s]+$/.test(url)) {
+      if (url === undefined || postgresUrl(url) === undefined) {
         return {
           name: "DATABASE_URL",
-          message: "must be a postgres:// or postgresql:// URL with PROXY_STORE=postgres",
+          message:
+            "must be a postgres:// or postgresql:// URL with a host, its user name and password percent-encoded, with PROXY_STORE=postgres",
         };
       }
       return { kind: "postgres", url };

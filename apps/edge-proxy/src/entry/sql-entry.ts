@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import type { SqlDriver } from "../adapters/sql/driver.ts";
 import { type PostgresClient, postgresDriver } from "../adapters/sql/postgres.ts";
 import { sqlStores } from "../adapters/sql/stores.ts";
-import type { OpenStores } from "./local-server.ts";
+import { type OpenStores, postgresUrl } from "./local-server.ts";
 
 /** Connections each process keeps to PostgreSQL at most. */
 const POSTGRES_POOL = 10;
@@ -15,6 +15,23 @@ export function logStoreError(error: unknown): void {
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
   process.stdout.write(`${JSON.stringify({ event: "store_error", error: name, message })}\n`);
+}
+
+/**
+ * Why PostgreSQL could not be reached, without a word of the URL but its host and port: the
+ * server's own code and message (they name no password), or the network error's code.
+ */
+export function postgresFailure(error: unknown, url: string): string {
+  const parsed = postgresUrl(url);
+  const where =
+    parsed === undefined ? "the database" : `${parsed.hostname}:${parsed.port || "5432"}`;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  // SQLSTATE codes are five characters of digits and capitals; the server wrote the message.
+  if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && typeof message === "string") {
+    return `${where} answered ${code}: ${message}`;
+  }
+  const what = typeof code === "string" ? code : error instanceof Error ? error.name : "no answer";
+  return `cannot reach ${where} (${what})`;
 }
 
 /** Opens SQLite with `openSqlite` (the runtime's binding) or PostgreSQL, as the choice says. */
@@ -46,7 +63,8 @@ export function sqlOpener(
       return await sqlStores(db, config, { onError: logStoreError });
     } catch (error) {
       await db.close().catch(() => {});
-      throw error;
+      if (choice.kind !== "postgres") throw error;
+      throw new Error(postgresFailure(error, choice.url));
     }
   };
 }
