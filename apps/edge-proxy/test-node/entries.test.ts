@@ -1,4 +1,7 @@
 // The same smoke cases against the Bun, Deno and Node entries, each a process against simulators on 127.0.0.1.
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CONTRACT_ROUTES,
@@ -50,6 +53,18 @@ describe.each(RUNTIMES)("the %s entry", (runtime) => {
     const output = proxy?.group.output.join("\n") ?? "";
     expect(output).toMatch(STORE_LINE[runtime]);
     expect(output).toMatch(/^edge-proxy listening on http:\/\/127\.0\.0\.1:\d+$/m);
+  });
+
+  it("makes its data directory the proxy user's alone (pending jobs hold vendor tokens)", async () => {
+    const parent = await mkdtemp(join(tmpdir(), "edge-proxy-mode-"));
+    const dir = join(parent, "made", "here");
+    const own = await startEntry(runtime, { ...simulators.env, PROXY_DATA_DIR: dir });
+    try {
+      expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    } finally {
+      await own.stop();
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it("answers /healthz", async () => {

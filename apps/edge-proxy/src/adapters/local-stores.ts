@@ -15,6 +15,8 @@ export interface LocalStores {
   outbox: (run: AttemptRunner, vendors: readonly AnyVendor[]) => LogoutOutbox;
   /** Undefined without PROXY_RATE_LIMIT. */
   rateLimiter: RateLimiter | undefined;
+  /** Stops taking new jobs at once (the first step of a stop, before the server drains). */
+  pause(): void;
   /**
    * Stops running jobs (waiting up to `graceMs` for the attempts in flight, then handing the rest
    * back to the next start or another instance) and closes the engine.

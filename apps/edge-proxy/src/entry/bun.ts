@@ -64,8 +64,10 @@ async function main(): Promise<void> {
   // Stops accepting, lets the requests in flight finish within the grace, hands the outbox's
   // running attempts back, then exits.
   const stop = async () => {
-    if (stopping) return;
+    // A second signal does not wait: jobs still leased are taken again once their lease is over.
+    if (stopping) process.exit(1);
     stopping = true;
+    stores.pause();
     const started = Date.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([

@@ -27,7 +27,7 @@ interface DenoApi {
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoServer;
   readFile(path: URL): Promise<Uint8Array<ArrayBuffer>>;
-  mkdir(path: string, options: { recursive: boolean }): Promise<void>;
+  mkdir(path: string, options: { recursive: boolean; mode?: number }): Promise<void>;
   openKv(path?: string): Promise<Kv & { close(): void }>;
   addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
   readonly stdout: { writeSync(bytes: Uint8Array): number };
@@ -59,7 +59,8 @@ async function openStores(choice: StoreChoice, config: ProxyConfig): Promise<Loc
   const { path } = choice;
   if (path !== undefined) {
     const folder = path.slice(0, Math.max(0, path.lastIndexOf("/")));
-    if (folder !== "") await Deno.mkdir(folder, { recursive: true });
+    // Pending jobs hold vendor tokens: a folder made here is the proxy user's alone.
+    if (folder !== "") await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
   }
   const kv = await Deno.openKv(path);
   return kvStores(kv, path === undefined ? "Deno KV (managed)" : `Deno KV, ${path}`, config, {

@@ -22,8 +22,10 @@ async function main(): Promise<void> {
   // Stops accepting, lets the requests in flight finish within the grace, hands the outbox's
   // running attempts back, then exits.
   const stop = async () => {
-    if (stopping) return;
+    // A second signal does not wait: jobs still leased are taken again once their lease is over.
+    if (stopping) Deno.exit(1);
     stopping = true;
+    stores.pause();
     const started = Date.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -33,7 +35,11 @@ async function main(): Promise<void> {
       }),
     ]);
     clearTimeout(timer);
-    await stores.stop(Math.max(0, graceMs - (Date.now() - started))).catch(() => {});
+    await stores.stop(Math.max(0, graceMs - (Date.now() - started))).catch((error: unknown) => {
+      stdout(
+        `${JSON.stringify({ event: "store_error", error: (error as Error)?.name ?? "Error" })}\n`,
+      );
+    });
     stdout("edge-proxy: stopped\n");
     Deno.exit(0);
   };

@@ -173,6 +173,7 @@ export function memoryStores(config: ProxyConfig): LocalStores {
       config.rateLimit === undefined
         ? undefined
         : new MemoryRateLimiter(config.rateLimit, { now: () => Date.now() }),
+    pause() {},
     async stop(graceMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([

@@ -33,19 +33,36 @@ async function main(): Promise<void> {
     kinds: ["sqlite", "postgres", "memory"],
     openStores,
   });
+  let stopping = false;
   const server = serve(
-    { fetch: (request, env) => app.fetch(request, env), hostname: host, port },
+    {
+      fetch: async (request, env) => {
+        const response = await app.fetch(request, env);
+        // While the server drains, a kept-alive connection closes after its answer.
+        if (stopping) {
+          try {
+            response.headers.set("connection", "close");
+          } catch {
+            // An answer with immutable headers keeps them; the grace ends its connection.
+          }
+        }
+        return response;
+      },
+      hostname: host,
+      port,
+    },
     (info) => process.stdout.write(`edge-proxy listening on ${listenUrl(host, info.port)}\n`),
   );
   server.on("error", (error) =>
     fail([`edge-proxy: cannot listen on ${host}:${port}: ${error.message}`]),
   );
-  let stopping = false;
   // Stops accepting, lets the requests in flight finish within the grace, hands the outbox's
   // running attempts back, then exits.
   const stop = async () => {
-    if (stopping) return;
+    // A second signal does not wait: jobs still leased are taken again once their lease is over.
+    if (stopping) process.exit(1);
     stopping = true;
+    stores.pause();
     const started = Date.now();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

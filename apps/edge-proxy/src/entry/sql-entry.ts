@@ -43,7 +43,8 @@ export function sqlOpener(
     let db: SqlDriver;
     switch (choice.kind) {
       case "sqlite":
-        await mkdir(dirname(choice.file), { recursive: true });
+        // Pending jobs hold vendor tokens: a folder made here is the proxy user's alone.
+        await mkdir(dirname(choice.file), { recursive: true, mode: 0o700 });
         db = await openSqlite(choice.file);
         break;
       case "postgres": {

@@ -33,6 +33,8 @@ export function kvStores(
       outboxes.push(outbox);
       return outbox;
     },
+    // KV queue messages are handled until stop(), which defers those that come later.
+    pause() {},
     async stop(graceMs) {
       await Promise.all(outboxes.map((outbox) => outbox.stop(graceMs)));
       kv.close();

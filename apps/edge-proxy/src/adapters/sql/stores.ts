@@ -56,6 +56,9 @@ export async function sqlStores(
       outbox.start();
       return outbox;
     },
+    pause() {
+      for (const outbox of outboxes) outbox.pause();
+    },
     async stop(graceMs) {
       clearInterval(purge);
       await Promise.all(outboxes.map((outbox) => outbox.stop(graceMs)));
