@@ -195,7 +195,7 @@ export class SqlOutbox implements LogoutOutbox {
 
   #start(id: string, text: string, lease: string): void {
     const key = `${lease}/${id}`;
-    const done = this.#runJob(id, text, lease)
+    const done = this.#runJob(text, lease)
       .catch((error) => {
         // The job went to a newer run (this one's lease ran out): that run writes from here on.
         if (!(error instanceof LeaseLost)) this.#onError(error);
@@ -220,7 +220,7 @@ export class SqlOutbox implements LogoutOutbox {
     if (changed !== 1) throw new LeaseLost(`the lease of job ${job.id} is held by another run`);
   }
 
-  async #runJob(id: string, text: string, lease: string): Promise<void> {
+  async #runJob(text: string, lease: string): Promise<void> {
     const job = JSON.parse(text) as StoredJob;
     const now = this.#now();
     if (job.finishedAt !== null) {
