@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { LocalStores } from "../src/adapters/local-stores.ts";
 import {
   type LocalRuntime,
+  listenAddress,
   listenUrl,
   localApp,
   type StoreChoice,
@@ -51,6 +52,10 @@ describe("the store an environment chooses", () => {
     expect(storeChoice({}, deno)).toEqual({ kind: "deno-kv", path: "data/edge-proxy.kv" });
     // On Deno Deploy, the managed KV (no path) unless a data directory is named.
     expect(storeChoice({}, deno, true)).toEqual({ kind: "deno-kv", path: undefined });
+    expect(storeChoice({ PROXY_DATA_DIR: "" }, deno, true)).toEqual({
+      kind: "deno-kv",
+      path: undefined,
+    });
     expect(storeChoice({ PROXY_DATA_DIR: "/tmp/kv" }, deno, true)).toEqual({
       kind: "deno-kv",
       path: "/tmp/kv/edge-proxy.kv",
@@ -156,6 +161,8 @@ describe("the local app", () => {
     const v6 = await localApp(runtime({ PROXY_STORE: "memory", HOST: "[::]" }).value);
     expect(v6.host).toBe("::");
     expect(listenUrl(v6.host, 8787)).toBe("http://[::]:8787");
+    expect(listenAddress("::1", 0)).toBe("[::1]:0");
+    expect(listenAddress("0.0.0.0", 80)).toBe("0.0.0.0:80");
   });
 
   it("says memory is for tests and demos when it is chosen", async () => {

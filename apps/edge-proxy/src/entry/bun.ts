@@ -1,6 +1,6 @@
 // Runs the proxy on Bun with Bun.serve: configuration from Bun.env, the stores in SQLite (bun:sqlite)
 // by default, PostgreSQL with DATABASE_URL, memory only when named.
-import { listenUrl, localApp } from "./local-server.ts";
+import { listenAddress, listenUrl, localApp } from "./local-server.ts";
 import { logStoreError, sqlOpener } from "./sql-entry.ts";
 
 // No Bun type package is installed: the few Bun globals used here, as Bun documents them.
@@ -57,7 +57,9 @@ async function main(): Promise<void> {
   try {
     server = Bun.serve({ hostname: host, port, fetch: (request, bun) => app.fetch(request, bun) });
   } catch (error) {
-    fail([`edge-proxy: cannot listen on ${host}:${port}: ${(error as Error).message}`]);
+    fail([
+      `edge-proxy: cannot listen on ${listenAddress(host, port)}: ${(error as Error).message}`,
+    ]);
   }
   process.stdout.write(`edge-proxy listening on ${listenUrl(host, server.port)}\n`);
   let stopping = false;

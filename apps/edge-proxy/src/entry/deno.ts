@@ -1,7 +1,7 @@
 // Runs the proxy on Deno with Deno.serve (`deno run --unstable-kv`): configuration from Deno.env, the
 // stores in Deno KV by default, memory only when named. For `deno serve` and Deno Deploy, see deno-serve.ts.
 import { Deno, type DenoServer, denoServer, fail, stdout } from "./deno-runtime.ts";
-import { listenUrl } from "./local-server.ts";
+import { listenAddress, listenUrl } from "./local-server.ts";
 
 async function main(): Promise<void> {
   const { app, host, port, stores, graceMs } = await denoServer();
@@ -16,7 +16,9 @@ async function main(): Promise<void> {
       (request, info) => app.fetch(request, info),
     );
   } catch (error) {
-    fail([`edge-proxy: cannot listen on ${host}:${port}: ${(error as Error).message}`]);
+    fail([
+      `edge-proxy: cannot listen on ${listenAddress(host, port)}: ${(error as Error).message}`,
+    ]);
   }
   let stopping = false;
   // Stops accepting, lets the requests in flight finish within the grace, hands the outbox's

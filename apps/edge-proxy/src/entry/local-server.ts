@@ -141,7 +141,9 @@ export function storeChoice(
       return {
         kind: "deno-kv",
         path:
-          deployed && env.PROXY_DATA_DIR === undefined ? undefined : dataFile(env, "edge-proxy.kv"),
+          deployed && (env.PROXY_DATA_DIR ?? "") === ""
+            ? undefined
+            : dataFile(env, "edge-proxy.kv"),
       };
     case "postgres":
       if (url === undefined || postgresUrl(url) === undefined) {
@@ -237,9 +239,14 @@ export interface LocalServer {
   graceMs: number;
 }
 
+/** `host:port`, an IPv6 host in brackets. */
+export function listenAddress(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** The URL a server listening on `host` answers at, for the startup line. */
 export function listenUrl(host: string, port: number): string {
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return `http://${listenAddress(host, port)}`;
 }
 
 /**

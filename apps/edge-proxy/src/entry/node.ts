@@ -2,7 +2,7 @@
 // (node:sqlite) by default, PostgreSQL with DATABASE_URL, memory only when named.
 import { readFile } from "node:fs/promises";
 import { serve } from "@hono/node-server";
-import { listenUrl, localApp } from "./local-server.ts";
+import { listenAddress, listenUrl, localApp } from "./local-server.ts";
 import { logStoreError, sqlOpener } from "./sql-entry.ts";
 
 function fail(lines: string[]): never {
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     (info) => process.stdout.write(`edge-proxy listening on ${listenUrl(host, info.port)}\n`),
   );
   server.on("error", (error) =>
-    fail([`edge-proxy: cannot listen on ${host}:${port}: ${error.message}`]),
+    fail([`edge-proxy: cannot listen on ${listenAddress(host, port)}: ${error.message}`]),
   );
   // Stops accepting, lets the requests in flight finish within the grace, hands the outbox's
   // running attempts back, then exits.
