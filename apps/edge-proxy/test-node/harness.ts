@@ -1,5 +1,6 @@
 // Shared pieces of the node-side tests: the simulators and runtime helpers of scripts/, and proxy processes.
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,6 +67,12 @@ export async function startSimulators(options: { capacity?: number } = {}): Prom
     lancensLogin: async () => (await served.session("lancens")) as LancensKitSession,
   };
 }
+
+/**
+ * The keys the entries started here seal pending jobs' vendor tokens with (PROXY_STORE_KEYS), made
+ * once per test file: every instance and restart of a file opens what the others sealed.
+ */
+export const TEST_STORE_KEYS = `test-${randomBytes(4).toString("hex")}:${randomBytes(32).toString("base64")}`;
 
 /** How long a proxy process may take to say it listens. */
 export const START_TIMEOUT_MS = 30_000;
@@ -134,6 +141,7 @@ export async function startEntry(
       ? await mkdtemp(join(tmpdir(), "edge-proxy-data-"))
       : undefined;
   const group = spawnEntry(runtime, {
+    PROXY_STORE_KEYS: TEST_STORE_KEYS,
     ...env,
     ...(own === undefined ? {} : { PROXY_DATA_DIR: own }),
     PORT: "0",

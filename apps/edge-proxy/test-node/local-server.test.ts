@@ -2,11 +2,14 @@
 // settings, what is printed at start, and how static files are typed.
 import { describe, expect, it } from "vitest";
 import type { LocalStores } from "../src/adapters/local-stores.ts";
+import { loadConfig } from "../src/config.ts";
 import {
   type LocalRuntime,
   listenAddress,
   listenUrl,
   localApp,
+  memoryStores,
+  NO_ASYNC_NOTICE,
   type StoreChoice,
   storeChoice,
 } from "../src/entry/local-server.ts";
@@ -185,13 +188,58 @@ describe("the local app", () => {
     );
     // A fake set of stores is enough to see the line; the app is not called.
     await localApp(value).catch(() => {});
-    expect(lines.join("")).toBe("edge-proxy: stores in SQLite at data/edge-proxy.db\n");
+    // A set without an outbox (no keys given): the second line says asynchronous logouts are off.
+    expect(lines.join("")).toBe(
+      `edge-proxy: stores in SQLite at data/edge-proxy.db\n${NO_ASYNC_NOTICE}`,
+    );
     const failing = runtime({});
     const error = await localApp(failing.value).catch((failure: unknown) => failure);
     expect((error as Error).message).toBe(
       "edge-proxy: cannot open the sqlite store: no such engine here",
     );
     expect(failing.opened).toEqual([{ kind: "sqlite", file: "data/edge-proxy.db" }]);
+  });
+});
+
+describe("PROXY_STORE_KEYS", () => {
+  it("is refused by name when malformed, without a word of the key", async () => {
+    const { value } = runtime({ PROXY_STORE: "memory", PROXY_STORE_KEYS: "k1:c2hvcnQ=" });
+    const error = await localApp(value).catch((failure: unknown) => failure);
+    expect((error as Error).message).toMatch(/^ {2}PROXY_STORE_KEYS: entry 1: /m);
+    expect((error as Error).message).not.toContain("c2hvcnQ");
+  });
+
+  it("is handed to the store; without it a durable store keeps no jobs, and says so", async () => {
+    const seen: unknown[] = [];
+    const durable = (sealing: unknown): LocalStores => {
+      seen.push(sealing);
+      return {
+        ...memoryStores(loadConfig({})),
+        description: "SQLite, somewhere",
+        inMemory: false,
+        outbox: undefined,
+      };
+    };
+    const without = runtime({}, { openStores: async (_c, _config, sealing) => durable(sealing) });
+    const { app } = await localApp(without.value);
+    expect(without.lines).toContain(NO_ASYNC_NOTICE);
+    // Prefer: respond-async is not applied: the logout is answered as it happens (here, refused
+    // before any vendor, as none is configured), never 202 with a job nobody keeps.
+    const response = await app.request("/v1/logout", {
+      method: "POST",
+      headers: { "content-type": "application/json", prefer: "respond-async" },
+      body: JSON.stringify({ lancens: { username: "u", token: "t" } }),
+    });
+    expect(response.status).not.toBe(202);
+    expect(response.headers.get("preference-applied")).toBeNull();
+    const key = `k1:${Buffer.alloc(32, 7).toString("base64")}`;
+    const withKeys = runtime(
+      { PROXY_STORE_KEYS: key },
+      { openStores: async (_c, _config, sealing) => durable(sealing) },
+    );
+    await localApp(withKeys.value);
+    expect(seen[0]).toBeUndefined();
+    expect(seen[1]).toMatchObject({ current: "k1" });
   });
 });
 

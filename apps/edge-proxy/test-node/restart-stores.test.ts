@@ -1,6 +1,6 @@
 // Each entry on its durable store, killed in the middle of deliveries and started again on the same
 // data: every accepted logout reaches its vendor exactly once, and a revocation is still refused.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -153,6 +153,25 @@ describe.each(ENTRIES)("$name, killed and started again", (entry) => {
     }
   };
 
+  /** Every byte the store keeps: the data directory's files, or PostgreSQL's jobs as text. */
+  const storedText = async (): Promise<string> => {
+    if (storeEnv.DATABASE_URL !== undefined) {
+      const client = postgres(storeEnv.DATABASE_URL, { max: 1, onnotice: () => {} });
+      try {
+        const rows = await client.unsafe("SELECT id || job AS row FROM edge_proxy_jobs");
+        return rows.map((row) => String(row.row)).join("\n");
+      } finally {
+        await client.end();
+      }
+    }
+    const texts: string[] = [];
+    for (const name of await readdir(dataDir, { recursive: true })) {
+      const file = join(dataDir, name);
+      if ((await stat(file)).isFile()) texts.push((await readFile(file)).toString("latin1"));
+    }
+    return texts.join("\n");
+  };
+
   const tokenStatus = async (proxy: RunningEntry, token: string) => {
     const response = await fetch(`${proxy.url}/v1/fungame/token-status`, {
       headers: { authorization: `Bearer ${token}` },
@@ -209,6 +228,12 @@ describe.each(ENTRIES)("$name, killed and started again", (entry) => {
         (job) =>
           job.vendors.ebet?.state === "delivered" && (job.vendors.fungame?.attempts ?? 0) >= 2,
       );
+
+      // What the store holds (its files, or its jobs table) names the jobs, never their tokens.
+      const stored = await storedText();
+      for (const id of ids) expect(stored).toContain(id);
+      for (const token of tokens) expect(stored).not.toContain(token);
+      for (const user of users) expect(stored).not.toContain(user);
 
       // kill -9, FunGame back meanwhile, and forgetting every revocation it made.
       await runtimes.killGroup(first.group);

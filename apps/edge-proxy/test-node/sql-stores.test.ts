@@ -17,6 +17,7 @@ import { DEFAULT_OUTBOX_POLICY, type OutboxPolicy } from "../src/config.ts";
 import type { AttemptOutcome, AttemptRunner, AttemptStep } from "../src/delivery.ts";
 import type { JobRequest } from "../src/outbox.ts";
 import { ProblemError } from "../src/problem.ts";
+import { importSealingKeys, type SealingKeys } from "../src/sealed.ts";
 
 /** A database of one engine: `open` makes a fresh one, `connect` another connection to it. */
 export interface Engine {
@@ -654,6 +655,50 @@ describe.each([sqlite, pg])("SQL stores on $name", (engine) => {
       await next.idle();
       expect(await db.all("SELECT id FROM edge_proxy_jobs")).toEqual([]);
       expect([await next.openJobs("caller-1"), await next.openJobs()]).toEqual([0, 0]);
+    });
+
+    it("stores a job's vendor tokens sealed, hands them to its attempts in clear, and opens them after a key rotation", async () => {
+      const { db } = await fresh();
+      const k1 = `k1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
+      const k2 = `k2:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
+      const sealing = (await importSealingKeys(k1, "PROXY_STORE_KEYS")) as SealingKeys;
+      const time = clock();
+      const bodies: unknown[] = [];
+      const hang = new Promise<AttemptOutcome>(() => {});
+      const first = new SqlOutbox(db, async () => hang, {
+        policy: POLICY,
+        leaseMs: 10_000,
+        pollMs: 3_600_000,
+        now: time.now,
+        sealing,
+      });
+      outboxes.push(first);
+      const view = await first.enqueue({ lancens: { token: "lancens-token-secret" } }, request());
+      const [row] = await db.all<{ job: string }>("SELECT job FROM edge_proxy_jobs");
+      expect(row?.job).not.toContain("lancens-token-secret");
+      expect(row?.job).toContain('"$sealed":"k1.');
+      await first.stop(0);
+      // The next process has a new key first and the old one still listed.
+      const rotated = (await importSealingKeys(`${k2},${k1}`, "PROXY_STORE_KEYS")) as SealingKeys;
+      const next = new SqlOutbox(
+        db,
+        async (_member, body) => {
+          // A copy: the job drops a member's body once its vendor is final.
+          bodies.push(structuredClone(body));
+          return ok;
+        },
+        { policy: POLICY, leaseMs: 10_000, pollMs: 3_600_000, now: time.now, sealing: rotated },
+      );
+      outboxes.push(next);
+      await until(
+        [next],
+        async () => (await next.get(view.id))?.view.status === "delivered",
+        () => time.advance(5_000),
+      );
+      expect(bodies).toEqual([{ lancens: { token: "lancens-token-secret" } }]);
+      // Finished, the job keeps no body at all.
+      const [done] = await db.all<{ job: string }>("SELECT job FROM edge_proxy_jobs");
+      expect(JSON.parse(done?.job ?? "{}").input).toEqual({});
     });
 
     it("finds nothing for an unknown job id", async () => {

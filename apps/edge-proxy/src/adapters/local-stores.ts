@@ -11,8 +11,12 @@ export interface LocalStores {
   inMemory: boolean;
   denyList: DenyList;
   replayGuard: ReplayGuard;
-  /** Makes the outbox of asynchronous logouts from the app's attempt runner. */
-  outbox: (run: AttemptRunner, vendors: readonly AnyVendor[]) => LogoutOutbox;
+  /**
+   * Makes the outbox of asynchronous logouts from the app's attempt runner; undefined when a
+   * durable store has no PROXY_STORE_KEYS to seal their vendor tokens with (`Prefer:
+   * respond-async` is then not applied: logouts are answered synchronously).
+   */
+  outbox: ((run: AttemptRunner, vendors: readonly AnyVendor[]) => LogoutOutbox) | undefined;
   /** Undefined without PROXY_RATE_LIMIT. */
   rateLimiter: RateLimiter | undefined;
   /** Stops taking new jobs at once (the first step of a stop, before the server drains). */

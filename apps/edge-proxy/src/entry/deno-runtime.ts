@@ -5,6 +5,7 @@ import type { Kv } from "../adapters/deno-kv/kv.ts";
 import { kvStores } from "../adapters/deno-kv/stores.ts";
 import type { LocalStores } from "../adapters/local-stores.ts";
 import type { ProxyConfig } from "../config.ts";
+import type { SealingKeys } from "../sealed.ts";
 import { type LocalServer, localApp, type StoreChoice } from "./local-server.ts";
 
 // No Deno type package is installed: the few Deno globals used here, as Deno documents them.
@@ -54,7 +55,11 @@ async function readPublicFile(file: URL): Promise<Uint8Array<ArrayBuffer> | unde
 }
 
 /** Opens Deno KV: the file the choice names (its folder made first), or the managed one. */
-async function openStores(choice: StoreChoice, config: ProxyConfig): Promise<LocalStores> {
+async function openStores(
+  choice: StoreChoice,
+  config: ProxyConfig,
+  sealing: SealingKeys | undefined,
+): Promise<LocalStores> {
   if (choice.kind !== "deno-kv") throw new Error(`${choice.kind} is not available on Deno`);
   const { path } = choice;
   if (path !== undefined) {
@@ -65,6 +70,7 @@ async function openStores(choice: StoreChoice, config: ProxyConfig): Promise<Loc
   const kv = await Deno.openKv(path);
   return kvStores(kv, path === undefined ? "Deno KV (managed)" : `Deno KV, ${path}`, config, {
     log: (line) => stdout(`${JSON.stringify(line)}\n`),
+    ...(sealing === undefined ? {} : { sealing }),
   });
 }
 

@@ -8,6 +8,7 @@ import { MemoryReplayGuard } from "../adapters/memory/replay-guard.ts";
 import { createApp } from "../app.ts";
 import { localClientAddress } from "../client-address.ts";
 import { ConfigError, type ConfigIssue, loadConfig, type ProxyConfig } from "../config.ts";
+import { importSealingKeys, type SealingKeys } from "../sealed.ts";
 
 export const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 8787;
@@ -27,7 +28,15 @@ export type StoreChoice =
 export type StoreKind = StoreChoice["kind"];
 
 /** Opens the stores a choice names, on this runtime's engines. */
-export type OpenStores = (choice: StoreChoice, config: ProxyConfig) => Promise<LocalStores>;
+export type OpenStores = (
+  choice: StoreChoice,
+  config: ProxyConfig,
+  sealing: SealingKeys | undefined,
+) => Promise<LocalStores>;
+
+/** Said at start when a durable store has no keys to seal pending jobs' vendor tokens with. */
+export const NO_ASYNC_NOTICE =
+  "edge-proxy: asynchronous logouts (Prefer: respond-async) are off, answered synchronously: set PROXY_STORE_KEYS to keep their vendor tokens sealed in the store\n";
 
 /** The same folder wrangler.toml serves as Workers static assets. */
 const PUBLIC_DIR = new URL("../../public/", import.meta.url);
@@ -268,7 +277,11 @@ export async function localApp(runtime: LocalRuntime): Promise<LocalServer> {
   const host = listenHost(env.HOST);
   const graceMs = shutdownGrace(env.SHUTDOWN_GRACE_MS);
   const choice = storeChoice(env, runtime.kinds, runtime.deployed);
-  for (const value of [port, host, graceMs, choice]) {
+  const sealing =
+    env.PROXY_STORE_KEYS === undefined || env.PROXY_STORE_KEYS === ""
+      ? undefined
+      : await importSealingKeys(env.PROXY_STORE_KEYS, "PROXY_STORE_KEYS");
+  for (const value of [port, host, graceMs, choice, sealing]) {
     if (typeof value === "object" && "message" in value) issues.push(value);
   }
   if (issues.length > 0 || config === undefined) {
@@ -282,20 +295,25 @@ export async function localApp(runtime: LocalRuntime): Promise<LocalServer> {
     stores =
       (choice as StoreChoice).kind === "memory"
         ? memoryStores(config)
-        : await runtime.openStores(choice as StoreChoice, config);
+        : await runtime.openStores(
+            choice as StoreChoice,
+            config,
+            sealing as SealingKeys | undefined,
+          );
   } catch (error) {
     return fail([
       `edge-proxy: cannot open the ${(choice as StoreChoice).kind} store: ${(error as Error).message}`,
     ]);
   }
   writeLine(stores.inMemory ? IN_MEMORY_NOTICE : `edge-proxy: stores in ${stores.description}\n`);
+  if (stores.outbox === undefined) writeLine(NO_ASYNC_NOTICE);
   const app = createApp(config, {
     denyList: stores.denyList,
     replayGuard: stores.replayGuard,
     // The entries pass the connection to app.fetch; X-Forwarded-For is read only from the
     // reverse proxies PROXY_TRUSTED_PROXIES lists.
     clientAddress: localClientAddress(config.trustedProxies),
-    outbox: stores.outbox,
+    ...(stores.outbox === undefined ? {} : { outbox: stores.outbox }),
     ...(stores.rateLimiter === undefined ? {} : { rateLimiter: stores.rateLimiter }),
     assets: staticAssets(readFile),
     log: (line) => writeLine(`${JSON.stringify(line)}\n`),

@@ -39,7 +39,7 @@ export function sqlOpener(
   runtime: string,
   openSqlite: (file: string) => Promise<SqlDriver>,
 ): OpenStores {
-  return async (choice, config) => {
+  return async (choice, config, sealing) => {
     let db: SqlDriver;
     switch (choice.kind) {
       case "sqlite":
@@ -61,7 +61,10 @@ export function sqlOpener(
         throw new Error(`${choice.kind} is not available on ${runtime}`);
     }
     try {
-      return await sqlStores(db, config, { onError: logStoreError });
+      return await sqlStores(db, config, {
+        onError: logStoreError,
+        ...(sealing === undefined ? {} : { sealing }),
+      });
     } catch (error) {
       await db.close().catch(() => {});
       if (choice.kind !== "postgres") throw error;

@@ -20,8 +20,10 @@ import {
 } from "../../outbox.ts";
 import type { LogoutOutbox } from "../../ports.ts";
 import { errorName } from "../../problem.ts";
+import type { SealingKeys } from "../../sealed.ts";
 import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
 import { VENDORS } from "../../vendors/index.ts";
+import { openJob, sealJob } from "../sealed-jobs.ts";
 import { MAX_LEASE_MS } from "./expiring-set.ts";
 import {
   checkText,
@@ -134,6 +136,8 @@ export interface KvOutboxOptions {
   listen?: boolean;
   /** Where lease take-overs, hand-backs and skipped wake-ups are reported. */
   log?: (line: Record<string, unknown>) => void;
+  /** The keys pending jobs' vendor tokens are sealed under; without them they are stored in clear. */
+  sealing?: SealingKeys;
 }
 
 function isWake(message: unknown): message is Wake {
@@ -224,6 +228,7 @@ export class KvOutbox implements LogoutOutbox {
   readonly #prefix: KvKey;
   readonly #log: (line: Record<string, unknown>) => void;
   readonly #handling = new Set<Handling>();
+  readonly #sealing: SealingKeys | undefined;
   #stopping = false;
   /** Resolves when this outbox no longer listens: the KV is closed (at once when it never listened). */
   readonly listening: Promise<void>;
@@ -239,6 +244,7 @@ export class KvOutbox implements LogoutOutbox {
     this.#random = options.random ?? Math.random;
     this.#prefix = options.prefix ?? OUTBOX_PREFIX;
     this.#log = options.log ?? (() => {});
+    this.#sealing = options.sealing;
     this.listening =
       options.listen === false
         ? Promise.resolve()
@@ -296,7 +302,7 @@ export class KvOutbox implements LogoutOutbox {
     const now = this.#now();
     const job = newJob(randomJobId(), body, request, now, this.#policy, this.#vendors);
     job.counter = request.caller;
-    const record: JobRecord = { job, lease: null };
+    const record: JobRecord = { job: await sealJob(job, this.#sealing), lease: null };
     const keys = [this.#openKey(request.caller), this.#totalKey()] as const;
     return raced("outbox", async () => {
       const [mine, all] = (await this.#kv.getMany(keys)) as [KvEntryMaybe, KvEntryMaybe];
@@ -466,9 +472,10 @@ export class KvOutbox implements LogoutOutbox {
   }
 
   /** Recovers attempts a dead process left, runs the due ones, and schedules the next wake-up. */
-  async #runJob(run: Run, job: StoredJob): Promise<void> {
+  async #runJob(run: Run, stored: StoredJob): Promise<void> {
     try {
       if (this.#stopping) return await this.#handBack(run);
+      const job = await openJob(stored, this.#sealing);
       const deps = { now: this.#now, random: this.#random, policy: this.#policy };
       if (recoverInterrupted(job, this.#now(), this.#policy, this.#random)) {
         this.#log({ event: "outbox_attempt_interrupted", jobId: run.id });
@@ -501,7 +508,7 @@ export class KvOutbox implements LogoutOutbox {
     await raced("outbox", async () => {
       const now = this.#now();
       const atomic = this.#kv.atomic().check({ key, versionstamp: run.versionstamp });
-      const stored = structuredClone(job);
+      const stored = await sealJob(structuredClone(job), this.#sealing);
       const releasing = job.finishedAt !== null && typeof job.counter === "string";
       if (releasing) {
         const counters = await this.#kv.getMany([

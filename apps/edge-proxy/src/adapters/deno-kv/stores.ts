@@ -1,6 +1,7 @@
 // The stores on one Deno KV: the deny-list, the replay guard, the outbox on KV queues and, when asked,
 // the rate limit, shared by every process on the same KV (Deno Deploy's managed KV, or a file).
 import type { ProxyConfig } from "../../config.ts";
+import type { SealingKeys } from "../../sealed.ts";
 import { jobLeaseMs, type LocalStores } from "../local-stores.ts";
 import { KvDenyList } from "./deny-list.ts";
 import type { Kv } from "./kv.ts";
@@ -13,7 +14,7 @@ export function kvStores(
   kv: Kv & { close(): void },
   description: string,
   config: Pick<ProxyConfig, "outbox" | "rateLimit" | "upstreamDeadlineMs">,
-  options: { log?: (line: Record<string, unknown>) => void } = {},
+  options: { log?: (line: Record<string, unknown>) => void; sealing?: SealingKeys } = {},
 ): LocalStores {
   const outboxes: KvOutbox[] = [];
   return {
@@ -23,16 +24,20 @@ export function kvStores(
     replayGuard: new KvReplayGuard(kv),
     rateLimiter:
       config.rateLimit === undefined ? undefined : new KvRateLimiter(kv, config.rateLimit),
-    outbox: (run, vendors) => {
-      const outbox = new KvOutbox(kv, run, {
-        policy: config.outbox,
-        vendors,
-        leaseMs: jobLeaseMs(config.upstreamDeadlineMs),
-        ...(options.log === undefined ? {} : { log: options.log }),
-      });
-      outboxes.push(outbox);
-      return outbox;
-    },
+    outbox:
+      options.sealing === undefined
+        ? undefined
+        : (run, vendors) => {
+            const outbox = new KvOutbox(kv, run, {
+              sealing: options.sealing as SealingKeys,
+              policy: config.outbox,
+              vendors,
+              leaseMs: jobLeaseMs(config.upstreamDeadlineMs),
+              ...(options.log === undefined ? {} : { log: options.log }),
+            });
+            outboxes.push(outbox);
+            return outbox;
+          },
     // KV queue messages are handled until stop(), which defers those that come later.
     pause() {},
     async stop(graceMs) {

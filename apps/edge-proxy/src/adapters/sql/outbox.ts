@@ -18,8 +18,10 @@ import {
   viewOf,
 } from "../../outbox.ts";
 import type { LogoutOutbox } from "../../ports.ts";
+import type { SealingKeys } from "../../sealed.ts";
 import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
 import { VENDORS } from "../../vendors/index.ts";
+import { openJob, sealJob } from "../sealed-jobs.ts";
 import { int, type SqlDriver } from "./driver.ts";
 
 /** The open-jobs row that counts every caller's jobs together. */
@@ -43,6 +45,8 @@ export interface SqlOutboxOptions {
   random?: () => number;
   /** Called with an error the poll met (the database away, say); the poll goes on. */
   onError?: (error: unknown) => void;
+  /** The keys pending jobs' vendor tokens are sealed under; without them they are stored in clear. */
+  sealing?: SealingKeys;
 }
 
 interface Running {
@@ -74,6 +78,7 @@ export class SqlOutbox implements LogoutOutbox {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #onError: (error: unknown) => void;
+  readonly #sealing: SealingKeys | undefined;
   /** This process's name; each lease it takes is `<holder>:<n>` in lease_owner. */
   readonly holder = `${randomJobId().slice(0, 32)}`;
   #leases = 0;
@@ -98,6 +103,12 @@ export class SqlOutbox implements LogoutOutbox {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#onError = options.onError ?? (() => {});
+    this.#sealing = options.sealing;
+  }
+
+  /** The job's row text: its members' bodies sealed. */
+  async #text(job: StoredJob): Promise<string> {
+    return JSON.stringify(await sealJob(job, this.#sealing));
   }
 
   /** Starts asking for due jobs every pollMs, at once first (jobs a stopped process left). */
@@ -113,6 +124,7 @@ export class SqlOutbox implements LogoutOutbox {
     const now = this.#now();
     const job = newJob(randomJobId(), body, request, now, this.#policy, this.#vendors);
     const policy = this.#policy;
+    const text = await this.#text(job);
     await this.#db.transaction(async (tx) => {
       const take = (caller: string, limit: number) =>
         tx.all(
@@ -125,7 +137,7 @@ export class SqlOutbox implements LogoutOutbox {
       if ((await take(ALL_CALLERS, policy.maxOpenJobs)).length === 0) throw outboxFull();
       await tx.run(
         "INSERT INTO edge_proxy_jobs (id, job, caller, wake_at, lease_owner, lease_until) VALUES (?, ?, ?, ?, NULL, 0)",
-        [job.id, JSON.stringify(job), request.caller, now],
+        [job.id, text, request.caller, now],
       );
     });
     // Its first attempts at once, here, rather than at the next poll.
@@ -215,13 +227,13 @@ export class SqlOutbox implements LogoutOutbox {
   async #save(job: StoredJob, lease: string): Promise<void> {
     const changed = await this.#db.run(
       "UPDATE edge_proxy_jobs SET job = ?, lease_until = ? WHERE id = ? AND lease_owner = ?",
-      [JSON.stringify(job), this.#now() + this.#leaseMs, job.id, lease],
+      [await this.#text(job), this.#now() + this.#leaseMs, job.id, lease],
     );
     if (changed !== 1) throw new LeaseLost(`the lease of job ${job.id} is held by another run`);
   }
 
   async #runJob(text: string, lease: string): Promise<void> {
-    const job = JSON.parse(text) as StoredJob;
+    const job = await openJob(JSON.parse(text) as StoredJob, this.#sealing);
     const now = this.#now();
     if (job.finishedAt !== null) {
       await this.#settle(job, lease, isDueForDeletion(job, now));
@@ -246,6 +258,7 @@ export class SqlOutbox implements LogoutOutbox {
    */
   async #settle(job: StoredJob, lease: string, remove: boolean): Promise<void> {
     const lock = this.#db.dialect === "postgres" ? " FOR UPDATE" : "";
+    const text = await this.#text(job);
     await this.#db.transaction(async (tx) => {
       const rows = await tx.all<{ caller: string | null }>(
         `SELECT caller FROM edge_proxy_jobs WHERE id = ? AND lease_owner = ?${lock}`,
@@ -260,7 +273,7 @@ export class SqlOutbox implements LogoutOutbox {
           ])
         : await tx.run(
             "UPDATE edge_proxy_jobs SET job = ?, wake_at = ?, caller = ?, lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
-            [JSON.stringify(job), nextWake(job), finished ? null : rows[0].caller, job.id, lease],
+            [text, nextWake(job), finished ? null : rows[0].caller, job.id, lease],
           );
       // The row is locked above, so this holds; if not, nothing is given back (rolled back).
       if (changed !== 1) throw new LeaseLost(`job ${job.id} is held by another run`);

@@ -1,6 +1,7 @@
 // The stores on one SQL database: the deny-list, the replay guard, the outbox and, when asked, the
 // rate limit, with the housekeeping that deletes what expired.
 import type { ProxyConfig } from "../../config.ts";
+import type { SealingKeys } from "../../sealed.ts";
 import { jobLeaseMs, type LocalStores } from "../local-stores.ts";
 import { MemoryRateLimiter } from "../memory/rate-limiter.ts";
 import { createSchema, type SqlDriver } from "./driver.ts";
@@ -18,7 +19,7 @@ export const PURGE_MS = 60_000;
 export async function sqlStores(
   db: SqlDriver,
   config: Pick<ProxyConfig, "outbox" | "rateLimit" | "upstreamDeadlineMs">,
-  options: { pollMs?: number; onError?: (error: unknown) => void } = {},
+  options: { pollMs?: number; onError?: (error: unknown) => void; sealing?: SealingKeys } = {},
 ): Promise<LocalStores> {
   await createSchema(db);
   const denyList = new SqlDenyList(db);
@@ -44,18 +45,22 @@ export async function sqlStores(
     denyList,
     replayGuard,
     rateLimiter,
-    outbox: (run, vendors) => {
-      const outbox = new SqlOutbox(db, run, {
-        policy: config.outbox,
-        vendors,
-        leaseMs: jobLeaseMs(config.upstreamDeadlineMs),
-        onError,
-        ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-      });
-      outboxes.push(outbox);
-      outbox.start();
-      return outbox;
-    },
+    outbox:
+      options.sealing === undefined
+        ? undefined
+        : (run, vendors) => {
+            const outbox = new SqlOutbox(db, run, {
+              sealing: options.sealing as SealingKeys,
+              policy: config.outbox,
+              vendors,
+              leaseMs: jobLeaseMs(config.upstreamDeadlineMs),
+              onError,
+              ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+            });
+            outboxes.push(outbox);
+            outbox.start();
+            return outbox;
+          },
     pause() {
       for (const outbox of outboxes) outbox.pause();
     },
