@@ -701,6 +701,34 @@ describe.each([sqlite, pg])("SQL stores on $name", (engine) => {
       expect(JSON.parse(done?.job ?? "{}").input).toEqual({});
     });
 
+    it("answers a 503 OUTBOX_UNAVAILABLE, never a 500, when the database stops answering", async () => {
+      const { db } = await fresh();
+      const errors: unknown[] = [];
+      const outbox = new SqlOutbox(db, async () => ok, {
+        policy: POLICY,
+        leaseMs: 10_000,
+        pollMs: 3_600_000,
+        onError: (error) => errors.push(error),
+      });
+      outboxes.push(outbox);
+      const view = await outbox.enqueue(BODY, request());
+      await outbox.idle();
+      await outbox.stop(0);
+      await db.close();
+      for (const call of [() => outbox.enqueue(BODY, request()), () => outbox.get(view.id)]) {
+        const error = await call().catch((failure: unknown) => failure);
+        expect(error).toBeInstanceOf(ProblemError);
+        expect((error as ProblemError).init).toMatchObject({
+          kind: "unavailable",
+          code: "OUTBOX_UNAVAILABLE",
+          retryable: true,
+          headers: { "retry-after": "1" },
+        });
+      }
+      // The database's own errors are reported to the operator, not to the caller.
+      expect(errors).toHaveLength(2);
+    });
+
     it("finds nothing for an unknown job id", async () => {
       const { db } = await fresh();
       const outbox = outboxOn(db, async () => ok, Date.now);

@@ -18,6 +18,7 @@ import {
   viewOf,
 } from "../../outbox.ts";
 import type { LogoutOutbox } from "../../ports.ts";
+import { ProblemError } from "../../problem.ts";
 import type { SealingKeys } from "../../sealed.ts";
 import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
 import { VENDORS } from "../../vendors/index.ts";
@@ -52,6 +53,20 @@ export interface SqlOutboxOptions {
 interface Running {
   id: string;
   done: Promise<void>;
+}
+
+/**
+ * The database did not answer a request's write or read of a job: 503, retryable. The job was not
+ * stored (so nothing was accepted), or could not be read; the request can be made again.
+ */
+export function outboxUnavailable(): ProblemError {
+  return new ProblemError({
+    kind: "unavailable",
+    code: "OUTBOX_UNAVAILABLE",
+    detail: "the logout jobs' store did not answer; retry, or log out synchronously",
+    retryable: true,
+    headers: { "retry-after": "1" },
+  });
 }
 
 /** A write refused because the run no longer holds the job's lease: the run stops there. */
@@ -125,31 +140,40 @@ export class SqlOutbox implements LogoutOutbox {
     const job = newJob(randomJobId(), body, request, now, this.#policy, this.#vendors);
     const policy = this.#policy;
     const text = await this.#text(job);
-    await this.#db.transaction(async (tx) => {
-      const take = (caller: string, limit: number) =>
-        tx.all(
-          "INSERT INTO edge_proxy_open_jobs AS o (caller, n) VALUES (?, 1) ON CONFLICT (caller) DO UPDATE SET n = o.n + 1 WHERE o.n < ? RETURNING n",
-          [caller, limit],
+    await this.#db
+      .transaction(async (tx) => {
+        const take = (caller: string, limit: number) =>
+          tx.all(
+            "INSERT INTO edge_proxy_open_jobs AS o (caller, n) VALUES (?, 1) ON CONFLICT (caller) DO UPDATE SET n = o.n + 1 WHERE o.n < ? RETURNING n",
+            [caller, limit],
+          );
+        if ((await take(request.caller, policy.maxOpenJobsPerCaller)).length === 0) {
+          throw tooManyOpenJobs(policy.maxOpenJobsPerCaller);
+        }
+        if ((await take(ALL_CALLERS, policy.maxOpenJobs)).length === 0) throw outboxFull();
+        await tx.run(
+          "INSERT INTO edge_proxy_jobs (id, job, caller, wake_at, lease_owner, lease_until) VALUES (?, ?, ?, ?, NULL, 0)",
+          [job.id, text, request.caller, now],
         );
-      if ((await take(request.caller, policy.maxOpenJobsPerCaller)).length === 0) {
-        throw tooManyOpenJobs(policy.maxOpenJobsPerCaller);
-      }
-      if ((await take(ALL_CALLERS, policy.maxOpenJobs)).length === 0) throw outboxFull();
-      await tx.run(
-        "INSERT INTO edge_proxy_jobs (id, job, caller, wake_at, lease_owner, lease_until) VALUES (?, ?, ?, ?, NULL, 0)",
-        [job.id, text, request.caller, now],
-      );
-    });
+      })
+      .catch((error: unknown) => {
+        // The caps' answers stand; anything else the database did means no job was stored.
+        if (error instanceof ProblemError) throw error;
+        this.#onError(error);
+        throw outboxUnavailable();
+      });
     // Its first attempts at once, here, rather than at the next poll.
     this.poll();
     return viewOf(job);
   }
 
   async get(id: string): Promise<FoundJob | undefined> {
-    const rows = await this.#db.all<{ job: string }>(
-      "SELECT job FROM edge_proxy_jobs WHERE id = ?",
-      [id],
-    );
+    const rows = await this.#db
+      .all<{ job: string }>("SELECT job FROM edge_proxy_jobs WHERE id = ?", [id])
+      .catch((error: unknown) => {
+        this.#onError(error);
+        throw outboxUnavailable();
+      });
     if (rows[0] === undefined) return undefined;
     const job = JSON.parse(rows[0].job) as StoredJob;
     if (isDueForDeletion(job, this.#now())) return undefined;
