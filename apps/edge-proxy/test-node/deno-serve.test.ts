@@ -81,13 +81,24 @@ describe("deno serve on src/entry/deno-serve.ts", () => {
     expect(response.status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ vendor: "fungame", ok: true, result: { denyListed: true } });
 
-    // SIGTERM: the outbox hands its jobs back and the process exits 0.
+    // SIGTERM while a logout is being answered: it is answered, then the process exits 0.
+    const slowToken = await simulators.fungameToken();
+    simulators.sims.fungame.faults.set({ delayMs: 1_500, times: 1 });
+    const slow = fetch(`${first.url}/v1/fungame/logout`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${slowToken}` },
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    await runtimes.sleep(300);
     process.kill(-(first.group.child.pid as number), "SIGTERM");
+    const answered = await slow;
+    expect(answered.status, JSON.stringify(await json(answered))).toBe(200);
     const exit = await Promise.race([
       first.group.exited,
       runtimes.sleep(20_000).then(() => ({ code: "timeout", signal: null })),
     ]);
     expect(exit.code, first.group.output.join("\n")).toBe(0);
+    expect(first.group.output).toContain("edge-proxy: stopped");
 
     simulators.sims.fungame.restart();
     const second = await serve();
