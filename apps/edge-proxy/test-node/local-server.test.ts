@@ -168,6 +168,16 @@ describe("the local app", () => {
     expect(listenAddress("0.0.0.0", 80)).toBe("0.0.0.0:80");
   });
 
+  it("says when DATABASE_URL is set but another store is chosen", async () => {
+    const { value, lines } = runtime({
+      PROXY_STORE: "memory",
+      DATABASE_URL: "postgres://proxy:secret@db/proxy",
+    });
+    await localApp(value);
+    expect(lines).toContain("edge-proxy: DATABASE_URL is set but not used: the store is memory\n");
+    expect(lines.join("")).not.toContain("secret");
+  });
+
   it("says memory is for tests and demos when it is chosen", async () => {
     const { value, lines } = runtime({ PROXY_STORE: "memory" });
     const server = await localApp(value);

@@ -736,3 +736,23 @@ describe.each([sqlite, pg])("SQL stores on $name", (engine) => {
     });
   });
 });
+
+describe("the SQLite driver", () => {
+  it("reports a transaction's own error even when SQLite has rolled it back already", async () => {
+    const { db } = await sqlite.open();
+    try {
+      const failure = await db
+        .transaction(async (tx) => {
+          // What SQLite does by itself on a full disk: the transaction is gone.
+          await tx.run("ROLLBACK");
+          throw new Error("the work failed");
+        })
+        .catch((error: unknown) => error);
+      expect((failure as Error).message).toBe("the work failed");
+      // The connection goes on.
+      expect(await db.all("SELECT 1 AS one")).toEqual([{ one: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
+});

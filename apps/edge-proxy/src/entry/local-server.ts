@@ -307,6 +307,11 @@ export async function localApp(runtime: LocalRuntime): Promise<LocalServer> {
   }
   writeLine(stores.inMemory ? IN_MEMORY_NOTICE : `edge-proxy: stores in ${stores.description}\n`);
   if (stores.outbox === undefined) writeLine(NO_ASYNC_NOTICE);
+  if ((env.DATABASE_URL ?? "") !== "" && (choice as StoreChoice).kind !== "postgres") {
+    writeLine(
+      `edge-proxy: DATABASE_URL is set but not used: the store is ${(choice as StoreChoice).kind}\n`,
+    );
+  }
   const app = createApp(config, {
     denyList: stores.denyList,
     replayGuard: stores.replayGuard,

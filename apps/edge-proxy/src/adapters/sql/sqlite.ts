@@ -109,7 +109,11 @@ export class SqliteDriver implements SqlDriver {
         db.exec("COMMIT");
         return result;
       } catch (error) {
-        db.exec("ROLLBACK");
+        try {
+          db.exec("ROLLBACK");
+        } catch {
+          // SQLite rolled back already (a full disk, say): the work's error is the one to report.
+        }
         throw error;
       }
     });
