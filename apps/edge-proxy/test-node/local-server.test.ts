@@ -85,6 +85,12 @@ describe("the store an environment chooses", () => {
       "postgres://proxy:abc?def@db.internal/proxy",
       "postgres:///proxy",
       "postgres://db internal/proxy",
+      // Digits first: the standard parser takes them for a port, the client for the password.
+      "postgres://app:4711/Secret@db.example:5432/app",
+      "postgres://app:8080?Secret@db.example/app",
+      "postgres://app:99#Secret@db.example/app",
+      // A password starting with `#`: the standard parser sees no password at all.
+      "postgres://app:#Secret@db.example:5432/app",
     ]) {
       expect(storeChoice({ DATABASE_URL: url }, node), url).toMatchObject({ name: "DATABASE_URL" });
     }

@@ -110,9 +110,10 @@ function dataFile(env: Record<string, string | undefined>, name: string): string
 }
 
 /**
- * A PostgreSQL URL as the WHATWG parser reads it, or undefined: a `/`, `?`, `#` or `@` left
- * unencoded in the password would end the host early, and the client would then read part of the
- * password as the host (and print it in its errors).
+ * A PostgreSQL URL as the WHATWG parser reads it, or undefined when the `postgres` client could
+ * read it otherwise: a `/`, `?`, `#` or `@` left unencoded in the password ends the host early for
+ * one parser and not the other, so part of the password would be shown as a host, a port or a
+ * fragment. Refused: any `#`, and any `@` after the host.
  */
 export function postgresUrl(url: string): URL | undefined {
   let parsed: URL;
@@ -121,7 +122,11 @@ export function postgresUrl(url: string): URL | undefined {
   } catch {
     return undefined;
   }
-  const ok = /^postgres(ql)?:$/.test(parsed.protocol) && parsed.hostname !== "" && !/\s/.test(url);
+  const ok =
+    /^postgres(ql)?:$/.test(parsed.protocol) &&
+    parsed.hostname !== "" &&
+    !/[\s#]/.test(url) &&
+    !`${parsed.pathname}${parsed.search}`.includes("@");
   return ok ? parsed : undefined;
 }
 
