@@ -10,6 +10,7 @@ import type { OutboxPolicy } from "../src/config.ts";
 import type { AttemptOutcome, AttemptRunner, AttemptStep } from "../src/delivery.ts";
 import { type JobStatus, newJob, randomJobId, type StoredJob, takeDue } from "../src/outbox.ts";
 import { ProblemError } from "../src/problem.ts";
+import { importSealingKeys, type SealingKeys } from "../src/sealed.ts";
 import { deno, type KvFile, sleep, type TestKv, until, withKvFile } from "./harness.ts";
 
 const POLICY: OutboxPolicy = {
@@ -409,6 +410,41 @@ deno.test(
         [`${job.id}:retry`],
       );
       assert.equal(logged(log, "outbox_job_stranded", job.id), 0);
+    }),
+);
+
+deno.test(
+  "outbox: a job no listed key opens fails once past its age, and gives its slot back",
+  () =>
+    withKvFile(async (file) => {
+      const log: LogLine[] = [];
+      const keyOf = async (id: string) =>
+        (await importSealingKeys(
+          `${id}:${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`,
+          "PROXY_STORE_KEYS",
+        )) as SealingKeys;
+      let now = Date.now();
+      const clock = () => now;
+      const creator = await outboxOn(file, fakeVendor(() => OK).run, log, {
+        listen: false,
+        now: clock,
+        sealing: await keyOf("old"),
+      });
+      const accepted = await creator.outbox.enqueue(BODY, request());
+      const stored = await recordOf(creator.kv, accepted.id);
+      assert.equal(JSON.stringify(stored?.job.input).includes("player-1"), false);
+      // Past its age, a process whose keys do not include the old one wakes it.
+      now += POLICY.maxAgeMs + 1_000;
+      const vendor = fakeVendor(() => OK);
+      const runner = await outboxOn(file, vendor.run, log, {
+        now: clock,
+        sealing: await keyOf("new"),
+      });
+      const view = await statusOf(runner.outbox, accepted.id, "failed");
+      assert.equal(view.vendors.ebet?.failure, "expired");
+      assert.equal(vendor.calls.length, 0);
+      assert.equal(logged(log, "outbox_job_unopened", accepted.id), 1);
+      assert.deepEqual(await counters(runner.kv, "caller-a"), [null, null]);
     }),
 );
 

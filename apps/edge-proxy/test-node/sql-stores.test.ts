@@ -729,6 +729,83 @@ describe.each([sqlite, pg])("SQL stores on $name", (engine) => {
       expect(errors).toHaveLength(2);
     });
 
+    it("hands back, not starts, the jobs a poll leased while it was stopping", async () => {
+      const { db } = await fresh();
+      let open: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      let held = false;
+      // The database is slow to answer the lease when the stop comes.
+      const slow = hooked(db, async (sql) => {
+        if (!held && sql.startsWith("UPDATE edge_proxy_jobs SET lease_owner = ?")) {
+          held = true;
+          await gate;
+        }
+      });
+      const { run, calls } = recorder(() => ok);
+      const outbox = outboxOn(slow, run, Date.now);
+      await outbox.enqueue(BODY, request());
+      expect(held).toBe(true);
+      await outbox.stop(20);
+      open();
+      await outbox.idle();
+      expect(calls).toEqual([]);
+      expect(await db.all("SELECT lease_owner FROM edge_proxy_jobs")).toEqual([
+        { lease_owner: null },
+      ]);
+    });
+
+    it("fails a job no listed key opens once past its age, giving its slot back, and waits a minute before", async () => {
+      const { db } = await fresh();
+      const time = clock();
+      const keyOf = async (id: string) =>
+        (await importSealingKeys(
+          `${id}:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
+          "PROXY_STORE_KEYS",
+        )) as SealingKeys;
+      const first = new SqlOutbox(db, async () => new Promise<AttemptOutcome>(() => {}), {
+        policy: POLICY,
+        leaseMs: 10_000,
+        pollMs: 3_600_000,
+        now: time.now,
+        sealing: await keyOf("old"),
+      });
+      outboxes.push(first);
+      const view = await first.enqueue(BODY, request());
+      await first.stop(0);
+      // The old key is gone from the next process's keys.
+      const errors: unknown[] = [];
+      const { run, calls } = recorder(() => ok);
+      const next = new SqlOutbox(db, run, {
+        policy: POLICY,
+        leaseMs: 10_000,
+        pollMs: 3_600_000,
+        now: time.now,
+        sealing: await keyOf("new"),
+        onError: (error) => errors.push(error),
+      });
+      outboxes.push(next);
+      await next.poll();
+      await next.idle();
+      expect(errors.map((error) => (error as Error).name)).toEqual(["SealError"]);
+      const [waiting] = await db.all<{ wake_at: unknown }>("SELECT wake_at FROM edge_proxy_jobs");
+      expect(Number(waiting?.wake_at)).toBe(time.now() + 60_000);
+      // A poll within the minute does not look at it again.
+      await next.poll();
+      await next.idle();
+      expect(errors).toHaveLength(1);
+      time.advance(POLICY.maxAgeMs);
+      await next.poll();
+      await next.idle();
+      expect(calls).toEqual([]);
+      expect((await next.get(view.id))?.view).toMatchObject({
+        status: "failed",
+        vendors: { lancens: { state: "failed", failure: "expired" } },
+      });
+      expect([await next.openJobs("caller-1"), await next.openJobs()]).toEqual([0, 0]);
+    });
+
     it("finds nothing for an unknown job id", async () => {
       const { db } = await fresh();
       const outbox = outboxOn(db, async () => ok, Date.now);

@@ -15,15 +15,16 @@ import {
   recoverInterrupted,
   runDue,
   type StoredJob,
+  takeDue,
   tooManyOpenJobs,
   viewOf,
 } from "../../outbox.ts";
 import type { LogoutOutbox } from "../../ports.ts";
 import { errorName } from "../../problem.ts";
-import type { SealingKeys } from "../../sealed.ts";
+import { SealError, type SealingKeys } from "../../sealed.ts";
 import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
 import { VENDORS } from "../../vendors/index.ts";
-import { openJob, sealJob } from "../sealed-jobs.ts";
+import { openJob, sealJob, UNOPENED_RETRY_MS } from "../sealed-jobs.ts";
 import { MAX_LEASE_MS } from "./expiring-set.ts";
 import {
   checkText,
@@ -475,7 +476,13 @@ export class KvOutbox implements LogoutOutbox {
   async #runJob(run: Run, stored: StoredJob): Promise<void> {
     try {
       if (this.#stopping) return await this.#handBack(run);
-      const job = await openJob(stored, this.#sealing);
+      let job: StoredJob;
+      try {
+        job = await openJob(stored, this.#sealing);
+      } catch (error) {
+        if (!(error instanceof SealError)) throw error;
+        return await this.#unopened(run, stored);
+      }
       const deps = { now: this.#now, random: this.#random, policy: this.#policy };
       if (recoverInterrupted(job, this.#now(), this.#policy, this.#random)) {
         this.#log({ event: "outbox_attempt_interrupted", jobId: run.id });
@@ -487,6 +494,27 @@ export class KvOutbox implements LogoutOutbox {
       if (!(error instanceof LeaseLost)) throw error;
       this.#log({ event: "outbox_lease_lost", jobId: run.id });
     }
+  }
+
+  /**
+   * A job whose members' bodies no listed key opens (its key was dropped from PROXY_STORE_KEYS):
+   * past its age its vendors fail as expired, which needs no body, and its slot is given back;
+   * before, it is looked at again in a minute, in case the key comes back.
+   */
+  async #unopened(run: Run, job: StoredJob): Promise<void> {
+    const now = this.#now();
+    this.#log({ event: "outbox_job_unopened", jobId: run.id });
+    if (now >= job.expiresAt) {
+      recoverInterrupted(job, now, this.#policy, this.#random);
+      takeDue(job, now, this.#policy);
+      return this.#save(run, job, { wakeAt: nextWake(job) });
+    }
+    return this.#save(run, job, { wakeAt: Math.min(job.expiresAt, now + UNOPENED_RETRY_MS) });
+  }
+
+  /** Stops taking work at once (the first step of a stop, before the server drains). */
+  pause(): void {
+    this.#stopping = true;
   }
 
   /** Writes the job under the run's lease, after the run's earlier writes. */

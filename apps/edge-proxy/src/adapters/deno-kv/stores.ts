@@ -38,8 +38,9 @@ export function kvStores(
             outboxes.push(outbox);
             return outbox;
           },
-    // KV queue messages are handled until stop(), which defers those that come later.
-    pause() {},
+    pause() {
+      for (const outbox of outboxes) outbox.pause();
+    },
     async stop(graceMs) {
       await Promise.all(outboxes.map((outbox) => outbox.stop(graceMs)));
       kv.close();

@@ -14,15 +14,16 @@ import {
   recoverInterrupted,
   runDue,
   type StoredJob,
+  takeDue,
   tooManyOpenJobs,
   viewOf,
 } from "../../outbox.ts";
 import type { LogoutOutbox } from "../../ports.ts";
 import { ProblemError } from "../../problem.ts";
-import type { SealingKeys } from "../../sealed.ts";
+import { SealError, type SealingKeys } from "../../sealed.ts";
 import type { AnyVendor, FanOutInput } from "../../vendors/descriptor.ts";
 import { VENDORS } from "../../vendors/index.ts";
-import { openJob, sealJob } from "../sealed-jobs.ts";
+import { openJob, sealJob, UNOPENED_RETRY_MS } from "../sealed-jobs.ts";
 import { int, type SqlDriver } from "./driver.ts";
 
 /** The open-jobs row that counts every caller's jobs together. */
@@ -209,6 +210,11 @@ export class SqlOutbox implements LogoutOutbox {
         const room = this.#concurrency - this.#running.size;
         if (room <= 0) break;
         const { lease, taken } = await this.#lease(room);
+        if (this.#stopped) {
+          // Stopped while the lease was being taken: the jobs go back rather than start.
+          if (taken.length > 0) await this.#handBack(lease);
+          break;
+        }
         for (const row of taken) this.#start(row.id, row.job, lease);
         if (taken.length === room) this.#again = true;
       } while (this.#again && !this.#stopped);
@@ -257,7 +263,15 @@ export class SqlOutbox implements LogoutOutbox {
   }
 
   async #runJob(text: string, lease: string): Promise<void> {
-    const job = await openJob(JSON.parse(text) as StoredJob, this.#sealing);
+    const stored = JSON.parse(text) as StoredJob;
+    let job: StoredJob;
+    try {
+      job = await openJob(stored, this.#sealing);
+    } catch (error) {
+      if (!(error instanceof SealError)) throw error;
+      this.#onError(error);
+      return this.#unopened(stored, lease);
+    }
     const now = this.#now();
     if (job.finishedAt !== null) {
       await this.#settle(job, lease, isDueForDeletion(job, now));
@@ -273,6 +287,32 @@ export class SqlOutbox implements LogoutOutbox {
       save: (step) => this.#save(step, lease),
     });
     await this.#settle(job, lease, false);
+  }
+
+  /**
+   * A job whose members' bodies no listed key opens (its key was dropped from PROXY_STORE_KEYS):
+   * past its age its vendors fail as expired, which needs no body, and its slot is given back;
+   * before, it is looked at again in a minute, in case the key comes back.
+   */
+  async #unopened(job: StoredJob, lease: string): Promise<void> {
+    const now = this.#now();
+    if (now >= job.expiresAt) {
+      recoverInterrupted(job, now, this.#policy, this.#random);
+      takeDue(job, now, this.#policy);
+      return this.#settle(job, lease, false);
+    }
+    await this.#db.run(
+      "UPDATE edge_proxy_jobs SET wake_at = ?, lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
+      [Math.min(job.expiresAt, now + UNOPENED_RETRY_MS), job.id, lease],
+    );
+  }
+
+  /** Gives the jobs of one lease back, to be taken at once by any process. */
+  #handBack(lease: string): Promise<number> {
+    return this.#db.run(
+      "UPDATE edge_proxy_jobs SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?",
+      [lease],
+    );
   }
 
   /**
@@ -346,12 +386,17 @@ export class SqlOutbox implements LogoutOutbox {
       }),
     ]);
     if (timer !== undefined) clearTimeout(timer);
-    if (this.#running.size === 0) return 0;
     // Every lease of this process: `<holder>:<n>` (the holder is hexadecimal, no LIKE wildcard).
-    return this.#db.run(
-      "UPDATE edge_proxy_jobs SET lease_owner = NULL, lease_until = 0 WHERE lease_owner LIKE ?",
-      [`${this.holder}:%`],
-    );
+    // A database that does not answer keeps them: they are taken again when their lease is over.
+    return this.#db
+      .run(
+        "UPDATE edge_proxy_jobs SET lease_owner = NULL, lease_until = 0 WHERE lease_owner LIKE ?",
+        [`${this.holder}:%`],
+      )
+      .catch((error: unknown) => {
+        this.#onError(error);
+        return 0;
+      });
   }
 
   /** Stops taking jobs: a stop's first step, taken at once when the process is asked to stop. */
