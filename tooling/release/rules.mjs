@@ -3,6 +3,15 @@
 
 /** Every publishable package exports these subpaths, each with `types` before `default`. */
 export const REQUIRED_EXPORTS = [".", "./testing"];
+/** A command's package (one with `bin`) has no simulator: it exports its API only. */
+export const COMMAND_EXPORTS = ["."];
+
+/** The subpaths a package must export: a vendor's API and simulator, a command's API. */
+export function requiredExports(manifest) {
+  return typeof manifest?.bin === "object" && manifest.bin !== null
+    ? COMMAND_EXPORTS
+    : REQUIRED_EXPORTS;
+}
 /** Files every tarball carries besides what `exports` points at. */
 export const REQUIRED_FILES = ["package.json", "README.md", "LICENSE"];
 const UNPUBLISHABLE_RANGE = /^(workspace|catalog|file|link|portal):/;
@@ -50,16 +59,26 @@ export function sourceManifestProblems(manifest, { relDir, repositoryUrl }) {
     Array.isArray(manifest.files) && manifest.files.includes("dist"),
     `"files" must list "dist"`,
   );
-  problems.push(...exportsProblems(manifest.exports));
+  problems.push(...exportsProblems(manifest.exports, requiredExports(manifest)));
+  problems.push(...binProblems(manifest.bin));
   return problems;
 }
 
-function exportsProblems(exportsField) {
+/** A command's `bin`: each entry a built file under ./dist/. */
+function binProblems(bin) {
+  if (bin === undefined) return [];
+  if (typeof bin !== "object" || bin === null) return [`"bin" must be an object of command names`];
+  return Object.entries(bin)
+    .filter(([, target]) => typeof target !== "string" || !/^\.\/dist\/.+\.js$/.test(target))
+    .map(([name]) => `"bin.${name}" must point at a built .js file under ./dist/`);
+}
+
+function exportsProblems(exportsField, required) {
   if (typeof exportsField !== "object" || exportsField === null) {
     return [`"exports" must be an object of subpaths`];
   }
   const problems = [];
-  for (const subpath of REQUIRED_EXPORTS) {
+  for (const subpath of required) {
     const entry = exportsField[subpath];
     if (typeof entry !== "object" || entry === null) {
       problems.push(`"exports" must have ${show(subpath)} with "types" and "default"`);
@@ -90,7 +109,7 @@ export function packedProblems(packed, files, { workspaceVersions }) {
   for (const file of REQUIRED_FILES) {
     if (!fileSet.has(file)) problems.push(`the tarball lacks ${file}`);
   }
-  for (const target of exportTargets(packed.exports)) {
+  for (const target of [...exportTargets(packed.exports), ...exportTargets(packed.bin ?? {})]) {
     if (!fileSet.has(target)) problems.push(`the tarball lacks ${target}, which "exports" names`);
   }
   for (const file of files) {
@@ -143,7 +162,7 @@ export function jsrProblems(jsr, manifest, { catalog, workspaceNames }) {
     `jsr.json "version" is ${show(jsr.version)} but package.json says ${show(manifest.version)}: run node tooling/release/sync-jsr-versions.mjs`,
   );
   expect(jsr.license === "MIT", `jsr.json "license" must be "MIT"`);
-  for (const subpath of REQUIRED_EXPORTS) {
+  for (const subpath of requiredExports(manifest)) {
     const expected = sourceOf(manifest.exports?.[subpath]?.default);
     expect(
       jsr.exports?.[subpath] === expected,

@@ -85,6 +85,23 @@ describe("sourceManifestProblems", () => {
     expect(problems).toContain('"exports["."]" must list "types" first');
     expect(problems).toContain('"exports" must have "./testing"');
   });
+
+  it("asks a command's package (one with bin) for its API only, and its bin in ./dist/", () => {
+    const command = goodManifest();
+    command.exports = { ".": { types: "./dist/index.d.ts", default: "./dist/index.js" } };
+    command.bin = { acme: "./dist/bin.js" };
+    expect(sourceManifestProblems(command, options)).toEqual([]);
+    command.bin = { acme: "./src/bin.ts", other: "bin.js" };
+    expect(sourceManifestProblems(command, options)).toEqual([
+      '"bin.acme" must point at a built .js file under ./dist/',
+      '"bin.other" must point at a built .js file under ./dist/',
+    ]);
+    const vendor = goodManifest();
+    vendor.exports = command.exports;
+    expect(sourceManifestProblems(vendor, options)).toContain(
+      '"exports" must have "./testing" with "types" and "default"',
+    );
+  });
 });
 
 describe("packedProblems", () => {
@@ -122,6 +139,14 @@ describe("packedProblems", () => {
     expect(problems).toContain("the tarball lacks dist/testing/index.d.ts");
     expect(problems).toContain("carries src/client.test.ts");
     expect(problems).toContain("carries tsconfig.build.tsbuildinfo");
+  });
+
+  it("names a command's bin file missing from the tarball", () => {
+    const manifest = { ...packed(), bin: { acme: "./dist/bin.js" } };
+    expect(packedProblems(manifest, PACKED_FILES, options)).toEqual([
+      'the tarball lacks dist/bin.js, which "exports" names',
+    ]);
+    expect(packedProblems(manifest, [...PACKED_FILES, "dist/bin.js"], options)).toEqual([]);
   });
 
   it("lists export targets without their leading ./", () => {
@@ -242,8 +267,9 @@ describe("this repository's packages", () => {
   }[];
   const repositoryUrl = rootManifest().repository?.url;
 
-  it("are the core and the four vendors", () => {
+  it("are the command, the core and the four vendors", () => {
     expect(packages.map((pkg) => pkg.name)).toEqual([
+      "@x/cli",
       "@x/core-signing",
       "@x/ebet",
       "@x/fungame",
