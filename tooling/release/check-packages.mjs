@@ -21,6 +21,7 @@ import {
   rootManifest,
   run,
   seconds,
+  withDenoNodeTypes,
 } from "./workspace.mjs";
 
 const started = performance.now();
@@ -132,11 +133,13 @@ for (const pkg of packages) {
   report(pkg.name, "jsr.json", found);
 }
 
-const dryRun = await run(denoBinary(), ["publish", "--dry-run", "--allow-dirty"], {
-  cwd: join(ROOT, "packages"),
-  env: { ...DENO_ENV, DENO_LOG: "info,deno::tools::publish::unfurl=debug" },
-  timeoutMs: 180_000,
-});
+const dryRun = await withDenoNodeTypes(() =>
+  run(denoBinary(), ["publish", "--dry-run", "--allow-dirty"], {
+    cwd: join(ROOT, "packages"),
+    env: { ...DENO_ENV, DENO_LOG: "info,deno::tools::publish::unfurl=debug" },
+    timeoutMs: 180_000,
+  }),
+);
 const denoFound = [];
 if (dryRun.code !== 0) {
   denoFound.push(describeFailure("deno publish --dry-run", dryRun));

@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { DENO_ENV, denoBinary } from "../runtimes/binaries.mjs";
-import { pnpm, publishablePackages, ROOT } from "./workspace.mjs";
+import { pnpm, publishablePackages, ROOT, withDenoNodeTypes } from "./workspace.mjs";
 
 const dryRun = process.argv.includes("--dry-run");
 
@@ -30,9 +30,11 @@ if (dryRun) {
   step("npm: changeset publish", command, args);
 }
 
-step(
-  `JSR${dryRun ? " (dry run)" : ""}: deno publish`,
-  denoBinary(),
-  ["publish", ...(dryRun ? ["--dry-run", "--allow-dirty"] : [])],
-  { cwd: join(ROOT, "packages"), env: { ...process.env, ...DENO_ENV } },
+await withDenoNodeTypes(() =>
+  step(
+    `JSR${dryRun ? " (dry run)" : ""}: deno publish`,
+    denoBinary(),
+    ["publish", ...(dryRun ? ["--dry-run", "--allow-dirty"] : [])],
+    { cwd: join(ROOT, "packages"), env: { ...process.env, ...DENO_ENV } },
+  ),
 );

@@ -3,15 +3,17 @@
 import { spawn } from "node:child_process";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   realpathSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { npmCommand, pnpmCommand, ROOT } from "../toolchain.mjs";
 
 export { ROOT };
@@ -206,4 +208,24 @@ export function scopedPackagesUnder(nodeModules, scope, found = []) {
     }
   }
   return found;
+}
+
+/**
+ * Deno type-checks `node:` imports (the command's, @x/cli) against npm:@types/node, which it looks for
+ * in the Deno workspace's own node_modules (packages/node_modules) and which pnpm installs under the
+ * package instead. Links the command's copy there for the run of `fn`, then removes the link.
+ */
+export async function withDenoNodeTypes(fn) {
+  const target = join(ROOT, "packages", "cli", "node_modules", "@types", "node");
+  const link = join(ROOT, "packages", "node_modules", "@types", "node");
+  const made = existsSync(target) && !existsSync(link);
+  if (made) {
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(target, link, "dir");
+  }
+  try {
+    return await fn();
+  } finally {
+    if (made) rmSync(join(ROOT, "packages", "node_modules"), { recursive: true, force: true });
+  }
 }

@@ -1,6 +1,7 @@
 // x-logout: reads a session list, checks it, and logs every session out at its vendors (directly or
 // through a deployed proxy), journaled, paced, with progress and a report.
 import { readFileSync } from "node:fs";
+import type { WriteStream } from "node:tty";
 import { checkBaseUrl, isVendorError } from "@x/core-signing";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import {
@@ -43,7 +44,7 @@ export interface CliIo {
   stdout: { write(text: string): void };
   stderr: { write(text: string): void; isTTY?: boolean; columns?: number };
   /** The terminal stream for the live display, when standard error is one. */
-  terminal?: NodeJS.WriteStream;
+  terminal?: WriteStream;
   /** Called with a stop function: the command calls it on SIGINT/SIGTERM; returns the unsubscribe. */
   onSignal?(handler: (signal: string) => void): () => void;
   /** Leaves at once with this code (a second Ctrl-C). */

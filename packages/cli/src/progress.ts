@@ -1,6 +1,7 @@
 // What people and machines see while a run goes: per vendor done, already logged out, failed,
 // rate and ETA; a live table on a terminal (log-update), plain lines every few seconds off one,
 // JSON lines with --json.
+import type { WriteStream } from "node:tty";
 import { createLogUpdate } from "log-update";
 import pc from "picocolors";
 import type { RunEvent } from "./runner.ts";
@@ -78,7 +79,7 @@ export class Progress {
   constructor(
     counts: Map<VendorName, VendorCounts>,
     mode: ProgressMode,
-    output: ProgressOutput & { stream?: NodeJS.WriteStream },
+    output: ProgressOutput & { stream?: WriteStream },
     intervalMs: number,
     now: () => number = Date.now,
   ) {
