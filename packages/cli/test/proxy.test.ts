@@ -3,7 +3,13 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_NOT_ALL_ENDED, EXIT_OK } from "../src/report.ts";
-import { type Member, sessionKey, VENDOR_NAMES, type VendorName } from "../src/sessions.ts";
+import {
+  MEMBER_OF,
+  type Member,
+  sessionKey,
+  VENDOR_NAMES,
+  type VendorName,
+} from "../src/sessions.ts";
 import {
   type CommandRun,
   type Front,
@@ -85,18 +91,11 @@ function endedKeys(journal: string): Set<string> {
   return keys;
 }
 
-const MEMBER: Record<VendorName, string> = {
-  ebet: "ebet",
-  fungame: "fungame",
-  "sdk-auth": "sdkAuth",
-  lancens: "lancens",
-};
-
 async function keysOf(
   lines: readonly Record<string, unknown>[],
   vendor: VendorName,
 ): Promise<string[]> {
-  return Promise.all(lines.map((line) => sessionKey(vendor, line[MEMBER[vendor]] as Member)));
+  return Promise.all(lines.map((line) => sessionKey(vendor, line[MEMBER_OF[vendor]] as Member)));
 }
 
 /** How many of these lines' sessions each vendor's simulator saw ended, and how many times. */
@@ -105,7 +104,7 @@ function endingsOf(lines: readonly Record<string, unknown>[]): Record<VendorName
   const out = {} as Record<VendorName, number[]>;
   for (const vendor of VENDOR_NAMES) {
     out[vendor] = lines.map(
-      (line) => endings[vendor].get(vendors.keyOf(vendor, line[MEMBER[vendor]])) ?? 0,
+      (line) => endings[vendor].get(vendors.keyOf(vendor, line[MEMBER_OF[vendor]])) ?? 0,
     );
   }
   return out;
