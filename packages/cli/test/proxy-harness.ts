@@ -78,7 +78,7 @@ export async function startProxy(
 }
 
 /** What the front does with a request instead of passing it on; undefined passes it. */
-export type Fault = (request: Request) => Response | undefined;
+export type Fault = (request: Request) => Promise<Response | undefined> | Response | undefined;
 
 export interface Front extends Served {
   /** Requests that reached the front, passed on or not. */
@@ -92,7 +92,7 @@ export async function startFront(target: string): Promise<Front> {
   const front = {} as Front;
   const served = await serve(async (request) => {
     front.seen++;
-    const own = fault?.(request);
+    const own = await fault?.(request.clone());
     if (own !== undefined) return own;
     const { pathname, search } = new URL(request.url);
     const body = request.method === "GET" ? undefined : await request.arrayBuffer();

@@ -186,21 +186,36 @@ describe("x-logout --proxy against a running edge proxy", () => {
     it("waits out the proxy's 429s (Retry-After) and then ends every session", async () => {
       const count = 30;
       const { path, lines } = await freshList(count);
+      // Per vendor (the member a request names): when it was refused, and how long until its next request.
+      const refusedAt = new Map<string, number>();
+      const gaps: number[] = [];
       let refusals = 0;
-      front.setFault(() => {
+      front.setFault(async (request) => {
+        const [member] = Object.keys((await request.json()) as Record<string, unknown>);
+        const at = performance.now();
+        const since = refusedAt.get(member as string);
+        if (since !== undefined) {
+          gaps.push(at - since);
+          refusedAt.delete(member as string);
+        }
         if (refusals >= 8) return undefined;
         refusals++;
+        refusedAt.set(member as string, performance.now());
         return Response.json(
           { code: "RATE_LIMITED" },
           { status: 429, headers: { "retry-after": "1" } },
         );
       });
       try {
-        const run = await runCommand(path, ["--proxy", front.url, "--concurrency", "4"], {
+        // One attempt in flight per vendor: its next request follows the answer it waited on.
+        const run = await runCommand(path, ["--proxy", front.url, "--concurrency", "1"], {
           X_LOGOUT_PROXY_KEY: proxy.apiKey,
         });
         expect(run.code, run.stderr + run.stdout).toBe(EXIT_OK);
         expect(refusals).toBe(8);
+        expect(gaps).toHaveLength(8);
+        // Retry-After: 1 holds the vendor back at least a second (less a timer's coarseness).
+        for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(950);
         const endings = endingsOf(lines);
         for (const vendor of VENDOR_NAMES) expect(endings[vendor], vendor).toEqual(once(count));
         expectNoSecret(run, secretsIn(lines, [proxy.apiKey]));
