@@ -1,6 +1,7 @@
 // x-logout: reads a session list, checks it, and logs every session out at its vendors (directly or
 // through a deployed proxy), journaled, paced, with progress and a report.
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { WriteStream } from "node:tty";
 import { checkBaseUrl, isVendorError } from "@x/core-signing";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
@@ -380,7 +381,11 @@ async function run(input: string | undefined, options: Options, io: CliIo): Prom
   }
 
   const journal = Journal.open(journalPath as string);
-  const failuresPath = options.failures ?? `${journalPath}.failures.jsonl`;
+  const failuresPath = options.failures ?? `${fromStdin ? journalPath : input}.failures.jsonl`;
+  if (!fromStdin && resolve(failuresPath) === resolve(input as string)) {
+    journal.close();
+    throw new UsageError(`--failures ${failuresPath}: is the list itself; name another file`);
+  }
   const counts = new Map<VendorName, VendorCounts>();
   const todo: Task[] = [];
   for (const vendor of named) counts.set(vendor, emptyCounts(0, 0));
@@ -422,8 +427,8 @@ async function run(input: string | undefined, options: Options, io: CliIo): Prom
     stops++;
     if (stops === 1) {
       stop.abort();
-      io.stderr.write(
-        `\nx-logout: ${signal}: finishing the attempts in flight, starting no new one (again to quit at once)\n`,
+      progress.notice(
+        `x-logout: ${signal}: finishing the attempts in flight, starting no new one (again to quit at once)\n`,
       );
       return;
     }

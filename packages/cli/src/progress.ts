@@ -56,6 +56,11 @@ export function finished(counts: VendorCounts): number {
   return counts.skipped + counts.ended + counts.already + counts.failed + counts.pending;
 }
 
+/** Time since the start, whole seconds (rounded down). */
+function elapsed(ms: number): string {
+  return duration(Math.floor(ms / 1000) * 1000);
+}
+
 function duration(ms: number): string {
   if (!Number.isFinite(ms)) return "–";
   const seconds = Math.ceil(ms / 1000);
@@ -168,46 +173,60 @@ export class Progress {
     return { elapsedMs: this.#now() - this.#started, vendors };
   }
 
-  /** The live table. */
+  /** The live table; its columns keep their width from frame to frame. */
   table(): string {
-    const header = ["vendor", "done", "ended", "already", "failed", "rate", "ETA", ""];
-    const rows = [...this.counts].map(([vendor, counts]) => {
+    const header = ["vendor", "done", "ended", "already", "earlier", "failed", "rate", "ETA"];
+    const vendors = [...this.counts];
+    const totalWidth = Math.max(...vendors.map(([, counts]) => String(counts.total).length), 1);
+    const widths = [
+      Math.max(6, ...vendors.map(([vendor]) => LABEL_OF[vendor].length)),
+      Math.max(4, 2 * totalWidth + 1),
+      ...[2, 3, 4, 5].map((i) => Math.max((header[i] as string).length, totalWidth)),
+      8,
+      6,
+    ];
+    const pad = (cells: string[]) =>
+      cells.map((cell, i) =>
+        i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0),
+      );
+    const rows = vendors.map(([vendor, counts]) => {
       const done = finished(counts);
       const left = counts.total - done;
       const rate = this.rate(vendor);
       const eta = left === 0 ? "done" : rate > 0 ? duration((left / rate) * 1000) : "–";
-      const note = counts.halted ?? counts.waiting ?? "";
-      return [
+      const cells = pad([
         LABEL_OF[vendor],
         `${done}/${counts.total}`,
-        String(counts.ended + counts.skipped),
+        String(counts.ended),
         String(counts.already),
+        String(counts.skipped),
         String(counts.failed),
         `${rate.toFixed(rate < 10 ? 1 : 0)}/s`,
         eta,
-        note,
-      ];
+      ]);
+      if (counts.failed > 0) cells[5] = pc.red(cells[5] as string);
+      const note = counts.halted ?? counts.waiting;
+      const text = cells.join("  ");
+      return note === undefined
+        ? text
+        : `${text}  ${counts.halted ? pc.red(note) : pc.yellow(note)}`;
     });
-    const widths = header.map((_, i) =>
-      Math.max(header[i]?.length ?? 0, ...rows.map((row) => row[i]?.length ?? 0)),
-    );
-    const line = (cells: string[], color: (text: string) => string = (text) => text) =>
-      cells
-        .map((cell, i) =>
-          i === 0 || i === cells.length - 1
-            ? cell.padEnd(widths[i] ?? 0)
-            : cell.padStart(widths[i] ?? 0),
-        )
-        .map((cell, i) =>
-          i === 4 && cell.trim() !== "0" && i < cells.length - 1 ? pc.red(cell) : color(cell),
-        )
-        .join("  ")
-        .trimEnd();
     return [
-      pc.bold(`x-logout · ${duration(this.#now() - this.#started)}`),
-      pc.dim(line(header)),
-      ...rows.map((row) => line(row)),
+      pc.bold(`x-logout · ${elapsed(this.#now() - this.#started)}`),
+      pc.dim(pad(header).join("  ")),
+      ...rows,
     ].join("\n");
+  }
+
+  /** Writes a message above the live table (or as a line of its own off a terminal). */
+  notice(text: string): void {
+    if (this.#mode === "tty" && this.#live !== undefined) {
+      this.#live.clear();
+      this.#output.write(text);
+      this.#live(this.table());
+      return;
+    }
+    this.#output.write(text);
   }
 
   /** One plain line. */
@@ -218,9 +237,9 @@ export class Progress {
       const eta =
         left === 0 ? "done" : rate > 0 ? `ETA ${duration((left / rate) * 1000)}` : "ETA –";
       const note = counts.halted ?? counts.waiting;
-      return `${LABEL_OF[vendor]} ${finished(counts)}/${counts.total} (ended ${counts.ended + counts.skipped}, already ${counts.already}, failed ${counts.failed}) ${rate.toFixed(1)}/s ${eta}${note ? `, ${note}` : ""}`;
+      return `${LABEL_OF[vendor]} ${finished(counts)}/${counts.total} (ended ${counts.ended}, already ${counts.already}, earlier ${counts.skipped}, failed ${counts.failed}) ${rate.toFixed(1)}/s ${eta}${note ? `, ${note}` : ""}`;
     });
-    return `x-logout: ${duration(this.#now() - this.#started)} · ${parts.join(" · ")}\n`;
+    return `x-logout: ${elapsed(this.#now() - this.#started)} · ${parts.join(" · ")}\n`;
   }
 
   #draw(): void {

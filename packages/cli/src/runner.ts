@@ -59,6 +59,27 @@ export interface RunResult {
 
 const BASE_BACKOFF_MS = 500;
 export const DEFAULT_MAX_BACKOFF_MS = 15_000;
+/** A vendor that answers "too many requests" is waited on from 1 s, doubling to at most 4 s. */
+const RATE_LIMIT_BASE_MS = 1_000;
+const RATE_LIMIT_MAX_MS = 4_000;
+
+/**
+ * The pause after the `failures`-th failure in a row, with jitter (half to all of it): a vendor that
+ * answered "too many requests" (and named no Retry-After) is asked again within seconds, since it is
+ * up; a vendor that did not answer waits from 500 ms doubling to `maxMs`, one probe at a time.
+ */
+export function backoffMs(
+  kind: string,
+  failures: number,
+  maxMs: number = DEFAULT_MAX_BACKOFF_MS,
+  random: () => number = Math.random,
+): number {
+  const limited = kind === "rate_limited";
+  const base = limited ? RATE_LIMIT_BASE_MS : BASE_BACKOFF_MS;
+  const cap = limited ? Math.min(RATE_LIMIT_MAX_MS, maxMs) : maxMs;
+  const full = Math.min(cap, base * 2 ** Math.min(30, Math.max(0, failures - 1)));
+  return Math.round(full * (0.5 + random() / 2));
+}
 /** How often a waiting worker looks again. */
 const IDLE_MS = 20;
 
@@ -180,8 +201,10 @@ export async function runTasks(options: RunOptions): Promise<RunResult> {
       const elapsed = now() - (task.firstAt ?? now());
       if (error.retryable && elapsed < options.retryForMs) {
         lane.failures++;
-        const backoff = Math.min(maxBackoffMs, BASE_BACKOFF_MS * 2 ** (lane.failures - 1));
-        const waitMs = Math.max(error.retryAfterMs, Math.round(backoff * (0.5 + random() / 2)));
+        const waitMs = Math.max(
+          error.retryAfterMs,
+          backoffMs(error.kind, lane.failures, maxBackoffMs, random),
+        );
         lane.pausedUntil = Math.max(lane.pausedUntil, now() + waitMs);
         lane.retries.push(task);
         emit({ type: "retry", vendor: lane.vendor, error, waitMs });

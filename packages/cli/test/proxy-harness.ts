@@ -168,6 +168,6 @@ export async function runCommand(
     stdout,
     stderr,
     journal: await readOrEmpty(`${list}.journal`),
-    failures: await readOrEmpty(`${list}.journal.failures.jsonl`),
+    failures: await readOrEmpty(`${list}.failures.jsonl`),
   };
 }

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { KitSimulator, ProxyKit } from "@x/core-signing/testing";
-import { proxyKit as ebetKit } from "@x/ebet/testing";
+import { type EbetSimulator, proxyKit as ebetKit } from "@x/ebet/testing";
 import { proxyKit as fungameKit } from "@x/fungame/testing";
 import { proxyKit as lancensKit } from "@x/lancens/testing";
 import { proxyKit as sdkAuthKit } from "@x/sdk-auth/testing";
@@ -27,7 +27,9 @@ export interface Served {
 }
 
 /** Serves a fetch handler on 127.0.0.1 at an ephemeral port. */
-export async function serve(fetch: (request: Request) => Promise<Response> | Response): Promise<Served> {
+export async function serve(
+  fetch: (request: Request) => Promise<Response> | Response,
+): Promise<Served> {
   let down = false;
   let answer: { status: number; headers?: Record<string, string> } | undefined;
   const listener = getRequestListener((request) =>
@@ -89,15 +91,25 @@ export async function startVendors(capacity: number): Promise<Vendors> {
     const sim = sims[vendor];
     served[vendor] = await serve((request) => sim.fetch(request));
   }
-  const env = Object.assign({}, ...VENDOR_NAMES.map((vendor) => sims[vendor].env(served[vendor].url)));
-  const made: Record<VendorName, unknown[]> = { ebet: [], fungame: [], "sdk-auth": [], lancens: [] };
+  const env = Object.assign(
+    {},
+    ...VENDOR_NAMES.map((vendor) => sims[vendor].env(served[vendor].url)),
+  );
+  const made: Record<VendorName, unknown[]> = {
+    ebet: [],
+    fungame: [],
+    "sdk-auth": [],
+    lancens: [],
+  };
   return {
     sims,
     served,
     env,
     async lines(count, vendors = VENDOR_NAMES) {
       const members = Object.fromEntries(
-        await Promise.all(vendors.map(async (vendor) => [vendor, await sims[vendor].sessions(count)] as const)),
+        await Promise.all(
+          vendors.map(async (vendor) => [vendor, await sims[vendor].sessions(count)] as const),
+        ),
       ) as Record<VendorName, unknown[]>;
       for (const vendor of vendors) made[vendor].push(...members[vendor]);
       return Array.from({ length: count }, (_, i) =>
@@ -108,12 +120,27 @@ export async function startVendors(capacity: number): Promise<Vendors> {
       const out = {} as Record<VendorName, Map<string, number>>;
       for (const vendor of VENDOR_NAMES) {
         const sim = sims[vendor];
-        const audit = sim.audit();
         const counts = new Map<string, number>();
-        for (const member of made[vendor]) {
-          const key = sim.key(member);
-          // The last step is the one that ends a session (Lancens clears its push tokens first).
-          counts.set(key, audit.sessions[key]?.at(-1) ?? 0);
+        if (vendor === "ebet") {
+          // eBET answers status 200 to a logout of a player who is not in a game too: only the
+          // call that took the player out of a game ended the session.
+          const ended = new Map<string, number>();
+          for (const call of (sim.simulator as EbetSimulator).calls) {
+            if (call.call !== "logout" || call.reason !== "logged out of the game") continue;
+            const name = call.username as string;
+            ended.set(name, (ended.get(name) ?? 0) + 1);
+          }
+          for (const member of made[vendor]) {
+            const key = sim.key(member);
+            counts.set(key, ended.get(key) ?? 0);
+          }
+        } else {
+          const audit = sim.audit();
+          for (const member of made[vendor]) {
+            const key = sim.key(member);
+            // The last step is the one that ends a session (Lancens clears its push tokens first).
+            counts.set(key, audit.sessions[key]?.at(-1) ?? 0);
+          }
         }
         out[vendor] = counts;
       }
