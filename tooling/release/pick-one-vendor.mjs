@@ -2,7 +2,9 @@
 // folder outside the workspace: `npm install` that vendor's tarball and @x/core-signing's only (their
 // other dependencies come from the npm registry), checks that no other @x package came along, checks
 // a user's script against the installed types (tsc, strict), and runs that script, which logs out
-// against `@x/<vendor>/testing`, under Node 20, Node 24, Bun and Deno. Exits 1 on any failure.
+// against `@x/<vendor>/testing`, under Node 20, Node 24, Bun and Deno. Then the command, `@x/cli`,
+// the same way: its tarball with the core's and the four vendors' only, its `x-logout` bin checking a
+// list on each runtime. Exits 1 on any failure.
 //
 //   node tooling/release/pick-one-vendor.mjs [vendor ...]      e.g. `... pick-one-vendor.mjs lancens`
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -28,8 +30,13 @@ const CORE = "@x/core-signing";
 const RUN_LIMIT_MS = 60_000;
 const REPORT_PREFIX = "PICK-ONE-VENDOR ";
 
-const all = publishablePackages().map((pkg) => pkg.name);
-const vendors = all.filter((name) => name !== CORE).map((name) => name.slice("@x/".length));
+const packages = publishablePackages();
+const all = packages.map((pkg) => pkg.name);
+/** Packages with a `bin` are commands, not vendors. */
+const COMMANDS = packages.filter((pkg) => pkg.manifest.bin !== undefined).map((pkg) => pkg.name);
+const vendors = all
+  .filter((name) => name !== CORE && !COMMANDS.includes(name))
+  .map((name) => name.slice("@x/".length));
 // Vendor names (`lancens` or `@x/lancens`) pick vendors; other arguments, such as the ones `npm test --
 // …` hands every step, are ignored. No vendor named: all of them.
 const wanted = process.argv
@@ -131,6 +138,91 @@ async function checkVendor(vendor, tarballs, temp) {
   return { failures, notes };
 }
 
+/** A list a user would check first: a FunGame token (a JWT in form) and a Lancens session. */
+const LIST = `${[
+  { fungame: { token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl" } },
+  { lancens: { username: "lancens-user", token: "t0ken" } },
+]
+  .map((line) => JSON.stringify(line))
+  .join("\n")}\n`;
+
+/**
+ * The command as a user installs it: its tarball, whose four vendors and core come along (from their
+ * tarballs here, from the registry for a user), then `x-logout --version` and a dry run of a list on
+ * each runtime, through the bin npm links.
+ */
+async function checkCommand(name, tarballs, temp) {
+  const started = performance.now();
+  const failures = [];
+  const notes = [];
+  const dir = join(temp, name.slice("@x/".length));
+  mkdirSync(dir);
+  const own = [name, CORE, ...vendors.map((vendor) => `@x/${vendor}`)];
+  const install = await installTarballs(
+    dir,
+    own.map((pkg) => tarballs.get(pkg)),
+  );
+  if (install.code !== 0) {
+    failures.push(`npm install of ${name} failed: ${describeFailure("npm", install)}`);
+    return { failures, notes };
+  }
+  notes.push(`installed in ${(install.ms / 1000).toFixed(1)} s`);
+  const manifest = readJson(join(dir, "node_modules", ...name.split("/"), "package.json"));
+  writeFileSync(join(dir, "sessions.jsonl"), LIST);
+  const settings = {
+    FUNGAME_BASE_URL: "https://fungame.example",
+    LANCENS_BASE_URL: "https://weixin.lancens.com:6443",
+  };
+  for (const [command, relative] of Object.entries(manifest.bin ?? {})) {
+    const bin = join(dir, "node_modules", ".bin", command);
+    const runs = RUNTIMES.map((runtime) => ({
+      runtime,
+      // Node runs the linked bin itself (its shebang); Bun and Deno run the file it links to.
+      file: runtime.name.startsWith("node")
+        ? bin
+        : join(dir, "node_modules", ...name.split("/"), relative),
+    }));
+    const results = await Promise.all(
+      runs.flatMap(({ runtime, file }) => {
+        const node = runtime.name.startsWith("node");
+        // Node through the linked bin itself: its shebang finds this runtime's node on the PATH.
+        const exe = node ? file : runtime.command();
+        const command = node
+          ? []
+          : [...runtime.args, ...(runtime.name === "deno" ? ["-A"] : []), file];
+        const env = {
+          ...(runtime.env ?? {}),
+          ...settings,
+          // The Node of this runtime, for the bin's `#!/usr/bin/env node`.
+          PATH: `${dirname(runtime.command())}:${process.env.PATH ?? ""}`,
+        };
+        return [
+          run(exe, [...command, "--version"], { cwd: dir, env, timeoutMs: RUN_LIMIT_MS }),
+          run(exe, [...command, "sessions.jsonl", "--dry-run"], {
+            cwd: dir,
+            env,
+            timeoutMs: RUN_LIMIT_MS,
+          }),
+        ];
+      }),
+    );
+    runs.forEach(({ runtime }, i) => {
+      const version = results[2 * i];
+      const dry = results[2 * i + 1];
+      if (version.code !== 0 || version.stdout.trim() !== manifest.version) {
+        failures.push(describeFailure(`${command} --version on ${runtime.name}`, version));
+      } else if (
+        dry.code !== 0 ||
+        !dry.stdout.includes("2 line(s) checked, all usable; nothing was sent")
+      ) {
+        failures.push(describeFailure(`${command} --dry-run on ${runtime.name}`, dry));
+      } else notes.push(`${runtime.name} ok`);
+    });
+  }
+  notes.push(seconds(started));
+  return { failures, notes };
+}
+
 const started = performance.now();
 const temp = makeTempDir("x-pick-one-vendor-");
 let failed = 0;
@@ -149,10 +241,25 @@ try {
     console.log(`${vendor}: ${failures.length === 0 ? "ok" : "FAILED"}; ${notes.join(", ")}`);
     for (const failure of failures) console.log(indent(failure));
   }
+  if (wanted.length === 0) {
+    for (const command of COMMANDS) {
+      let outcome;
+      try {
+        outcome = await checkCommand(command, tarballs, temp);
+      } catch (error) {
+        outcome = { failures: [String(error?.stack ?? error)], notes: [] };
+      }
+      const { failures, notes } = outcome;
+      if (failures.length > 0) failed++;
+      console.log(`${command}: ${failures.length === 0 ? "ok" : "FAILED"}; ${notes.join(", ")}`);
+      for (const failure of failures) console.log(indent(failure));
+    }
+  }
 } finally {
   rmSync(temp, { recursive: true, force: true });
 }
+const checked = chosen.length + (wanted.length === 0 ? COMMANDS.length : 0);
 console.log(
-  `pick-one-vendor: ${chosen.length - failed} of ${chosen.length} vendors install and run alone on node20, node24, bun and deno (${seconds(started)})`,
+  `pick-one-vendor: ${checked - failed} of ${checked} packages (${chosen.length} vendors alone${wanted.length === 0 ? `, ${COMMANDS.join(", ")}` : ""}) install and run on node20, node24, bun and deno (${seconds(started)})`,
 );
 process.exit(failed === 0 ? 0 : 1);

@@ -161,13 +161,13 @@ describe("x-logout's progress display", () => {
       .map((part) => part.split("\n").slice(0, 6).join("\n"));
     expect(frames.length).toBeGreaterThanOrEqual(5);
 
-    const header = /^ *vendor +done +ended +already +failed +rate +ETA$/m;
+    const header = /^ *vendor +done +ended +already +earlier +failed +rate +ETA$/m;
     for (const frame of frames) {
       expect(frame).toMatch(header);
       for (const label of ["eBET", "FunGame", "OneAccess", "Lancens"]) {
         expect(frame).toMatch(
           new RegExp(
-            `^${label} +\\d+/${SESSIONS} +\\d+ +\\d+ +\\d+ +[\\d.]+/s +(done|–|\\d+[smh][\\dms]*)`,
+            `^${label} +\\d+/${SESSIONS} +\\d+ +\\d+ +\\d+ +\\d+ +[\\d.]+/s +(done|–|\\d+[smh][\\dms]*)`,
             "m",
           ),
         );
@@ -182,33 +182,38 @@ describe("x-logout's progress display", () => {
     const last = frames.at(-1) as string;
     const row = (label: string) =>
       (new RegExp(`^${label} .*$`, "m").exec(last)?.[0] ?? "").split(/ {2,}/);
-    expect(row("eBET").slice(0, 5)).toEqual([
+    // vendor, done, ended, already, earlier (none: a first run), failed
+    expect(row("eBET").slice(0, 6)).toEqual([
       "eBET",
       `${SESSIONS}/${SESSIONS}`,
       String(SESSIONS),
       "0",
       "0",
+      "0",
     ]);
-    expect(row("eBET")[6]).toBe("done");
-    expect(row("FunGame").slice(0, 5)).toEqual([
+    expect(row("eBET")[7]).toBe("done");
+    expect(row("FunGame").slice(0, 6)).toEqual([
       "FunGame",
       `${SESSIONS}/${SESSIONS}`,
       String(SESSIONS - FAILED),
       "0",
+      "0",
       String(FAILED),
     ]);
-    expect(row("OneAccess").slice(0, 5)).toEqual([
+    expect(row("OneAccess").slice(0, 6)).toEqual([
       "OneAccess",
       `${SESSIONS}/${SESSIONS}`,
       String(SESSIONS),
       "0",
       "0",
+      "0",
     ]);
-    expect(row("Lancens").slice(0, 5)).toEqual([
+    expect(row("Lancens").slice(0, 6)).toEqual([
       "Lancens",
       `${SESSIONS}/${SESSIONS}`,
       String(SESSIONS - ALREADY),
       String(ALREADY),
+      "0",
       "0",
     ]);
 
@@ -250,13 +255,13 @@ describe("x-logout's progress display", () => {
     const lines = ran.stderr.trimEnd().split("\n");
     expect(lines.length).toBeGreaterThanOrEqual(2);
     const plain =
-      /^x-logout: \d+[smh]\S* · eBET \d+\/\d+ \(ended \d+, already \d+, failed \d+\) [\d.]+\/s (done|ETA \S+)( · |$)/;
+      /^x-logout: \d+[smh]\S* · eBET \d+\/\d+ \(ended \d+, already \d+, earlier \d+, failed \d+\) [\d.]+\/s (done|ETA \S+)( · |$)/;
     for (const line of lines) expect(line).toMatch(plain);
     for (const label of ["FunGame", "OneAccess", "Lancens"]) {
       expect(lines.at(-1)).toContain(` · ${label} ${SESSIONS}/${SESSIONS} (`);
     }
     expect(lines.at(-1)).toContain(
-      `Lancens ${SESSIONS}/${SESSIONS} (ended ${SESSIONS - ALREADY}, already ${ALREADY}, failed 0)`,
+      `Lancens ${SESSIONS}/${SESSIONS} (ended ${SESSIONS - ALREADY}, already ${ALREADY}, earlier 0, failed 0)`,
     );
     expect(ran.stdout).toMatch(/^x-logout report\n/);
     for (const secret of secrets) {
