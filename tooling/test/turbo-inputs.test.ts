@@ -36,6 +36,7 @@ const readsOf = (task: DryTask) => filesTestsRead(task.directory, files, NOT_RUN
 describe("turbo's test inputs", () => {
   it("cover every workspace with tests", () => {
     expect(testTasks.map((task) => task.taskId).sort()).toEqual([
+      "@x/cli#test",
       "@x/core-signing#test",
       "@x/ebet#test",
       "@x/edge-proxy#test",
