@@ -380,12 +380,14 @@ async function run(input: string | undefined, options: Options, io: CliIo): Prom
     return issues.length === 0 ? EXIT_OK : EXIT_NOT_ALL_ENDED;
   }
 
-  const journal = Journal.open(journalPath as string);
   const failuresPath = options.failures ?? `${fromStdin ? journalPath : input}.failures.jsonl`;
   if (!fromStdin && resolve(failuresPath) === resolve(input as string)) {
-    journal.close();
     throw new UsageError(`--failures ${failuresPath}: is the list itself; name another file`);
   }
+  if (resolve(failuresPath) === resolve(journalPath as string)) {
+    throw new UsageError(`--failures ${failuresPath}: is the journal; name another file`);
+  }
+  const journal = Journal.open(journalPath as string);
   const counts = new Map<VendorName, VendorCounts>();
   const todo: Task[] = [];
   for (const vendor of named) counts.set(vendor, emptyCounts(0, 0));

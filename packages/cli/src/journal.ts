@@ -16,6 +16,8 @@ import {
 import type { VendorName } from "./sessions.ts";
 
 export const JOURNAL_VERSION = 1;
+/** How a journal's first record starts, as `JSON.stringify` writes it. */
+const HEADER_START = '{"t":"journal"';
 
 /** How a session ended. */
 export type Outcome = "ended" | "already";
@@ -145,6 +147,15 @@ export class Journal {
       const states = size === 0 ? new Map() : readJournal(text, path);
       // A line cut by a kill is dropped, so the next record starts on a line of its own.
       const whole = text.lastIndexOf("\n") + 1;
+      // With no whole line, only a cut first record may be dropped: any other file is not emptied.
+      if (
+        whole === 0 &&
+        read > 0 &&
+        !text.startsWith(HEADER_START) &&
+        !HEADER_START.startsWith(text)
+      ) {
+        throw new JournalError(`${path}: is not an x-logout journal (version ${JOURNAL_VERSION})`);
+      }
       if (whole < read) ftruncateSync(fd, new TextEncoder().encode(text.slice(0, whole)).length);
       const journal = new Journal(path, fd, lock, states);
       if (size === 0 || whole === 0) {

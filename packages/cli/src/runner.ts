@@ -163,6 +163,11 @@ export async function runTasks(options: RunOptions): Promise<RunResult> {
         await sleep(IDLE_MS);
         continue;
       }
+      // A retry whose time ran out during the pause is not sent: it fails with its last error.
+      if (task.lastError !== undefined && now() - (task.firstAt ?? now()) >= options.retryForMs) {
+        settle(lane, task, { status: "failed", error: task.lastError });
+        continue;
+      }
       lane.inFlight++;
       task.attempts++;
       task.firstAt ??= now();

@@ -148,7 +148,8 @@ export function settleInDoubt(
   if (vendor === "sdk-auth" && result.error.code === "APP.0007") {
     return { ok: true, already: true, note };
   }
-  if (vendor === "fungame" && result.error.kind === "unauthorized") {
+  // FunGame's own 401 only: a refusal made before FunGame was reached (a proxy's token check) proves nothing.
+  if (vendor === "fungame" && result.error.kind === "unauthorized" && result.error.status === 401) {
     try {
       const { exp } = inspectToken((member as FunGameMember).token);
       if (typeof exp === "number" && now < (exp + FUNGAME_SKEW_SEC) * 1000) {
@@ -407,7 +408,13 @@ export function proxySender(
         Object.hasOwn(document.results, member)
           ? ((document.results as Record<string, unknown>)[member] as Record<string, unknown>)
           : undefined;
-      if (result !== undefined && typeof result === "object" && result !== null) {
+      // A result that names another vendor is not this one's.
+      if (
+        result !== undefined &&
+        typeof result === "object" &&
+        result !== null &&
+        (result.vendor === undefined || result.vendor === vendor)
+      ) {
         if (result.ok === true) {
           return { ok: true, already: result.alreadyLoggedOut === true };
         }
