@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VENDOR_NAMES, type VendorName } from "../src/sessions.ts";
-import { journalRecords, RUNTIMES, run, secretsOfLines, sleep, start } from "./run.ts";
+import { JSR_ENTRY, journalRecords, RUNTIMES, run, secretsOfLines, sleep, start } from "./run.ts";
 import { startVendors, type Vendors } from "./simulators.ts";
 
 let vendors: Vendors;
@@ -100,6 +100,16 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     // The failures file is there, and empty: nothing to feed back in.
     expect(readFileSync(`${path}.failures.jsonl`, "utf8")).toBe("");
   }, 240_000);
+});
+
+describe("the module JSR publishes", () => {
+  it("is the command when Deno runs it as its program (deno run -A jsr:@x/cli)", async () => {
+    const { path, lines } = await list(50);
+    const result = await run([path, "--json"], vendors.env, "deno", undefined, JSR_ENTRY);
+    expect(result.code, result.stderr.slice(-2000)).toBe(0);
+    expect(summaryOf(result.stdout).ok).toBe(true);
+    expect(endingsOf(lines)).toEqual(EXACTLY_ONCE);
+  }, 120_000);
 });
 
 describe("a run killed at a random moment", () => {

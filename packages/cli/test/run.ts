@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import { BUN_ENV, bunBinary, DENO_ENV, denoBinary } from "../../../tooling/runtimes/binaries.mjs";
 
 export const BIN = join(dirname(dirname(fileURLToPath(import.meta.url))), "dist", "bin.js");
+/** The module JSR publishes as the package's entry: `deno run -A jsr:@x/cli` runs it. */
+export const JSR_ENTRY = join(dirname(dirname(fileURLToPath(import.meta.url))), "src", "index.ts");
 
 export type Runtime = "node" | "bun" | "deno";
 export const RUNTIMES: Runtime[] = ["node", "bun", "deno"];
@@ -36,9 +38,10 @@ export function start(
   env: Record<string, string>,
   runtime: Runtime = "node",
   timeoutMs = 240_000,
+  entry: string = BIN,
 ): Running {
   const { file, args: pre, env: own } = command(runtime);
-  const child = spawn(file, [...pre, BIN, ...args], {
+  const child = spawn(file, [...pre, entry, ...args], {
     env: { PATH: process.env.PATH ?? "", ...own, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -71,8 +74,9 @@ export function run(
   env: Record<string, string>,
   runtime: Runtime = "node",
   stdin?: string,
+  entry: string = BIN,
 ): Running["done"] {
-  const running = start(args, env, runtime);
+  const running = start(args, env, runtime, 240_000, entry);
   running.child.stdin?.end(stdin ?? "");
   return running.done;
 }

@@ -121,6 +121,9 @@ describe("CSV", () => {
       { line: 3, field: "ebet.username", message: "must be lower-case letters and digits" },
     ]);
     expect(() => parseCsv("fungame.token,__proto__.x\n")).toThrow(CsvError);
+    expect(() => parseCsv(`ebet.username\nalice01\n${"a".repeat(70_000)}\n`)).toThrow(
+      /line 3: the CSV cannot be read from here on/,
+    );
     expect(() => parseCsv("fungame.token,fungame.token\n")).toThrow(/appears twice/);
     const unclosed = (() => {
       try {
