@@ -17,6 +17,7 @@ import {
   type SdkAuthMember,
   secretsOf,
   type VendorName,
+  withoutField,
 } from "./sessions.ts";
 import { type Settings, SettingsError, VARIABLES } from "./settings.ts";
 
@@ -201,10 +202,7 @@ function construct<T>(vendor: VendorName, make: () => T): T {
       (Object.hasOwn(OPTION_VARIABLES, field) ? OPTION_VARIABLES[field] : undefined) ??
       (field === "baseUrl" ? VARIABLES[vendor].required[0] : undefined) ??
       (vendor === "ebet" ? "EBET_PRIVATE_KEY" : (VARIABLES[vendor].required[0] as string));
-    const message = error.message.startsWith(`${field}: `)
-      ? error.message.slice(field.length + 2)
-      : error.message;
-    throw new SettingsError([{ name: name as string, message }]);
+    throw new SettingsError([{ name: name as string, message: withoutField(error) }]);
   }
 }
 

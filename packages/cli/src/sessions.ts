@@ -1,6 +1,6 @@
 // The four vendors' members of a session line (the proxy's fan-out body), checked with each vendor
 // package's own input checks, and the key under which the journal knows a session without its secrets.
-import { isVendorError, toBase64Url } from "@x/core-signing";
+import { isVendorError, toBase64Url, type VendorError } from "@x/core-signing";
 import { DEFAULT_USERNAME_PATTERN } from "@x/ebet";
 import { checkBearerToken } from "@x/fungame";
 import { checkToken, checkUsername } from "@x/lancens";
@@ -126,6 +126,12 @@ function bounded(value: unknown, field: string, max: number): string {
   return value;
 }
 
+/** A vendor error's message without the `<field>: ` it opens with. */
+export function withoutField(error: VendorError): string {
+  const prefix = `${error.field ?? ""}: `;
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+}
+
 /** Runs a vendor package's own check, its refusal as a MemberError under the line's field. */
 function vendorCheck<T>(field: string, check: () => T): T {
   try {
@@ -133,10 +139,7 @@ function vendorCheck<T>(field: string, check: () => T): T {
   } catch (error) {
     if (!isVendorError(error)) throw error;
     const own = error.field ?? "";
-    const prefix = `${own}: `;
-    const message = error.message.startsWith(prefix)
-      ? error.message.slice(prefix.length)
-      : error.message;
+    const message = withoutField(error);
     const suffix = own.includes(".") ? own.slice(own.indexOf(".")) : "";
     throw new MemberError(`${field}${suffix}`, message);
   }

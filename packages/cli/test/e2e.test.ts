@@ -71,6 +71,15 @@ function summaryOf(stdout: string): SummaryJson {
   return JSON.parse(line) as SummaryJson;
 }
 
+/** Outcomes the journal holds so far (0 before it exists). */
+function doneCount(path: string): number {
+  try {
+    return readFileSync(`${path}.journal`, "utf8").split('"t":"done"').length - 1;
+  } catch {
+    return 0;
+  }
+}
+
 function expectNoSecrets(texts: readonly string[], lines: readonly Record<string, unknown>[]) {
   const secrets = secretsOfLines(lines);
   for (const text of texts) {
@@ -118,16 +127,7 @@ describe("a run killed at a random moment", () => {
     // SIGKILL once a random share (20 to 80 %) of the outcomes is journaled.
     const share = 0.2 + Math.random() * 0.6;
     const first = start([path, "--progress", "none", "--concurrency", "8"], vendors.env);
-    for (let i = 0; i < 2_000; i++) {
-      let done = 0;
-      try {
-        done = readFileSync(`${path}.journal`, "utf8").split('"t":"done"').length - 1;
-      } catch {
-        // Not created yet.
-      }
-      if (done >= share * 4_000) break;
-      await sleep(5);
-    }
+    for (let i = 0; i < 2_000 && doneCount(path) < share * 4_000; i++) await sleep(5);
     first.child.kill("SIGKILL");
     const killed = await first.done;
     expect(killed.signal).toBe("SIGKILL");
@@ -152,17 +152,7 @@ describe("Ctrl-C", () => {
     const ebet = vendors.sims.ebet.simulator as { calls: { call: string }[] };
     const callsBefore = ebet.calls.filter((call) => call.call === "logout").length;
     const first = start([path, "--progress", "none", "--concurrency", "2"], vendors.env);
-    for (let i = 0; i < 2_000 && !first.stderr().includes("x-logout:"); i++) {
-      const done = (() => {
-        try {
-          return readFileSync(`${path}.journal`, "utf8").split('"t":"done"').length - 1;
-        } catch {
-          return 0;
-        }
-      })();
-      if (done >= 100) break;
-      await sleep(5);
-    }
+    for (let i = 0; i < 2_000 && doneCount(path) < 100; i++) await sleep(5);
     first.child.kill("SIGINT");
     const stopped = await first.done;
     expect(stopped.code).toBe(130);
@@ -189,17 +179,7 @@ describe("a vendor rate-limiting half-way", () => {
       [path, "--json", "--progress", "none", "--concurrency", "4"],
       vendors.env,
     );
-    for (let i = 0; i < 2_000; i++) {
-      const done = (() => {
-        try {
-          return readFileSync(`${path}.journal`, "utf8").split('"t":"done"').length - 1;
-        } catch {
-          return 0;
-        }
-      })();
-      if (done >= 600) break;
-      await sleep(5);
-    }
+    for (let i = 0; i < 2_000 && doneCount(path) < 600; i++) await sleep(5);
     const ebet = vendors.sims.ebet.simulator as {
       forceStatus(status: number, times: number): void;
     };

@@ -1,6 +1,5 @@
 // Edge cases of the journal, the in-doubt rule, the runner's deadline, the proxy's answers and the
 // command's file paths, each read as an adversary would arrange it.
-import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,16 +8,10 @@ import { type CliIo, main } from "../src/cli.ts";
 import { Journal, JournalError } from "../src/journal.ts";
 import { runTasks, type Task } from "../src/runner.ts";
 import { type AttemptResult, proxySender, type Sender, settleInDoubt } from "../src/senders.ts";
+import { jwt } from "./tokens.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "x-logout-review-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A FunGame-shaped HS256 JWT expiring at `exp` (seconds). */
-function jwt(exp: number): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part({ sub: "alice", jti: "0b6f1c9e-2d1f-4b59-9c1a-7a3e0c6a1f00", iss: "FunGame", aud: "FunGame Web API", exp })}`;
-  return `${body}.${createHmac("sha256", "k".repeat(32)).update(body).digest("base64url")}`;
-}
 
 function io(env: Record<string, string> = {}): CliIo & { out: string; err: string } {
   const own = {

@@ -1,6 +1,5 @@
 // The command's parts on their own: list parsing, member checks and keys, settings, the journal,
 // answers in doubt, Retry-After, backoff, the runner's lanes and the report's files.
-import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,16 +20,10 @@ import {
 } from "../src/senders.ts";
 import { checkMember, MemberError, sessionKey, type VendorName } from "../src/sessions.ts";
 import { readSettings, SettingsError } from "../src/settings.ts";
+import { jwt } from "./tokens.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "x-logout-units-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A FunGame-shaped HS256 JWT made with node:crypto, expiring at `exp` (seconds). */
-function jwt(exp: number): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part({ sub: "alice", jti: "0b6f1c9e-2d1f-4b59-9c1a-7a3e0c6a1f00", iss: "FunGame", aud: "FunGame Web API", exp })}`;
-  return `${body}.${createHmac("sha256", "k".repeat(32)).update(body).digest("base64url")}`;
-}
 
 const DEVICE = { osVersion: "Android 14", fingerprint: "156aysdna213sc50", agent: "MyApp/2.1" };
 
