@@ -33,7 +33,7 @@ export async function digestHex(text: string): Promise<string> {
 }
 
 /** Algorithms accepted from a JWKS: asymmetric only, so a public key can never act as an HMAC secret. */
-const ASYMMETRIC_ALGORITHMS = [
+export const ASYMMETRIC_ALGORITHMS = [
   "RS256",
   "RS384",
   "RS512",

@@ -231,7 +231,7 @@ const trustedProxies = v.pipe(
 const LOOPBACK = parseTrustedProxies("127.0.0.0/8, ::1") as Cidr[];
 
 /** An https URL, or http to this machine only (localhost, 127.0.0.0/8, ::1): keys are never read in clear. */
-function isSecureOrLoopback(value: string): boolean {
+export function isSecureOrLoopback(value: string): boolean {
   let url: URL;
   try {
     url = new URL(value);
