@@ -60,7 +60,7 @@ let server: Server;
 let base: string;
 /** Requests the server answered, by path. */
 const served = new Map<string, number>();
-/** What each path answers: a JSON document, or a status with no body. */
+/** What each path answers: a JSON document, a status with no body, or both as { status, json }. */
 const routes = new Map<string, unknown>();
 
 beforeAll(async () => {
@@ -72,7 +72,8 @@ beforeAll(async () => {
       response.writeHead(typeof body === "number" ? body : 404).end();
       return;
     }
-    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+    const { status = 200, json = body } = body as { status?: number; json?: unknown };
+    response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(json));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -97,6 +98,14 @@ beforeAll(async () => {
     jwks_uri: "http://idp.example.com/jwks",
   });
   routes.set("/down/jwks", 500);
+  // A document that would do, but under a status that says it is not the document.
+  routes.set("/gone/.well-known/openid-configuration", {
+    status: 404,
+    json: { issuer: `${base}/gone`, jwks_uri: `${base}/a/jwks` },
+  });
+  routes.set("/broken/jwks", {
+    keys: [{ kty: "EC", crv: "P-256", kid: "ec-1", x: "AA", y: "AA" }],
+  });
 });
 
 afterAll(async () => {
@@ -112,6 +121,8 @@ function providerConfigs(): TrustedProvider[] {
     { issuer: `${base}/d`, audience: "client-d" },
     { issuer: `${base}/typed`, jwksUrl: `${base}/a/jwks`, audience: "client-a", requireTyp: true },
     { issuer: `${base}/down`, jwksUrl: `${base}/down/jwks`, audience: "client-a" },
+    { issuer: `${base}/broken`, jwksUrl: `${base}/broken/jwks`, audience: "client-a" },
+    { issuer: `${base}/gone`, audience: "client-a" },
   ];
 }
 
@@ -441,7 +452,6 @@ describe("providers whose keys cannot be had", () => {
     const { verify } = setup();
     const token = tokenA({ iss: `${base}/c`, aud: "client-c" });
     await unavailable(verify, token, /states another issuer/);
-    expect(served.get("/a/jwks")).toBeGreaterThan(0);
   });
 
   it("a discovery document whose jwks_uri is http to another host; retried at most every 30 s", async () => {
@@ -451,6 +461,27 @@ describe("providers whose keys cannot be had", () => {
     await unavailable(verify, token, /no jwks_uri that is https/);
     await unavailable(verify, token, /could not be read moments ago/);
     expect(served.get("/d/.well-known/openid-configuration")).toBe(before + 1);
+  });
+
+  it("a discovery document that cannot be downloaded", async () => {
+    const { verify } = setup();
+    await unavailable(
+      verify,
+      tokenA({ iss: `${base}/gone` }),
+      /discovery document could not be downloaded/,
+    );
+    expect(served.get("/gone/.well-known/openid-configuration")).toBe(1);
+  });
+
+  it("a key set whose fitting key cannot be imported", async () => {
+    const { verify } = setup();
+    const token = jws(
+      { alg: "ES256", kid: "ec-1" },
+      claims({ iss: `${base}/broken` }),
+      ecKey.privateKey,
+      "ES256",
+    );
+    await unavailable(verify, token, /key cannot be used/);
   });
 
   it("a key set that cannot be downloaded", async () => {
