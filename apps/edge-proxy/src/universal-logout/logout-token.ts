@@ -345,7 +345,9 @@ async function verifiedClaims(
   }
   let claims: unknown;
   try {
-    claims = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(payload));
+    claims = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(payload),
+    );
   } catch {
     throw refuse("the token's payload is not JSON");
   }
@@ -389,11 +391,11 @@ function checkTimesAndParties(claims: Record<string, unknown>, provider: Provide
 }
 
 /**
- * Validates a logout token as OpenID Connect Back-Channel Logout 1.0 §2.6 says, in its order:
- * no encryption taken; the signature with the key set of the provider its `iss` names, with an
- * allowed asymmetric `alg`; `iss`, `aud`, `iat`, `exp`; `sub` or `sid`; the `events` member; no
- * `nonce`; the `typ` header (§2.4, §4.1) when present or required; and last the `jti`, which is
- * never accepted twice. Throws LogoutTokenError (400) or ProviderUnavailable (503).
+ * Validates a logout token as OpenID Connect Back-Channel Logout 1.0 (errata set 1) §2.6 says:
+ * no encryption taken; an allowed asymmetric `alg` and the `typ` header (§4.1: `logout+jwt` when
+ * present, or when the provider requires it) read first; the signature with the key set of the
+ * provider its `iss` names; `aud`, `iat`, `exp`; `sub` or `sid`; the `events` member; no `nonce`;
+ * and last the `jti`, never accepted twice. Throws LogoutTokenError (400) or ProviderUnavailable (503).
  */
 export async function verifyLogoutToken(
   token: string,
