@@ -79,6 +79,11 @@ describe("authenticateRevocation", () => {
       expect(error.status).toBe(401);
       expect(error.error).toBe("invalid_token");
       expect(error.description).not.toContain(TOKEN_A);
+      expect(error.description).toMatch(
+        header === "Bearer nope" || header === `Bearer ${TOKEN_A}x`
+          ? /not a revocation caller's/
+          : /needs Authorization: Bearer/,
+      );
     }
   });
 });

@@ -413,6 +413,15 @@ describe("verifySet refuses with invalid_key", () => {
     await expectErr(`${input}.${mac}`, "invalid_key", /algorithm is not one of/);
   });
 
+  it("none and HMAC even when the transmitter's configured list names them", async () => {
+    const careless = transmitter({ algorithms: ["none", "HS256", "RS256"] });
+    const input = `${b64url({ alg: "HS256", kid: "rsa-1", typ: "secevent+jwt" })}.${b64url(claims())}`;
+    const mac = createHmac("sha256", "secret").update(input).digest("base64url");
+    await expectErr(`${input}.${mac}`, "invalid_key", /algorithm is not one of RS256$/, {
+      transmitter: careless,
+    });
+  });
+
   it("an algorithm left out of the transmitter's list", async () => {
     await expectErr(jws(claims(), { alg: "RS384" }), "invalid_key", /algorithm is not one of/);
     await expectErr(jws(claims(), { alg: "EdDSA" }), "invalid_key", /algorithm is not one of/, {
@@ -440,8 +449,13 @@ describe("verifySet refuses with invalid_key", () => {
 });
 
 describe("verifySet refuses with invalid_issuer, invalid_audience, access_denied", () => {
-  it("a SET of another issuer", async () => {
+  it("a SET of another issuer, signed with that issuer's own key", async () => {
     await expectErr(jws(claims({ iss: "https://evil.example/" })), "invalid_issuer", /iss/);
+    const foreign = jws(claims({ iss: "https://evil.example/" }), {
+      kid: "evil-1",
+      key: stranger.privateKey,
+    });
+    await expectErr(foreign, "invalid_issuer", /iss/);
   });
 
   it("a SET for another receiver, an aud array without us, and no aud", async () => {
