@@ -78,8 +78,22 @@ export function bearerCredential(header: string | undefined | null): string | un
   return match?.[1];
 }
 
-async function sha256(text: string): Promise<Uint8Array> {
+/** SHA-256 of a text's UTF-8 bytes. */
+export async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/**
+ * Whether `digest` is one of `accepted`. Every one is compared, so the time taken does not depend
+ * on which one (if any) matches.
+ */
+export function digestListed(digest: Uint8Array, accepted: readonly Uint8Array[]): boolean {
+  let matched = false;
+  for (const candidate of accepted) {
+    const equal = timingSafeEqual(digest, candidate);
+    matched = matched || equal;
+  }
+  return matched;
 }
 
 function jwtFailure(vendor: string, error: unknown): ProblemError {
@@ -209,13 +223,7 @@ export class CallerAuth {
   }
 
   #matches(digest: Uint8Array): boolean {
-    // Every digest is compared, so the time taken does not depend on which one (if any) matches.
-    let matched = false;
-    for (const accepted of this.#digests) {
-      const equal = timingSafeEqual(digest, accepted);
-      matched = matched || equal;
-    }
-    return matched;
+    return digestListed(digest, this.#digests);
   }
 
   async #verifyJwt(
