@@ -383,6 +383,24 @@ describe.each([sqlite, pg])("the session registry's rows on $name", (engine) => 
     expect(String(errors[0])).not.toContain(token);
   });
 
+  it("are purged once expired, and only then", async () => {
+    const store = await engine.fresh();
+    const time = clock();
+    const registry = new SqlSessionRegistry(store.db as SqlDriver, {
+      sealing: await keys(K1),
+      limits: LIMITS,
+      now: time.now,
+    });
+    await registry.add(entry("alice", { expiresAt: T0 + 1_000 }));
+    const kept = await registry.add(entry("bob", { expiresAt: T0 + 2_000 }));
+    time.advance(999);
+    expect(await registry.purge()).toBe(0);
+    time.advance(1);
+    expect(await registry.purge()).toBe(1);
+    expect(await (store.rows as () => Promise<string[]>)()).toHaveLength(1);
+    expect(ids(await registry.takeSubject(ISSUER, "bob"))).toEqual([kept.id]);
+  });
+
   it("open when sealed under an older key of the ring", async () => {
     const store = await engine.fresh();
     const registry = await store.registry({
