@@ -7,7 +7,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runtimes } from "./harness.ts";
 
-const FILES = ["expiring-set.test.ts", "rate-limiter.test.ts", "outbox.test.ts"];
+const FILES = [
+  "expiring-set.test.ts",
+  "rate-limiter.test.ts",
+  "outbox.test.ts",
+  "registry.test.ts",
+];
 
 /** No Deno test file takes nearly this long; a hung one is killed. */
 const DENO_TIMEOUT_MS = 50_000;

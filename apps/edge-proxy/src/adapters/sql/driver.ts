@@ -53,6 +53,12 @@ export const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS edge_proxy_open_jobs (caller TEXT PRIMARY KEY, n BIGINT NOT NULL)",
   // Requests per caller and window, for a rate limit shared by several instances.
   "CREATE TABLE IF NOT EXISTS edge_proxy_rate (caller TEXT NOT NULL, window_start BIGINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (caller, window_start))",
+  // Session registrations for universal logout: found by the digests of their subject and sid,
+  // owned by a caller's digest, the registration itself (vendor tokens, subject) sealed.
+  "CREATE TABLE IF NOT EXISTS edge_proxy_sessions (id TEXT PRIMARY KEY, subject_key TEXT NOT NULL, sid_key TEXT, owner TEXT, expires_at BIGINT NOT NULL, sealed TEXT NOT NULL)",
+  "CREATE INDEX IF NOT EXISTS edge_proxy_sessions_subject ON edge_proxy_sessions (subject_key)",
+  "CREATE INDEX IF NOT EXISTS edge_proxy_sessions_sid ON edge_proxy_sessions (sid_key)",
+  "CREATE INDEX IF NOT EXISTS edge_proxy_sessions_exp ON edge_proxy_sessions (expires_at)",
 ] as const;
 
 /** Creates the tables; on PostgreSQL under a lock, so instances starting together do not collide. */
