@@ -219,6 +219,14 @@ describe("a real OpenID Provider on 127.0.0.1", () => {
     ]);
   });
 
+  it("refuses to sign out a session that already ended, and sends nothing", async () => {
+    const session = await op.signIn("portal", "gina");
+    await op.signOut(session);
+    received = [];
+    await expect(op.signOut(session)).rejects.toThrow("without the logout form");
+    expect(received).toEqual([]);
+  });
+
   it("refuses an unknown client and a receiver off this machine, naming the field", async () => {
     await expect(op.signIn("nobody", "alice")).rejects.toThrow("clientId nobody is not registered");
     await expect(

@@ -104,6 +104,9 @@ const MAX_STEPS = 12;
 /** The header that ties the provider's back-channel events to the sign-out that caused them. */
 const SIGN_OUT_HEADER = "x-test-sign-out";
 
+/** The title of the logout page, which the provider shows only to a browser with a signed-in account. */
+const LOGOUT_PAGE_TITLE = "Sign out";
+
 interface Discovery {
   issuer: string;
   authorization_endpoint: string;
@@ -147,7 +150,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx, form) => {
-          ctx.body = `<!DOCTYPE html><title>Sign out</title>${form}`;
+          ctx.body = `<!DOCTYPE html><title>${LOGOUT_PAGE_TITLE}</title>${form}`;
         },
         postLogoutSuccessSource: (ctx) => {
           ctx.body = "<!DOCTYPE html><title>Signed out</title>";
@@ -307,8 +310,12 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       /<form[^>]*action="([^"]+)"[^>]*>\s*<input type="hidden" name="xsrf" value="([^"]+)"/.exec(
         html,
       );
-    if (!page.ok || form === null) {
-      throw new Error(`signOut: end_session answered ${page.status} without the logout form`);
+    // With no signed-in account the provider skips logoutSource and auto-posts its own form, which
+    // would end nothing: only the page above proves there is a session to sign out of.
+    if (!page.ok || form === null || !html.includes(`<title>${LOGOUT_PAGE_TITLE}</title>`)) {
+      throw new Error(
+        `signOut: end_session answered ${page.status} without the logout form of a signed-in session`,
+      );
     }
     const [, action = "", xsrf = ""] = form;
     const mark = randomBytes(8).toString("hex");
