@@ -183,7 +183,13 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       return fetch(target, rest);
     },
   };
-  const provider = new Provider(issuer, configuration);
+  let provider: Provider;
+  try {
+    provider = new Provider(issuer, configuration);
+  } catch (error) {
+    await close();
+    throw error;
+  }
 
   const deliveries = new Map<string, BackchannelDelivery[]>();
   const record = (ctx: KoaContextWithOIDC, delivery: BackchannelDelivery) => {
@@ -214,9 +220,15 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   });
 
   const discoveryUrl = `${issuer}/.well-known/openid-configuration`;
-  const discovery = (await (await send(new Browser(), discoveryUrl)).json()) as Discovery;
-  if (discovery.issuer !== issuer) {
-    throw new Error(`discovery names issuer ${discovery.issuer}, expected ${issuer}`);
+  let discovery: Discovery;
+  try {
+    discovery = (await (await send(new Browser(), discoveryUrl)).json()) as Discovery;
+    if (discovery.issuer !== issuer) {
+      throw new Error(`discovery names issuer ${discovery.issuer}, expected ${issuer}`);
+    }
+  } catch (error) {
+    await close();
+    throw error;
   }
 
   async function signIn(
