@@ -20,7 +20,11 @@ import {
 } from "./problem.ts";
 import { refuseQuery } from "./query.ts";
 import { rateLimit } from "./rate-limit.ts";
+import type { UniversalLogout } from "./routes/universal-logout.ts";
 import { callMetric, type ProxyRuntime, proxyRuntime } from "./runtime.ts";
+import { LogoutProviders } from "./universal-logout/logout-token.ts";
+import type { SessionRegistry } from "./universal-logout/registry.ts";
+import { trustedIssuers } from "./universal-logout/settings.ts";
 import type { AnyVendor } from "./vendors/descriptor.ts";
 import { VENDORS } from "./vendors/index.ts";
 
@@ -68,6 +72,11 @@ export interface AppDeps {
    * the app's vendors; without it the preference is ignored and logouts answer synchronously.
    */
   outbox?: (run: AttemptRunner, vendors: readonly AnyVendor[]) => LogoutOutbox;
+  /**
+   * The session registry of universal logout (config.universalLogout); without it the
+   * universal-logout routes answer 404 UNIVERSAL_LOGOUT_OFF.
+   */
+  registry?: SessionRegistry;
 }
 
 function serverTiming(state: RequestState, totalMs: number): string {
@@ -127,11 +136,33 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
       });
     };
   };
+  const settings = config.universalLogout;
+  if (settings !== undefined && deps.registry === undefined) {
+    throw new TypeError("UNIVERSAL_LOGOUT_* needs deps.registry");
+  }
+  const universal: UniversalLogout | undefined =
+    globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ === false ||
+    settings === undefined ||
+    deps.registry === undefined
+      ? undefined
+      : {
+          settings,
+          registry: deps.registry,
+          providers: new LogoutProviders(settings.oidc, {
+            fetch: runtime.fetch,
+            now,
+            timeoutMs: config.upstreamTimeoutMs,
+          }),
+          issuers: trustedIssuers(settings),
+          fetch: runtime.fetch,
+          now,
+        };
   const ctx: RouteContext = {
     vendors: gateway.vendors,
     auth,
     replay: deps.replayGuard ?? new MemoryReplayGuard({ now }),
     outbox,
+    universal,
     callerAuthConfigured: callerAuthConfigured(config),
     clientAddress: (c) => deps.clientAddress?.(c),
     begin(c, route, vendors) {
@@ -259,6 +290,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
       ...(state.problem === undefined
         ? {}
         : { code: redactCode(state.problem.code, state.secrets), kind: state.problem.kind }),
+      ...(state.trigger === undefined ? {} : state.trigger),
     });
   });
 
@@ -292,6 +324,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
   for (const route of routes) {
     const handle = (c: ProxyContext) => route.handle(c, ctx);
     if (route.method === "GET") app.get(route.path, handle);
+    else if (route.method === "DELETE") app.delete(route.path, handle);
     else app.post(route.path, handle);
   }
 

@@ -214,3 +214,19 @@ export function localClientAddress(
     return forwardedClient(peer, c.req.header("x-forwarded-for"), trusted);
   };
 }
+
+const LOOPBACK = parseTrustedProxies("127.0.0.0/8, ::1") as Cidr[];
+
+/** An https URL, or http to this machine only (localhost, 127.0.0.0/8, ::1): keys are never read in clear. */
+export function isSecureOrLoopback(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol === "https:") return true;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const address = parseIp(host);
+  return host === "localhost" || (address !== undefined && inRanges(address, LOOPBACK));
+}

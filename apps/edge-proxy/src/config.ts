@@ -1,8 +1,13 @@
 // Environment -> typed, validated proxy configuration; every invalid variable is reported at once, by name.
 import * as v from "valibot";
-import { type Cidr, inRanges, parseIp, parseTrustedProxies } from "./client-address.ts";
+import { type Cidr, isSecureOrLoopback, parseTrustedProxies } from "./client-address.ts";
 import { baseUrl, hs256Secret, isWholeNumber, wholeNumber } from "./config-schemas.ts";
 import type { RateLimitPolicy } from "./ports.ts";
+import {
+  readUniversalLogout,
+  UNIVERSAL_LOGOUT_VARIABLES,
+  type UniversalLogoutSettings,
+} from "./universal-logout/settings.ts";
 import type { AnyVendor } from "./vendors/descriptor.ts";
 import { VENDORS } from "./vendors/index.ts";
 
@@ -55,6 +60,8 @@ export interface ProxyConfig {
   corsOrigins: string[];
   /** Retries and lifetime of asynchronous logouts (`Prefer: respond-async`). */
   outbox: OutboxPolicy;
+  /** The trusted identity providers and the session registry's limits; undefined when off. */
+  universalLogout: UniversalLogoutSettings | undefined;
 }
 
 /** How the outbox retries a vendor and how long it keeps a job. */
@@ -142,7 +149,11 @@ export const PROXY_VARIABLES = [
 
 /** Every variable the proxy reads with these vendors: theirs first, then its own. */
 export function configVariables(vendors: readonly AnyVendor[] = VENDORS): string[] {
-  return [...vendors.flatMap((vendor) => Object.keys(vendor.variables)), ...PROXY_VARIABLES];
+  return [
+    ...vendors.flatMap((vendor) => Object.keys(vendor.variables)),
+    ...PROXY_VARIABLES,
+    ...UNIVERSAL_LOGOUT_VARIABLES,
+  ];
 }
 
 /** Variables whose values are never repeated in a message. */
@@ -227,22 +238,6 @@ const trustedProxies = v.pipe(
     return ranges;
   }),
 );
-
-const LOOPBACK = parseTrustedProxies("127.0.0.0/8, ::1") as Cidr[];
-
-/** An https URL, or http to this machine only (localhost, 127.0.0.0/8, ::1): keys are never read in clear. */
-export function isSecureOrLoopback(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  if (url.protocol === "https:") return true;
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const address = parseIp(host);
-  return host === "localhost" || (address !== undefined && inRanges(address, LOOPBACK));
-}
 
 /** The proxy's own variables' schemas. */
 const PROXY_SCHEMA = {
@@ -425,6 +420,17 @@ export function loadConfig(
     );
   }
 
+  const universalLogout =
+    globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ !== false
+      ? readUniversalLogout(input, (issue) => report(issue.name, issue.message))
+      : undefined;
+  if (universalLogout !== undefined && !jwtOn && !has("PROXY_API_KEY_SHA256")) {
+    report(
+      "PROXY_API_KEY_SHA256",
+      "universal logout needs caller auth for POST /v1/sessions: set PROXY_API_KEY_SHA256, PROXY_JWKS_URL or PROXY_JWT_SECRET",
+    );
+  }
+
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const o = values as ProxyValues;
   return {
@@ -459,6 +465,7 @@ export function loadConfig(
       maxOpenJobsPerCaller:
         o.LOGOUT_MAX_OPEN_JOBS_PER_CALLER ?? DEFAULT_OUTBOX_POLICY.maxOpenJobsPerCaller,
     },
+    universalLogout,
   };
 }
 

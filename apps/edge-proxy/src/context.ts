@@ -3,6 +3,7 @@
 import type { Context, Hono } from "hono";
 import type { CallerAuth } from "./auth.ts";
 import type { LogoutOutbox, ReplayGuard } from "./ports.ts";
+import type { UniversalLogout } from "./routes/universal-logout.ts";
 import type { UpstreamEnv, UpstreamReport } from "./upstream.ts";
 import type { AnyVendor, LogoutCall, VendorInstance } from "./vendors/descriptor.ts";
 
@@ -15,6 +16,8 @@ export interface RequestState {
   upstream: UpstreamReport[];
   /** The request's secret values (tokens): codes that quote one are not logged. */
   secrets: string[];
+  /** What a universal-logout trigger did, for the log line (never a token or a subject). */
+  trigger?: Record<string, unknown>;
   /** The problem's code and kind when the answer is an error. */
   problem: { code: string | number; kind: string } | undefined;
   /** Started on the first upstream call; aborted at the request's deadline. */
@@ -42,6 +45,8 @@ export interface RouteContext {
   replay: ReplayGuard;
   /** Where `Prefer: respond-async` logouts go; undefined when this entry answers them synchronously. */
   outbox: LogoutOutbox | undefined;
+  /** The session registry and the trusted identity providers; undefined when universal logout is off. */
+  universal: UniversalLogout | undefined;
   /** Whether any caller credential (API key, user token) is configured. */
   callerAuthConfigured: boolean;
   /** The caller's network address as this entry knows it (see AppDeps.clientAddress). */

@@ -529,7 +529,10 @@ describe("the Worker's script", () => {
 
   it("has neither the route docs nor the generator: the document is a static file", async () => {
     const defines = await workerDefines();
-    expect(defines).toEqual({ "globalThis.__EDGE_PROXY_DOCS__": "false" });
+    expect(defines).toEqual({
+      "globalThis.__EDGE_PROXY_DOCS__": "false",
+      "globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__": "false",
+    });
     const script = await bundle(defines);
     expect(script).toContain("OPENAPI_NOT_AVAILABLE");
     expect(script).not.toContain("Liveness and which vendors are configured");

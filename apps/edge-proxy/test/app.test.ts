@@ -27,14 +27,19 @@ describe("operations routes", () => {
       "/docs/{file}",
       "/healthz",
       "/openapi.json",
+      "/v1/backchannel-logout",
       "/v1/ebet/callback",
       "/v1/ebet/logout",
       "/v1/fungame/logout",
       "/v1/fungame/token-status",
+      "/v1/global-token-revocation",
       "/v1/lancens/logout",
       "/v1/logout",
       "/v1/logout/{id}",
       "/v1/sdk-auth/logout",
+      "/v1/sessions",
+      "/v1/sessions/{id}",
+      "/v1/ssf/events",
     ]);
     // Every $ref resolves.
     const text = JSON.stringify(document);

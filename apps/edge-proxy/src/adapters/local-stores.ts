@@ -2,6 +2,7 @@
 // line says, and how the set starts and stops with the server.
 import type { AttemptRunner } from "../delivery.ts";
 import type { DenyList, LogoutOutbox, RateLimiter, ReplayGuard } from "../ports.ts";
+import type { SessionRegistry } from "../universal-logout/registry.ts";
 import type { AnyVendor } from "../vendors/descriptor.ts";
 
 export interface LocalStores {
@@ -19,6 +20,11 @@ export interface LocalStores {
   outbox: ((run: AttemptRunner, vendors: readonly AnyVendor[]) => LogoutOutbox) | undefined;
   /** Undefined without PROXY_RATE_LIMIT. */
   rateLimiter: RateLimiter | undefined;
+  /**
+   * The session registry of universal logout; undefined when it is off, or when a durable store
+   * has no PROXY_STORE_KEYS to seal the registered sessions with.
+   */
+  registry: SessionRegistry | undefined;
   /** Stops taking new jobs at once (the first step of a stop, before the server drains). */
   pause(): void;
   /**

@@ -1,9 +1,12 @@
 // What the Bun, Deno and Node entries share: the address and port, the store each runtime opens,
 // readable config errors, the graceful stop, and public/ served as Workers static assets would serve it.
+
+import { toBase64 } from "@x/core-signing";
 import type { LocalStores } from "../adapters/local-stores.ts";
 import { MemoryDenyList } from "../adapters/memory/deny-list.ts";
 import { MemoryOutbox } from "../adapters/memory/outbox.ts";
 import { MemoryRateLimiter } from "../adapters/memory/rate-limiter.ts";
+import { MemorySessionRegistry } from "../adapters/memory/registry.ts";
 import { MemoryReplayGuard } from "../adapters/memory/replay-guard.ts";
 import { createApp } from "../app.ts";
 import { localClientAddress } from "../client-address.ts";
@@ -171,14 +174,24 @@ export function storeChoice(
   }
 }
 
+/** A sealing key made for this process only: what the memory stores seal with. */
+async function ephemeralKeys(): Promise<SealingKeys> {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return (await importSealingKeys(`mem:${toBase64(bytes)}`, "PROXY_STORE_KEYS")) as SealingKeys;
+}
+
 /** The stores of PROXY_STORE=memory: for tests and demos, gone when the process stops. */
-export function memoryStores(config: ProxyConfig): LocalStores {
+export function memoryStores(config: ProxyConfig, sealing?: SealingKeys): LocalStores {
   const outboxes: MemoryOutbox[] = [];
   return {
     description: "memory (for tests and demos only)",
     inMemory: true,
     denyList: new MemoryDenyList(),
     replayGuard: new MemoryReplayGuard(),
+    registry:
+      config.universalLogout === undefined || sealing === undefined
+        ? undefined
+        : new MemorySessionRegistry({ sealing, limits: config.universalLogout.limits }),
     outbox: (run, vendors) => {
       const outbox = new MemoryOutbox(run, { policy: config.outbox, vendors });
       outboxes.push(outbox);
@@ -299,7 +312,11 @@ export async function localApp(runtime: LocalRuntime): Promise<LocalServer> {
   try {
     stores =
       (choice as StoreChoice).kind === "memory"
-        ? memoryStores(config)
+        ? memoryStores(
+            config,
+            // The memory registry seals as the others do, under a key made for this process.
+            (sealing as SealingKeys | undefined) ?? (await ephemeralKeys()),
+          )
         : await runtime.openStores(
             choice as StoreChoice,
             config,
@@ -308,6 +325,13 @@ export async function localApp(runtime: LocalRuntime): Promise<LocalServer> {
   } catch (error) {
     return fail([
       `edge-proxy: cannot open the ${(choice as StoreChoice).kind} store: ${(error as Error).message}`,
+    ]);
+  }
+  if (config.universalLogout !== undefined && stores.registry === undefined) {
+    await stores.stop(0);
+    return fail([
+      "edge-proxy: invalid configuration",
+      "  PROXY_STORE_KEYS: universal logout (UNIVERSAL_LOGOUT_*) needs it to seal the registered sessions in the store",
     ]);
   }
   writeLine(stores.inMemory ? IN_MEMORY_NOTICE : `edge-proxy: stores in ${stores.description}\n`);
@@ -325,6 +349,7 @@ export async function localApp(runtime: LocalRuntime): Promise<LocalServer> {
     clientAddress: localClientAddress(config.trustedProxies),
     ...(stores.outbox === undefined ? {} : { outbox: stores.outbox }),
     ...(stores.rateLimiter === undefined ? {} : { rateLimiter: stores.rateLimiter }),
+    ...(stores.registry === undefined ? {} : { registry: stores.registry }),
     assets: staticAssets(readFile),
     log: (line) => writeLine(`${JSON.stringify(line)}\n`),
   });

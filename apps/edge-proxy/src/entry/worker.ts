@@ -33,6 +33,15 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
       message: "is not read on Workers (CF-Connecting-IP is)",
     });
   }
+  for (const name of ["UNIVERSAL_LOGOUT_OIDC", "UNIVERSAL_LOGOUT_SSF", "UNIVERSAL_LOGOUT_GTR"]) {
+    const value = (env as unknown as Record<string, unknown>)[name];
+    if (value !== undefined && value !== "") {
+      issues.push({
+        name,
+        message: "universal logout runs on the Bun, Deno and Node entries; not on Workers yet",
+      });
+    }
+  }
   const stores = workerStores(env, config);
   issues.push(...stores.issues);
   if (issues.length > 0) throw new ConfigError(issues);

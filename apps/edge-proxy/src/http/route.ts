@@ -9,9 +9,11 @@ import type { ProxyContext, RouteContext } from "../context.ts";
 declare global {
   /** False in the Worker's build only: route documentation is left out of its script. */
   var __EDGE_PROXY_DOCS__: false | undefined;
+  /** False in the Worker's build only: universal logout is left out of its script. */
+  var __EDGE_PROXY_UNIVERSAL_LOGOUT__: false | undefined;
 }
 
-export type Method = "GET" | "POST";
+export type Method = "GET" | "POST" | "DELETE";
 
 /** Who may call a route, as the OpenAPI document's security requirement says it. */
 export type RouteSecurity =
@@ -21,6 +23,8 @@ export type RouteSecurity =
   | "caller-optional"
   /** The caller's own token of the route's vendor (its tag) in Authorization is the credential. */
   | "vendor-token"
+  /** A trusted identity provider's bearer token (Shared Signals, Global Token Revocation). */
+  | "provider-token"
   /** No credential: the body carries the vendor's own session credential, or nothing is needed. */
   | "none";
 
@@ -50,7 +54,13 @@ export interface RouteDoc {
    * The JSON request body; absent when the route takes none. `fields` describes its members by
    * dot path ("device.ip"): the runtime schemas carry no descriptions.
    */
-  body?: { schema: v.GenericSchema; example?: unknown; fields?: Readonly<Record<string, string>> };
+  body?: {
+    schema: v.GenericSchema;
+    example?: unknown;
+    fields?: Readonly<Record<string, string>>;
+    /** A media type other than application/json (a form, a Security Event Token). */
+    mediaType?: string;
+  };
   /** Request headers the route reads beyond Authorization and X-Request-Id. */
   headers?: Readonly<Record<string, { description: string; example?: string }>>;
   /** Path parameters, by name (":id" in the path), with their schema. */

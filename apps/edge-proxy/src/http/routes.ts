@@ -4,6 +4,7 @@
 import type { DocumentInfo } from "../openapi/generate.ts";
 import { fanOutRoutes } from "../routes/fan-out.ts";
 import { operationsRoutes } from "../routes/operations.ts";
+import { universalLogoutRoutes } from "../routes/universal-logout.ts";
 import type { AnyVendor } from "../vendors/descriptor.ts";
 import { VENDORS } from "../vendors/index.ts";
 import type { RouteDecl } from "./route.ts";
@@ -12,6 +13,7 @@ export function allRoutes(vendors: readonly AnyVendor[] = VENDORS): readonly Rou
   return [
     ...vendors.flatMap((vendor) => vendor.routes),
     ...fanOutRoutes(vendors),
+    ...(globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ !== false ? universalLogoutRoutes(vendors) : []),
     ...operationsRoutes,
   ];
 }

@@ -77,7 +77,7 @@ export interface OpenApiDocument {
   info: { title: string; version: string; description: string; license: { name: string } };
   servers: { url: string; description: string }[];
   tags: { name: string; description: string }[];
-  paths: Record<string, Partial<Record<"get" | "post", Operation>>>;
+  paths: Record<string, Partial<Record<"get" | "post" | "delete", Operation>>>;
   components: {
     schemas: Record<string, JsonSchema>;
     responses: Record<string, ResponseObject>;
@@ -90,6 +90,8 @@ export interface OpenApiDocument {
 /** The tags that are not a vendor's, with their description. */
 const TAG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "fan-out": "Several vendors in one call.",
+  "universal-logout":
+    "Identity providers end their users' vendor sessions: applications register the sessions, providers trigger their logout (OpenID Connect Back-Channel Logout, Shared Signals, Global Token Revocation). Served by the Bun, Deno and Node entries; the Worker does not serve these routes yet (404).",
   operations: "Health, this document, the reference page.",
 };
 
@@ -129,6 +131,21 @@ function securityOf(
       };
       return { requirements: [{ [name]: [] }], schemes: [[name, scheme]] };
     }
+    case "provider-token":
+      return {
+        requirements: [{ providerToken: [] }],
+        schemes: [
+          [
+            "providerToken",
+            {
+              type: "http",
+              scheme: "bearer",
+              description:
+                "The bearer token of a trusted identity provider (its SHA-256 is in UNIVERSAL_LOGOUT_SSF or UNIVERSAL_LOGOUT_GTR).",
+            },
+          ],
+        ],
+      };
     case "none":
       return { requirements: [], schemes: [] };
   }
@@ -411,7 +428,7 @@ function operationOf(
     operation.requestBody = {
       required: true,
       content: {
-        "application/json":
+        [doc.body.mediaType ?? "application/json"]:
           doc.body.example === undefined ? { schema } : { schema, example: doc.body.example },
       },
     };
@@ -423,8 +440,12 @@ function operationOf(
     const name = status === statuses[0] ? `${base}Answer` : `${base}Answer${status}`;
     operation.responses[String(status)] = answerOf(answer, schemas, name, `${where} ${status}`);
   }
-  // Every route checks X-Request-Id, so every route may refuse it.
-  const statusesOfProblems = new Set([400, ...doc.problems]);
+  // Every route checks X-Request-Id, so every route may refuse it; a route whose 400 is its own
+  // answer (a specification's error body) says so in that answer.
+  const statusesOfProblems = new Set([
+    ...(doc.answers[400] === undefined ? [400] : []),
+    ...doc.problems,
+  ]);
   const known = new Set(Object.values(KIND_STATUS));
   for (const status of [...statusesOfProblems].sort((a, b) => a - b)) {
     if (!known.has(status)) throw new Error(`${where}: no problem kind has status ${status}`);
@@ -473,7 +494,7 @@ export function generateOpenApi(
     }
     tags.set(doc.tag, description);
     const template = templateOf(route.path, doc);
-    const method = route.method === "GET" ? "get" : "post";
+    const method = route.method === "GET" ? "get" : route.method === "DELETE" ? "delete" : "post";
     const item = paths[template] ?? {};
     if (item[method] !== undefined)
       throw new Error(`${route.method} ${route.path} is declared twice`);

@@ -15,12 +15,15 @@ export type RevocationStatus = 400 | 401 | 403 | 404 | 422;
  */
 export class RevocationError extends Error {
   override name = "RevocationError";
-  constructor(
-    readonly status: RevocationStatus,
-    readonly error: string,
-    readonly description: string,
-  ) {
+  readonly status: RevocationStatus;
+  readonly error: string;
+  readonly description: string;
+  constructor(status: RevocationStatus, error: string, description: string) {
     super(`${status} ${error}: ${description}`);
+
+    this.status = status;
+    this.error = error;
+    this.description = description;
   }
 }
 

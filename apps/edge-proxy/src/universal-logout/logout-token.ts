@@ -3,7 +3,7 @@
 import type { FetchLike } from "@x/core-signing";
 import { base64url, compactVerify, type JWK, type JWTHeaderParameters } from "jose";
 import { ASYMMETRIC_ALGORITHMS, digestHex } from "../auth.ts";
-import { isSecureOrLoopback } from "../config.ts";
+import { isSecureOrLoopback } from "../client-address.ts";
 import { readBounded } from "../http/bounded.ts";
 import { JwksNoKey, JwksUnavailable, remoteKeySet } from "../jwks.ts";
 import type { ReplayGuard } from "../ports.ts";
@@ -58,8 +58,10 @@ export class LogoutTokenError extends Error {
   override name = "LogoutTokenError";
   readonly error = "invalid_request";
   readonly status = 400;
-  constructor(readonly description: string) {
+  readonly description: string;
+  constructor(description: string) {
     super(description);
+    this.description = description;
   }
 }
 
@@ -72,23 +74,23 @@ export class LogoutTokenError extends Error {
 export class ProviderUnavailable extends Error {
   override name = "ProviderUnavailable";
   readonly status = 503;
-  constructor(
-    readonly issuer: string,
-    readonly description: string,
-    options?: ErrorOptions,
-  ) {
+  readonly issuer: string;
+  readonly description: string;
+  constructor(issuer: string, description: string, options?: ErrorOptions) {
     super(description, options);
+
+    this.issuer = issuer;
+    this.description = description;
   }
 }
 
 /** A trusted provider's setting is invalid; `field` names it (e.g. `providers[1].audience`). */
 export class ProviderConfigError extends Error {
   override name = "ProviderConfigError";
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
+  readonly field: string;
+  constructor(field: string, message: string) {
     super(`${field} ${message}`);
+    this.field = field;
   }
 }
 

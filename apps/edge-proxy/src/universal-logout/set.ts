@@ -36,11 +36,13 @@ export type SetErrorCode =
 export class SetError extends Error {
   override name = "SetError";
   readonly status = 400;
-  constructor(
-    readonly err: SetErrorCode,
-    readonly description: string,
-  ) {
+  readonly err: SetErrorCode;
+  readonly description: string;
+  constructor(err: SetErrorCode, description: string) {
     super(`${err}: ${description}`);
+
+    this.err = err;
+    this.description = description;
   }
 
   /** The RFC 8935 §2.3 error body. */

@@ -19,12 +19,13 @@ export type SubjectId =
  */
 export class SubjectIdError extends Error {
   override name = "SubjectIdError";
-  constructor(
-    readonly reason: "malformed" | "unsupported",
-    readonly field: string,
-    message: string,
-  ) {
+  readonly reason: "malformed" | "unsupported";
+  readonly field: string;
+  constructor(reason: "malformed" | "unsupported", field: string, message: string) {
     super(message);
+
+    this.reason = reason;
+    this.field = field;
   }
 }
 

@@ -7,13 +7,15 @@ import { KvDenyList } from "./deny-list.ts";
 import type { Kv } from "./kv.ts";
 import { KvOutbox } from "./outbox.ts";
 import { KvRateLimiter } from "./rate-limiter.ts";
+import { KvSessionRegistry } from "./registry.ts";
 import { KvReplayGuard } from "./replay-guard.ts";
 
 /** The stores on `kv`; `stop` hands running jobs back, then closes it. */
 export function kvStores(
   kv: Kv & { close(): void },
   description: string,
-  config: Pick<ProxyConfig, "outbox" | "rateLimit" | "upstreamDeadlineMs">,
+  config: Pick<ProxyConfig, "outbox" | "rateLimit" | "upstreamDeadlineMs"> &
+    Partial<Pick<ProxyConfig, "universalLogout">>,
   options: { log?: (line: Record<string, unknown>) => void; sealing?: SealingKeys } = {},
 ): LocalStores {
   const outboxes: KvOutbox[] = [];
@@ -24,6 +26,22 @@ export function kvStores(
     replayGuard: new KvReplayGuard(kv),
     rateLimiter:
       config.rateLimit === undefined ? undefined : new KvRateLimiter(kv, config.rateLimit),
+    registry:
+      config.universalLogout === undefined || options.sealing === undefined
+        ? undefined
+        : new KvSessionRegistry(kv, {
+            sealing: options.sealing,
+            limits: config.universalLogout.limits,
+            ...(options.log === undefined
+              ? {}
+              : {
+                  onError: (error: unknown) =>
+                    options.log?.({
+                      event: "registration_unreadable",
+                      error: error instanceof Error ? error.name : "error",
+                    }),
+                }),
+          }),
     outbox:
       options.sealing === undefined
         ? undefined

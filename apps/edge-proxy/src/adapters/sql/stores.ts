@@ -8,6 +8,7 @@ import { createSchema, type SqlDriver } from "./driver.ts";
 import { SqlDenyList, SqlReplayGuard } from "./expiring-set.ts";
 import { SqlOutbox } from "./outbox.ts";
 import { SqlRateLimiter } from "./rate-limiter.ts";
+import { SqlSessionRegistry } from "./registry.ts";
 
 /** How often expired entries and rate-limit windows are deleted. */
 export const PURGE_MS = 60_000;
@@ -18,7 +19,8 @@ export const PURGE_MS = 60_000;
  */
 export async function sqlStores(
   db: SqlDriver,
-  config: Pick<ProxyConfig, "outbox" | "rateLimit" | "upstreamDeadlineMs">,
+  config: Pick<ProxyConfig, "outbox" | "rateLimit" | "upstreamDeadlineMs"> &
+    Partial<Pick<ProxyConfig, "universalLogout">>,
   options: { pollMs?: number; onError?: (error: unknown) => void; sealing?: SealingKeys } = {},
 ): Promise<LocalStores> {
   await createSchema(db);
@@ -35,8 +37,21 @@ export async function sqlStores(
       : new MemoryRateLimiter(config.rateLimit, { now: () => Date.now() }));
   const onError = options.onError ?? (() => {});
   const outboxes: SqlOutbox[] = [];
+  const registry =
+    config.universalLogout === undefined || options.sealing === undefined
+      ? undefined
+      : new SqlSessionRegistry(db, {
+          sealing: options.sealing,
+          limits: config.universalLogout.limits,
+          onError,
+        });
   const purge = setInterval(() => {
-    Promise.all([denyList.set.purge(), replayGuard.set.purge(), shared?.purge()]).catch(onError);
+    Promise.all([
+      denyList.set.purge(),
+      replayGuard.set.purge(),
+      shared?.purge(),
+      registry?.purge(),
+    ]).catch(onError);
   }, PURGE_MS);
   (purge as { unref?: () => void }).unref?.();
   return {
@@ -45,6 +60,7 @@ export async function sqlStores(
     denyList,
     replayGuard,
     rateLimiter,
+    registry,
     outbox:
       options.sealing === undefined
         ? undefined

@@ -1,0 +1,259 @@
+// Universal logout end to end: a real OpenID Provider (oidc-provider from npm) signs a user in, the
+// application registers the user's sessions at the four vendors with the proxy (its Node entry),
+// the user signs out at the provider, and the provider's own back-channel logout makes the proxy end
+// every one of them; a logout token refused by §2.6 ends nothing.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  json,
+  type RunningEntry,
+  type Simulators,
+  startEntry,
+  startSimulators,
+} from "./harness.ts";
+import { type OpenIdProvider, startOpenIdProvider } from "./openid-provider.ts";
+
+const CLIENT_ID = "edge-proxy";
+const REQUEST_TIMEOUT_MS = 15_000;
+const POLL_MS = 100;
+const POLLS = 200;
+
+interface Delivery {
+  body: string;
+  contentType: string;
+  status: number;
+  answer: string;
+}
+
+/**
+ * The client's back-channel logout URI: passes each delivery on to the proxy (started after the
+ * provider, which must know this address first) and keeps it, for the test to send again.
+ */
+async function startRelay(): Promise<{
+  url: string;
+  deliveries: Delivery[];
+  target: { url: string | undefined };
+  close(): Promise<void>;
+}> {
+  const deliveries: Delivery[] = [];
+  const target: { url: string | undefined } = { url: undefined };
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", async () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const contentType = request.headers["content-type"] ?? "";
+      const answer = await fetch(`${target.url}/v1/backchannel-logout`, {
+        method: "POST",
+        headers: { "content-type": contentType },
+        body,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const text = await answer.text();
+      deliveries.push({ body, contentType, status: answer.status, answer: text });
+      response.writeHead(answer.status, { "content-type": "application/json" });
+      response.end(text);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/backchannel`,
+    deliveries,
+    target,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < POLLS; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  throw new Error(`still not so after ${POLLS * POLL_MS} ms: ${what}`);
+}
+
+function jtiOf(token: string): string {
+  const payload = token.split(".")[1] ?? "";
+  return (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { jti: string }).jti;
+}
+
+describe("universal logout through OpenID Connect Back-Channel Logout", () => {
+  let simulators: Simulators;
+  let provider: OpenIdProvider;
+  let other: OpenIdProvider;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let proxy: RunningEntry;
+
+  beforeAll(async () => {
+    simulators = await startSimulators({ capacity: 20 });
+    relay = await startRelay();
+    provider = await startOpenIdProvider({
+      clients: [{ clientId: CLIENT_ID, backchannelLogoutUri: relay.url }],
+    });
+    // A provider the proxy does not trust, sending to the same address.
+    other = await startOpenIdProvider({
+      clients: [{ clientId: CLIENT_ID, backchannelLogoutUri: relay.url }],
+    });
+    proxy = await startEntry("node", {
+      ...simulators.env,
+      PROXY_STORE: "memory",
+      UNIVERSAL_LOGOUT_OIDC: JSON.stringify([{ issuer: provider.issuer, audience: CLIENT_ID }]),
+      LOGOUT_RETRY_BASE_MS: "200",
+      LOGOUT_RETRY_MAX_DELAY_MS: "1000",
+    });
+    relay.target.url = proxy.url;
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await provider?.close();
+    await other?.close();
+    await relay?.close();
+    await simulators?.close();
+  });
+
+  /** The application's registration of these vendor sessions for the provider's user. */
+  async function register(
+    issuer: string,
+    subject: string,
+    sid: string | undefined,
+    members: Record<string, unknown>,
+  ): Promise<Response> {
+    return fetch(`${proxy.url}/v1/sessions`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${simulators.apiKey}`,
+      },
+      body: JSON.stringify({ issuer, subject, ...(sid === undefined ? {} : { sid }), ...members }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  }
+
+  it("ends the user's sessions at all four vendors when the user signs out at the provider", async () => {
+    const session = await provider.signIn(CLIENT_ID, "alice");
+    expect(session.sid).toBeDefined();
+    const ebet = await simulators.session("ebet");
+    const fungame = (await simulators.session("fungame")) as { token: string };
+    const sdkAuth = (await simulators.session("sdkAuth")) as { sessionToken: string };
+    const lancens = (await simulators.session("lancens")) as { token: string };
+    const sims = simulators.sims as unknown as {
+      ebet: { isPlaying(username: string): boolean };
+      fungame: { isRevoked(jti: string): boolean };
+      sdkAuth: { hasSession(token: string): boolean };
+      lancens: { isTokenValid(token: string): boolean };
+    };
+    const username = (ebet as { username: string }).username;
+    expect(sims.ebet.isPlaying(username)).toBe(true);
+
+    const registered = await register(provider.issuer, session.sub, session.sid, {
+      ebet,
+      fungame,
+      sdkAuth,
+      lancens,
+    });
+    const body = await json(registered);
+    expect(registered.status, JSON.stringify(body)).toBe(201);
+    expect(body.id).toMatch(/^ses_[A-Za-z0-9_-]{43}$/);
+    expect(registered.headers.get("location")).toBe(`/v1/sessions/${body.id}`);
+
+    const deliveries = await provider.signOut(session);
+    expect(deliveries).toEqual([expect.objectContaining({ clientId: CLIENT_ID, ok: true })]);
+    const delivered = relay.deliveries.at(-1) as Delivery;
+    expect(delivered.status).toBe(200);
+
+    await until(
+      "every vendor session ended",
+      () =>
+        !sims.ebet.isPlaying(username) &&
+        sims.fungame.isRevoked(jtiOf(fungame.token)) &&
+        !sims.sdkAuth.hasSession(sdkAuth.sessionToken) &&
+        !sims.lancens.isTokenValid(lancens.token),
+    );
+    // The FunGame token is on the proxy's deny-list too.
+    const status = await fetch(`${proxy.url}/v1/fungame/token-status`, {
+      headers: { authorization: `Bearer ${fungame.token}` },
+    });
+    expect(await json(status)).toEqual({ active: false, reason: "revoked" });
+
+    // The registration is gone: deleting it finds nothing.
+    const deleted = await fetch(`${proxy.url}/v1/sessions/${body.id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${simulators.apiKey}` },
+    });
+    expect(deleted.status).toBe(404);
+
+    // The same logout token again: its jti was accepted once, so it is refused and ends nothing.
+    const again = await fetch(`${proxy.url}/v1/backchannel-logout`, {
+      method: "POST",
+      headers: { "content-type": delivered.contentType },
+      body: delivered.body,
+    });
+    expect(again.status).toBe(400);
+    expect(again.headers.get("cache-control")).toBe("no-store");
+    expect(await json(again)).toMatchObject({ error: "invalid_request" });
+  }, 60_000);
+
+  it("refuses a logout token of a provider it does not trust, and the registration stays", async () => {
+    const session = await other.signIn(CLIENT_ID, "mallory");
+    const lancens = (await simulators.session("lancens")) as { token: string };
+    // Registered under the trusted provider's issuer, with the same subject and sid names.
+    const registered = await register(provider.issuer, session.sub, session.sid, { lancens });
+    const { id } = await json(registered);
+    const calls = (simulators.sims as unknown as { lancens: { calls: unknown[] } }).lancens.calls
+      .length;
+    await other.signOut(session);
+    const delivered = relay.deliveries.at(-1) as Delivery;
+    expect(delivered.status).toBe(400);
+    expect(JSON.parse(delivered.answer)).toMatchObject({ error: "invalid_request" });
+    expect(
+      (
+        simulators.sims as unknown as { lancens: { isTokenValid(token: string): boolean } }
+      ).lancens.isTokenValid(lancens.token),
+    ).toBe(true);
+    expect(
+      (simulators.sims as unknown as { lancens: { calls: unknown[] } }).lancens.calls.length,
+    ).toBe(calls);
+    const deleted = await fetch(`${proxy.url}/v1/sessions/${id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${simulators.apiKey}` },
+    });
+    expect(deleted.status).toBe(204);
+  }, 60_000);
+
+  it("answers a malformed delivery with the specification's error, and a registration it cannot take with a problem", async () => {
+    const post = (body: string, contentType: string) =>
+      fetch(`${proxy.url}/v1/backchannel-logout`, {
+        method: "POST",
+        headers: { "content-type": contentType },
+        body,
+      });
+    for (const [body, type] of [
+      ["logout_token=not.a.jwt", "application/x-www-form-urlencoded"],
+      ["", "application/x-www-form-urlencoded"],
+      ["logout_token=a&logout_token=b", "application/x-www-form-urlencoded"],
+      ['{"logout_token":"x"}', "application/json"],
+    ] as const) {
+      const answer = await post(body, type);
+      expect(answer.status, body).toBe(400);
+      expect(await json(answer)).toMatchObject({ error: "invalid_request" });
+    }
+    const untrusted = await register("https://unknown.example", "someone", undefined, {
+      lancens: { username: "lancens-user", token: "t0k" },
+    });
+    expect(untrusted.status).toBe(400);
+    expect(await json(untrusted)).toMatchObject({ code: "INVALID_FIELD", field: "issuer" });
+    const anonymous = await fetch(`${proxy.url}/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        issuer: provider.issuer,
+        subject: "s",
+        lancens: { username: "lancens-user", token: "t" },
+      }),
+    });
+    expect(anonymous.status).toBe(401);
+  });
+});
