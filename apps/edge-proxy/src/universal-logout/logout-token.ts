@@ -163,7 +163,8 @@ function checkedProvider(config: TrustedProvider, at: string): Provider {
     audience: config.audience,
     algorithms: [...algorithms],
     requireTyp: config.requireTyp ?? false,
-    maxAgeSec: wholeSeconds(config.maxAgeSec, DEFAULT_MAX_AGE_SEC, 3600, `${at}.maxAgeSec`),
+    // The jti is held for the window, the skew and a margin: within the replay guards' hour.
+    maxAgeSec: wholeSeconds(config.maxAgeSec, DEFAULT_MAX_AGE_SEC, 3000, `${at}.maxAgeSec`),
     clockSkewSec: wholeSeconds(
       config.clockSkewSec,
       DEFAULT_CLOCK_SKEW_SEC,

@@ -88,7 +88,10 @@ export interface Transmitter {
    * A provider relaying for another (a hub) lists that one too; any other is `access_denied`.
    */
   subjectIssuers?: string[];
-  /** How old `iat` may be, in seconds (default 3600): also how long a `jti` is remembered. */
+  /**
+   * How old `iat` may be, in seconds (default 3000, at most 3000): also how long a `jti` is
+   * remembered, which the replay guards hold for an hour at most.
+   */
   maxAgeSec?: number;
   /** Tolerated clock difference for `iat` in the future, in seconds (default 60). */
   clockSkewSec?: number;
@@ -102,7 +105,7 @@ export interface SetDeps {
   timeoutMs?: number;
 }
 
-const DEFAULT_MAX_AGE_SEC = 3600;
+const DEFAULT_MAX_AGE_SEC = 3000;
 const DEFAULT_SKEW_SEC = 60;
 const MAX_JTI_LENGTH = 256;
 const INITIATING_ENTITIES = new Set(["admin", "user", "policy", "system"]);
@@ -382,7 +385,8 @@ export async function verifySet(
 
   // Held until the SET could no longer be accepted anyway: iat + max age + skew.
   const holdMs = Math.max(1000, Math.ceil((iat + maxAge + skew) * 1000 - deps.now()));
-  const key = `ssf-jti:${await digestHex(JSON.stringify([transmitter.issuer, jti]))}`;
+  // Replay guards take keys that are SHA-256 digests in hex, as every caller of theirs makes them.
+  const key = await digestHex(`ssf-jti:${JSON.stringify([transmitter.issuer, jti])}`);
   let claimed: boolean;
   try {
     claimed = await deps.replay.claim(key, crypto.randomUUID(), holdMs);

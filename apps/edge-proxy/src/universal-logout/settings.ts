@@ -150,7 +150,8 @@ function transmitters(name: string, list: unknown[], report: Report): Transmitte
             ? undefined
             : `must list algorithms of ${DEFAULT_SET_ALGORITHMS.join(", ")}`,
         subjectIssuers: issuersRule,
-        maxAgeSec: secondsRule(86_400),
+        // A jti is remembered for the window and the skew: within the replay guards' hour.
+        maxAgeSec: secondsRule(3000),
         clockSkewSec: secondsRule(300),
       },
       ["issuer", "jwksUrl", "audience", "bearerSha256"],
