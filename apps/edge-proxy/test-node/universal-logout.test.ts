@@ -172,6 +172,34 @@ describe("universal logout through OpenID Connect Back-Channel Logout", () => {
         !sims.sdkAuth.hasSession(sdkAuth.sessionToken) &&
         !sims.lancens.isTokenValid(lancens.token),
     );
+    // The log line of the delivery names the trigger, the issuer and the job, and no token or
+    // subject; the job is the registering caller's to read.
+    const line = proxy.group.output
+      .map((text) => text.trim())
+      .filter((text) => text.startsWith("{"))
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .find((entry) => entry.route === "/v1/backchannel-logout" && entry.status === 200);
+    expect(line).toMatchObject({
+      trigger: "oidc-backchannel",
+      issuer: provider.issuer,
+      registrations: 1,
+      vendors: ["ebet", "fungame", "sdkAuth", "lancens"],
+    });
+    const jobs = (line?.jobs ?? []) as string[];
+    expect(jobs).toHaveLength(1);
+    const logged = JSON.stringify(line);
+    for (const secret of [fungame.token, sdkAuth.sessionToken, lancens.token, session.sub]) {
+      expect(logged).not.toContain(secret);
+    }
+    await until("the job delivered", async () => {
+      const view = await json(
+        await fetch(`${proxy.url}/v1/logout/${jobs[0]}`, {
+          headers: { authorization: `Bearer ${simulators.apiKey}` },
+        }),
+      );
+      return view.status === "delivered";
+    });
+
     // The FunGame token is on the proxy's deny-list too.
     const status = await fetch(`${proxy.url}/v1/fungame/token-status`, {
       headers: { authorization: `Bearer ${fungame.token}` },
