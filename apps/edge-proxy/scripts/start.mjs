@@ -3,9 +3,11 @@
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startDemoProvider } from "./demo-idp.mjs";
 import { startSimulators } from "./simulators.mjs";
 import {
   APP,
+  entryCommand,
   freePort,
   portIsFree,
   spawnGroup,
@@ -76,6 +78,96 @@ async function makeDemos(simulators) {
   return demos;
 }
 
+/** The client id the demo identity provider's logout tokens name. */
+const DEMO_CLIENT = "edge-proxy-demo";
+/** How long the printed logout token stays valid: within the window the demo provider is given. */
+const DEMO_TOKEN_SEC = 2_400;
+
+/**
+ * Registers a demo user's FunGame and Lancens sessions (made in the simulators now) with the proxy
+ * for the demo provider's `subject` and `sid`; returns the sessions.
+ */
+async function registerDemo(baseUrl, simulators, issuer, subject, sid) {
+  const fungame = await simulators.session("fungame");
+  const lancens = await simulators.session("lancens");
+  const response = await fetch(`${baseUrl}/v1/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${simulators.apiKey}` },
+    body: JSON.stringify({ issuer, subject, sid, fungame, lancens }),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  if (response.status !== 201) {
+    throw new StartError(
+      `the universal-logout demo registration failed: HTTP ${response.status} ${(await response.text()).slice(0, 500)}`,
+    );
+  }
+  return { fungame, lancens };
+}
+
+/** The back-channel logout curl of a logout token, printing the HTTP status it gets. */
+function backchannelCurl(baseUrl, token) {
+  return curlCommand(baseUrl, {
+    method: "POST",
+    path: "/v1/backchannel-logout",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `logout_token=${token}`,
+  }).replace(/^curl -sS /, "curl -sS -o /dev/null -w '%{http_code}\\n' ");
+}
+
+/**
+ * Universal logout on the Node entry (the Worker does not serve it yet): a demo provider, a demo
+ * user registered twice, one logout sent and its sessions seen ended, the other's curl returned.
+ */
+async function universalDemo(simulators, onLine) {
+  const idp = await startDemoProvider(DEMO_CLIENT);
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const { command, args } = entryCommand("node");
+  const entry = spawnGroup(command, args, {
+    env: {
+      ...simulators.env,
+      PROXY_STORE: "memory",
+      PORT: String(port),
+      UNIVERSAL_LOGOUT_OIDC: JSON.stringify([
+        { issuer: idp.issuer, jwksUrl: idp.jwksUrl, audience: DEMO_CLIENT, maxAgeSec: 3000 },
+      ]),
+    },
+    onLine,
+  });
+  const stop = async () => {
+    await stopGroup(entry);
+    await idp.close();
+  };
+  try {
+    await waitForHttp(`${baseUrl}/healthz`, entry, READY_TIMEOUT_MS);
+    const checked = await registerDemo(baseUrl, simulators, idp.issuer, "demo-check", "sid-check");
+    const check = await fetch(`${baseUrl}/v1/backchannel-logout`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `logout_token=${await idp.logoutToken("demo-check", "sid-check", DEMO_TOKEN_SEC)}`,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    if (check.status !== 200) {
+      throw new StartError(
+        `the universal-logout demo does not work: HTTP ${check.status} ${(await check.text()).slice(0, 500)}`,
+      );
+    }
+    const lancens = simulators.sims.lancens;
+    for (let i = 0; i < 100 && lancens.isTokenValid(checked.lancens.token); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (lancens.isTokenValid(checked.lancens.token)) {
+      throw new StartError("the universal-logout demo queued its logout, but Lancens never saw it");
+    }
+    await registerDemo(baseUrl, simulators, idp.issuer, "demo-user", "sid-user");
+    const token = await idp.logoutToken("demo-user", "sid-user", DEMO_TOKEN_SEC);
+    return { baseUrl, issuer: idp.issuer, curl: backchannelCurl(baseUrl, token), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
 /** Writes the proxy's variables to a private .env file in a fresh temporary folder, never in the repository. */
 function writeEnvFile(env) {
   const folder = mkdtempSync(join(tmpdir(), "edge-proxy-start-"));
@@ -120,6 +212,7 @@ async function main() {
 
   let simulators;
   let wrangler;
+  let stopUniversal;
   let envFolder;
   let forward = false;
   try {
@@ -182,6 +275,25 @@ async function main() {
       say(`# ${demo.vendor} (checked: ok)`);
       say(curlCommand(baseUrl, demo));
     }
+    const universal = await universalDemo(simulators, (line) => {
+      if (forward) say(`[node] ${line}`);
+    });
+    stopUniversal = universal.stop;
+    stopped();
+    say("");
+    say(
+      `Universal logout runs on the Bun, Deno and Node entries: here the Node entry at ${universal.baseUrl}.`,
+    );
+    say(`A demo identity provider (${universal.issuer}) signs a back-channel logout for the user`);
+    say(
+      '"demo-user", whose FunGame and Lancens sessions are registered; the curl prints 200, and the',
+    );
+    say(
+      "sessions end (docs/universal-logout.md). The same logout for another registered user was sent",
+    );
+    say("before printing and ended its sessions.");
+    say("# universal-logout (checked: ok)");
+    say(universal.curl);
     say("");
     if (exitAfterReady) {
       say("start: START_EXIT_AFTER_READY=1: stopping");
@@ -212,6 +324,7 @@ async function main() {
     return 1;
   } finally {
     forward = false;
+    if (stopUniversal) await stopUniversal();
     if (wrangler) await stopGroup(wrangler);
     if (simulators) await simulators.close();
     if (envFolder) rmSync(envFolder, { recursive: true, force: true });

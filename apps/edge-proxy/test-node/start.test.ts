@@ -18,6 +18,8 @@ const STOP_TIMEOUT_MS = 20_000;
 
 /** Every vendor of the proxy's list, by name and by member (the simulators are listed by member). */
 const VENDORS = LISTED.map((vendor) => vendor.name);
+/** The universal-logout demo's curl is printed under this heading, beside the vendors'. */
+const UNIVERSAL = "universal-logout";
 const MEMBERS = LISTED.map((vendor) => vendor.member);
 
 interface Printed {
@@ -87,8 +89,8 @@ describe("scripts/start.mjs with START_EXIT_AFTER_READY=1", () => {
       const output = group.output;
       expect(exit, output.join("\n")).toEqual({ code: 0, signal: null });
       const printed = parseOutput(output);
-      expect([...printed.curls.keys()].sort()).toEqual([...VENDORS].sort());
-      for (const vendor of VENDORS) {
+      expect([...printed.curls.keys()].sort()).toEqual([...VENDORS, UNIVERSAL].sort());
+      for (const vendor of [...VENDORS, UNIVERSAL]) {
         const heading = output.find((line) => line.startsWith(`# ${vendor} (checked: `));
         expect(heading).toBe(`# ${vendor} (checked: ok)`);
       }
@@ -124,8 +126,9 @@ describe("`npm start` (tooling/start.mjs) until Ctrl-C", () => {
 
   it("prints one curl per vendor, each logging a live session out as printed", async () => {
     expect(existsSync("/usr/bin/curl") || existsSync("/bin/curl"), "curl is needed").toBe(true);
-    expect([...printed.curls.keys()].sort()).toEqual([...VENDORS].sort());
+    expect([...printed.curls.keys()].sort()).toEqual([...VENDORS, UNIVERSAL].sort());
     for (const [vendor, command] of printed.curls) {
+      if (vendor === UNIVERSAL) continue;
       const { stdout } = await run("sh", ["-c", command], { timeout: 20_000 });
       const body = JSON.parse(stdout) as Record<string, unknown>;
       expect(body, `${vendor}: ${stdout}`).toMatchObject({
@@ -134,6 +137,16 @@ describe("`npm start` (tooling/start.mjs) until Ctrl-C", () => {
         alreadyLoggedOut: false,
       });
     }
+  });
+
+  it("prints a back-channel logout curl that the Node entry takes once, as printed", async () => {
+    const command = printed.curls.get(UNIVERSAL) as string;
+    expect(command).toMatch(/\/v1\/backchannel-logout /);
+    const first = await run("sh", ["-c", command], { timeout: 20_000 });
+    expect(first.stdout.trim()).toBe("200");
+    // Its jti was accepted: the same logout token again is refused.
+    const again = await run("sh", ["-c", command], { timeout: 20_000 });
+    expect(again.stdout.trim()).toBe("400");
   });
 
   it("serves /docs and /openapi.json", async () => {
