@@ -102,6 +102,8 @@ describe("universal logout through OpenID Connect Back-Channel Logout", () => {
       UNIVERSAL_LOGOUT_OIDC: JSON.stringify([{ issuer: provider.issuer, audience: CLIENT_ID }]),
       LOGOUT_RETRY_BASE_MS: "200",
       LOGOUT_RETRY_MAX_DELAY_MS: "1000",
+      SESSION_MAX_PER_SUBJECT: "2",
+      SESSION_MAX_LIFETIME_SEC: "86400",
     });
     relay.target.url = proxy.url;
   }, 60_000);
@@ -273,6 +275,33 @@ describe("universal logout through OpenID Connect Back-Channel Logout", () => {
     });
     expect(untrusted.status).toBe(400);
     expect(await json(untrusted)).toMatchObject({ code: "INVALID_FIELD", field: "issuer" });
+    // Each bound is a problem that names it.
+    const lancens = () => simulators.session("lancens");
+    const tooLong = await register(provider.issuer, "bounded", undefined, {
+      lancens: await lancens(),
+      expiresInSec: 86_401,
+    });
+    expect(tooLong.status).toBe(400);
+    expect(await json(tooLong)).toMatchObject({ field: "expiresInSec" });
+    for (let i = 0; i < 2; i++) {
+      expect(
+        (await register(provider.issuer, "bounded", undefined, { lancens: await lancens() }))
+          .status,
+      ).toBe(201);
+    }
+    const full = await register(provider.issuer, "bounded", undefined, {
+      lancens: await lancens(),
+    });
+    expect(full.status).toBe(409);
+    expect(await json(full)).toMatchObject({
+      code: "REGISTRY_FULL",
+      limit: "maxPerSubject",
+      max: 2,
+    });
+    const big = await register(provider.issuer, "x".repeat(20_000), undefined, {
+      lancens: await lancens(),
+    });
+    expect(big.status).toBe(413);
     const anonymous = await fetch(`${proxy.url}/v1/sessions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
