@@ -266,6 +266,26 @@ async function queueLogouts(
   return { jobs, registrations: taken.length, unreachable: taken.length > 0 && jobs.length === 0 };
 }
 
+/**
+ * queueLogouts for a trigger whose jti is claimed: when the logouts cannot be queued (the outbox
+ * refuses, the store fails), the claim is released so that the provider's redelivery of the same
+ * token is taken, not refused as a replay (OIDC) or acknowledged without queueing (SET).
+ */
+async function queueClaimed(
+  c: ProxyContext,
+  ctx: RouteContext,
+  trigger: LogoutTrigger,
+): ReturnType<typeof queueLogouts> {
+  try {
+    return await queueLogouts(c, ctx, trigger);
+  } catch (error) {
+    if (trigger.claim !== undefined) {
+      await ctx.replay.release(trigger.claim.key, trigger.claim.owner).catch(() => {});
+    }
+    throw error;
+  }
+}
+
 async function readTriggerBody(c: ProxyContext): Promise<string> {
   try {
     return await readBounded(
@@ -325,7 +345,7 @@ async function backchannelLogout(c: ProxyContext, ctx: RouteContext): Promise<Re
     }
     throw error;
   }
-  await queueLogouts(c, ctx, trigger);
+  await queueClaimed(c, ctx, trigger);
   return c.body(null, 200);
 }
 
@@ -378,7 +398,7 @@ async function sharedSignals(c: ProxyContext, ctx: RouteContext): Promise<Respon
     }
     throw error;
   }
-  await queueLogouts(c, ctx, trigger);
+  await queueClaimed(c, ctx, trigger);
   return c.body(null, 202);
 }
 

@@ -387,12 +387,13 @@ export async function verifySet(
   const holdMs = Math.max(1000, Math.ceil((iat + maxAge + skew) * 1000 - deps.now()));
   // Replay guards take keys that are SHA-256 digests in hex, as every caller of theirs makes them.
   const key = await digestHex(`ssf-jti:${JSON.stringify([transmitter.issuer, jti])}`);
+  const owner = crypto.randomUUID();
   let claimed: boolean;
   try {
-    claimed = await deps.replay.claim(key, crypto.randomUUID(), holdMs);
+    claimed = await deps.replay.claim(key, owner, holdMs);
   } catch (error) {
     throw new SetUnavailable("the replay guard is unreachable", { cause: error });
   }
   if (!claimed) throw new DuplicateSet();
-  return { kind: "ssf-caep", target, jti };
+  return { kind: "ssf-caep", target, jti, claim: { key, owner } };
 }
