@@ -1,5 +1,6 @@
-// Universal logout when the outbox refuses part-way: the provider's redelivery of the same logout
-// token or SET queues what the first delivery could not, and no registration is lost or doubled.
+// Universal logout under adversarial conditions: when the outbox refuses part-way, the provider's
+// redelivery of the same logout token or SET queues what the first delivery could not, and no
+// registration is lost or doubled; an identifier too long to name any registration is a 400.
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MemoryOutbox } from "../src/adapters/memory/outbox.ts";
@@ -24,6 +25,8 @@ const SSF = "https://ssf.test";
 const CLIENT_ID = "edge-proxy";
 const SSF_AUDIENCE = "https://proxy.test/ssf";
 const SSF_BEARER = `ssf-${randomUUID()}`;
+const GTR = "https://gtr.test";
+const GTR_BEARER = `gtr-${randomUUID()}`;
 const SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
 const BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -99,7 +102,7 @@ async function sealingKeys(): Promise<SealingKeys> {
   return imported;
 }
 
-describe("universal logout when the outbox refuses part-way", () => {
+describe("universal logout, adversarially", () => {
   let harness: Harness;
   let registry: MemorySessionRegistry;
   let refuse: { owners: Set<string>; status: 429 | 503 };
@@ -131,6 +134,9 @@ describe("universal logout when the outbox refuses part-way", () => {
             audience: SSF_AUDIENCE,
             bearerSha256: await sha256Hex(SSF_BEARER),
           },
+        ]),
+        UNIVERSAL_LOGOUT_GTR: JSON.stringify([
+          { issuer: GTR, bearerSha256: await sha256Hex(GTR_BEARER) },
         ]),
       },
       deps: {
@@ -209,5 +215,44 @@ describe("universal logout when the outbox refuses part-way", () => {
     // Delivered once more after it was queued: acknowledged, queued no second time.
     expect((await push(set)).status).toBe(202);
     expect(queued).toEqual([ownerA]);
+  });
+
+  it("refuses an email or opaque identifier too long for any registration's subject, naming it", async () => {
+    // 1024 characters is the longest member taken; with its prefix it is longer than a subject.
+    const long = "a".repeat(1020);
+    const revoke = (subId: unknown) =>
+      harness.request("/v1/global-token-revocation", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${GTR_BEARER}` },
+        body: JSON.stringify({ sub_id: subId }),
+      });
+    const opaque = await revoke({ format: "opaque", id: long });
+    expect(opaque.status).toBe(400);
+    expect(await opaque.json()).toMatchObject({
+      error: "invalid_request",
+      error_description: expect.stringContaining("sub_id.id"),
+    });
+    const email = await revoke({ format: "email", email: `${long}@x.example` });
+    expect(email.status).toBe(400);
+    expect(await email.json()).toMatchObject({
+      error_description: expect.stringContaining("sub_id.email"),
+    });
+    const set = signed(
+      { alg: "ES256", kid: "k1", typ: "secevent+jwt" },
+      {
+        iss: SSF,
+        aud: SSF_AUDIENCE,
+        iat: Math.floor(Date.now() / 1000),
+        jti: randomUUID(),
+        sub_id: { format: "opaque", id: long },
+        events: { [SESSION_REVOKED]: {} },
+      },
+    );
+    const pushed = await push(set);
+    expect(pushed.status).toBe(400);
+    expect(await pushed.json()).toMatchObject({
+      err: "invalid_request",
+      description: expect.stringContaining("sub_id.id"),
+    });
   });
 });

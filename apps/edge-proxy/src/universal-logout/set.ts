@@ -242,7 +242,7 @@ function subjectOf(value: unknown, field: string, transmitter: Transmitter): Sub
       return complexSubject(value, field, transmitter);
     }
     const id = parseSubjectId(value, field);
-    return { ...subjectRefOf(id, transmitter.issuer), sid: undefined };
+    return { ...subjectRefOf(id, transmitter.issuer, field), sid: undefined };
   } catch (error) {
     if (error instanceof SubjectIdError) throw invalid(error.message);
     throw error;
@@ -275,7 +275,7 @@ function complexSubject(
   }
   if (value.user !== undefined) {
     const user = parseSubjectId(value.user, `${field}.user`);
-    return { ...subjectRefOf(user, transmitter.issuer), sid };
+    return { ...subjectRefOf(user, transmitter.issuer, `${field}.user`), sid };
   }
   if (sid === undefined) {
     throw invalid(`${field} names neither a user nor a session`);
