@@ -255,4 +255,24 @@ describe("universal logout, adversarially", () => {
       description: expect.stringContaining("sub_id.id"),
     });
   });
+
+  it("says in the log line when a registration could not be put back (the subject filled up meanwhile)", async () => {
+    await register(IDP, "u-full", API_KEY);
+    refuse.owners.add(ownerA);
+    // Every put-back fails, as it would against a subject filled up since the take.
+    const add = registry.add.bind(registry);
+    let taken = false;
+    const take = registry.takeSubject.bind(registry);
+    registry.takeSubject = async (...args) => {
+      taken = true;
+      return take(...args);
+    };
+    registry.add = async (entry) => {
+      if (taken) throw new Error("full");
+      return add(entry);
+    };
+    expect((await backchannel(logoutToken("u-full"))).status).toBe(503);
+    const line = harness.logs.find((entry) => entry.route === "/v1/backchannel-logout");
+    expect(line).toMatchObject({ trigger: "oidc-backchannel", putBack: 0, putBackFailed: 1 });
+  });
 });

@@ -248,10 +248,24 @@ async function queueLogouts(
       jobs.push(view.id);
     } catch (error) {
       const back = new Set(packed.slice(index).flatMap((rest) => rest.sources));
+      let failed = 0;
       for (const registration of back) {
         const { id: _id, createdAt: _createdAt, ...entry } = registration;
-        await universal.registry.add(entry).catch(() => {});
+        try {
+          await universal.registry.add(entry);
+        } catch {
+          // The subject filled up meanwhile: this registration is lost, and the log line says so.
+          failed++;
+        }
       }
+      c.get("state").trigger = {
+        trigger: trigger.kind,
+        issuer,
+        jobs,
+        registrations: taken.length,
+        putBack: back.size - failed,
+        ...(failed === 0 ? {} : { putBackFailed: failed }),
+      };
       throw error;
     }
   }
