@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The x-logout command (npx @x/cli, bunx @x/cli).
-import process from "node:process";
 import { main } from "./cli.ts";
-import { runProcess } from "./io.ts";
+import { programArgs, runProcess } from "./host.ts";
 
-await runProcess(process.argv.slice(2), main);
+await runProcess(programArgs(), main);

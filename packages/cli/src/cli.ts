@@ -1,10 +1,8 @@
 // x-logout: reads a session list, checks it, and logs every session out at its vendors (directly or
 // through a deployed proxy), journaled, paced, with progress and a report.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
-import type { WriteStream } from "node:tty";
 import { checkBaseUrl, isVendorError } from "@x/core-signing";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { readText, samePath, type Terminal } from "./host.ts";
 import {
   CsvError,
   formatOfName,
@@ -45,7 +43,7 @@ export interface CliIo {
   stdout: { write(text: string): void };
   stderr: { write(text: string): void; isTTY?: boolean; columns?: number };
   /** The terminal stream for the live display, when standard error is one. */
-  terminal?: WriteStream;
+  terminal?: Terminal;
   /** Called with a stop function: the command calls it on SIGINT/SIGTERM; returns the unsubscribe. */
   onSignal?(handler: (signal: string) => void): () => void;
   /** Leaves at once with this code (a second Ctrl-C). */
@@ -195,7 +193,7 @@ class UsageError extends Error {}
 function readInput(path: string | undefined, io: CliIo): Promise<string> | string {
   if (path === undefined || path === "-") return io.readStdin();
   try {
-    return readFileSync(path, "utf8");
+    return readText(path);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const why =
@@ -213,7 +211,7 @@ function readInput(path: string | undefined, io: CliIo): Promise<string> | strin
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readText(path);
   } catch (error) {
     throw new UsageError(
       `--config ${path}: cannot be read (${String((error as { code?: unknown }).code ?? "error")})`,
@@ -381,10 +379,10 @@ async function run(input: string | undefined, options: Options, io: CliIo): Prom
   }
 
   const failuresPath = options.failures ?? `${fromStdin ? journalPath : input}.failures.jsonl`;
-  if (!fromStdin && resolve(failuresPath) === resolve(input as string)) {
+  if (!fromStdin && samePath(failuresPath, input as string)) {
     throw new UsageError(`--failures ${failuresPath}: is the list itself; name another file`);
   }
-  if (resolve(failuresPath) === resolve(journalPath as string)) {
+  if (samePath(failuresPath, journalPath as string)) {
     throw new UsageError(`--failures ${failuresPath}: is the journal; name another file`);
   }
   const journal = Journal.open(journalPath as string);

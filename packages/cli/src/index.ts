@@ -1,7 +1,6 @@
 // @x/cli: the x-logout command, and its parts for scripts that log sessions out in bulk.
-import process from "node:process";
 import { main } from "./cli.ts";
-import { runProcess } from "./io.ts";
+import { programArgs, runProcess } from "./host.ts";
 
 export {
   type CliIo,
@@ -14,6 +13,7 @@ export {
   parseConcurrency,
   VERSION,
 } from "./cli.ts";
+export { processIo, runProcess } from "./host.ts";
 export {
   CSV_HEADERS,
   CsvError,
@@ -27,7 +27,6 @@ export {
   parseSessions,
   type SessionLine,
 } from "./input.ts";
-export { processIo, runProcess } from "./io.ts";
 export {
   Journal,
   JournalError,
@@ -67,5 +66,5 @@ export { readSettings, type Settings, SettingsError } from "./settings.ts";
 
 // `deno run -A jsr:@x/cli` runs this module as the program: it is then the command.
 if ((import.meta as { main?: boolean }).main === true) {
-  await runProcess(process.argv.slice(2), main);
+  await runProcess(programArgs(), main);
 }

@@ -1,18 +1,7 @@
 // The append-only journal of a run: a record before each attempt is sent and one for each outcome,
 // each written with one write(2) before the run goes on, so that a kill loses no outcome and a rerun
 // knows which sessions are done and which attempts may have been acted on. No token is written.
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  readSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { type AppendFile, openAppend, removeFile, takeLockFile } from "./host.ts";
 import type { VendorName } from "./sessions.ts";
 
 export const JOURNAL_VERSION = 1;
@@ -98,16 +87,6 @@ export function readJournal(text: string, path = "journal"): Map<string, Session
   return states;
 }
 
-/** Whether a process of this id runs (a journal lock's owner). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: unknown }).code === "EPERM";
-  }
-}
-
 /**
  * An open journal: `send`, `done` and `fail` append one line each with one write. The journal is
  * locked by `<path>.lock` (holding the process id) while it is open: two runs on one journal would
@@ -116,14 +95,19 @@ function alive(pid: number): boolean {
 export class Journal {
   readonly path: string;
   readonly states: Map<string, SessionState>;
-  readonly #fd: number;
+  readonly #file: AppendFile;
   readonly #lock: string;
   #closed = false;
   #unsynced = 0;
 
-  private constructor(path: string, fd: number, lock: string, states: Map<string, SessionState>) {
+  private constructor(
+    path: string,
+    file: AppendFile,
+    lock: string,
+    states: Map<string, SessionState>,
+  ) {
     this.path = path;
-    this.#fd = fd;
+    this.#file = file;
     this.#lock = lock;
     this.states = states;
   }
@@ -131,20 +115,20 @@ export class Journal {
   /** Opens (or creates) the journal at `path`, reads what it holds, and takes its lock. */
   static open(path: string): Journal {
     const lock = `${path}.lock`;
-    Journal.#takeLock(lock, path);
+    const taken = takeLockFile(lock);
+    if (!taken.taken) {
+      throw new JournalError(
+        taken.owner > 0
+          ? `${path}: another run (process ${taken.owner}) is using this journal; wait for it or stop it`
+          : `${path}: could not lock ${lock}`,
+      );
+    }
+    let file: AppendFile | undefined;
     try {
-      // O_APPEND: every write lands at the end, whatever was read before.
-      const fd = openSync(path, "a+", 0o600);
-      const size = fstatSync(fd).size;
-      const buffer = new Uint8Array(size);
-      let read = 0;
-      while (read < size) {
-        const n = readSync(fd, buffer, read, size - read, read);
-        if (n === 0) break;
-        read += n;
-      }
-      const text = new TextDecoder().decode(buffer.subarray(0, read));
-      const states = size === 0 ? new Map() : readJournal(text, path);
+      file = openAppend(path);
+      const read = file.bytes.length;
+      const text = new TextDecoder().decode(file.bytes);
+      const states = read === 0 ? new Map() : readJournal(text, path);
       // A line cut by a kill is dropped, so the next record starts on a line of its own.
       const whole = text.lastIndexOf("\n") + 1;
       // With no whole line, only a cut first record may be dropped: any other file is not emptied.
@@ -156,45 +140,22 @@ export class Journal {
       ) {
         throw new JournalError(`${path}: is not an x-logout journal (version ${JOURNAL_VERSION})`);
       }
-      if (whole < read) ftruncateSync(fd, new TextEncoder().encode(text.slice(0, whole)).length);
-      const journal = new Journal(path, fd, lock, states);
-      if (size === 0 || whole === 0) {
+      if (whole < read) file.truncate(new TextEncoder().encode(text.slice(0, whole)).length);
+      const journal = new Journal(path, file, lock, states);
+      if (whole === 0) {
         journal.#append({ t: "journal", v: JOURNAL_VERSION, at: new Date().toISOString() });
       }
       return journal;
     } catch (error) {
-      unlinkSync(lock);
+      file?.close();
+      removeFile(lock);
       throw error;
     }
   }
 
-  static #takeLock(lock: string, path: string): void {
-    for (let tries = 0; tries < 2; tries++) {
-      try {
-        writeFileSync(lock, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
-        return;
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== "EEXIST") throw error;
-      }
-      const owner = Number.parseInt(readFileSync(lock, "utf8"), 10);
-      if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
-        throw new JournalError(
-          `${path}: another run (process ${owner}) is using this journal; wait for it or stop it`,
-        );
-      }
-      // Its run died without a word: the lock is stale.
-      unlinkSync(lock);
-    }
-    throw new JournalError(`${path}: could not lock ${lock}`);
-  }
-
   #append(record: JournalRecord): void {
     if (this.#closed) throw new JournalError(`${this.path}: the journal is closed`);
-    const bytes = new TextEncoder().encode(`${JSON.stringify(record)}\n`);
-    let written = 0;
-    while (written < bytes.length) {
-      written += writeSync(this.#fd, bytes, written, bytes.length - written);
-    }
+    this.#file.append(new TextEncoder().encode(`${JSON.stringify(record)}\n`));
     this.#unsynced++;
   }
 
@@ -243,20 +204,16 @@ export class Journal {
   /** Flushes the journal to the disk (a kill loses nothing without it; a power loss may). */
   sync(): void {
     if (this.#closed || this.#unsynced === 0) return;
-    fsyncSync(this.#fd);
+    this.#file.sync();
     this.#unsynced = 0;
   }
 
   close(): void {
     if (this.#closed) return;
     this.sync();
-    closeSync(this.#fd);
+    this.#file.close();
     this.#closed = true;
-    try {
-      unlinkSync(this.#lock);
-    } catch {
-      // Already gone.
-    }
+    removeFile(this.#lock);
   }
 }
 

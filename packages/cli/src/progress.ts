@@ -1,9 +1,9 @@
 // What people and machines see while a run goes: per vendor done, already logged out, failed,
 // rate and ETA; a live table on a terminal (log-update), plain lines every few seconds off one,
 // JSON lines with --json.
-import type { WriteStream } from "node:tty";
 import { createLogUpdate } from "log-update";
 import pc from "picocolors";
+import type { Terminal } from "./host.ts";
 import type { RunEvent } from "./runner.ts";
 import { LABEL_OF, type VendorName } from "./sessions.ts";
 
@@ -84,7 +84,7 @@ export class Progress {
   constructor(
     counts: Map<VendorName, VendorCounts>,
     mode: ProgressMode,
-    output: ProgressOutput & { stream?: WriteStream },
+    output: ProgressOutput & { stream?: Terminal },
     intervalMs: number,
     now: () => number = Date.now,
   ) {

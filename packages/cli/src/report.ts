@@ -1,7 +1,7 @@
 // The end of a run: a summary per vendor and per error code, the failures file (the sessions that did
 // not end, as lines to feed back in), and the exit code.
-import { writeFileSync } from "node:fs";
 import pc from "picocolors";
+import { writePrivate } from "./host.ts";
 import type { LineIssue } from "./input.ts";
 import { finished, type VendorCounts } from "./progress.ts";
 import type { RunResult } from "./runner.ts";
@@ -51,7 +51,7 @@ export function writeFailures(path: string, result: RunResult): number {
     .map(([, members]) => `${JSON.stringify(members)}\n`)
     .join("");
   // It holds tokens, as the list did: readable by its owner only.
-  writeFileSync(path, text, { mode: 0o600 });
+  writePrivate(path, text);
   return sessions;
 }
 
