@@ -58,19 +58,26 @@ export class VendorGateway {
   }
 }
 
-/** The fan-out body of these vendors: each one's input under its member name, at least one. */
-export function fanOutBody(vendors: readonly AnyVendor[]) {
+/**
+ * The fan-out body of these vendors: each one's input under its member name, at least one; with
+ * `extra`, a body that holds those members too (a session registration's).
+ */
+export function fanOutBody<const E extends v.ObjectEntries = Record<never, never>>(
+  vendors: readonly AnyVendor[],
+  extra?: E,
+) {
   const members = vendors.map((vendor) => vendor.member);
   const names =
     members.length > 1
       ? `${members.slice(0, -1).join(", ")} or ${members[members.length - 1]}`
       : members.join("");
   return v.pipe(
-    v.strictObject(
-      Object.fromEntries(vendors.map((vendor) => [vendor.member, v.optional(vendor.input)])),
-    ),
+    v.strictObject({
+      ...(extra as E),
+      ...Object.fromEntries(vendors.map((vendor) => [vendor.member, v.optional(vendor.input)])),
+    }),
     v.check(
-      (body) => Object.values(body).some((member) => member !== undefined),
+      (body) => members.some((member) => (body as Record<string, unknown>)[member] !== undefined),
       `must name at least one vendor: ${names}`,
     ),
   );

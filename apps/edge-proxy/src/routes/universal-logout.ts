@@ -8,7 +8,8 @@ import * as v from "valibot";
 import { bearerCredential, digestHex, digestListed, ownerOf, sha256 } from "../auth.ts";
 import { parseWith, readJsonObject } from "../body.ts";
 import type { ProxyContext, RouteContext } from "../context.ts";
-import { BodyTooLarge, readBounded } from "../http/bounded.ts";
+import { fanOutBody } from "../gateway.ts";
+import { readBounded } from "../http/bounded.ts";
 import { text } from "../http/fields.ts";
 import type { RouteDecl } from "../http/route.ts";
 import type { LogoutOutbox } from "../ports.ts";
@@ -78,30 +79,19 @@ function enabled(ctx: RouteContext): { universal: UniversalLogout; outbox: Logou
 
 /** The registration body: the provider's names for the user and session, and the fan-out members. */
 function registrationBody(vendors: readonly AnyVendor[], maxLifetimeSec: number) {
-  const members = vendors.map((vendor) => vendor.member);
-  return v.pipe(
-    v.strictObject({
-      issuer: text(1024),
-      subject: text(1024),
-      sid: v.optional(text(1024)),
-      expiresInSec: v.optional(
-        v.pipe(
-          v.number(),
-          v.integer("must be a whole number of seconds"),
-          v.minValue(MIN_TTL_SEC, `must be at least ${MIN_TTL_SEC}`),
-          v.maxValue(
-            maxLifetimeSec,
-            `must be at most ${maxLifetimeSec} (SESSION_MAX_LIFETIME_SEC)`,
-          ),
-        ),
+  return fanOutBody(vendors, {
+    issuer: text(1024),
+    subject: text(1024),
+    sid: v.optional(text(1024)),
+    expiresInSec: v.optional(
+      v.pipe(
+        v.number(),
+        v.integer("must be a whole number of seconds"),
+        v.minValue(MIN_TTL_SEC, `must be at least ${MIN_TTL_SEC}`),
+        v.maxValue(maxLifetimeSec, `must be at most ${maxLifetimeSec} (SESSION_MAX_LIFETIME_SEC)`),
       ),
-      ...Object.fromEntries(vendors.map((vendor) => [vendor.member, v.optional(vendor.input)])),
-    }),
-    v.check(
-      (body) => members.some((member) => (body as Record<string, unknown>)[member] !== undefined),
-      `must name at least one vendor: ${members.join(", ")}`,
     ),
-  );
+  });
 }
 
 async function registerSession(c: ProxyContext, ctx: RouteContext): Promise<Response> {
@@ -300,16 +290,16 @@ async function queueClaimed(
   }
 }
 
-async function readTriggerBody(c: ProxyContext): Promise<string> {
+/** A trigger's body as text; undefined when it is over MAX_TRIGGER_BYTES or cannot be read as UTF-8. */
+async function readTriggerBody(c: ProxyContext): Promise<string | undefined> {
   try {
     return await readBounded(
       c.req.raw.body,
       c.req.header("content-length") ?? null,
       MAX_TRIGGER_BYTES,
     );
-  } catch (error) {
-    if (error instanceof BodyTooLarge) return "\u0000too-large";
-    return "\u0000unreadable";
+  } catch {
+    return undefined;
   }
 }
 
@@ -337,7 +327,7 @@ async function backchannelLogout(c: ProxyContext, ctx: RouteContext): Promise<Re
     return refuse("the body must be a form (application/x-www-form-urlencoded)");
   }
   const text = await readTriggerBody(c);
-  if (text.startsWith("\u0000"))
+  if (text === undefined)
     return refuse(`the body must be a form of at most ${MAX_TRIGGER_BYTES} bytes`);
   const form = new URLSearchParams(text);
   const tokens = form.getAll("logout_token");
@@ -381,7 +371,7 @@ async function sharedSignals(c: ProxyContext, ctx: RouteContext): Promise<Respon
     );
   }
   const body = await readTriggerBody(c);
-  if (body.startsWith("\u0000")) {
+  if (body === undefined) {
     return refuse(
       new SetError("invalid_request", `the SET must be at most ${MAX_TRIGGER_BYTES} bytes`),
     );
@@ -425,7 +415,7 @@ async function globalRevocation(c: ProxyContext, ctx: RouteContext): Promise<Res
       universal.settings.gtr,
     );
     const body = await readTriggerBody(c);
-    if (body.startsWith("\u0000"))
+    if (body === undefined)
       throw new RevocationError(400, "invalid_request", "the body is too large or unreadable");
     const trigger = parseGlobalRevocation(body, c.req.header("content-type") ?? null, caller);
     const { registrations, unreachable } = await queueLogouts(c, ctx, trigger);

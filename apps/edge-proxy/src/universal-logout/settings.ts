@@ -2,6 +2,7 @@
 // and revocation requests the proxy obeys, and the session registry's limits; every entry checked,
 // each refusal naming its variable and the entry's member.
 import { fromHex } from "@x/core-signing";
+import { isSecureOrLoopback } from "../client-address.ts";
 import type { ConfigIssue } from "../config.ts";
 import type { RevocationCaller } from "./gtr.ts";
 import { LogoutProviders, ProviderConfigError, type TrustedProvider } from "./logout-token.ts";
@@ -74,20 +75,11 @@ function digests(value: unknown): Uint8Array[] | undefined {
   return items.map((item) => fromHex((item as string).toLowerCase()));
 }
 
-function httpsUrl(value: unknown, loopback: boolean): boolean {
-  if (typeof value !== "string") return false;
-  try {
-    const url = new URL(value);
-    if (url.protocol === "https:") return url.username === "" && url.password === "";
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    return (
-      loopback &&
-      url.protocol === "http:" &&
-      (host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))
-    );
-  } catch {
-    return false;
-  }
+/** An https URL, or http to this machine only (as key sets are read), with no credentials in it. */
+function secureUrl(value: unknown): boolean {
+  if (typeof value !== "string" || !isSecureOrLoopback(value)) return false;
+  const url = new URL(value);
+  return url.username === "" && url.password === "";
 }
 
 const URL_RULE = "must be an https URL (http only to localhost, 127.0.0.0/8 or ::1)";
@@ -115,13 +107,13 @@ function members(
   return undefined;
 }
 
-const issuerRule = (value: unknown) => (httpsUrl(value, true) ? undefined : URL_RULE);
+const issuerRule = (value: unknown) => (secureUrl(value) ? undefined : URL_RULE);
 const digestRule = (value: unknown) =>
   digests(value) === undefined
     ? "must list SHA-256 digests of the bearer tokens (64 hexadecimal characters each)"
     : undefined;
 const issuersRule = (value: unknown) =>
-  Array.isArray(value) && value.length > 0 && value.every((item) => httpsUrl(item, true))
+  Array.isArray(value) && value.length > 0 && value.every((item) => secureUrl(item))
     ? undefined
     : "must list issuer URLs";
 const secondsRule = (max: number) => (value: unknown) =>
@@ -139,7 +131,7 @@ function transmitters(name: string, list: unknown[], report: Report): Transmitte
       at,
       {
         issuer: issuerRule,
-        jwksUrl: (value) => (httpsUrl(value, true) ? undefined : URL_RULE),
+        jwksUrl: (value) => (secureUrl(value) ? undefined : URL_RULE),
         audience: (value) =>
           typeof value === "string" && value !== "" ? undefined : "must be a non-empty string",
         bearerSha256: digestRule,
