@@ -338,6 +338,18 @@ describe("the session registry on Durable Objects", () => {
     expect(await registry.takeSubject(issuer, "alice")).toEqual([]);
   });
 
+  it("reads an answer of its object it does not know as an error, never as a full subject", async () => {
+    const { entry, sealing } = await setup();
+    const odd = {
+      idFromName: (name: string) => namespace.idFromName(name),
+      get: () => ({ point: async () => {}, addRegistration: async () => "added" }),
+    } as unknown as DurableObjectNamespace<SessionRegistryObject>;
+    const registry = new DurableObjectSessionRegistry(odd, { sealing, limits: LIMITS });
+    const refusal = await registry.add(entry("alice")).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(TypeError);
+    expect(String(refusal)).toMatch(/answered what this version does not know/);
+  });
+
   it("puts back what a take of several partitions took when one of them fails, so a retry finds it", async () => {
     const { issuer, registry, made, entry } = await setup();
     const alice = await registry.add(entry("alice", { sid: "sid-1" }));
@@ -362,6 +374,41 @@ describe("the session registry on Durable Objects", () => {
     // Alice's partition was taken, then put back: the retry finds both, once.
     expect((await rowsIn(await partition(issuer, "alice"))).registrations).toHaveLength(1);
     expect(ids(await made().takeSession(issuer, "sid-1"))).toEqual([alice.id, bob.id].sort());
+  });
+
+  it("reports a registration it could not put back, and throws the take's own failure", async () => {
+    const { issuer, registry, entry } = await setup();
+    await registry.add(entry("alice", { sid: "sid-1" }));
+    await registry.add(entry("bob", { sid: "sid-1" }));
+    const [alice, bob] = await Promise.all(
+      ["alice", "bob"].map(async (subject) =>
+        namespace.idFromName(await subjectKeyOf(issuer, subject)),
+      ),
+    );
+    // Bob's partition cannot be reached; Alice's takes, then refuses the put-back.
+    const flaky = {
+      idFromName: (name: string) => namespace.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const stub = namespace.get(id);
+        if (id.equals(bob as DurableObjectId)) {
+          return { takeRegistrations: () => Promise.reject(new Error("take failed")) };
+        }
+        if (!id.equals(alice as DurableObjectId)) return stub;
+        return {
+          takeRegistrations: (sidKey: string | null, now: number) =>
+            stub.takeRegistrations(sidKey, now),
+          addRegistration: () => Promise.reject(new Error("put-back failed")),
+        };
+      },
+    } as unknown as DurableObjectNamespace<SessionRegistryObject>;
+    const errors: unknown[] = [];
+    const broken = new DurableObjectSessionRegistry(flaky, {
+      sealing: (await setup()).sealing,
+      limits: LIMITS,
+      onError: (error) => errors.push(error),
+    });
+    await expect(broken.takeSession(issuer, "sid-1")).rejects.toThrow("take failed");
+    expect(errors.map(String)).toEqual(["Error: put-back failed"]);
   });
 
   it("holds no vendor token, subject, sid or issuer in clear in any object, and opens under no other key", async () => {

@@ -158,9 +158,10 @@ export class DurableObjectSessionRegistry implements SessionRegistry {
     const names = row.sidKey === null ? [`id:${row.id}`] : [`id:${row.id}`, `sid:${row.sidKey}`];
     await Promise.all(names.map((name) => this.#stub(name).point(subjectKey, row.expiresAt)));
     const max = this.#limits.maxPerSubject;
-    if (!(await this.#stub(subjectKey).addRegistration(row, max, this.#now()))) {
-      throw new RegistryFull(max);
-    }
+    const added: unknown = await this.#stub(subjectKey).addRegistration(row, max, this.#now());
+    if (added === false) throw new RegistryFull(max);
+    if (added !== true)
+      throw new TypeError("a registry object answered what this version does not know");
     return { id: registration.id, expiresAt: registration.expiresAt };
   }
 
@@ -188,7 +189,8 @@ export class DurableObjectSessionRegistry implements SessionRegistry {
 
   /**
    * Takes from each partition at once. When one fails, what the others took is put back before the
-   * error is thrown: a trigger retried later finds it, rather than it being lost.
+   * error is thrown: a trigger retried later finds it, rather than it being lost. A registration
+   * that cannot be put back either is reported to `onError`.
    */
   async #take(
     subjectKeys: readonly string[],
@@ -207,7 +209,11 @@ export class DurableObjectSessionRegistry implements SessionRegistry {
       for (const row of outcome.value as SealedRow[]) {
         if (failed === undefined) taken.push({ ...row, subjectKey });
         // Put back whatever the limit says: these registrations were there a moment ago.
-        else await this.#stub(subjectKey).addRegistration(row, Number.MAX_SAFE_INTEGER, now);
+        else {
+          await this.#stub(subjectKey)
+            .addRegistration(row, Number.MAX_SAFE_INTEGER, now)
+            .catch(this.#onError);
+        }
       }
     }
     if (failed !== undefined) throw failed.reason;
