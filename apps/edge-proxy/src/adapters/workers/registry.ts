@@ -160,8 +160,9 @@ export class DurableObjectSessionRegistry implements SessionRegistry {
     const max = this.#limits.maxPerSubject;
     const added: unknown = await this.#stub(subjectKey).addRegistration(row, max, this.#now());
     if (added === false) throw new RegistryFull(max);
-    if (added !== true)
+    if (added !== true) {
       throw new TypeError("a registry object answered what this version does not know");
+    }
     return { id: registration.id, expiresAt: registration.expiresAt };
   }
 
