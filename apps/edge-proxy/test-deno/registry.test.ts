@@ -175,6 +175,32 @@ deno.test("registry: the per-subject limit refuses, named; expired and taken one
   }),
 );
 
+deno.test(
+  "registry: each registering caller has slots of its own in a subject, capped at 256 in all",
+  () =>
+    withKvFile(async (file) => {
+      const { options: made, t0 } = await options();
+      const registry = new KvSessionRegistry(await file.open(), made);
+      for (let i = 0; i < 4; i++) await registry.add(entry(t0, "alice"));
+      await assert.rejects(registry.add(entry(t0, "alice")), RegistryFull);
+      for (let i = 0; i < 4; i++)
+        await registry.add(entry(t0, "alice", { owner: "another-owner" }));
+      await registry.add(entry(t0, "alice", { owner: null }));
+      assert.equal((await registry.takeSubject(ISSUER, "alice")).length, 9);
+
+      const { options: wideOptions } = await options({ maxPerSubject: 256, maxLifetimeMs: HOUR });
+      const wide = new KvSessionRegistry(await file.open(), wideOptions);
+      for (let i = 0; i < 200; i++) await wide.add(entry(t0, "bob"));
+      for (let i = 0; i < 56; i++) await wide.add(entry(t0, "bob", { owner: "second-owner" }));
+      const refusal = await wide
+        .add(entry(t0, "bob", { owner: "third-owner" }))
+        .catch((error: unknown) => error);
+      assert.ok(refusal instanceof RegistryFull);
+      assert.deepEqual(refusal.init.extensions, { limit: "subjectTotal", max: 256 });
+      assert.equal((await wide.takeSubject(ISSUER, "bob")).length, 256);
+    }),
+);
+
 deno.test("registry: adds at once from two handles never pass the limit", () =>
   withKvFile(async (file) => {
     const { options: made, t0 } = await options();

@@ -200,6 +200,7 @@ describe("accepted logout tokens", () => {
         sid: "08a5019c-17e1-4977-8f42-65a12843ea02",
       },
       jti,
+      claim: { key: expect.stringMatching(/^[0-9a-f]{64}$/), owner: expect.any(String) },
     });
   });
 

@@ -277,6 +277,26 @@ describe.each([memory, sqlite, pg])("the session registry on $name", (engine) =>
     await registry.add(entry("alice"));
   });
 
+  it("gives each registering caller slots of its own in a subject, and caps the subject at 256", async () => {
+    const { registry } = await setup();
+    for (let i = 0; i < 4; i++) await registry.add(entry("alice"));
+    await expect(registry.add(entry("alice"))).rejects.toBeInstanceOf(RegistryFull);
+    // Another caller is not held back by the first one's registrations, nor is a caller without one.
+    for (let i = 0; i < 4; i++) await registry.add(entry("alice", { owner: "another-owner" }));
+    await registry.add(entry("alice", { owner: null }));
+    expect(await registry.takeSubject(ISSUER, "alice")).toHaveLength(9);
+
+    const { registry: wide } = await setup({ maxPerSubject: 256, maxLifetimeMs: HOUR });
+    for (let i = 0; i < 200; i++) await wide.add(entry("bob"));
+    for (let i = 0; i < 56; i++) await wide.add(entry("bob", { owner: "second-owner" }));
+    const refusal = await wide
+      .add(entry("bob", { owner: "third-owner" }))
+      .catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(RegistryFull);
+    expect((refusal as RegistryFull).init.extensions).toEqual({ limit: "subjectTotal", max: 256 });
+    expect(await wide.takeSubject(ISSUER, "bob")).toHaveLength(256);
+  });
+
   it("lets adds at once from three connections never pass the limit", async () => {
     const { registry, another } = await setup();
     const registries = [registry, await another(), await another()];

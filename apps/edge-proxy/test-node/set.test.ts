@@ -176,6 +176,7 @@ describe("verifySet accepts", () => {
       kind: "ssf-caep",
       target: { issuer: ISSUER, subject: "user-1", sid: undefined },
       jti: payload.jti,
+      claim: { key: expect.stringMatching(/^[0-9a-f]{64}$/), owner: expect.any(String) },
     });
   });
 

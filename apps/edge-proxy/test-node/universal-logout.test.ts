@@ -2,6 +2,7 @@
 // application registers the user's sessions at the four vendors with the proxy (its Node entry),
 // the user signs out at the provider, and the provider's own back-channel logout makes the proxy end
 // every one of them; a logout token refused by §2.6 ends nothing.
+import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,6 +75,35 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
   throw new Error(`still not so after ${POLLS * POLL_MS} ms: ${what}`);
 }
 
+/** A provider made with node:crypto: its key set served on 127.0.0.1, its tokens signed by hand. */
+async function startHandProvider(): Promise<{
+  issuer: string;
+  token(claims: Record<string, unknown>, options?: { key?: "own" | "stranger" }): string;
+  close(): Promise<void>;
+}> {
+  const own = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const stranger = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(
+      JSON.stringify({ keys: [{ ...own.publicKey.export({ format: "jwk" }), kid: "h1" }] }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return {
+    issuer,
+    token(claims, options = {}) {
+      const input = `${b64({ alg: "ES256", kid: "h1", typ: "logout+jwt" })}.${b64(claims)}`;
+      const key = options.key === "stranger" ? stranger.privateKey : own.privateKey;
+      const signature = sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" });
+      return `${input}.${signature.toString("base64url")}`;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 function jtiOf(token: string): string {
   const payload = token.split(".")[1] ?? "";
   return (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { jti: string }).jti;
@@ -85,8 +115,10 @@ describe("universal logout through OpenID Connect Back-Channel Logout", () => {
   let other: OpenIdProvider;
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let proxy: RunningEntry;
+  let hand: Awaited<ReturnType<typeof startHandProvider>>;
 
   beforeAll(async () => {
+    hand = await startHandProvider();
     simulators = await startSimulators({ capacity: 20 });
     relay = await startRelay();
     provider = await startOpenIdProvider({
@@ -99,9 +131,14 @@ describe("universal logout through OpenID Connect Back-Channel Logout", () => {
     proxy = await startEntry("node", {
       ...simulators.env,
       PROXY_STORE: "memory",
-      UNIVERSAL_LOGOUT_OIDC: JSON.stringify([{ issuer: provider.issuer, audience: CLIENT_ID }]),
+      UNIVERSAL_LOGOUT_OIDC: JSON.stringify([
+        { issuer: provider.issuer, audience: CLIENT_ID },
+        { issuer: hand.issuer, jwksUrl: `${hand.issuer}/jwks`, audience: CLIENT_ID },
+      ]),
       LOGOUT_RETRY_BASE_MS: "200",
       LOGOUT_RETRY_MAX_DELAY_MS: "1000",
+      SESSION_MAX_PER_SUBJECT: "2",
+      SESSION_MAX_LIFETIME_SEC: "86400",
     });
     relay.target.url = proxy.url;
   }, 60_000);
@@ -110,6 +147,7 @@ describe("universal logout through OpenID Connect Back-Channel Logout", () => {
     await proxy?.stop();
     await provider?.close();
     await other?.close();
+    await hand?.close();
     await relay?.close();
     await simulators?.close();
   });
@@ -273,6 +311,33 @@ describe("universal logout through OpenID Connect Back-Channel Logout", () => {
     });
     expect(untrusted.status).toBe(400);
     expect(await json(untrusted)).toMatchObject({ code: "INVALID_FIELD", field: "issuer" });
+    // Each bound is a problem that names it.
+    const lancens = () => simulators.session("lancens");
+    const tooLong = await register(provider.issuer, "bounded", undefined, {
+      lancens: await lancens(),
+      expiresInSec: 86_401,
+    });
+    expect(tooLong.status).toBe(400);
+    expect(await json(tooLong)).toMatchObject({ field: "expiresInSec" });
+    for (let i = 0; i < 2; i++) {
+      expect(
+        (await register(provider.issuer, "bounded", undefined, { lancens: await lancens() }))
+          .status,
+      ).toBe(201);
+    }
+    const full = await register(provider.issuer, "bounded", undefined, {
+      lancens: await lancens(),
+    });
+    expect(full.status).toBe(409);
+    expect(await json(full)).toMatchObject({
+      code: "REGISTRY_FULL",
+      limit: "maxPerSubject",
+      max: 2,
+    });
+    const big = await register(provider.issuer, "x".repeat(20_000), undefined, {
+      lancens: await lancens(),
+    });
+    expect(big.status).toBe(413);
     const anonymous = await fetch(`${proxy.url}/v1/sessions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -284,4 +349,55 @@ describe("universal logout through OpenID Connect Back-Channel Logout", () => {
     });
     expect(anonymous.status).toBe(401);
   });
+
+  it("refuses, by §2.6, a bad signature, another audience, a nonce, no events: 400, and no vendor is called", async () => {
+    const lancens = (await simulators.session("lancens")) as { token: string };
+    expect((await register(hand.issuer, "victim", "sid-v", { lancens })).status).toBe(201);
+    const sims = simulators.sims as unknown as {
+      lancens: { isTokenValid(token: string): boolean; calls: unknown[] };
+    };
+    const calls = sims.lancens.calls.length;
+    const now = Math.floor(Date.now() / 1000);
+    const claims = (extra: Record<string, unknown> = {}) => ({
+      iss: hand.issuer,
+      aud: CLIENT_ID,
+      iat: now,
+      exp: now + 120,
+      jti: randomUUID(),
+      sub: "victim",
+      sid: "sid-v",
+      events: { "http://schemas.openid.net/event/backchannel-logout": {} },
+      ...extra,
+    });
+    const refused: [string, string][] = [
+      [hand.token(claims(), { key: "stranger" }), "a bad signature"],
+      [hand.token(claims({ aud: "another-client" })), "another audience"],
+      [hand.token(claims({ nonce: "n-1" })), "a nonce"],
+      [hand.token(claims({ events: undefined })), "no events"],
+      [hand.token(claims({ sub: undefined, sid: undefined })), "neither sub nor sid"],
+      [hand.token(claims({ iss: "https://unknown.example" })), "an unknown issuer"],
+    ];
+    for (const [token, what] of refused) {
+      const answer = await fetch(`${proxy.url}/v1/backchannel-logout`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `logout_token=${token}`,
+      });
+      expect(answer.status, what).toBe(400);
+      const body = await json(answer);
+      expect(body.error, what).toBe("invalid_request");
+      expect(String(body.error_description)).not.toContain(token.slice(0, 30));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sims.lancens.calls.length).toBe(calls);
+    expect(sims.lancens.isTokenValid(lancens.token)).toBe(true);
+    // The same provider's valid token ends it.
+    const valid = await fetch(`${proxy.url}/v1/backchannel-logout`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `logout_token=${hand.token(claims())}`,
+    });
+    expect(valid.status).toBe(200);
+    await until("the Lancens session ended", () => !sims.lancens.isTokenValid(lancens.token));
+  }, 60_000);
 });

@@ -2,8 +2,11 @@
 // session-revoked SET (RFC 8935 push) and a Global Token Revocation request, built with node:crypto,
 // on Node (SQLite), Bun (SQLite) and Deno (Deno KV).
 import { createHash, generateKeyPairSync, randomUUID, sign } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   json,
@@ -173,4 +176,62 @@ describe.each<Runtime>(["node", "bun", "deno"])("on %s and its durable store", (
       400,
     );
   }, 60_000);
+});
+
+describe("a vendor turned off after its sessions were registered", () => {
+  it("answers Global Token Revocation 422 and refuses new registrations at it by name", async () => {
+    const simulators = await startSimulators({ capacity: 5 });
+    const dataDir = await mkdtemp(join(tmpdir(), "edge-proxy-universal-"));
+    const env: Record<string, string> = {
+      ...simulators.env,
+      PROXY_DATA_DIR: dataDir,
+      UNIVERSAL_LOGOUT_GTR: JSON.stringify([
+        { issuer: GTR_ISSUER, bearerSha256: digest(GTR_BEARER) },
+      ]),
+    };
+    try {
+      let proxy = await startEntry("node", env);
+      const session = await simulators.session("lancens");
+      const registered = await fetch(`${proxy.url}/v1/sessions`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${simulators.apiKey}`,
+        },
+        body: JSON.stringify({ issuer: GTR_ISSUER, subject: "opaque:u-1", lancens: session }),
+      });
+      expect(registered.status).toBe(201);
+      await proxy.stop();
+      // The same store, Lancens now off.
+      const { LANCENS_BASE_URL: _off, ...without } = env;
+      proxy = await startEntry("node", without);
+      try {
+        const answer = await fetch(`${proxy.url}/v1/global-token-revocation`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${GTR_BEARER}` },
+          body: JSON.stringify({ sub_id: { format: "opaque", id: "u-1" } }),
+        });
+        expect(answer.status).toBe(422);
+        expect(await json(answer)).toMatchObject({ error: "unable_to_log_out" });
+        const refused = await fetch(`${proxy.url}/v1/sessions`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            authorization: `Bearer ${simulators.apiKey}`,
+          },
+          body: JSON.stringify({ issuer: GTR_ISSUER, subject: "opaque:u-2", lancens: session }),
+        });
+        expect(refused.status).toBe(404);
+        expect(await json(refused)).toMatchObject({
+          code: "VENDOR_NOT_CONFIGURED",
+          vendor: "lancens",
+        });
+      } finally {
+        await proxy.stop();
+      }
+    } finally {
+      await simulators.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

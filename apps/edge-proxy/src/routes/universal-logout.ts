@@ -15,6 +15,7 @@ import type { LogoutOutbox } from "../ports.ts";
 import { ProblemError } from "../problem.ts";
 import {
   authenticateRevocation,
+  cannotLogOut,
   parseGlobalRevocation,
   RevocationError,
   subjectUnknown,
@@ -42,7 +43,7 @@ import type { UniversalLogoutSettings } from "../universal-logout/settings.ts";
 import { MAX_IDENTIFIER_LENGTH } from "../universal-logout/subject-id.ts";
 import type { LogoutTrigger } from "../universal-logout/types.ts";
 import type { AnyVendor } from "../vendors/descriptor.ts";
-import { under } from "../vendors/shared.ts";
+import { notConfigured, under } from "../vendors/shared.ts";
 
 /** What the universal-logout routes run on, when the entry has them configured. */
 export interface UniversalLogout {
@@ -135,6 +136,8 @@ async function registerSession(c: ProxyContext, ctx: RouteContext): Promise<Resp
   for (const vendor of named) {
     const input = body[vendor.member];
     ctx.conceal(c, ...vendor.secrets(input));
+    // A session at a vendor this proxy has off could never be logged out: refused now.
+    if (!ctx.configured(vendor.name)) throw notConfigured(vendor.name);
     // Registering a session for a later logout asks what logging it out now would ask.
     vendor.caller?.authorize(ctx, principal, input, under(vendor.member));
     members[vendor.member] = input;
@@ -212,7 +215,7 @@ async function queueLogouts(
   c: ProxyContext,
   ctx: RouteContext,
   trigger: LogoutTrigger,
-): Promise<{ jobs: string[]; registrations: number }> {
+): Promise<{ jobs: string[]; registrations: number; unreachable: boolean }> {
   const { universal, outbox } = enabled(ctx);
   const { issuer, subject, sid } = trigger.target;
   const taken =
@@ -221,7 +224,23 @@ async function queueLogouts(
       : await universal.registry.takeSession(issuer, sid as string);
   const jobs: string[] = [];
   const requestId = c.get("state").requestId;
-  const packed = packJobs(taken);
+  // A vendor turned off since a session was registered cannot log it out: its members are left
+  // out, and named in the log line.
+  const on = (member: string) => {
+    const vendor = ctx.vendors.find((candidate) => candidate.member === member);
+    return vendor !== undefined && ctx.configured(vendor.name);
+  };
+  const skipped = [
+    ...new Set(
+      taken.flatMap((registration) => Object.keys(registration.members).filter((m) => !on(m))),
+    ),
+  ];
+  const packed = packJobs(
+    taken.map((registration) => ({
+      ...registration,
+      members: Object.fromEntries(Object.entries(registration.members).filter(([m]) => on(m))),
+    })),
+  );
   for (const [index, job] of packed.entries()) {
     try {
       const caller = job.owner ?? (await digestHex(`universal-logout:${issuer}`));
@@ -229,10 +248,24 @@ async function queueLogouts(
       jobs.push(view.id);
     } catch (error) {
       const back = new Set(packed.slice(index).flatMap((rest) => rest.sources));
+      let failed = 0;
       for (const registration of back) {
         const { id: _id, createdAt: _createdAt, ...entry } = registration;
-        await universal.registry.add(entry).catch(() => {});
+        try {
+          await universal.registry.add(entry);
+        } catch {
+          // The subject filled up meanwhile: this registration is lost, and the log line says so.
+          failed++;
+        }
       }
+      c.get("state").trigger = {
+        trigger: trigger.kind,
+        issuer,
+        jobs,
+        registrations: taken.length,
+        putBack: back.size - failed,
+        ...(failed === 0 ? {} : { putBackFailed: failed }),
+      };
       throw error;
     }
   }
@@ -242,8 +275,29 @@ async function queueLogouts(
     jobs,
     registrations: taken.length,
     vendors: [...new Set(packed.flatMap((job) => Object.keys(job.body)))],
+    ...(skipped.length === 0 ? {} : { vendorsOff: skipped }),
   };
-  return { jobs, registrations: taken.length };
+  return { jobs, registrations: taken.length, unreachable: taken.length > 0 && jobs.length === 0 };
+}
+
+/**
+ * queueLogouts for a trigger whose jti is claimed: when the logouts cannot be queued (the outbox
+ * refuses, the store fails), the claim is released so that the provider's redelivery of the same
+ * token is taken, not refused as a replay (OIDC) or acknowledged without queueing (SET).
+ */
+async function queueClaimed(
+  c: ProxyContext,
+  ctx: RouteContext,
+  trigger: LogoutTrigger,
+): ReturnType<typeof queueLogouts> {
+  try {
+    return await queueLogouts(c, ctx, trigger);
+  } catch (error) {
+    if (trigger.claim !== undefined) {
+      await ctx.replay.release(trigger.claim.key, trigger.claim.owner).catch(() => {});
+    }
+    throw error;
+  }
 }
 
 async function readTriggerBody(c: ProxyContext): Promise<string> {
@@ -305,7 +359,7 @@ async function backchannelLogout(c: ProxyContext, ctx: RouteContext): Promise<Re
     }
     throw error;
   }
-  await queueLogouts(c, ctx, trigger);
+  await queueClaimed(c, ctx, trigger);
   return c.body(null, 200);
 }
 
@@ -358,7 +412,7 @@ async function sharedSignals(c: ProxyContext, ctx: RouteContext): Promise<Respon
     }
     throw error;
   }
-  await queueLogouts(c, ctx, trigger);
+  await queueClaimed(c, ctx, trigger);
   return c.body(null, 202);
 }
 
@@ -374,8 +428,11 @@ async function globalRevocation(c: ProxyContext, ctx: RouteContext): Promise<Res
     if (body.startsWith("\u0000"))
       throw new RevocationError(400, "invalid_request", "the body is too large or unreadable");
     const trigger = parseGlobalRevocation(body, c.req.header("content-type") ?? null, caller);
-    const { registrations } = await queueLogouts(c, ctx, trigger);
+    const { registrations, unreachable } = await queueLogouts(c, ctx, trigger);
     if (registrations === 0) throw subjectUnknown();
+    if (unreachable) {
+      throw cannotLogOut("every session of this subject is at a vendor this proxy has turned off");
+    }
     return c.body(null, 204);
   } catch (error) {
     if (error instanceof RevocationError) {
@@ -596,6 +653,11 @@ export function universalLogoutRoutes(vendors: readonly AnyVendor[]): readonly R
               },
               404: {
                 description: "No session of this subject is registered.",
+                schema: specError("What is wrong."),
+              },
+              422: {
+                description:
+                  "Every session of the subject is at a vendor this proxy has turned off.",
                 schema: specError("What is wrong."),
               },
             },

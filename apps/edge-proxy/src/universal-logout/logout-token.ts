@@ -463,12 +463,14 @@ export async function verifyLogoutToken(
     (iat + provider.maxAgeSec + provider.clockSkewSec) * 1000 - now + CLAIM_MARGIN_MS,
   );
   const key = await digestHex(`oidc-backchannel:${JSON.stringify([provider.issuer, jti])}`);
-  if (!(await deps.replay.claim(key, crypto.randomUUID(), holdMs))) {
+  const owner = crypto.randomUUID();
+  if (!(await deps.replay.claim(key, owner, holdMs))) {
     throw refuse('the "jti" was already accepted: the logout token is replayed');
   }
   return {
     kind: "oidc-backchannel",
     target: { issuer: provider.issuer, subject, sid },
     jti,
+    claim: { key, owner },
   };
 }

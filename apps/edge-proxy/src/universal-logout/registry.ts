@@ -21,7 +21,7 @@ export interface Registration {
 }
 
 export interface RegistryLimits {
-  /** Live registrations one subject (of one issuer) may have at once. */
+  /** Live registrations one caller may have of one subject (of one issuer) at once. */
   maxPerSubject: number;
   /** The longest a registration lives; a later expiresAt is brought forward to it. */
   maxLifetimeMs: number;
@@ -48,27 +48,53 @@ export interface SessionRegistry {
   takeSession(issuer: string, sid: string): Promise<Registration[]>;
 }
 
-/** The most `maxPerSubject` may be: one take removes a subject's registrations in one write. */
+/**
+ * The most registrations one subject may have, of every caller together (and the most
+ * `maxPerSubject` may be): one take removes a subject's registrations in one write.
+ */
 export const MAX_PER_SUBJECT = 256;
 /** The longest issuer, subject, sid and owner a registration holds. */
 export const MAX_NAME_LENGTH = 1024;
 /** A registration's id: `ses_` and 32 random bytes in base64url. */
 export const REGISTRATION_ID = /^ses_[A-Za-z0-9_-]{43}$/;
 
-/** A subject already holding `maxPerSubject` live registrations: 409, until some end. */
+/**
+ * No room for a registration: its caller already holds `maxPerSubject` live registrations of the
+ * subject ("maxPerSubject"), or the subject holds MAX_PER_SUBJECT of every caller ("subjectTotal").
+ * 409, until some end.
+ */
 export class RegistryFull extends ProblemError {
   override name = "RegistryFull";
   readonly limit: number;
 
-  constructor(limit: number) {
+  constructor(limit: number, which: "maxPerSubject" | "subjectTotal" = "maxPerSubject") {
     super({
       kind: "conflict",
       code: "REGISTRY_FULL",
-      detail: `this subject has ${limit} live session registrations (the per-subject limit); delete one or wait for one to expire`,
-      extensions: { limit: "maxPerSubject", max: limit },
+      detail:
+        which === "maxPerSubject"
+          ? `you have ${limit} live session registrations of this subject (SESSION_MAX_PER_SUBJECT); delete one or wait for one to expire`
+          : `this subject has ${limit} live session registrations of all callers together, the most it may have; wait for some to end`,
+      extensions: { limit: which, max: limit },
     });
     this.limit = limit;
   }
+}
+
+/**
+ * Whether a subject whose live registrations are `live` has room for one more of `owner`: each
+ * registering caller has `maxPerSubject` slots of its own (so that no caller can use up another's),
+ * and the subject MAX_PER_SUBJECT in all (so that one take still removes it in one write).
+ */
+export function checkRoom(
+  live: readonly { owner: string | null }[],
+  owner: string | null,
+  maxPerSubject: number,
+): void {
+  if (live.filter((held) => held.owner === owner).length >= maxPerSubject) {
+    throw new RegistryFull(maxPerSubject);
+  }
+  if (live.length >= MAX_PER_SUBJECT) throw new RegistryFull(MAX_PER_SUBJECT, "subjectTotal");
 }
 
 /** Checks the limits an adapter is made with; the error names the field. */

@@ -242,7 +242,7 @@ function subjectOf(value: unknown, field: string, transmitter: Transmitter): Sub
       return complexSubject(value, field, transmitter);
     }
     const id = parseSubjectId(value, field);
-    return { ...subjectRefOf(id, transmitter.issuer), sid: undefined };
+    return { ...subjectRefOf(id, transmitter.issuer, field), sid: undefined };
   } catch (error) {
     if (error instanceof SubjectIdError) throw invalid(error.message);
     throw error;
@@ -275,7 +275,7 @@ function complexSubject(
   }
   if (value.user !== undefined) {
     const user = parseSubjectId(value.user, `${field}.user`);
-    return { ...subjectRefOf(user, transmitter.issuer), sid };
+    return { ...subjectRefOf(user, transmitter.issuer, `${field}.user`), sid };
   }
   if (sid === undefined) {
     throw invalid(`${field} names neither a user nor a session`);
@@ -387,12 +387,13 @@ export async function verifySet(
   const holdMs = Math.max(1000, Math.ceil((iat + maxAge + skew) * 1000 - deps.now()));
   // Replay guards take keys that are SHA-256 digests in hex, as every caller of theirs makes them.
   const key = await digestHex(`ssf-jti:${JSON.stringify([transmitter.issuer, jti])}`);
+  const owner = crypto.randomUUID();
   let claimed: boolean;
   try {
-    claimed = await deps.replay.claim(key, crypto.randomUUID(), holdMs);
+    claimed = await deps.replay.claim(key, owner, holdMs);
   } catch (error) {
     throw new SetUnavailable("the replay guard is unreachable", { cause: error });
   }
   if (!claimed) throw new DuplicateSet();
-  return { kind: "ssf-caep", target, jti };
+  return { kind: "ssf-caep", target, jti, claim: { key, owner } };
 }

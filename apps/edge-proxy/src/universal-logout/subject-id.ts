@@ -93,20 +93,38 @@ export function parseSubjectId(value: unknown, field: string): SubjectId {
   }
 }
 
+/** What `email:<address>` or `opaque:<id>` may be at most: a registration's subject is no longer. */
+function prefixed(prefix: "email" | "opaque", value: string, field: string): string {
+  const subject = `${prefix}:${value}`;
+  if (subject.length > MAX_IDENTIFIER_LENGTH) {
+    const member = prefix === "email" ? "email" : "id";
+    throw new SubjectIdError(
+      "malformed",
+      `${field}.${member}`,
+      `${field}.${member} is longer than ${MAX_IDENTIFIER_LENGTH - prefix.length - 1} characters (the longest a registered subject "${prefix}:…" holds)`,
+    );
+  }
+  return subject;
+}
+
 /**
  * The subject a registration names for an identifier sent by the provider `issuer`:
  * `iss_sub` is that issuer's `sub` as it is; `email` and `opaque`, which carry no issuer, become
  * `email:<address>` and `opaque:<id>` under the sending provider's issuer. Registrations name
- * such subjects in the same form.
+ * such subjects in the same form; one too long to be registered is refused, naming `field`'s member.
  */
-export function subjectRefOf(id: SubjectId, issuer: string): { issuer: string; subject: string } {
+export function subjectRefOf(
+  id: SubjectId,
+  issuer: string,
+  field = "sub_id",
+): { issuer: string; subject: string } {
   switch (id.format) {
     case "iss_sub":
       return { issuer: id.iss, subject: id.sub };
     case "email":
-      return { issuer, subject: `email:${id.email}` };
+      return { issuer, subject: prefixed("email", id.email, field) };
     case "opaque":
-      return { issuer, subject: `opaque:${id.id}` };
+      return { issuer, subject: prefixed("opaque", id.id, field) };
   }
 }
 

@@ -14,4 +14,9 @@ export interface LogoutTrigger {
   target: SubjectRef;
   /** The token's jti (OIDC, SSF); undefined for a Global Token Revocation request. */
   jti: string | undefined;
+  /**
+   * The replay guard's claim of the jti: released when the logouts cannot be queued, so that the
+   * provider's redelivery is taken instead of refused as a replay.
+   */
+  claim?: { key: string; owner: string };
 }

@@ -3,12 +3,12 @@
 import type { SealingKeys } from "../../sealed.ts";
 import {
   checkLimits,
+  checkRoom,
   checkTarget,
   mayRemove,
   newRegistration,
   openTaken,
   type Registration,
-  RegistryFull,
   type RegistryLimits,
   type RegistryOptions,
   type SessionRegistry,
@@ -138,7 +138,7 @@ export class KvSessionRegistry implements SessionRegistry {
       const { head, entries } = await this.#partition(stored.subjectKey);
       const now = this.#now();
       const live = entries.filter((held) => held.expiresAt > now);
-      if (live.length >= max) throw new RegistryFull(max);
+      checkRoom(live, stored.owner, max);
       const atomic = this.#kv.atomic().check(head);
       for (const held of entries) if (held.expiresAt <= now) this.#delete(atomic, held);
       const options = { expireIn: expireIn(stored.expiresAt, now) };

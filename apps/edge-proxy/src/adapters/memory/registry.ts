@@ -3,12 +3,12 @@
 import type { SealingKeys } from "../../sealed.ts";
 import {
   checkLimits,
+  checkRoom,
   checkTarget,
   mayRemove,
   newRegistration,
   openTaken,
   type Registration,
-  RegistryFull,
   type RegistryLimits,
   type RegistryOptions,
   type SessionRegistry,
@@ -46,9 +46,7 @@ export class MemorySessionRegistry implements SessionRegistry {
     const partition = this.#partitions.get(stored.subjectKey) ?? new Map();
     const now = this.#now();
     for (const held of partition.values()) if (held.expiresAt <= now) this.#drop(held);
-    if (partition.size >= this.#limits.maxPerSubject) {
-      throw new RegistryFull(this.#limits.maxPerSubject);
-    }
+    checkRoom([...partition.values()], stored.owner, this.#limits.maxPerSubject);
     partition.set(stored.id, stored);
     this.#partitions.set(stored.subjectKey, partition);
     this.#subjectOfId.set(stored.id, stored.subjectKey);

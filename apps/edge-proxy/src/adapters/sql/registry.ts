@@ -3,12 +3,12 @@
 import type { SealingKeys } from "../../sealed.ts";
 import {
   checkLimits,
+  checkRoom,
   checkTarget,
   mayRemove,
   newRegistration,
   openTaken,
   type Registration,
-  RegistryFull,
   type RegistryLimits,
   type RegistryOptions,
   type SessionRegistry,
@@ -81,11 +81,11 @@ export class SqlSessionRegistry implements SessionRegistry {
         stored.subjectKey,
         this.#now(),
       ]);
-      const [count] = await tx.all<{ n: unknown }>(
-        "SELECT count(*) AS n FROM edge_proxy_sessions WHERE subject_key = ?",
+      const live = await tx.all<{ owner: string | null }>(
+        "SELECT owner FROM edge_proxy_sessions WHERE subject_key = ?",
         [stored.subjectKey],
       );
-      if (int(count?.n ?? 0) >= max) throw new RegistryFull(max);
+      checkRoom(live, stored.owner, max);
       await tx.run(`INSERT INTO edge_proxy_sessions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [
         stored.id,
         stored.subjectKey,
