@@ -95,12 +95,37 @@ function rowsIn(stub: DurableObjectStub<SessionRegistryObject>) {
   }));
 }
 
+/** Writes `count` live rows of `owner` straight into a partition: a subject filled by others. */
+function seed(stub: DurableObjectStub<SessionRegistryObject>, owner: string, count: number) {
+  return runInDurableObject(stub, (_instance: SessionRegistryObject, state) => {
+    for (let i = 0; i < count; i++) {
+      state.storage.sql.exec(
+        "INSERT INTO registrations VALUES (?, NULL, ?, ?, 'sealed')",
+        `ses_seeded_${randomHex(16)}`,
+        owner,
+        Date.now() + HOUR,
+      );
+    }
+  });
+}
+
 /** Moves every expiry of an object's rows `ms` back: time passes for that object. */
 function age(stub: DurableObjectStub<SessionRegistryObject>, ms: number) {
   return runInDurableObject(stub, (_instance: SessionRegistryObject, state) => {
     state.storage.sql.exec("UPDATE registrations SET expires_at = expires_at - ?", ms);
     state.storage.sql.exec("UPDATE pointers SET until = until - ?", ms);
   });
+}
+
+/** A registry whose objects are the binding's, but for `subject`'s partition: its takes run `take`. */
+async function failingTake(issuer: string, subject: string, take: () => Promise<never>) {
+  const failing = namespace.idFromName(await subjectKeyOf(issuer, subject));
+  const flaky = {
+    idFromName: (name: string) => namespace.idFromName(name),
+    get: (id: DurableObjectId) =>
+      id.equals(failing) ? { takeRegistrations: take } : namespace.get(id),
+  } as unknown as DurableObjectNamespace<SessionRegistryObject>;
+  return new DurableObjectSessionRegistry(flaky, { sealing: await keys(), limits: LIMITS });
 }
 
 function alarmOf(stub: DurableObjectStub<SessionRegistryObject>) {
@@ -232,7 +257,7 @@ describe("the session registry on Durable Objects", () => {
     expect(taken?.expiresAt).toBe(expiresAt);
   });
 
-  it("refuses a subject's registration beyond the limit, naming it; expired and taken ones free slots", async () => {
+  it("refuses a caller's registration of a subject beyond its limit, naming it; expired and taken ones free slots", async () => {
     let offset = 0;
     const { issuer, registry, entry } = await setup({ now: () => Date.now() + offset });
     const soon = Date.now() + 60_000;
@@ -257,19 +282,76 @@ describe("the session registry on Durable Objects", () => {
     await registry.add(entry("alice"));
   });
 
-  it("lets many adds at once from several registries never pass the limit: the object counts and inserts in one step", async () => {
+  it("gives each registering caller slots of its own in a subject, and caps the subject at 256", async () => {
+    const { issuer, registry, entry, made } = await setup();
+    for (let i = 0; i < 4; i++) await registry.add(entry("alice"));
+    await expect(registry.add(entry("alice"))).rejects.toBeInstanceOf(RegistryFull);
+    // Another caller is not held back by the first one's registrations, nor is a caller without one.
+    for (let i = 0; i < 4; i++) await registry.add(entry("alice", { owner: OTHER_OWNER }));
+    await expect(registry.add(entry("alice", { owner: OTHER_OWNER }))).rejects.toBeInstanceOf(
+      RegistryFull,
+    );
+    await registry.add(entry("alice", { owner: null }));
+    expect(await registry.takeSubject(issuer, "alice")).toHaveLength(9);
+
+    const wide = made({ limits: { maxPerSubject: 256, maxLifetimeMs: HOUR } });
+    const fill = (owner: string, count: number) =>
+      Promise.all(Array.from({ length: count }, () => wide.add(entry("bob", { owner }))));
+    await fill(OWNER, 200);
+    await fill(OTHER_OWNER, 56);
+    const refusal = await wide
+      .add(entry("bob", { owner: "ef".repeat(32) }))
+      .catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(RegistryFull);
+    expect((refusal as RegistryFull).limit).toBe(256);
+    expect((refusal as RegistryFull).init.extensions).toEqual({ limit: "subjectTotal", max: 256 });
+    // A caller that has used none of its own slots is refused as well: the subject is full.
+    await expect(wide.add(entry("bob", { owner: null }))).rejects.toBeInstanceOf(RegistryFull);
+    expect((await rowsIn(await partition(issuer, "bob"))).registrations).toHaveLength(256);
+    expect(await wide.takeSubject(issuer, "bob")).toHaveLength(256);
+  });
+
+  it("lets many adds at once from several registries never pass a caller's limit: the object counts and inserts in one step", async () => {
     const { issuer, made, entry } = await setup();
     const registries = [made(), made(), made()];
+    const owners = [OWNER, OTHER_OWNER];
     for (const subject of ["alice", "bob"]) {
       const outcomes = await Promise.allSettled(
-        Array.from({ length: 20 }, (_, i) => registries[i % 3]?.add(entry(subject))),
+        Array.from({ length: 40 }, (_, i) =>
+          registries[i % 3]?.add(entry(subject, { owner: owners[i % 2] as string })),
+        ),
       );
       const added = outcomes.filter((outcome) => outcome.status === "fulfilled");
       const refused = outcomes.filter((outcome) => outcome.status === "rejected");
-      expect(added).toHaveLength(LIMITS.maxPerSubject);
+      expect(added).toHaveLength(2 * LIMITS.maxPerSubject);
       for (const outcome of refused) expect(outcome.reason).toBeInstanceOf(RegistryFull);
-      expect(await registries[0]?.takeSubject(issuer, subject)).toHaveLength(LIMITS.maxPerSubject);
+      const taken = (await registries[0]?.takeSubject(issuer, subject)) ?? [];
+      for (const owner of owners) {
+        expect(taken.filter((registration) => registration.owner === owner)).toHaveLength(
+          LIMITS.maxPerSubject,
+        );
+      }
     }
+  });
+
+  it("lets many adds at once of several callers never pass the subject's 256 in all", async () => {
+    const { issuer, made, entry } = await setup();
+    const registries = [made(), made(), made()];
+    // Others hold 250 of the subject's 256; 5 callers with 4 free slots each ask for 20 more.
+    await seed(await partition(issuer, "alice"), "ef".repeat(32), 250);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        registries[i % 3]?.add(entry("alice", { owner: `${i % 5}`.repeat(64) })),
+      ),
+    );
+    const refused = outcomes.flatMap((outcome) =>
+      outcome.status === "rejected" ? [outcome.reason as RegistryFull] : [],
+    );
+    expect(refused).toHaveLength(14);
+    for (const refusal of refused) {
+      expect(refusal.init.extensions).toEqual({ limit: "subjectTotal", max: 256 });
+    }
+    expect((await rowsIn(await partition(issuer, "alice"))).registrations).toHaveLength(256);
   });
 
   it("gives each registration to one of several takes at once", async () => {
@@ -340,40 +422,46 @@ describe("the session registry on Durable Objects", () => {
 
   it("reads an answer of its object it does not know as an error, never as a full subject", async () => {
     const { entry, sealing } = await setup();
-    const odd = {
-      idFromName: (name: string) => namespace.idFromName(name),
-      get: () => ({ point: async () => {}, addRegistration: async () => "added" }),
-    } as unknown as DurableObjectNamespace<SessionRegistryObject>;
-    const registry = new DurableObjectSessionRegistry(odd, { sealing, limits: LIMITS });
-    const refusal = await registry.add(entry("alice")).catch((error: unknown) => error);
-    expect(refusal).toBeInstanceOf(TypeError);
-    expect(String(refusal)).toMatch(/answered what this version does not know/);
+    for (const answer of ["added", false, "maxperSubject", { limit: "subjectTotal" }]) {
+      const odd = {
+        idFromName: (name: string) => namespace.idFromName(name),
+        get: () => ({ point: async () => {}, addRegistration: async () => answer }),
+      } as unknown as DurableObjectNamespace<SessionRegistryObject>;
+      const registry = new DurableObjectSessionRegistry(odd, { sealing, limits: LIMITS });
+      const refusal = await registry.add(entry("alice")).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(TypeError);
+      expect(String(refusal)).toMatch(/answered what this version does not know/);
+    }
   });
 
   it("puts back what a take of several partitions took when one of them fails, so a retry finds it", async () => {
     const { issuer, registry, made, entry } = await setup();
     const alice = await registry.add(entry("alice", { sid: "sid-1" }));
     const bob = await registry.add(entry("bob", { sid: "sid-1" }));
-    const failing = namespace.idFromName(await subjectKeyOf(issuer, "bob"));
     // Bob's partition cannot be reached: its takes fail, as a call to an unreachable object does.
-    const flaky = {
-      idFromName: (name: string) => namespace.idFromName(name),
-      get: (id: DurableObjectId) => {
-        const stub = namespace.get(id);
-        if (!id.equals(failing)) return stub;
-        return {
-          takeRegistrations: () => Promise.reject(new Error("Durable Object unreachable")),
-        };
-      },
-    } as unknown as DurableObjectNamespace<SessionRegistryObject>;
-    const broken = new DurableObjectSessionRegistry(flaky, {
-      sealing: (await setup()).sealing,
-      limits: LIMITS,
-    });
+    const broken = await failingTake(issuer, "bob", () =>
+      Promise.reject(new Error("Durable Object unreachable")),
+    );
     await expect(broken.takeSession(issuer, "sid-1")).rejects.toThrow("Durable Object unreachable");
     // Alice's partition was taken, then put back: the retry finds both, once.
     expect((await rowsIn(await partition(issuer, "alice"))).registrations).toHaveLength(1);
     expect(ids(await made().takeSession(issuer, "sid-1"))).toEqual([alice.id, bob.id].sort());
+  });
+
+  it("puts back what it took even when the caller's slots, and the subject's 256, filled up meanwhile", async () => {
+    const { issuer, registry, made, entry, errors } = await setup();
+    const alice = await registry.add(entry("alice", { sid: "sid-1" }));
+    await registry.add(entry("bob", { sid: "sid-1" }));
+    // While Bob's partition fails its take, Alice's fills up: this caller's 4 slots, and 256 in all.
+    const broken = await failingTake(issuer, "bob", async () => {
+      for (let i = 0; i < 4; i++) await registry.add(entry("alice"));
+      await seed(await partition(issuer, "alice"), OTHER_OWNER, 252);
+      throw new Error("Durable Object unreachable");
+    });
+    await expect(broken.takeSession(issuer, "sid-1")).rejects.toThrow("Durable Object unreachable");
+    expect((await rowsIn(await partition(issuer, "alice"))).registrations).toHaveLength(257);
+    expect(ids(await made().takeSession(issuer, "sid-1"))).toContain(alice.id);
+    expect(errors).toEqual([]);
   });
 
   it("reports a registration it could not put back, and throws the take's own failure", async () => {

@@ -3,7 +3,9 @@ import { DurableObject } from "cloudflare:workers";
 import type { SealingKeys } from "../../sealed.ts";
 import {
   checkLimits,
+  checkRoom,
   checkTarget,
+  MAX_PER_SUBJECT,
   mayRemove,
   newRegistration,
   openTaken,
@@ -23,13 +25,17 @@ import { type Placement, stubNamed } from "./shards.ts";
 /** A registration as its partition object holds it: digests, owner, expiry, sealed bytes. */
 export type SealedRow = Omit<StoredRegistration, "subjectKey">;
 
+/** Which limit a partition object found reached: the caller's slots, or the subject's total. */
+export type RegistryLimit = NonNullable<ConstructorParameters<typeof RegistryFull>[1]>;
+
 /**
  * One object of the registry, in one of two roles by its name. Named by a subject key, it holds
  * that subject's sealed registrations (`registrations`). Named `sid:<sid key>` or `id:<id>`, it
  * holds pointers (`pointers`): the subject keys that have, or had, a registration of that sid or
  * id, each until the latest expiry pointed at. Each method runs its statements with no await between
- * them, one call at a time: an add counts and inserts in one step, and two takes never return one
- * row twice. An alarm at the earliest expiry deletes expired rows of both tables.
+ * them, one call at a time: an add counts its caller's rows and the subject's and inserts in one
+ * step, and two takes never return one row twice. An alarm at the earliest expiry deletes expired
+ * rows of both tables.
  */
 export class SessionRegistryObject extends DurableObject {
   readonly #sql: SqlStorage;
@@ -42,11 +48,26 @@ export class SessionRegistryObject extends DurableObject {
     );
   }
 
-  /** Stores `row` unless `max` live registrations are held already: false then. */
-  async addRegistration(row: SealedRow, max: number, now: number): Promise<boolean> {
+  /**
+   * Stores `row` if its owner has fewer than `maxPerSubject` live registrations here and the subject
+   * fewer than MAX_PER_SUBJECT (checkRoom's rule), true then; else the name of the limit reached.
+   * `maxPerSubject` null stores it whatever the limits say.
+   */
+  async addRegistration(
+    row: SealedRow,
+    maxPerSubject: number | null,
+    now: number,
+  ): Promise<true | RegistryLimit> {
     this.#sql.exec("DELETE FROM registrations WHERE expires_at <= ?", now);
-    const { n } = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM registrations").one();
-    if (n >= max) return false;
+    if (maxPerSubject !== null) {
+      const live = this.#sql.exec<{ owner: string | null }>("SELECT owner FROM registrations");
+      try {
+        checkRoom(live.toArray(), row.owner, maxPerSubject);
+      } catch (error) {
+        if (error instanceof RegistryFull) return error.init.extensions?.limit as RegistryLimit;
+        throw error;
+      }
+    }
     this.#sql.exec(
       "INSERT INTO registrations VALUES (?, ?, ?, ?, ?)",
       row.id,
@@ -159,7 +180,8 @@ export class DurableObjectSessionRegistry implements SessionRegistry {
     await Promise.all(names.map((name) => this.#stub(name).point(subjectKey, row.expiresAt)));
     const max = this.#limits.maxPerSubject;
     const added: unknown = await this.#stub(subjectKey).addRegistration(row, max, this.#now());
-    if (added === false) throw new RegistryFull(max);
+    if (added === "maxPerSubject") throw new RegistryFull(max);
+    if (added === "subjectTotal") throw new RegistryFull(MAX_PER_SUBJECT, "subjectTotal");
     if (added !== true) {
       throw new TypeError("a registry object answered what this version does not know");
     }
@@ -209,11 +231,9 @@ export class DurableObjectSessionRegistry implements SessionRegistry {
       if (outcome.status === "rejected") continue;
       for (const row of outcome.value as SealedRow[]) {
         if (failed === undefined) taken.push({ ...row, subjectKey });
-        // Put back whatever the limit says: these registrations were there a moment ago.
+        // Put back whatever the limits say: these registrations were there a moment ago.
         else {
-          await this.#stub(subjectKey)
-            .addRegistration(row, Number.MAX_SAFE_INTEGER, now)
-            .catch(this.#onError);
+          await this.#stub(subjectKey).addRegistration(row, null, now).catch(this.#onError);
         }
       }
     }
