@@ -14,6 +14,7 @@ import { buildProblem, problemResponse } from "../problem.ts";
 export { DenyListObject } from "../adapters/workers/deny-list.ts";
 export { OpenJobsObject } from "../adapters/workers/open-jobs.ts";
 export { LogoutOutboxObject } from "../adapters/workers/outbox.ts";
+export { SessionRegistryObject } from "../adapters/workers/registry.ts";
 export { ReplayGuardObject } from "../adapters/workers/replay-guard.ts";
 
 export type { WorkerBindings, WorkerEnv } from "../adapters/workers/stores.ts";

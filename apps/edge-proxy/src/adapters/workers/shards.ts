@@ -136,6 +136,17 @@ export function placementOf(
   };
 }
 
+/** The object named `name`, in the placement's jurisdiction and near its location hint. */
+export function stubNamed<T extends Rpc.DurableObjectBranded | undefined>(
+  namespace: DurableObjectNamespace<T>,
+  name: string,
+  { locationHint, jurisdiction }: Pick<Placement, "locationHint" | "jurisdiction">,
+): DurableObjectStub<T> {
+  const placed = jurisdiction === undefined ? namespace : namespace.jurisdiction(jurisdiction);
+  const id = placed.idFromName(name);
+  return locationHint === undefined ? placed.get(id) : placed.get(id, { locationHint });
+}
+
 function check<T>(answer: unknown, valid: boolean): T {
   if (!valid) throw new TypeError("a store object answered what this version does not know");
   return answer as T;
@@ -164,12 +175,10 @@ export class ShardedSet {
   /** The key's object in `layout`; legacy objects were made without a jurisdiction. */
   #stub(key: string, layout: Layout): DurableObjectStub<ExpiringSetObject> {
     const { locationHint, jurisdiction } = this.#placement;
-    const namespace =
-      jurisdiction === undefined || layout === "legacy"
-        ? this.#namespace
-        : this.#namespace.jurisdiction(jurisdiction);
-    const id = namespace.idFromName(shardName(this.#placement, layout, key));
-    return locationHint === undefined ? namespace.get(id) : namespace.get(id, { locationHint });
+    return stubNamed(this.#namespace, shardName(this.#placement, layout, key), {
+      locationHint,
+      jurisdiction: layout === "legacy" ? undefined : jurisdiction,
+    });
   }
 
   /** The key's objects: the current layout's, then the previous one's while it is set. */
