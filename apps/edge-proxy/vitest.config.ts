@@ -17,6 +17,8 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.test.ts"],
+    // The script built with universal logout: vitest.universal-logout.config.ts.
+    exclude: ["test/universal-logout/**"],
     watch: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -1,4 +1,4 @@
-// `wrangler deploy --dry-run` into a temporary folder, then prints the Worker bundle's size (raw and gzip).
+// `wrangler deploy --dry-run` (with `--universal-logout`, the script built with it) into a temporary folder, then prints the Worker bundle's size (raw and gzip).
 import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,8 +7,12 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const app = join(dirname(fileURLToPath(import.meta.url)), "..");
-const outdir = process.argv[2] ?? (await mkdtemp(join(tmpdir(), "edge-proxy-dry-run-")));
-const keep = process.argv[2] !== undefined;
+// `--universal-logout`: the script built with universal logout, as `npm run deploy:universal-logout` deploys it.
+const universal = process.argv.includes("--universal-logout");
+const given = process.argv.slice(2).find((arg) => arg !== "--universal-logout");
+const outdir = given ?? (await mkdtemp(join(tmpdir(), "edge-proxy-dry-run-")));
+const keep = given !== undefined;
+const define = universal ? ["--define", "globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__:true"] : [];
 
 const copy = spawnSync(process.execPath, [join(app, "scripts", "copy-docs-assets.mjs")], {
   stdio: "inherit",
@@ -16,11 +20,15 @@ const copy = spawnSync(process.execPath, [join(app, "scripts", "copy-docs-assets
 if (copy.status !== 0) process.exit(copy.status ?? 1);
 
 const wrangler = join(app, "node_modules", "wrangler", "bin", "wrangler.js");
-const run = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outdir], {
-  cwd: app,
-  stdio: "inherit",
-  env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-});
+const run = spawnSync(
+  process.execPath,
+  [wrangler, "deploy", "--dry-run", "--outdir", outdir, ...define],
+  {
+    cwd: app,
+    stdio: "inherit",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  },
+);
 if (run.status !== 0) process.exit(run.status ?? 1);
 
 let raw = 0;

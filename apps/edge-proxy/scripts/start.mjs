@@ -115,7 +115,7 @@ function backchannelCurl(baseUrl, token) {
 }
 
 /**
- * Universal logout on the Node entry (the Worker does not serve it yet): a demo provider, a demo
+ * Universal logout on the Node entry: a demo provider, a demo
  * user registered twice, one logout sent and its sessions seen ended, the other's curl returned.
  */
 async function universalDemo(simulators, onLine) {

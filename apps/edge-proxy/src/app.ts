@@ -137,7 +137,11 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
     };
   };
   const settings = config.universalLogout;
-  if (settings !== undefined && deps.registry === undefined) {
+  if (
+    globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ !== false &&
+    settings !== undefined &&
+    deps.registry === undefined
+  ) {
     throw new TypeError("UNIVERSAL_LOGOUT_* needs deps.registry");
   }
   const universal: UniversalLogout | undefined =
@@ -290,7 +294,9 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
       ...(state.problem === undefined
         ? {}
         : { code: redactCode(state.problem.code, state.secrets), kind: state.problem.kind }),
-      ...(state.trigger === undefined ? {} : state.trigger),
+      ...(globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ === false || state.trigger === undefined
+        ? {}
+        : state.trigger),
     });
   });
 

@@ -424,7 +424,12 @@ export function loadConfig(
     globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ !== false
       ? readUniversalLogout(input, (issue) => report(issue.name, issue.message))
       : undefined;
-  if (universalLogout !== undefined && !jwtOn && !has("PROXY_API_KEY_SHA256")) {
+  if (
+    globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ !== false &&
+    universalLogout !== undefined &&
+    !jwtOn &&
+    !has("PROXY_API_KEY_SHA256")
+  ) {
     report(
       "PROXY_API_KEY_SHA256",
       "universal logout needs caller auth for POST /v1/sessions: set PROXY_API_KEY_SHA256, PROXY_JWKS_URL or PROXY_JWT_SECRET",

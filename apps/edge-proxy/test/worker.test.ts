@@ -1,5 +1,9 @@
 // The Workers entry as deployed: wrangler.toml's bindings, static /docs assets, configuration errors.
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DurableObjectOutbox } from "../src/adapters/workers/outbox.ts";
@@ -160,5 +164,35 @@ describe("worker entry", () => {
     expect(
       ((await withLancens.json()) as { vendors: Record<string, boolean> }).vendors.lancens,
     ).toBe(true);
+  });
+  it("is built without universal logout by default: its routes are not in the script, its variables are refused by name", async () => {
+    expect(globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__).toBe(false);
+    const paths = allRoutes().map((route) => route.path);
+    for (const path of ["/v1/sessions", "/v1/backchannel-logout", "/v1/global-token-revocation"]) {
+      expect(paths).not.toContain(path);
+    }
+    const absent = await exports.default.fetch("https://proxy.test/v1/backchannel-logout", {
+      method: "POST",
+    });
+    expect(absent.status).toBe(404);
+    const response = await call(new Request("https://proxy.test/healthz"), {
+      PROXY_API_KEY_SHA256: "ab".repeat(32),
+      UNIVERSAL_LOGOUT_GTR: '[{"issuer":"https://idp.example","bearerSha256":"secret-looking"}]',
+    });
+    const problem = await readProblem(response);
+    expect(problem).toMatchObject({ status: 500, code: "CONFIG_INVALID" });
+    expect(problem.errors).toEqual([
+      {
+        field: "UNIVERSAL_LOGOUT_GTR",
+        message: "needs the script of npm run deploy:universal-logout",
+      },
+    ]);
+    expect(JSON.stringify(problem)).not.toContain("secret-looking");
+    // The registry's binding names a class with nothing in it: no registration can be stored.
+    const stub = env.SESSION_REGISTRY.get(env.SESSION_REGISTRY.idFromName("any"));
+    const methods = await runInDurableObject(stub, (object: object) =>
+      Object.getOwnPropertyNames(Object.getPrototypeOf(object)),
+    );
+    expect(methods).toEqual(["constructor"]);
   });
 });

@@ -1,12 +1,21 @@
 // Cloudflare Workers entry: the app per isolate from env, the Durable Object deny-list, static /docs assets.
+import { DurableObject } from "cloudflare:workers";
 import type { Hono } from "hono";
 import { metricsOf } from "../adapters/workers/metrics.ts";
+import {
+  DurableObjectSessionRegistry,
+  SessionRegistryObject as RegistryObject,
+} from "../adapters/workers/registry.ts";
+import { placementOf } from "../adapters/workers/shards.ts";
 import { type WorkerEnv, workerStores } from "../adapters/workers/stores.ts";
 import { createApp } from "../app.ts";
-import { ConfigError, type ConfigIssue, loadConfig } from "../config.ts";
+import { ConfigError, type ConfigIssue, loadConfig, type ProxyConfig } from "../config.ts";
 import type { ProxyEnv } from "../context.ts";
 import { requestIdOf } from "../http/request-id.ts";
 import { buildProblem, problemResponse } from "../problem.ts";
+import { importSealingKeys, type SealingKeys } from "../sealed.ts";
+import type { SessionRegistry } from "../universal-logout/registry.ts";
+import { UNIVERSAL_LOGOUT_VARIABLES } from "../universal-logout/settings.ts";
 
 // Every Durable Object class wrangler.toml names. The deny-list and the replay guard are one
 // implementation (ExpiringSetObject) under the class names their namespaces (and stored data) were
@@ -14,16 +23,33 @@ import { buildProblem, problemResponse } from "../problem.ts";
 export { DenyListObject } from "../adapters/workers/deny-list.ts";
 export { OpenJobsObject } from "../adapters/workers/open-jobs.ts";
 export { LogoutOutboxObject } from "../adapters/workers/outbox.ts";
-export { SessionRegistryObject } from "../adapters/workers/registry.ts";
 export { ReplayGuardObject } from "../adapters/workers/replay-guard.ts";
+
+/**
+ * The session registry's objects (SESSION_REGISTRY). A script built without universal logout (the
+ * default: see UNIVERSAL_LOGOUT_BUILD) keeps the class its binding and migration name, with nothing
+ * in it: registrations a universal-logout build stored stay sealed in their objects, untouched, until
+ * such a build is deployed again.
+ */
+export class SessionRegistryObject extends ((globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ === false
+  ? DurableObject
+  : RegistryObject) as typeof RegistryObject) {}
+
+/** How to deploy a script with universal logout, for the message of a script without it. */
+const UNIVERSAL_LOGOUT_BUILD = "needs the script of npm run deploy:universal-logout";
 
 export type { WorkerBindings, WorkerEnv } from "../adapters/workers/stores.ts";
 
-let cached: { env: WorkerEnv; app: Hono<ProxyEnv> } | undefined;
+let cached: { env: WorkerEnv; app: Promise<Hono<ProxyEnv>> } | undefined;
 
 /** The app for this env, built once per isolate (vendor keys are imported once). */
-export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
-  if (cached?.env === env) return cached.app;
+export function appFor(env: WorkerEnv): Promise<Hono<ProxyEnv>> {
+  // A configuration that does not validate stays so for this env: its rejection is kept too.
+  if (cached?.env !== env) cached = { env, app: buildApp(env) };
+  return cached.app;
+}
+
+async function buildApp(env: WorkerEnv): Promise<Hono<ProxyEnv>> {
   const config = loadConfig(env);
   // What only Workers refuse, every one named at once.
   const issues: ConfigIssue[] = [];
@@ -34,22 +60,17 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
       message: "is not read on Workers (CF-Connecting-IP is)",
     });
   }
-  for (const name of ["UNIVERSAL_LOGOUT_OIDC", "UNIVERSAL_LOGOUT_SSF", "UNIVERSAL_LOGOUT_GTR"]) {
-    const value = (env as unknown as Record<string, unknown>)[name];
-    if (value !== undefined && value !== "") {
-      issues.push({
-        name,
-        message: "universal logout runs on the Bun, Deno and Node entries; not on Workers yet",
-      });
-    }
-  }
   const stores = workerStores(env, config);
   issues.push(...stores.issues);
+  const registry =
+    globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ === false
+      ? withoutUniversalLogout(env, issues)
+      : await registryOf(env, config.universalLogout, stores.outbox, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   const assets = env.ASSETS;
   const { outbox, replayGuard, rateLimiter } = stores;
   const metrics = metricsOf(env);
-  const app = createApp(config, {
+  return createApp(config, {
     denyList: stores.denyList,
     ...(metrics === undefined ? {} : { metrics }),
     // Set by Cloudflare's edge for every request; callers cannot forge it.
@@ -58,6 +79,9 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
     // Cloudflare's Rate Limiting binding: one count per caller for every isolate of a location.
     ...(rateLimiter === undefined ? {} : { rateLimiter }),
     ...(outbox === undefined ? {} : { outbox: () => outbox }),
+    ...(globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ === false || registry === undefined
+      ? {}
+      : { registry }),
     ...(assets === undefined
       ? {}
       : {
@@ -67,8 +91,70 @@ export function appFor(env: WorkerEnv): Hono<ProxyEnv> {
           },
         }),
   });
-  cached = { env, app };
-  return app;
+}
+
+/** A script built without universal logout refuses its variables, each by name. */
+function withoutUniversalLogout(env: WorkerEnv, issues: ConfigIssue[]): undefined {
+  for (const name of UNIVERSAL_LOGOUT_VARIABLES) {
+    if (env[name]) issues.push({ name, message: UNIVERSAL_LOGOUT_BUILD });
+  }
+  return undefined;
+}
+
+/**
+ * The session registry when universal logout is configured: its Durable Objects, registrations
+ * sealed under PROXY_STORE_KEYS, logouts queued in the outbox, tokens claimed once in the shared
+ * replay guard. What it lacks is added to `issues`, each by name.
+ */
+async function registryOf(
+  env: WorkerEnv,
+  settings: ProxyConfig["universalLogout"],
+  outbox: unknown,
+  issues: ConfigIssue[],
+): Promise<SessionRegistry | undefined> {
+  if (settings === undefined) return undefined;
+  const needs = (name: string, message: string) => issues.push({ name, message });
+  const why = "universal logout (UNIVERSAL_LOGOUT_*) needs it";
+  if (env.SESSION_REGISTRY === undefined)
+    needs("SESSION_REGISTRY", `${why}: the binding of the registered sessions`);
+  if (env.LOGOUT_OUTBOX === undefined)
+    needs("LOGOUT_OUTBOX", `${why}: the binding its logouts are queued in`);
+  if (env.REPLAY_GUARD === undefined) {
+    needs(
+      "REPLAY_GUARD",
+      `${why}: the binding that takes each logout token's jti once for every isolate`,
+    );
+  }
+  const keys = env.PROXY_STORE_KEYS;
+  const sealing: SealingKeys | ConfigIssue =
+    typeof keys === "string" && keys !== ""
+      ? await importSealingKeys(keys, "PROXY_STORE_KEYS")
+      : {
+          name: "PROXY_STORE_KEYS",
+          message: `${why}: the keys the registered sessions are sealed under`,
+        };
+  if ("message" in sealing) issues.push(sealing);
+  if (
+    issues.length > 0 ||
+    outbox === undefined ||
+    "message" in sealing ||
+    env.SESSION_REGISTRY === undefined
+  ) {
+    return undefined;
+  }
+  return new DurableObjectSessionRegistry(env.SESSION_REGISTRY, {
+    sealing,
+    limits: settings.limits,
+    // Registrations hold vendor tokens: they stay where the deny-list and the jobs are.
+    placement: placementOf(env, "DENY_LIST").placement,
+    onError: (error) =>
+      console.log(
+        JSON.stringify({
+          event: "registration_put_back_failed",
+          error: String((error as Error)?.name ?? error),
+        }),
+      ),
+  });
 }
 
 /** A configuration that does not validate: a 500 problem naming each variable, never its value. */
@@ -99,7 +185,7 @@ export default {
   async fetch(request, env, ctx): Promise<Response> {
     let app: Hono<ProxyEnv>;
     try {
-      app = appFor(env);
+      app = await appFor(env);
     } catch (error) {
       if (error instanceof ConfigError) return configProblem(request, error);
       throw error;

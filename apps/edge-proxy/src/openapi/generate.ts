@@ -91,7 +91,7 @@ export interface OpenApiDocument {
 const TAG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "fan-out": "Several vendors in one call.",
   "universal-logout":
-    "Identity providers end their users' vendor sessions: applications register the sessions, providers trigger their logout (OpenID Connect Back-Channel Logout, Shared Signals, Global Token Revocation). Served by the Bun, Deno and Node entries; the Worker does not serve these routes yet (404).",
+    "Identity providers end their users' vendor sessions: applications register the sessions, providers trigger their logout (OpenID Connect Back-Channel Logout, Shared Signals, Global Token Revocation). Served by the Bun, Deno and Node entries, and by the Worker built with universal logout (npm run deploy:universal-logout); the default Worker script leaves them out (404).",
   operations: "Health, this document, the reference page.",
 };
 

@@ -435,8 +435,6 @@ async function globalRevocation(c: ProxyContext, ctx: RouteContext): Promise<Res
   }
 }
 
-const DOCS = globalThis.__EDGE_PROXY_DOCS__ !== false;
-
 /** The registration body as documented: the registration fields and the fan-out members. */
 function documentedBody(vendors: readonly AnyVendor[]) {
   return registrationBody(vendors, 366 * 86_400);
@@ -455,205 +453,214 @@ export function universalLogoutRoutes(vendors: readonly AnyVendor[]): readonly R
       method: "POST",
       path: "/v1/sessions",
       handle: registerSession,
-      doc: DOCS
-        ? {
-            operationId: "registerSession",
-            tag: "universal-logout",
-            summary: "Register a user's vendor sessions for their identity provider's logout",
-            description:
-              "At login, the application names the user at its identity provider (issuer, subject, and the provider's session id when it has one) and the user's vendor sessions (the fan-out members). When the provider later signs the user out (back-channel logout, a session-revoked event, a Global Token Revocation), the proxy logs these sessions out through the outbox. Stored encrypted (PROXY_STORE_KEYS) until then, until deleted, or until it expires. Registering a vendor's session asks the same caller rights as logging it out (eBET: the username).",
-            security: "caller",
-            body: {
-              schema: documentedBody(vendors),
-              example: {
-                issuer: "https://idp.example.com",
-                subject: "248289761001",
-                sid: "08a5019c-17e1-4977-8f42-65a12843ea02",
-                expiresInSec: 86400,
-                fungame: { token: "eyJhbGciOiJIUzI1NiJ9.e30.c2ln" },
-                lancens: { username: "lancens-user", token: "e3b0c442" },
+      doc:
+        globalThis.__EDGE_PROXY_DOCS__ !== false
+          ? {
+              operationId: "registerSession",
+              tag: "universal-logout",
+              summary: "Register a user's vendor sessions for their identity provider's logout",
+              description:
+                "At login, the application names the user at its identity provider (issuer, subject, and the provider's session id when it has one) and the user's vendor sessions (the fan-out members). When the provider later signs the user out (back-channel logout, a session-revoked event, a Global Token Revocation), the proxy logs these sessions out through the outbox. Stored encrypted (PROXY_STORE_KEYS) until then, until deleted, or until it expires. Registering a vendor's session asks the same caller rights as logging it out (eBET: the username).",
+              security: "caller",
+              body: {
+                schema: documentedBody(vendors),
+                example: {
+                  issuer: "https://idp.example.com",
+                  subject: "248289761001",
+                  sid: "08a5019c-17e1-4977-8f42-65a12843ea02",
+                  expiresInSec: 86400,
+                  fungame: { token: "eyJhbGciOiJIUzI1NiJ9.e30.c2ln" },
+                  lancens: { username: "lancens-user", token: "e3b0c442" },
+                },
+                fields: {
+                  issuer:
+                    "A trusted identity provider's issuer (UNIVERSAL_LOGOUT_OIDC, _SSF or _GTR).",
+                  subject:
+                    "The user's `sub` at that issuer (or `email:<address>`, `opaque:<id>` for Shared Signals and Global Token Revocation subjects of those formats).",
+                  sid: "The provider's session id: a back-channel logout naming it ends this registration only.",
+                  expiresInSec: "Its lifetime; at most SESSION_MAX_LIFETIME_SEC (the default).",
+                },
               },
-              fields: {
-                issuer:
-                  "A trusted identity provider's issuer (UNIVERSAL_LOGOUT_OIDC, _SSF or _GTR).",
-                subject:
-                  "The user's `sub` at that issuer (or `email:<address>`, `opaque:<id>` for Shared Signals and Global Token Revocation subjects of those formats).",
-                sid: "The provider's session id: a back-channel logout naming it ends this registration only.",
-                expiresInSec: "Its lifetime; at most SESSION_MAX_LIFETIME_SEC (the default).",
+              answers: {
+                201: {
+                  description: "Registered.",
+                  headers: { Location: "/v1/sessions/{id}" },
+                  schema: v.object({
+                    id: v.pipe(v.string(), v.description("The registration's id.")),
+                    expiresAt: v.pipe(v.string(), v.description("When it expires (ISO 8601).")),
+                  }),
+                },
               },
-            },
-            answers: {
-              201: {
-                description: "Registered.",
-                headers: { Location: "/v1/sessions/{id}" },
-                schema: v.object({
-                  id: v.pipe(v.string(), v.description("The registration's id.")),
-                  expiresAt: v.pipe(v.string(), v.description("When it expires (ISO 8601).")),
-                }),
-              },
-            },
-            problems: [401, 403, 404, 409, 413, 415, 429, 503],
-          }
-        : undefined,
+              problems: [401, 403, 404, 409, 413, 415, 429, 503],
+            }
+          : undefined,
     },
     {
       method: "DELETE",
       path: "/v1/sessions/:id",
       handle: deleteSession,
-      doc: DOCS
-        ? {
-            operationId: "deleteSession",
-            tag: "universal-logout",
-            summary: "Delete a registration (the application ended the session itself)",
-            security: "caller",
-            params: {
-              id: {
-                description: "The registration's id.",
-                schema: v.pipe(v.string(), v.regex(REGISTRATION_ID)),
+      doc:
+        globalThis.__EDGE_PROXY_DOCS__ !== false
+          ? {
+              operationId: "deleteSession",
+              tag: "universal-logout",
+              summary: "Delete a registration (the application ended the session itself)",
+              security: "caller",
+              params: {
+                id: {
+                  description: "The registration's id.",
+                  schema: v.pipe(v.string(), v.regex(REGISTRATION_ID)),
+                },
               },
-            },
-            answers: { 204: { description: "Deleted." } },
-            problems: [401, 404, 429, 503],
-          }
-        : undefined,
+              answers: { 204: { description: "Deleted." } },
+              problems: [401, 404, 429, 503],
+            }
+          : undefined,
     },
     {
       method: "POST",
       path: "/v1/backchannel-logout",
       handle: backchannelLogout,
-      doc: DOCS
-        ? {
-            operationId: "backchannelLogout",
-            tag: "universal-logout",
-            summary: "OpenID Connect Back-Channel Logout 1.0: the provider's logout token",
-            description:
-              "Set this URL as the client's backchannel_logout_uri at the provider. The logout token is validated as §2.6 says (signature with the provider's keys, iss, aud, iat, exp, sub or sid, events, no nonce, typ, jti once); the registrations it names (its sid's, or all of its sub's) become logout jobs, and the answer comes once they are queued.",
-            security: "none",
-            body: {
-              mediaType: "application/x-www-form-urlencoded",
-              schema: v.object({
-                logout_token: v.pipe(
-                  v.string(),
-                  v.maxLength(MAX_LOGOUT_TOKEN_LENGTH),
-                  v.description("The logout token (a JWT)."),
-                ),
-              }),
-            },
-            answers: {
-              200: { description: "The logouts are queued (or nothing was registered)." },
-              400: {
-                description:
-                  "The logout token is refused (§2.8); an invalid X-Request-Id is a problem document.",
-                schema: specError("The rule the token failed."),
+      doc:
+        globalThis.__EDGE_PROXY_DOCS__ !== false
+          ? {
+              operationId: "backchannelLogout",
+              tag: "universal-logout",
+              summary: "OpenID Connect Back-Channel Logout 1.0: the provider's logout token",
+              description:
+                "Set this URL as the client's backchannel_logout_uri at the provider. The logout token is validated as §2.6 says (signature with the provider's keys, iss, aud, iat, exp, sub or sid, events, no nonce, typ, jti once); the registrations it names (its sid's, or all of its sub's) become logout jobs, and the answer comes once they are queued.",
+              security: "none",
+              body: {
+                mediaType: "application/x-www-form-urlencoded",
+                schema: v.object({
+                  logout_token: v.pipe(
+                    v.string(),
+                    v.maxLength(MAX_LOGOUT_TOKEN_LENGTH),
+                    v.description("The logout token (a JWT)."),
+                  ),
+                }),
               },
-              503: {
-                description: "The provider's keys cannot be had now: deliver it again.",
-                headers: { "Retry-After": "Seconds." },
-                schema: specError("Why."),
+              answers: {
+                200: { description: "The logouts are queued (or nothing was registered)." },
+                400: {
+                  description:
+                    "The logout token is refused (§2.8); an invalid X-Request-Id is a problem document.",
+                  schema: specError("The rule the token failed."),
+                },
+                503: {
+                  description: "The provider's keys cannot be had now: deliver it again.",
+                  headers: { "Retry-After": "Seconds." },
+                  schema: specError("Why."),
+                },
               },
-            },
-            problems: [404, 429],
-          }
-        : undefined,
+              problems: [404, 429],
+            }
+          : undefined,
     },
     {
       method: "POST",
       path: "/v1/ssf/events",
       handle: sharedSignals,
-      doc: DOCS
-        ? {
-            operationId: "sharedSignalsEvent",
-            tag: "universal-logout",
-            summary: "Shared Signals: a CAEP session-revoked event, pushed (RFC 8935)",
-            description:
-              "A Security Event Token (typ secevent+jwt) from a trusted transmitter, authenticated by its bearer token and the SET's signature. The subject comes from sub_id (iss_sub, email, opaque; a complex subject's session names a sid). A SET delivered again is acknowledged without queueing twice.",
-            security: "provider-token",
-            body: {
-              mediaType: "application/secevent+jwt",
-              schema: v.pipe(
-                v.string(),
-                v.maxLength(MAX_SET_BYTES),
-                v.description("The SET (a compact JWS)."),
-              ),
-            },
-            answers: {
-              202: { description: "Accepted: the logouts are queued." },
-              400: {
-                description:
-                  "Refused, with RFC 8935's err: invalid_request, invalid_key, invalid_issuer, invalid_audience, authentication_failed, access_denied.",
-                schema: v.object({
-                  err: v.pipe(v.string(), v.description("The RFC 8935 error code.")),
-                  description: v.pipe(v.string(), v.description("The rule the SET failed.")),
-                }),
+      doc:
+        globalThis.__EDGE_PROXY_DOCS__ !== false
+          ? {
+              operationId: "sharedSignalsEvent",
+              tag: "universal-logout",
+              summary: "Shared Signals: a CAEP session-revoked event, pushed (RFC 8935)",
+              description:
+                "A Security Event Token (typ secevent+jwt) from a trusted transmitter, authenticated by its bearer token and the SET's signature. The subject comes from sub_id (iss_sub, email, opaque; a complex subject's session names a sid). A SET delivered again is acknowledged without queueing twice.",
+              security: "provider-token",
+              body: {
+                mediaType: "application/secevent+jwt",
+                schema: v.pipe(
+                  v.string(),
+                  v.maxLength(MAX_SET_BYTES),
+                  v.description("The SET (a compact JWS)."),
+                ),
               },
-              503: {
-                description: "The transmitter's keys cannot be had now: deliver it again.",
-                headers: { "Retry-After": "Seconds." },
-                schema: v.object({ err: v.string(), description: v.string() }),
+              answers: {
+                202: { description: "Accepted: the logouts are queued." },
+                400: {
+                  description:
+                    "Refused, with RFC 8935's err: invalid_request, invalid_key, invalid_issuer, invalid_audience, authentication_failed, access_denied.",
+                  schema: v.object({
+                    err: v.pipe(v.string(), v.description("The RFC 8935 error code.")),
+                    description: v.pipe(v.string(), v.description("The rule the SET failed.")),
+                  }),
+                },
+                503: {
+                  description: "The transmitter's keys cannot be had now: deliver it again.",
+                  headers: { "Retry-After": "Seconds." },
+                  schema: v.object({ err: v.string(), description: v.string() }),
+                },
               },
-            },
-            problems: [404, 429],
-          }
-        : undefined,
+              problems: [404, 429],
+            }
+          : undefined,
     },
     {
       method: "POST",
       path: "/v1/global-token-revocation",
       handle: globalRevocation,
-      doc: DOCS
-        ? {
-            operationId: "globalTokenRevocation",
-            tag: "universal-logout",
-            summary: "Global Token Revocation: log a subject out everywhere",
-            description:
-              "The draft that Okta Universal Logout implements: a JSON body with sub_id (iss_sub, email, opaque), the caller a trusted provider by its bearer token.",
-            security: "provider-token",
-            body: {
-              schema: v.object({
-                sub_id: v.pipe(
-                  v.object({
-                    format: v.picklist(["iss_sub", "email", "opaque"]),
-                    iss: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDENTIFIER_LENGTH))),
-                    sub: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDENTIFIER_LENGTH))),
-                    email: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDENTIFIER_LENGTH))),
-                    id: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDENTIFIER_LENGTH))),
-                  }),
-                  v.description(
-                    "An RFC 9493 subject identifier: iss_sub { iss, sub }, email { email } or opaque { id }.",
+      doc:
+        globalThis.__EDGE_PROXY_DOCS__ !== false
+          ? {
+              operationId: "globalTokenRevocation",
+              tag: "universal-logout",
+              summary: "Global Token Revocation: log a subject out everywhere",
+              description:
+                "The draft that Okta Universal Logout implements: a JSON body with sub_id (iss_sub, email, opaque), the caller a trusted provider by its bearer token.",
+              security: "provider-token",
+              body: {
+                schema: v.object({
+                  sub_id: v.pipe(
+                    v.object({
+                      format: v.picklist(["iss_sub", "email", "opaque"]),
+                      iss: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDENTIFIER_LENGTH))),
+                      sub: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDENTIFIER_LENGTH))),
+                      email: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDENTIFIER_LENGTH))),
+                      id: v.optional(v.pipe(v.string(), v.maxLength(MAX_IDENTIFIER_LENGTH))),
+                    }),
+                    v.description(
+                      "An RFC 9493 subject identifier: iss_sub { iss, sub }, email { email } or opaque { id }.",
+                    ),
                   ),
-                ),
-              }),
-              example: {
-                sub_id: { format: "iss_sub", iss: "https://idp.example.com", sub: "248289761001" },
+                }),
+                example: {
+                  sub_id: {
+                    format: "iss_sub",
+                    iss: "https://idp.example.com",
+                    sub: "248289761001",
+                  },
+                },
               },
-            },
-            answers: {
-              204: { description: "The subject's sessions are queued for logout." },
-              400: {
-                description: "Malformed or unsupported.",
-                schema: specError("What is wrong."),
+              answers: {
+                204: { description: "The subject's sessions are queued for logout." },
+                400: {
+                  description: "Malformed or unsupported.",
+                  schema: specError("What is wrong."),
+                },
+                401: {
+                  description: "No or an unknown bearer token.",
+                  schema: specError("What is wrong."),
+                },
+                403: {
+                  description: "This caller may not revoke this issuer's subjects.",
+                  schema: specError("What is wrong."),
+                },
+                404: {
+                  description: "No session of this subject is registered.",
+                  schema: specError("What is wrong."),
+                },
+                422: {
+                  description:
+                    "Every session of the subject is at a vendor this proxy has turned off.",
+                  schema: specError("What is wrong."),
+                },
               },
-              401: {
-                description: "No or an unknown bearer token.",
-                schema: specError("What is wrong."),
-              },
-              403: {
-                description: "This caller may not revoke this issuer's subjects.",
-                schema: specError("What is wrong."),
-              },
-              404: {
-                description: "No session of this subject is registered.",
-                schema: specError("What is wrong."),
-              },
-              422: {
-                description:
-                  "Every session of the subject is at a vendor this proxy has turned off.",
-                schema: specError("What is wrong."),
-              },
-            },
-            problems: [429, 503],
-          }
-        : undefined,
+              problems: [429, 503],
+            }
+          : undefined,
     },
   ];
 }

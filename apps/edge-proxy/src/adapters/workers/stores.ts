@@ -16,7 +16,12 @@ import { placementOf } from "./shards.ts";
  * so `wrangler types` does not declare it.
  */
 export type WorkerBindings = Pick<Env, "DENY_LIST"> &
-  Partial<Pick<Env, "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "ASSETS" | "METRICS">> & {
+  Partial<
+    Pick<
+      Env,
+      "LOGOUT_OUTBOX" | "OPEN_JOBS" | "REPLAY_GUARD" | "SESSION_REGISTRY" | "ASSETS" | "METRICS"
+    >
+  > & {
     RATE_LIMITER?: RateLimit;
   };
 

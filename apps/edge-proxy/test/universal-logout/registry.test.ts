@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import {
   DurableObjectSessionRegistry,
   type SessionRegistryObject,
-} from "../src/adapters/workers/registry.ts";
-import { importSealingKeys, SealError, type SealingKeys } from "../src/sealed.ts";
+} from "../../src/adapters/workers/registry.ts";
+import { importSealingKeys, SealError, type SealingKeys } from "../../src/sealed.ts";
 import {
   REGISTRATION_ID,
   type Registration,
@@ -15,7 +15,7 @@ import {
   type RegistryOptions,
   sidKeyOf,
   subjectKeyOf,
-} from "../src/universal-logout/registry.ts";
+} from "../../src/universal-logout/registry.ts";
 
 const namespace = env.SESSION_REGISTRY;
 const HOUR = 3_600_000;
