@@ -34,6 +34,10 @@ import {
 const IDP = "https://idp.example.com";
 const CLIENT_ID = "proxy-client";
 const GTR = "https://okta.example.com";
+const SSF = "https://ssf.example.com";
+const SSF_AUDIENCE = "https://proxy.example.com/v1/ssf/events";
+const SSF_BEARER = "ssf-bearer-token-for-tests";
+const SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
 const GTR_BEARER = "gtr-bearer-token-for-tests";
 const POLICY = { LOGOUT_RETRY_BASE_MS: "1000", LOGOUT_RETRY_MAX_ATTEMPTS: "4" };
 /** Job times run years ahead, so no alarm fires by itself: each is run when the test says. */
@@ -121,6 +125,14 @@ describe("OpenID Connect Back-Channel Logout on the Workers stores", () => {
       ...POLICY,
       UNIVERSAL_LOGOUT_OIDC: JSON.stringify([
         { issuer: IDP, jwksUrl: "https://jwks.test/keys", audience: CLIENT_ID },
+      ]),
+      UNIVERSAL_LOGOUT_SSF: JSON.stringify([
+        {
+          issuer: SSF,
+          jwksUrl: "https://jwks.test/ssf-keys",
+          audience: SSF_AUDIENCE,
+          bearerSha256: await sha256Hex(SSF_BEARER),
+        },
       ]),
     };
     const sealing = await sealingKeys();
@@ -234,6 +246,46 @@ describe("OpenID Connect Back-Channel Logout on the Workers stores", () => {
     expect((await backchannel(await logoutToken({ sub }))).status).toBe(200);
     for (const job of jobsLogged()) await fire(job);
     expect(h.sims.lancens.isTokenValid(second.token)).toBe(false);
+  });
+
+  it("ends a subject's sessions on a pushed session-revoked SET, once however often it is pushed", async () => {
+    const lancens = await h.sims.lancens.signIn();
+    const sub = `user-${crypto.randomUUID()}`;
+    await register({
+      issuer: SSF,
+      subject: sub,
+      lancens: { username: "lancens-user", token: lancens.token },
+    });
+    const set = await signed(
+      { alg: "ES256", kid: "k1", typ: "secevent+jwt" },
+      {
+        iss: SSF,
+        aud: SSF_AUDIENCE,
+        iat: Math.floor(Date.now() / 1000),
+        jti: crypto.randomUUID(),
+        sub_id: { format: "iss_sub", iss: SSF, sub },
+        events: { [SESSION_REVOKED]: {} },
+      },
+    );
+    const push = () =>
+      h.request("/v1/ssf/events", {
+        method: "POST",
+        headers: {
+          "content-type": "application/secevent+jwt",
+          authorization: `Bearer ${SSF_BEARER}`,
+        },
+        body: set,
+      });
+    expect((await push()).status).toBe(202);
+    const jobs = (h.logs.findLast((line) => line.route === "/v1/ssf/events")?.jobs ??
+      []) as string[];
+    expect(jobs).toHaveLength(1);
+    // Pushed again (a transmitter's retry): acknowledged, and nothing more is queued.
+    const again = await push();
+    expect(again.status).toBe(202);
+    expect(h.logs.findLast((line) => line.route === "/v1/ssf/events")?.jobs).toBeUndefined();
+    for (const job of jobs) await fire(job);
+    expect(h.sims.lancens.isTokenValid(lancens.token)).toBe(false);
   });
 
   it("answers 400 and calls no vendor for a token the provider's key did not sign", async () => {
