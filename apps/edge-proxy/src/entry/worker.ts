@@ -26,13 +26,20 @@ export { LogoutOutboxObject } from "../adapters/workers/outbox.ts";
 export { ReplayGuardObject } from "../adapters/workers/replay-guard.ts";
 
 /**
- * The session registry's objects (SESSION_REGISTRY). A script built without universal logout (the
- * default: see UNIVERSAL_LOGOUT_BUILD) keeps the class its binding and migration name, with nothing
- * in it: registrations a universal-logout build stored stay sealed in their objects, untouched, until
- * such a build is deployed again.
+ * The registry's class in a script built without universal logout (the default: see
+ * UNIVERSAL_LOGOUT_BUILD): it holds nothing of its own, and what a universal-logout build stored
+ * stays sealed in its objects. An alarm that build set is moved on a day at a time, so that once
+ * such a build is deployed again, its own alarm deletes the rows that expired meanwhile.
  */
+class SessionRegistryObjectWithout extends DurableObject {
+  override async alarm(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + 86_400_000);
+  }
+}
+
+/** The session registry's objects (SESSION_REGISTRY), whichever way the script is built. */
 export class SessionRegistryObject extends ((globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ === false
-  ? DurableObject
+  ? SessionRegistryObjectWithout
   : RegistryObject) as typeof RegistryObject) {}
 
 /** How to deploy a script with universal logout, for the message of a script without it. */
@@ -44,8 +51,15 @@ let cached: { env: WorkerEnv; app: Promise<Hono<ProxyEnv>> } | undefined;
 
 /** The app for this env, built once per isolate (vendor keys are imported once). */
 export function appFor(env: WorkerEnv): Promise<Hono<ProxyEnv>> {
-  // A configuration that does not validate stays so for this env: its rejection is kept too.
-  if (cached?.env !== env) cached = { env, app: buildApp(env) };
+  if (cached?.env !== env) {
+    const app = buildApp(env);
+    cached = { env, app };
+    // A configuration that does not validate stays refused for this env; any other failure is
+    // tried again at the next request.
+    app.catch((error) => {
+      if (!(error instanceof ConfigError) && cached?.app === app) cached = undefined;
+    });
+  }
   return cached.app;
 }
 
@@ -117,8 +131,11 @@ async function registryOf(
   const why = "universal logout (UNIVERSAL_LOGOUT_*) needs it";
   if (env.SESSION_REGISTRY === undefined)
     needs("SESSION_REGISTRY", `${why}: the binding of the registered sessions`);
-  if (env.LOGOUT_OUTBOX === undefined)
+  if (env.LOGOUT_OUTBOX === undefined) {
     needs("LOGOUT_OUTBOX", `${why}: the binding its logouts are queued in`);
+    // With LOGOUT_OUTBOX, workerStores names a missing OPEN_JOBS itself.
+    if (env.OPEN_JOBS === undefined) needs("OPEN_JOBS", "is required with LOGOUT_OUTBOX");
+  }
   if (env.REPLAY_GUARD === undefined) {
     needs(
       "REPLAY_GUARD",
@@ -145,12 +162,15 @@ async function registryOf(
   return new DurableObjectSessionRegistry(env.SESSION_REGISTRY, {
     sealing,
     limits: settings.limits,
-    // Registrations hold vendor tokens: they stay where the deny-list and the jobs are.
+    // Registrations hold vendor tokens: their objects follow DURABLE_OBJECT_JURISDICTION and
+    // DURABLE_OBJECT_LOCATION_HINT, as the deny-list's do.
     placement: placementOf(env, "DENY_LIST").placement,
+    // A registration that could not be put back after a failed take, or not opened (sealed under a
+    // key PROXY_STORE_KEYS no longer has): named by its error only.
     onError: (error) =>
       console.log(
         JSON.stringify({
-          event: "registration_put_back_failed",
+          event: "registry_error",
           error: String((error as Error)?.name ?? error),
         }),
       ),

@@ -271,23 +271,41 @@ async function queueLogouts(
 }
 
 /**
+ * Lets a trigger's take-and-queue run to its end even when its request is cut off (the provider
+ * hangs up, the request is canceled): a registration taken and not yet queued would be lost with
+ * it. On Workers the request's ExecutionContext keeps the work alive (waitUntil); the other entries
+ * have none and finish it anyway.
+ */
+function toTheEnd<T>(c: ProxyContext, work: Promise<T>): Promise<T> {
+  let context: { waitUntil(promise: Promise<unknown>): void } | undefined;
+  try {
+    context = c.executionCtx;
+  } catch {
+    // Hono throws when the runtime gave no ExecutionContext (Bun, Deno, Node).
+  }
+  context?.waitUntil(work.catch(() => {}));
+  return work;
+}
+
+/**
  * queueLogouts for a trigger whose jti is claimed: when the logouts cannot be queued (the outbox
  * refuses, the store fails), the claim is released so that the provider's redelivery of the same
  * token is taken, not refused as a replay (OIDC) or acknowledged without queueing (SET).
  */
-async function queueClaimed(
+function queueClaimed(
   c: ProxyContext,
   ctx: RouteContext,
   trigger: LogoutTrigger,
 ): ReturnType<typeof queueLogouts> {
-  try {
-    return await queueLogouts(c, ctx, trigger);
-  } catch (error) {
-    if (trigger.claim !== undefined) {
-      await ctx.replay.release(trigger.claim.key, trigger.claim.owner).catch(() => {});
-    }
-    throw error;
-  }
+  return toTheEnd(
+    c,
+    queueLogouts(c, ctx, trigger).catch(async (error: unknown) => {
+      if (trigger.claim !== undefined) {
+        await ctx.replay.release(trigger.claim.key, trigger.claim.owner).catch(() => {});
+      }
+      throw error;
+    }),
+  );
 }
 
 /** A trigger's body as text; undefined when it is over MAX_TRIGGER_BYTES or cannot be read as UTF-8. */
@@ -418,7 +436,7 @@ async function globalRevocation(c: ProxyContext, ctx: RouteContext): Promise<Res
     if (body === undefined)
       throw new RevocationError(400, "invalid_request", "the body is too large or unreadable");
     const trigger = parseGlobalRevocation(body, c.req.header("content-type") ?? null, caller);
-    const { registrations, unreachable } = await queueLogouts(c, ctx, trigger);
+    const { registrations, unreachable } = await toTheEnd(c, queueLogouts(c, ctx, trigger));
     if (registrations === 0) throw subjectUnknown();
     if (unreachable) {
       throw cannotLogOut("every session of this subject is at a vendor this proxy has turned off");

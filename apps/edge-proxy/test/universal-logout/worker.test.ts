@@ -288,6 +288,31 @@ describe("OpenID Connect Back-Channel Logout on the Workers stores", () => {
     expect(h.sims.lancens.isTokenValid(lancens.token)).toBe(false);
   });
 
+  it("keeps a trigger's take-and-queue alive past its request (waitUntil), so a hang-up loses no registration", async () => {
+    const lancens = await h.sims.lancens.signIn();
+    const sub = `user-${crypto.randomUUID()}`;
+    await register({
+      issuer: IDP,
+      subject: sub,
+      lancens: { username: "lancens-user", token: lancens.token },
+    });
+    const kept: Promise<unknown>[] = [];
+    const context = {
+      waitUntil: (promise: Promise<unknown>) => kept.push(promise),
+      passThroughOnException: () => {},
+      props: {},
+    } as unknown as ExecutionContext;
+    const request = new Request("https://proxy.test/v1/backchannel-logout", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `logout_token=${await logoutToken({ sub })}`,
+    });
+    const answer = await h.app.fetch(request, {}, context);
+    expect(answer.status).toBe(200);
+    expect(kept).toHaveLength(1);
+    expect(await kept[0]).toMatchObject({ registrations: 1 });
+  });
+
   it("answers 400 and calls no vendor for a token the provider's key did not sign", async () => {
     const lancens = await h.sims.lancens.signIn();
     const sub = `user-${crypto.randomUUID()}`;
@@ -395,16 +420,19 @@ describe("the Worker entry built with universal logout", () => {
   });
 
   it.each([
-    ["PROXY_STORE_KEYS", { PROXY_STORE_KEYS: undefined }],
-    ["PROXY_STORE_KEYS", { PROXY_STORE_KEYS: "k1:short" }],
-    ["SESSION_REGISTRY", { SESSION_REGISTRY: undefined }],
-    ["REPLAY_GUARD", { REPLAY_GUARD: undefined }],
-    ["LOGOUT_OUTBOX", { LOGOUT_OUTBOX: undefined }],
-  ])("refuses to start without %s, naming it", async (name, overrides) => {
+    [["PROXY_STORE_KEYS"], { PROXY_STORE_KEYS: undefined }],
+    [["PROXY_STORE_KEYS"], { PROXY_STORE_KEYS: "k1:c2hvcnQta2V5LW1hdGVyaWFs" }],
+    [["SESSION_REGISTRY"], { SESSION_REGISTRY: undefined }],
+    [["REPLAY_GUARD"], { REPLAY_GUARD: undefined }],
+    [["LOGOUT_OUTBOX"], { LOGOUT_OUTBOX: undefined }],
+    [["LOGOUT_OUTBOX", "OPEN_JOBS"], { LOGOUT_OUTBOX: undefined, OPEN_JOBS: undefined }],
+  ])("refuses to start without %s, naming it", async (names, overrides) => {
     const response = await call("/healthz", {}, overrides);
     const problem = await readProblem(response);
     expect(problem).toMatchObject({ status: 500, code: "CONFIG_INVALID" });
-    expect((problem.errors as { field: string }[]).map((error) => error.field)).toContain(name);
-    expect(JSON.stringify(problem)).not.toContain(String(vars.PROXY_STORE_KEYS).slice(3));
+    expect((problem.errors as { field: string }[]).map((error) => error.field)).toEqual(names);
+    const text = JSON.stringify(problem);
+    expect(text).not.toContain(String(vars.PROXY_STORE_KEYS).slice(3));
+    expect(text).not.toContain("c2hvcnQta2V5LW1hdGVyaWFs");
   });
 });
