@@ -524,6 +524,27 @@ describe("trusted provider settings", () => {
     expect((error as ProviderConfigError).message).toContain(field);
   });
 
+  it("keeps every window it accepts within the replay guard's hour: the jti is held for the window, twice the skew and the claim margin", async () => {
+    // 3000 + 2 x 300 + 30 s would outlast the guard's longest hold (one hour): refused, named.
+    expect(
+      () =>
+        new LogoutProviders([{ ...valid, maxAgeSec: 3000, clockSkewSec: 300 }], {
+          fetch,
+          now: () => NOW,
+        }),
+    ).toThrow(/providers\[0\]\.maxAgeSec must be at most 2970 with clockSkewSec 300/);
+    // The widest window accepted takes a token issued at the far end of the skew, and holds its jti.
+    const providers = new LogoutProviders(
+      [{ ...providerConfigs()[0], maxAgeSec: 2970, clockSkewSec: 300 } as TrustedProvider],
+      { fetch, now: () => NOW },
+    );
+    const guard = new MemoryReplayGuard({ now: () => NOW });
+    const token = tokenA({ iat: NOW_SEC + 300 });
+    const verify = () => verifyLogoutToken(token, providers, { now: () => NOW, replay: guard });
+    await expect(verify()).resolves.toMatchObject({ kind: "oidc-backchannel" });
+    await expect(verify()).rejects.toThrow(/replayed/);
+  });
+
   it("refuses an issuer listed twice", () => {
     expect(() => new LogoutProviders([valid, { ...valid }], { fetch, now: () => NOW })).toThrow(
       /providers\[1\]\.issuer is listed twice/,

@@ -2,6 +2,7 @@
 // the validation of the specification's §2.6 that turns one token into one logout trigger.
 import type { FetchLike } from "@x/core-signing";
 import { base64url, compactVerify, type JWK, type JWTHeaderParameters } from "jose";
+import { MAX_LEASE_MS } from "../adapters/expiring-keys.ts";
 import { ASYMMETRIC_ALGORITHMS, digestHex } from "../auth.ts";
 import { isSecureOrLoopback } from "../client-address.ts";
 import { readBounded } from "../http/bounded.ts";
@@ -158,19 +159,29 @@ function checkedProvider(config: TrustedProvider, at: string): Provider {
   if (config.requireTyp !== undefined && typeof config.requireTyp !== "boolean") {
     throw new ProviderConfigError(`${at}.requireTyp`, "must be true or false");
   }
+  const maxAgeSec = wholeSeconds(config.maxAgeSec, DEFAULT_MAX_AGE_SEC, 3000, `${at}.maxAgeSec`);
+  const clockSkewSec = wholeSeconds(
+    config.clockSkewSec,
+    DEFAULT_CLOCK_SKEW_SEC,
+    300,
+    `${at}.clockSkewSec`,
+  );
+  // A jti is held until a token issued at the skew's far end leaves the window, plus the claim
+  // margin: that must fit the replay guards' longest hold.
+  const widest = Math.floor((MAX_LEASE_MS - CLAIM_MARGIN_MS) / 1000) - 2 * clockSkewSec;
+  if (maxAgeSec > widest) {
+    throw new ProviderConfigError(
+      `${at}.maxAgeSec`,
+      `must be at most ${widest} with clockSkewSec ${clockSkewSec} (the token's jti is held for the window, twice the skew and ${CLAIM_MARGIN_MS / 1000} s, within the replay guards' hour)`,
+    );
+  }
   return {
     issuer,
     audience: config.audience,
     algorithms: [...algorithms],
     requireTyp: config.requireTyp ?? false,
-    // The jti is held for the window, the skew and a margin: within the replay guards' hour.
-    maxAgeSec: wholeSeconds(config.maxAgeSec, DEFAULT_MAX_AGE_SEC, 3000, `${at}.maxAgeSec`),
-    clockSkewSec: wholeSeconds(
-      config.clockSkewSec,
-      DEFAULT_CLOCK_SKEW_SEC,
-      300,
-      `${at}.clockSkewSec`,
-    ),
+    maxAgeSec,
+    clockSkewSec,
     jwksUrl,
     discoveryUrl: discoveryUrl ?? `${issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`,
   };
