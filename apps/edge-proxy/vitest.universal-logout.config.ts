@@ -8,6 +8,7 @@ export default defineConfig({
   define: { "globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__": "true" },
   test: {
     include: ["test/universal-logout/**/*.test.ts"],
+    globalSetup: ["test/universal-logout/global-setup.ts"],
     watch: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -7,7 +7,7 @@ import {
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { DurableObjectDenyList } from "../../src/adapters/workers/deny-list.ts";
 import {
   configureOutboxObjects,
@@ -417,6 +417,89 @@ describe("the Worker entry built with universal logout", () => {
       body: JSON.stringify({ sub_id: { format: "iss_sub", iss: GTR, sub: subject } }),
     });
     expect(unknown.status).toBe(404);
+  });
+
+  it("takes a back-channel logout through the entry's own fetch and replay-guard objects, once", async () => {
+    const issuer = inject("idpIssuer");
+    const key = await crypto.subtle.importKey(
+      "jwk",
+      inject("idpPrivateJwk"),
+      { name: "ECDSA", namedCurve: "P-256" },
+      false,
+      ["sign"],
+    );
+    const h = await createHarness();
+    const lancens = await h.sims.lancens.signIn();
+    const subject = `user-${crypto.randomUUID()}`;
+    const oidc = {
+      UNIVERSAL_LOGOUT_OIDC: JSON.stringify([
+        { issuer, jwksUrl: `${issuer}/jwks`, audience: CLIENT_ID },
+      ]),
+    };
+    const registered = await call(
+      "/v1/sessions",
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          issuer,
+          subject,
+          lancens: { username: "lancens-user", token: lancens.token },
+        }),
+      },
+      oidc,
+    );
+    expect(registered.status, await registered.clone().text()).toBe(201);
+
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${part({ alg: "ES256", kid: "idp-1", typ: "logout+jwt" })}.${part({
+      iss: issuer,
+      aud: CLIENT_ID,
+      iat: now,
+      exp: now + 120,
+      jti: crypto.randomUUID(),
+      sub: subject,
+      events: { "http://schemas.openid.net/event/backchannel-logout": {} },
+    })}`;
+    const signature = await crypto.subtle.sign(
+      { name: "ECDSA", hash: "SHA-256" },
+      key,
+      encoder.encode(input),
+    );
+    const token = `${input}.${b64url(new Uint8Array(signature))}`;
+    const send = () =>
+      call(
+        "/v1/backchannel-logout",
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: `logout_token=${token}`,
+        },
+        oidc,
+      );
+    configureOutboxObjects({
+      env: vars,
+      fetch: routerFor(h.sims, jwksAnswer),
+      now: () => clock,
+      random: () => 0,
+    });
+    const lines: Record<string, unknown>[] = [];
+    const log = vi.spyOn(console, "log").mockImplementation((text: unknown) => {
+      if (typeof text === "string" && text.startsWith("{")) lines.push(JSON.parse(text));
+    });
+    const first = await send();
+    // The same token again: the entry's REPLAY_GUARD objects hold its jti.
+    const again = await send();
+    log.mockRestore();
+    expect(first.status, await first.clone().text()).toBe(200);
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ error: "invalid_request" });
+    const line = lines.find(
+      (entry) => entry.route === "/v1/backchannel-logout" && entry.status === 200,
+    );
+    const [job] = (line?.jobs ?? []) as string[];
+    expect(await fire(job as string)).toBe(true);
+    expect(h.sims.lancens.isTokenValid(lancens.token)).toBe(false);
   });
 
   it.each([
