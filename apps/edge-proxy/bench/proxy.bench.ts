@@ -134,7 +134,14 @@ const COLD_START_VENDOR: Vendor = "ebet";
 const TARGETS = {
   overheadP50Ms: { default: 1, byVendor: { ebet: 2, "sdk-auth": 2 } as Record<Vendor, number> },
   throughputRatio: 0.5,
-  fanoutRatio: 1.1,
+  /** Against the bare passthrough on the same runtime: what is the proxy's own. */
+  overBareP50Ms: 0.3,
+  overBareThroughputRatio: 0.7,
+  fanoutRatio: 1.05,
+  /** The proxy's first answer after a cold start, less an empty Worker's. */
+  coldStartOverEmptyMs: 25,
+  /** Node's resident memory under the same load, as a multiple of Bun's. */
+  nodeOverBunRss: 2,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -190,6 +197,8 @@ function stopSimulators(): Promise<void> {
 interface RunningProxy {
   runtime: Runtime;
   url: string;
+  /** The bare passthrough on the same runtime (bench/bare-passthrough.mjs): subject "bare". */
+  bare: Bare;
   /** The process group of the runtime; none when workerd runs under this process (miniflare). */
   group: ProcessGroup | undefined;
   /** PIDs whose RSS is the proxy's: the runtime itself (workerd for wrangler dev and miniflare). */
@@ -216,9 +225,105 @@ function groupProcesses(groupId: number, name: string): number[] {
   return found;
 }
 
-async function startProxy(runtime: Runtime, env: Record<string, string>): Promise<RunningProxy> {
+/** A bare passthrough listening on 127.0.0.1. */
+interface Bare {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const BARE_SCRIPT = fileURLToPath(new URL("./bare-passthrough.mjs", import.meta.url));
+
+/**
+ * The bare passthrough on `runtime`: on workerd the module as a Worker under miniflare, as the
+ * proxy's script runs (the host adds the same to both); elsewhere the runtime running the file.
+ */
+async function startBare(runtime: Runtime): Promise<Bare> {
   if (runtime === "workerd") {
-    return SETTINGS.workerdHost === "wrangler" ? startWrangler(env) : startMiniflare(env);
+    const miniflare = await loadMiniflare();
+    const script = await workerScript();
+    const workerd = await startWorkerd(
+      miniflare,
+      miniflare.convertV4MiniflareOptions({
+        host: "127.0.0.1",
+        port: 0,
+        modules: true,
+        scriptPath: BARE_SCRIPT,
+        compatibilityDate: script.compatibilityDate,
+        compatibilityFlags: script.compatibilityFlags,
+      }),
+    );
+    return { url: workerd.url, stop: workerd.stop };
+  }
+  const { command, args, env } =
+    runtime === "node"
+      ? { command: process.execPath, args: [BARE_SCRIPT], env: {} }
+      : runtime === "bun"
+        ? { command: runtimes.bunBinary(), args: [BARE_SCRIPT], env: {} }
+        : {
+            command: runtimes.denoBinary(),
+            args: ["run", "--no-prompt", "--no-lock", "--allow-net=127.0.0.1", BARE_SCRIPT],
+            env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+          };
+  let announced: (url: string) => void = () => {};
+  const listening = new Promise<string>((resolve) => {
+    announced = resolve;
+  });
+  const group = runtimes.spawnGroup(command, args, {
+    env,
+    onLine: (line) => {
+      const match = /^bare-passthrough listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+      if (match) announced(match[1] as string);
+      trimOutput(group);
+    },
+  });
+  running.add(group);
+  const stop = async () => {
+    await runtimes.stopGroup(group);
+    running.delete(group);
+  };
+  try {
+    const url = await Promise.race([
+      listening,
+      group.exited.then((exit): never => {
+        throw new Error(`the bare passthrough on ${runtime} exited (${exit?.code})`);
+      }),
+      pause(LIMITS.startMs).then((): never => {
+        throw new Error(`the bare passthrough on ${runtime} did not start`);
+      }),
+    ]);
+    return { url, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startProxy(runtime: Runtime, env: Record<string, string>): Promise<RunningProxy> {
+  const bare = await startBare(runtime);
+  try {
+    return { ...(await startProxyAlone(runtime, env, bare)), bare };
+  } catch (error) {
+    await bare.stop();
+    throw error;
+  }
+}
+
+async function startProxyAlone(
+  runtime: Runtime,
+  env: Record<string, string>,
+  bare: Bare,
+): Promise<Omit<RunningProxy, "bare">> {
+  const withBare = <T extends { stop(): Promise<void> }>(proxy: T): T => ({
+    ...proxy,
+    stop: async () => {
+      await proxy.stop();
+      await bare.stop();
+    },
+  });
+  if (runtime === "workerd") {
+    return withBare(
+      SETTINGS.workerdHost === "wrangler" ? await startWrangler(env) : await startMiniflare(env),
+    );
   }
   // The entry's stores (SQLite, Deno KV) in a data directory of its own, removed when it stops.
   const dataDir = mkdtempSync(join(tmpdir(), "edge-proxy-bench-data-"));
@@ -239,7 +344,7 @@ async function startProxy(runtime: Runtime, env: Record<string, string>): Promis
     throw error;
   }
   const pid = entry.group.child.pid as number;
-  return {
+  return withBare({
     runtime,
     url: entry.url,
     group: entry.group,
@@ -248,11 +353,11 @@ async function startProxy(runtime: Runtime, env: Record<string, string>): Promis
       await entry.stop();
       removeDataDir();
     },
-  };
+  });
 }
 
 /** The deployed script in workerd, through miniflare (what `wrangler dev` runs, minus its dev proxy). */
-async function startMiniflare(env: Record<string, string>): Promise<RunningProxy> {
+async function startMiniflare(env: Record<string, string>): Promise<Omit<RunningProxy, "bare">> {
   const miniflare = await loadMiniflare();
   // The proxy logs a line per request; here the logs are not the point.
   const workerd = await startWorkerd(
@@ -268,7 +373,7 @@ async function startMiniflare(env: Record<string, string>): Promise<RunningProxy
   };
 }
 
-async function startWrangler(env: Record<string, string>): Promise<RunningProxy> {
+async function startWrangler(env: Record<string, string>): Promise<Omit<RunningProxy, "bare">> {
   const wrangler = await startWranglerDev(env, {
     onStart: (group) => running.add(group),
     onStop: (group) => running.delete(group),
@@ -333,7 +438,7 @@ function kitOf(vendor: Target) {
   return kit;
 }
 
-type Kind = "direct" | "proxy";
+type Kind = "direct" | "bare" | "proxy";
 /** What a measured request does: one vendor's logout, the fan-out, or the health check. */
 type Target = Vendor | "fanout" | "healthz";
 
@@ -489,6 +594,7 @@ async function interleavedLatency(
 }
 
 function vendorSubjects(sims: Simulators, proxy: RunningProxy, vendor: Vendor): Subject[] {
+  const direct = (count: number) => prepare(sims, "/prepare", { vendor, mode: "direct", count });
   return [
     {
       name: "direct",
@@ -498,7 +604,27 @@ function vendorSubjects(sims: Simulators, proxy: RunningProxy, vendor: Vendor): 
         if (url === undefined) throw new Error(`the simulators serve no ${vendor}`);
         return url;
       },
-      make: (count) => prepare(sims, "/prepare", { vendor, mode: "direct", count }),
+      make: direct,
+    },
+    {
+      // The same upstream requests, already signed, sent on by the bare passthrough.
+      name: "bare",
+      kind: "bare",
+      base: () => proxy.bare.url,
+      make: async (count) => {
+        const prepared = await direct(count);
+        return {
+          base: "",
+          items: prepared.items.map((steps) => [
+            {
+              method: "POST",
+              path: "/",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ base: prepared.base, steps }),
+            },
+          ]),
+        };
+      },
     },
     {
       name: "proxy",
@@ -558,7 +684,7 @@ async function throughputCase(
       warnings.push(`${caseName} ${subject.name}: ${errors[index]} errors`);
   });
   progress(
-    `${caseName}: direct ${figure(caseName, "direct", "rps").toFixed(0)} rps, proxy ${figure(caseName, "proxy", "rps").toFixed(0)} rps`,
+    `${caseName}: direct ${figure(caseName, "direct", "rps").toFixed(0)} rps, bare ${figure(caseName, "bare", "rps").toFixed(0)} rps, proxy ${figure(caseName, "proxy", "rps").toFixed(0)} rps`,
   );
 }
 
@@ -1104,6 +1230,28 @@ interface Goal {
   unit: string;
   goal: string;
   met: boolean;
+  /** How far from the limit, in `unit`: positive when met. */
+  margin?: number;
+}
+
+/** A goal of `value` at most (or at least) `limit`, with its margin; errors fail it. */
+function bounded(
+  label: string,
+  value: number,
+  unit: string,
+  bound: "<=" | ">=",
+  limit: number,
+  errors = 0,
+): Goal {
+  const margin = bound === "<=" ? limit - value : value - limit;
+  return {
+    label,
+    value,
+    unit,
+    goal: `${bound} ${limit} ${unit}${errors === 0 ? "" : `, ${errors} errors`}`,
+    met: margin >= 0 && errors === 0,
+    margin,
+  };
 }
 
 function targets(): Goal[] {
@@ -1123,7 +1271,35 @@ function targets(): Goal[] {
           met: overhead <= limit && errors === 0,
         });
       }
+      const overBare = figure(latency, "proxy", "p50Ms") - figure(latency, "bare", "p50Ms");
+      if (Number.isFinite(overBare)) {
+        const errors = figure(latency, "proxy", "errors") + figure(latency, "bare", "errors");
+        list.push(
+          bounded(
+            `${latency} proxy − bare p50 (vendor crypto included)`,
+            overBare,
+            "ms",
+            "<=",
+            TARGETS.overBareP50Ms,
+            errors,
+          ),
+        );
+      }
       const load = `throughput-${vendor}-${runtime}`;
+      const overBareRps = figure(load, "proxy", "rps") / figure(load, "bare", "rps");
+      if (Number.isFinite(overBareRps)) {
+        const errors = figure(load, "proxy", "errors") + figure(load, "bare", "errors");
+        list.push(
+          bounded(
+            `${load} proxy/bare rps`,
+            overBareRps,
+            "x",
+            ">=",
+            TARGETS.overBareThroughputRatio,
+            errors,
+          ),
+        );
+      }
       const ratio = figure(load, "proxy", "rps") / figure(load, "direct", "rps");
       if (Number.isFinite(ratio)) {
         const errors = figure(load, "proxy", "errors") + figure(load, "direct", "errors");
@@ -1148,6 +1324,13 @@ function targets(): Goal[] {
         met: fanoutRatio <= TARGETS.fanoutRatio,
       });
     }
+    if (runtime === "node") {
+      const nodeOverBun =
+        figure("memory", "node", "rssEndMb") / figure("memory", "bun", "rssEndMb");
+      if (Number.isFinite(nodeOverBun)) {
+        list.push(bounded("memory node / bun RSS", nodeOverBun, "x", "<=", TARGETS.nodeOverBunRss));
+      }
+    }
     const start = figure("memory", runtime, "rssStartMb");
     const growth = figure("memory", runtime, "growthMb");
     if (Number.isFinite(growth)) {
@@ -1161,6 +1344,20 @@ function targets(): Goal[] {
         met: growth <= noise,
       });
     }
+  }
+  const coldOverEmpty =
+    figure("cold-start", "workerd", "firstResponseMs") -
+    figure("cold-start", "workerd-empty-worker", "firstResponseMs");
+  if (Number.isFinite(coldOverEmpty)) {
+    list.push(
+      bounded(
+        "cold start: proxy − empty Worker first response",
+        coldOverEmpty,
+        "ms",
+        "<=",
+        TARGETS.coldStartOverEmptyMs,
+      ),
+    );
   }
   return list;
 }
@@ -1194,12 +1391,28 @@ function printReport(): void {
   ];
   section(
     "latency at concurrency 1 (medians over rounds of each round's p50 and p99)",
-    ["case", "subject", "p50 ms", "p99 ms", "errors", "samples", "p50 overhead ms"],
+    [
+      "case",
+      "subject",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      "samples",
+      "p50 − direct ms",
+      "p50 − bare ms",
+      "p99 − bare ms",
+    ],
     (row) => row.case.startsWith("proxy-"),
     (row) => [
       ...latencyCells(row),
+      row.subject === "direct"
+        ? ""
+        : ms(figure(row.case, row.subject, "p50Ms") - figure(row.case, "direct", "p50Ms")),
       row.subject === "proxy"
-        ? ms(figure(row.case, "proxy", "p50Ms") - figure(row.case, "direct", "p50Ms"))
+        ? ms(figure(row.case, "proxy", "p50Ms") - figure(row.case, "bare", "p50Ms"))
+        : "",
+      row.subject === "proxy"
+        ? ms(figure(row.case, "proxy", "p99Ms") - figure(row.case, "bare", "p99Ms"))
         : "",
     ],
   );
@@ -1222,7 +1435,7 @@ function printReport(): void {
   );
   section(
     `throughput at concurrency ${SETTINGS.throughput.connections} (autocannon; logouts per second, medians over rounds)`,
-    ["case", "subject", "rps", "p99 ms", "errors", "proxy/direct"],
+    ["case", "subject", "rps", "p99 ms", "errors", "/direct", "proxy/bare"],
     (row) => row.case.startsWith("throughput-"),
     (row) => [
       row.case,
@@ -1230,8 +1443,11 @@ function printReport(): void {
       ms(row.figures.rps, 0),
       ms(row.figures.p99Ms, 1),
       String(row.figures.errors),
+      row.subject === "direct"
+        ? ""
+        : `${(figure(row.case, row.subject, "rps") / figure(row.case, "direct", "rps")).toFixed(2)}x`,
       row.subject === "proxy"
-        ? `${(figure(row.case, "proxy", "rps") / figure(row.case, "direct", "rps")).toFixed(2)}x`
+        ? `${(figure(row.case, "proxy", "rps") / figure(row.case, "bare", "rps")).toFixed(2)}x`
         : "",
     ],
   );
@@ -1328,14 +1544,15 @@ function printReport(): void {
     console.log("\ntargets (from the medians above)");
     console.log(
       formatTable(
-        ["target", "value", "goal", "status"],
+        ["target", "value", "goal", "status", "margin"],
         list.map((t) => [
           t.label,
           `${t.value.toFixed(t.unit === "x" ? 2 : 3)} ${t.unit}`,
           t.goal,
           t.met ? "met" : "NOT MET",
+          t.margin === undefined ? "" : `${t.margin.toFixed(t.unit === "x" ? 2 : 3)} ${t.unit}`,
         ]),
-        [1],
+        [1, 4],
       ),
     );
   }
@@ -1350,7 +1567,13 @@ function printReport(): void {
       benchLineOf({
         case: "targets",
         subject: target.label,
-        figures: { value: target.value, unit: target.unit, goal: target.goal, met: target.met },
+        figures: {
+          value: target.value,
+          unit: target.unit,
+          goal: target.goal,
+          met: target.met,
+          ...(target.margin === undefined ? {} : { margin: target.margin }),
+        },
       }),
     );
   }
