@@ -25,7 +25,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Figures, formatTable, median } from "../../../tooling/bench/harness.ts";
@@ -225,20 +225,50 @@ function groupProcesses(groupId: number, name: string): number[] {
   return found;
 }
 
-/** A bare passthrough listening on 127.0.0.1. */
+/** A bare passthrough (or another helper server of the bench) listening on 127.0.0.1. */
 interface Bare {
   url: string;
   stop(): Promise<void>;
 }
 
 const BARE_SCRIPT = fileURLToPath(new URL("./bare-passthrough.mjs", import.meta.url));
+const CRYPTO_SCRIPT = fileURLToPath(new URL("./vendor-crypto.ts", import.meta.url));
+const SERVE_HELPER = fileURLToPath(new URL("./serve-helper.mjs", import.meta.url));
+
+/** The bare passthrough on `runtime` (bench/bare-passthrough.mjs). */
+function startBare(runtime: Runtime): Promise<Bare> {
+  return startHelper(runtime, BARE_SCRIPT, "passthrough", "bare-passthrough");
+}
+
+/** The vendor-crypto probe on `runtime` (bench/vendor-crypto.ts). */
+function startCryptoProbe(runtime: Runtime): Promise<Bare> {
+  return startHelper(runtime, CRYPTO_SCRIPT, "probe", "vendor-crypto");
+}
 
 /**
- * The bare passthrough on `runtime`: on workerd the module as a Worker under miniflare, as the
- * proxy's script runs (the host adds the same to both); elsewhere the runtime running the file.
+ * A Worker whose fetch is `handler` of `file`, bundled by esbuild (miniflare follows no imports),
+ * served under miniflare as the proxy's script is (the host adds the same to both).
  */
-async function startBare(runtime: Runtime): Promise<Bare> {
-  if (runtime === "workerd") {
+async function startWorkerHelper(file: string, handler: string): Promise<Bare> {
+  const folder = mkdtempSync(join(tmpdir(), "edge-proxy-helper-"));
+  try {
+    const outfile = join(folder, "worker.mjs");
+    const { build } = await import("esbuild");
+    await build({
+      stdin: {
+        contents: `import { ${handler} } from ${JSON.stringify(file)};\nexport default { fetch: ${handler} };\n`,
+        resolveDir: dirname(file),
+        loader: "js",
+      },
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      conditions: ["workerd", "worker", "browser"],
+      mainFields: ["module", "main"],
+      outfile,
+      logLevel: "error",
+    });
     const miniflare = await loadMiniflare();
     const script = await workerScript();
     const workerd = await startWorkerd(
@@ -247,31 +277,65 @@ async function startBare(runtime: Runtime): Promise<Bare> {
         host: "127.0.0.1",
         port: 0,
         modules: true,
-        scriptPath: BARE_SCRIPT,
+        scriptPath: outfile,
+        // Module names are paths under this root: outside it, workerd refuses to start.
+        modulesRoot: folder,
         compatibilityDate: script.compatibilityDate,
         compatibilityFlags: script.compatibilityFlags,
       }),
     );
-    return { url: workerd.url, stop: workerd.stop };
+    return {
+      url: workerd.url,
+      stop: async () => {
+        await workerd.stop();
+        rmSync(folder, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(folder, { recursive: true, force: true });
+    throw error;
   }
+}
+
+/**
+ * A helper module served on `runtime`: on workerd its `handler` as a Worker (startWorkerHelper);
+ * elsewhere the runtime running the file, which prints `<name> listening on <url>`.
+ */
+async function startHelper(
+  runtime: Runtime,
+  file: string,
+  handler: string,
+  name: string,
+): Promise<Bare> {
+  if (runtime === "workerd") return startWorkerHelper(file, handler);
+  const served = [SERVE_HELPER, file, handler, name];
   const { command, args, env } =
     runtime === "node"
-      ? { command: process.execPath, args: [BARE_SCRIPT], env: {} }
+      ? { command: process.execPath, args: served, env: {} }
       : runtime === "bun"
-        ? { command: runtimes.bunBinary(), args: [BARE_SCRIPT], env: {} }
+        ? { command: runtimes.bunBinary(), args: served, env: {} }
         : {
             command: runtimes.denoBinary(),
-            args: ["run", "--no-prompt", "--no-lock", "--allow-net=127.0.0.1", BARE_SCRIPT],
+            args: [
+              "run",
+              "--no-prompt",
+              "--no-lock",
+              "--allow-net=127.0.0.1",
+              `--allow-read=${runtimes.ROOT}`,
+              "--allow-env",
+              ...served,
+            ],
             env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
           };
   let announced: (url: string) => void = () => {};
   const listening = new Promise<string>((resolve) => {
     announced = resolve;
   });
+  const pattern = new RegExp(`^${name} listening on (http://127\\.0\\.0\\.1:\\d+)$`);
   const group = runtimes.spawnGroup(command, args, {
     env,
     onLine: (line) => {
-      const match = /^bare-passthrough listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+      const match = pattern.exec(line);
       if (match) announced(match[1] as string);
       trimOutput(group);
     },
@@ -285,16 +349,63 @@ async function startBare(runtime: Runtime): Promise<Bare> {
     const url = await Promise.race([
       listening,
       group.exited.then((exit): never => {
-        throw new Error(`the bare passthrough on ${runtime} exited (${exit?.code})`);
+        throw new Error(
+          `${name} on ${runtime} exited (${exit?.code}): ${group.output.slice(-5).join(" | ")}`,
+        );
       }),
       pause(LIMITS.startMs).then((): never => {
-        throw new Error(`the bare passthrough on ${runtime} did not start`);
+        throw new Error(`${name} on ${runtime} did not start`);
       }),
     ]);
     return { url, stop };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** Vendors whose logout needs crypto of their own, and what it is. */
+const VENDOR_CRYPTO: Record<Vendor, string> = {
+  ebet: "MD5withRSA, 1024-bit key",
+  "sdk-auth": "RSA-OAEP SHA-256, 2048-bit key",
+};
+
+/**
+ * The crypto each picked vendor requires per logout, on this runtime: N = 100 of them against
+ * N = 0, timed from here, per logout; medians over rounds.
+ */
+async function cryptoCase(runtime: Runtime): Promise<void> {
+  const vendors = SETTINGS.vendors.filter((vendor) => VENDOR_CRYPTO[vendor] !== undefined);
+  if (vendors.length === 0) return;
+  const probe = await startCryptoProbe(runtime);
+  const N = 100;
+  const time = async (vendor: Vendor, n: number): Promise<number> => {
+    const start = performance.now();
+    const response = await fetch(`${probe.url}/?vendor=${vendor}&n=${n}`, {
+      signal: AbortSignal.timeout(LIMITS.requestMs * 10),
+    });
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`vendor-crypto ${vendor}: ${text.slice(0, 200)}`);
+    return performance.now() - start;
+  };
+  try {
+    for (const vendor of vendors) {
+      await time(vendor, 20);
+      const perLogout: number[] = [];
+      for (let round = 0; round < (QUICK ? 3 : 7); round++) {
+        const empty = await time(vendor, 0);
+        const full = await time(vendor, N);
+        perLogout.push(Math.max(0, full - empty) / N);
+      }
+      record(`crypto-${runtime}`, vendor, {
+        perLogoutMs: median(perLogout),
+        operation: VENDOR_CRYPTO[vendor] as string,
+        n: N,
+      });
+      progress(`crypto-${runtime} ${vendor}: ${ms(median(perLogout))} ms per logout`);
+    }
+  } finally {
+    await probe.stop();
   }
 }
 
@@ -1271,12 +1382,19 @@ function targets(): Goal[] {
           met: overhead <= limit && errors === 0,
         });
       }
-      const overBare = figure(latency, "proxy", "p50Ms") - figure(latency, "bare", "p50Ms");
+      // The vendor's own crypto (eBET's MD5withRSA, OneAccess's OAEP), measured on this runtime in
+      // the same run, is not the proxy's machinery: it is taken off.
+      const crypto =
+        VENDOR_CRYPTO[vendor] === undefined
+          ? 0
+          : figure(`crypto-${runtime}`, vendor, "perLogoutMs");
+      const overBare =
+        figure(latency, "proxy", "p50Ms") - figure(latency, "bare", "p50Ms") - crypto;
       if (Number.isFinite(overBare)) {
         const errors = figure(latency, "proxy", "errors") + figure(latency, "bare", "errors");
         list.push(
           bounded(
-            `${latency} proxy − bare p50 (vendor crypto included)`,
+            `${latency} proxy − bare − vendor crypto p50`,
             overBare,
             "ms",
             "<=",
@@ -1415,6 +1533,12 @@ function printReport(): void {
         ? ms(figure(row.case, "proxy", "p99Ms") - figure(row.case, "bare", "p99Ms"))
         : "",
     ],
+  );
+  section(
+    "vendor crypto per logout, on each runtime (the same @x/core-signing calls as the vendor packages; N = 100 timed against N = 0 from outside; medians over rounds)",
+    ["case", "vendor", "operation", "ms per logout"],
+    (row) => row.case.startsWith("crypto-"),
+    (row) => [row.case, row.subject, String(row.figures.operation), ms(row.figures.perLogoutMs)],
   );
   section(
     "workerd host: /healthz at concurrency 1, the same script in miniflare and behind wrangler dev's proxy",
@@ -1713,6 +1837,7 @@ async function benchRuntime(sims: Simulators, runtime: Runtime): Promise<void> {
           SETTINGS.latency,
         );
       }
+      await cryptoCase(runtime);
     }
     if (parts.includes("throughput")) {
       for (const vendor of SETTINGS.vendors) await throughputCase(sims, proxy, vendor);
