@@ -11,9 +11,13 @@
 //
 // The simulators run in a process of their own (bench/simulators.ts), the proxy in another, and the
 // load generator here: three processes on the same cores, everything on 127.0.0.1. "direct" sends the
-// upstream requests of a logout, already signed, straight to the simulator; "proxy" sends the logout
-// to the proxy, which validates, signs and forwards the same requests. Both subjects run in the same
-// rounds, in alternating order, each round with fresh credentials; figures are medians over rounds.
+// upstream requests of a logout, already signed, straight to the simulator; "bare" sends the same
+// requests through a bare passthrough on the proxy's runtime (bench/bare-passthrough.mjs: the
+// runtime's server and fetch, nothing else); "proxy" sends the logout to the proxy, which validates,
+// signs and forwards the same requests. The subjects run in the same rounds, in rotating order, each
+// round with fresh credentials; figures are medians over rounds. proxy − bare is the proxy's own
+// cost; the vendor's own crypto (eBET's MD5withRSA, OneAccess's OAEP), measured on the same runtime
+// in the same run (bench/vendor-crypto.ts, case crypto-<runtime>), is taken off it in the targets.
 // On workerd the deployed script runs through miniflare; case workerd-host shows what `wrangler dev`
 // would add, and case node-hop what one hop costs on Node with fetch and with node:http. Part
 // deny-list (workerd only) runs one workerd per layout of the FunGame deny-list's Durable Objects
