@@ -423,6 +423,13 @@ async function startProxy(runtime: Runtime, env: Record<string, string>): Promis
   }
 }
 
+/**
+ * The sharded stores as they run from an hour after a deploy on: the legacy layout is no longer
+ * read. Without the version metadata binding (miniflare has none) it would be read forever, every
+ * FunGame claim also going to the one legacy deny-list object (part deny-list measures that case).
+ */
+const STEADY_STATE = { DENY_LIST_SHARDS_PREVIOUS: "none", REPLAY_GUARD_SHARDS_PREVIOUS: "none" };
+
 async function startProxyAlone(
   runtime: Runtime,
   env: Record<string, string>,
@@ -436,8 +443,11 @@ async function startProxyAlone(
     },
   });
   if (runtime === "workerd") {
+    const deployed = { ...env, ...STEADY_STATE };
     return withBare(
-      SETTINGS.workerdHost === "wrangler" ? await startWrangler(env) : await startMiniflare(env),
+      SETTINGS.workerdHost === "wrangler"
+        ? await startWrangler(deployed)
+        : await startMiniflare(deployed),
     );
   }
   // The entry's stores (SQLite, Deno KV) in a data directory of its own, removed when it stops.
