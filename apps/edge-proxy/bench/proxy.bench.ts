@@ -1,6 +1,6 @@
 // Benchmarks of the proxy: overhead per vendor and runtime, throughput, fan-out, memory under load, cold start.
 //
-//   node bench/proxy.bench.ts                 the full run (about 10 minutes on a 2-core machine)
+//   node bench/proxy.bench.ts                 the full run (about 13 minutes on a 2-core machine)
 //   BENCH_QUICK=1 node bench/proxy.bench.ts   fewer rounds and requests, 10 s of memory load
 //
 // Knobs (environment): BENCH_RUNTIMES=workerd,bun,deno,node  BENCH_VENDORS (default: every vendor of
