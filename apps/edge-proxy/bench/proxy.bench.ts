@@ -4,7 +4,7 @@
 //   BENCH_QUICK=1 node bench/proxy.bench.ts   fewer rounds and requests, 10 s of memory load
 //
 // Knobs (environment): BENCH_RUNTIMES=workerd,bun,deno,node  BENCH_VENDORS (default: every vendor of
-// src/vendors/index.ts, by name, e.g. ebet,lancens)  BENCH_PARTS=latency,throughput,fanout,memory,cold-start,deny-list
+// src/vendors/index.ts, by name, e.g. ebet,lancens)  BENCH_PARTS=latency,throughput,fanout,memory,cold-start,deny-list,md5
 // BENCH_MEMORY_SECONDS (default 60; quick 10)  BENCH_MEMORY_RPS (default 200)  BENCH_FANOUT_DELAY_MS
 // (default 20)  BENCH_SIGNING_KEY_BITS (default: each vendor's own test key; eBET's is 1024 bits, the
 // size eBET hands out)  BENCH_WORKERD_HOST=miniflare|wrangler (default miniflare).
@@ -72,9 +72,17 @@ type Runtime = (typeof RUNTIMES)[number];
 /** Every vendor of the list with its dev kit, by name. */
 const KITS = new Map((await loadKits()).map(({ vendor, kit }) => [vendor.name, kit]));
 const VENDORS: readonly Vendor[] = [...KITS.keys()];
-const PARTS = ["latency", "throughput", "fanout", "memory", "cold-start", "deny-list"] as const;
+const PARTS = [
+  "latency",
+  "throughput",
+  "fanout",
+  "memory",
+  "cold-start",
+  "deny-list",
+  "md5",
+] as const;
 /** Parts that run once, not per runtime of BENCH_RUNTIMES. */
-const RUN_ONCE: readonly (typeof PARTS)[number][] = ["cold-start", "deny-list"];
+const RUN_ONCE: readonly (typeof PARTS)[number][] = ["cold-start", "deny-list", "md5"];
 
 function listSetting<T extends string>(name: string, all: readonly T[]): T[] {
   return pickSetting(name, process.env[name], all);
@@ -238,6 +246,7 @@ interface Bare {
 const BARE_SCRIPT = fileURLToPath(new URL("./bare-passthrough.mjs", import.meta.url));
 const CRYPTO_SCRIPT = fileURLToPath(new URL("./vendor-crypto.ts", import.meta.url));
 const SERVE_HELPER = fileURLToPath(new URL("./serve-helper.mjs", import.meta.url));
+const MD5_SCRIPT = fileURLToPath(new URL("./md5-libraries.ts", import.meta.url));
 
 /** The bare passthrough on `runtime` (bench/bare-passthrough.mjs). */
 function startBare(runtime: Runtime): Promise<Bare> {
@@ -270,6 +279,22 @@ async function startWorkerHelper(file: string, handler: string): Promise<Bare> {
       target: "es2022",
       conditions: ["workerd", "worker", "browser"],
       mainFields: ["module", "main"],
+      // node-forge requires Node's crypto only when it runs on Node: an empty module here.
+      plugins: [
+        {
+          name: "no-node-crypto",
+          setup(bundle) {
+            bundle.onResolve({ filter: /^crypto$/ }, () => ({
+              path: "crypto",
+              namespace: "empty",
+            }));
+            bundle.onLoad({ filter: /.*/, namespace: "empty" }, () => ({
+              contents: "module.exports = {};",
+              loader: "js",
+            }));
+          },
+        },
+      ],
       outfile,
       logLevel: "error",
     });
@@ -365,6 +390,48 @@ async function startHelper(
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** The MD5withRSA implementations compared on each runtime (bench/md5-libraries.ts). */
+const MD5_LIBRARIES = ["core", "openssl", "jsrsasign", "forge"] as const;
+
+/**
+ * eBET's MD5withRSA by @x/core-signing, OpenSSL (node:crypto), jsrsasign and node-forge on each
+ * runtime: N signatures against none, timed from outside, per signature; medians over rounds.
+ */
+async function md5Case(runtime: Runtime): Promise<void> {
+  const probe = await startHelper(runtime, MD5_SCRIPT, "probe", "md5-libraries");
+  const N = 50;
+  const time = async (lib: string, n: number): Promise<number | undefined> => {
+    const start = performance.now();
+    const response = await fetch(`${probe.url}/?lib=${lib}&n=${n}`, {
+      signal: AbortSignal.timeout(LIMITS.requestMs * 20),
+    });
+    const text = await response.text();
+    if (response.status === 501) return undefined;
+    if (response.status !== 200) throw new Error(`md5-libraries ${lib}: ${text.slice(0, 200)}`);
+    return performance.now() - start;
+  };
+  try {
+    for (const lib of MD5_LIBRARIES) {
+      if ((await time(lib, 5)) === undefined) {
+        record(`md5-${runtime}`, lib, { available: false });
+        continue;
+      }
+      const perSign: number[] = [];
+      for (let round = 0; round < (QUICK ? 3 : 7); round++) {
+        const empty = (await time(lib, 0)) as number;
+        const full = (await time(lib, N)) as number;
+        perSign.push((Math.max(0, full - empty) / N) * 1000);
+      }
+      record(`md5-${runtime}`, lib, { usPerSign: median(perSign), available: true, n: N });
+    }
+    progress(
+      `md5-${runtime}: ${MD5_LIBRARIES.map((lib) => `${lib} ${ms(figure(`md5-${runtime}`, lib, "usPerSign"), 0)} µs`).join(", ")}`,
+    );
+  } finally {
+    await probe.stop();
   }
 }
 
@@ -1555,6 +1622,19 @@ function printReport(): void {
     (row) => [row.case, row.subject, String(row.figures.operation), ms(row.figures.perLogoutMs)],
   );
   section(
+    "eBET's MD5withRSA (1024-bit key) by four implementations on each runtime (µs per signature; N = 50 timed against N = 0 from outside; medians over rounds)",
+    ["case", "implementation", "µs per signature", "/ core-signing"],
+    (row) => row.case.startsWith("md5-"),
+    (row) => [
+      row.case,
+      row.subject,
+      row.figures.available === false ? "not on this runtime" : ms(row.figures.usPerSign, 0),
+      row.figures.available === false || row.subject === "core"
+        ? ""
+        : `${(figure(row.case, row.subject, "usPerSign") / figure(row.case, "core", "usPerSign")).toFixed(2)}x`,
+    ],
+  );
+  section(
     "workerd host: /healthz at concurrency 1, the same script in miniflare and behind wrangler dev's proxy",
     ["case", "subject", "p50 ms", "p99 ms", "errors", "samples"],
     (row) => row.case === "workerd-host",
@@ -1893,6 +1973,17 @@ async function main(): Promise<number> {
         } catch (error) {
           problems.push(`${runtime}: ${error instanceof Error ? error.message : String(error)}`);
           progress(`${runtime}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    }
+    if (SETTINGS.parts.includes("md5")) {
+      for (const runtime of SETTINGS.runtimes) {
+        try {
+          await md5Case(runtime);
+        } catch (error) {
+          problems.push(
+            `md5-${runtime}: ${error instanceof Error ? error.message : String(error)}`,
+          );
         }
       }
     }
