@@ -7,6 +7,17 @@ export type SqlValue = string | number | null;
 export type Dialect = "sqlite" | "postgres";
 
 /** One connection (SQLite) or pool (PostgreSQL), and the transactions taken on it. */
+/** How one statement outside a transaction is committed. */
+export interface StatementOptions {
+  /**
+   * false: its effect need not survive a power loss, only the process's own crash: a lease that
+   * lapses by itself. SQLite then commits it without flushing the WAL to disk (synchronous NORMAL,
+   * about 20 µs instead of a flush's few hundred); the next flushed commit takes it along. Engines
+   * without such a setting flush as always. Default true.
+   */
+  flush?: boolean;
+}
+
 export interface SqlDriver {
   readonly dialect: Dialect;
   /** What the startup line says the store is, e.g. "SQLite, /var/lib/edge-proxy/proxy.db (WAL)". */
@@ -15,9 +26,10 @@ export interface SqlDriver {
   all<Row extends Record<string, unknown>>(
     sql: string,
     params?: readonly SqlValue[],
+    options?: StatementOptions,
   ): Promise<Row[]>;
   /** Runs a statement; answers how many rows it changed. */
-  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  run(sql: string, params?: readonly SqlValue[], options?: StatementOptions): Promise<number>;
   /**
    * Runs `work` in one transaction on `tx`, committed when it resolves and rolled back when it
    * throws (the error is thrown on). Nothing else runs on a SQLite connection meanwhile.

@@ -14,7 +14,7 @@ import {
   type Reclaim,
   replayClaimedOf,
 } from "../expiring-keys.ts";
-import { int, type SqlDriver } from "./driver.ts";
+import { int, type SqlDriver, type StatementOptions } from "./driver.ts";
 
 /**
  * Keys of one store (a name in the `store` column) with an expiry in ms and, while claimed, the
@@ -35,7 +35,13 @@ export class SqlExpiringSet {
   }
 
   /** Claims `key` for `owner` during `leaseMs` (see ExpiringSetObject.claimKey on Workers). */
-  async claim(key: string, owner: string, leaseMs: number, reclaim: Reclaim): Promise<ClaimAnswer> {
+  async claim(
+    key: string,
+    owner: string,
+    leaseMs: number,
+    reclaim: Reclaim,
+    options: StatementOptions = {},
+  ): Promise<ClaimAnswer> {
     checkKey(key);
     checkOwner(owner);
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {
@@ -46,6 +52,7 @@ export class SqlExpiringSet {
     const taken = await this.#db.all(
       `INSERT INTO edge_proxy_entries AS e (store, key, exp, owner) VALUES (?, ?, ?, ?) ON CONFLICT (store, key) DO UPDATE SET exp = excluded.exp, owner = excluded.owner WHERE e.exp <= ?${mine} RETURNING owner`,
       [this.#store, key, now + leaseMs, owner, now],
+      options,
     );
     if (taken.length > 0) return "claimed";
     const held = await this.#db.all<{ owner: string | null }>(
@@ -78,14 +85,14 @@ export class SqlExpiringSet {
   }
 
   /** Drops `owner`'s claim on `key`, if it still holds it: a lapsed claim never frees a later one. */
-  async release(key: string, owner: string): Promise<void> {
+  async release(key: string, owner: string, options: StatementOptions = {}): Promise<void> {
     checkKey(key);
     checkOwner(owner);
-    await this.#db.run("DELETE FROM edge_proxy_entries WHERE store = ? AND key = ? AND owner = ?", [
-      this.#store,
-      key,
-      owner,
-    ]);
+    await this.#db.run(
+      "DELETE FROM edge_proxy_entries WHERE store = ? AND key = ? AND owner = ?",
+      [this.#store, key, owner],
+      options,
+    );
   }
 
   /** Whether `key` is recorded and not expired (a claim is not). */
@@ -125,6 +132,9 @@ export class SqlExpiringSet {
   }
 }
 
+/** A lease's statement: see StatementOptions.flush. */
+const UNFLUSHED: StatementOptions = { flush: false };
+
 /**
  * The FunGame deny-list in SQL: shared by every process on the same database. A logout is recorded
  * until the token's exp (whole seconds); `has` reports recorded logouts only; an attempt's claim is
@@ -148,14 +158,19 @@ export class SqlDenyList implements ClaimingDenyList {
     return this.set.hasRecorded(jti);
   }
 
+  /**
+   * A claim is a lease on one logout attempt, never a revocation: it is committed without a flush
+   * to disk (it survives the process's crash, not a power loss, which only frees the token for a
+   * retry sooner). The logout's record, which is the revocation, is flushed as every write is.
+   */
   async claim(jti: string, claimId: string, leaseMs: number): Promise<ClaimOutcome> {
     checkDenyClaim(jti, claimId, leaseMs);
-    return denyOutcomeOf(await this.set.claim(jti, claimId, leaseMs, "renew"));
+    return denyOutcomeOf(await this.set.claim(jti, claimId, leaseMs, "renew", UNFLUSHED));
   }
 
   async release(jti: string, claimId: string): Promise<void> {
     checkDenyClaim(jti, claimId);
-    await this.set.release(jti, claimId);
+    await this.set.release(jti, claimId, UNFLUSHED);
   }
 }
 

@@ -1,5 +1,5 @@
 // SQLite as the stores' engine on one machine: a file in WAL mode, one connection, statements in turn.
-import type { SqlDriver, SqlValue } from "./driver.ts";
+import type { SqlDriver, SqlValue, StatementOptions } from "./driver.ts";
 
 /** The few calls of a synchronous SQLite binding (node:sqlite, bun:sqlite) the driver makes. */
 export interface SyncDatabase {
@@ -13,7 +13,7 @@ export interface SyncDatabase {
 /**
  * Settings every connection gets: WAL, so readers do not wait for the writer; FULL sync, so a
  * logout answered 202 is on disk before the answer (WAL's NORMAL may lose the last commits on
- * a power loss); no busy timeout, as SQLite's own would block the event loop while it waits:
+ * a power loss; a statement run with `flush: false`, a lease, is the one exception); no busy timeout, as SQLite's own would block the event loop while it waits:
  * the driver waits for the write lock itself (BUSY_WAIT_MS).
  */
 export const PRAGMAS = [
@@ -80,12 +80,31 @@ export class SqliteDriver implements SqlDriver {
   async all<Row extends Record<string, unknown>>(
     sql: string,
     params: readonly SqlValue[] = [],
+    options: StatementOptions = {},
   ): Promise<Row[]> {
-    return this.#turn(() => whenFree(() => this.#db.all(sql, params) as Row[]));
+    return this.#turn(() => this.#flushing(options, () => this.#db.all(sql, params) as Row[]));
   }
 
-  async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    return this.#turn(() => whenFree(() => this.#db.run(sql, params)));
+  async run(
+    sql: string,
+    params: readonly SqlValue[] = [],
+    options: StatementOptions = {},
+  ): Promise<number> {
+    return this.#turn(() => this.#flushing(options, () => this.#db.run(sql, params)));
+  }
+
+  /**
+   * Runs one statement (in the connection's turn), its commit flushed to disk unless `flush` is
+   * false: then under synchronous NORMAL, FULL again right after, whatever the statement did.
+   */
+  async #flushing<T>(options: StatementOptions, step: () => T): Promise<T> {
+    if (options.flush !== false) return whenFree(step);
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      return await whenFree(step);
+    } finally {
+      this.#db.exec("PRAGMA synchronous = FULL");
+    }
   }
 
   transaction<T>(work: (tx: SqlDriver) => Promise<T>): Promise<T> {
