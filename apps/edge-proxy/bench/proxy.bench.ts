@@ -409,29 +409,16 @@ const MD5_LIBRARIES = ["core", "openssl", "jsrsasign", "forge"] as const;
 async function md5Case(runtime: Runtime): Promise<void> {
   const probe = await startHelper(runtime, MD5_SCRIPT, "probe", "md5-libraries");
   const N = 50;
-  const time = async (lib: string, n: number): Promise<number | undefined> => {
-    const start = performance.now();
-    const response = await fetch(`${probe.url}/?lib=${lib}&n=${n}`, {
-      signal: AbortSignal.timeout(LIMITS.requestMs * 20),
-    });
-    const text = await response.text();
-    if (response.status === 501) return undefined;
-    if (response.status !== 200) throw new Error(`md5-libraries ${lib}: ${text.slice(0, 200)}`);
-    return performance.now() - start;
-  };
   try {
     for (const lib of MD5_LIBRARIES) {
-      if ((await time(lib, 5)) === undefined) {
-        record(`md5-${runtime}`, lib, { available: false });
-        continue;
-      }
-      const perSign: number[] = [];
-      for (let round = 0; round < (QUICK ? 3 : 7); round++) {
-        const empty = (await time(lib, 0)) as number;
-        const full = (await time(lib, N)) as number;
-        perSign.push((Math.max(0, full - empty) / N) * 1000);
-      }
-      record(`md5-${runtime}`, lib, { usPerSign: median(perSign), available: true, n: N });
+      const perSignMs = await perOperationMs(probe, `lib=${lib}`, N, 5, LIMITS.requestMs * 20);
+      record(
+        `md5-${runtime}`,
+        lib,
+        perSignMs === undefined
+          ? { available: false }
+          : { usPerSign: perSignMs * 1000, available: true, n: N },
+      );
     }
     progress(
       `md5-${runtime}: ${MD5_LIBRARIES.map((lib) => `${lib} ${ms(figure(`md5-${runtime}`, lib, "usPerSign"), 0)} µs`).join(", ")}`,
@@ -439,6 +426,38 @@ async function md5Case(runtime: Runtime): Promise<void> {
   } finally {
     await probe.stop();
   }
+}
+
+/**
+ * What one operation of a probe takes, in ms: `n` of them in one request against none, timed from
+ * here (workerd's clock does not move during a computation), the median over rounds, after a
+ * warm-up of `warmup`, each request aborted after `timeoutMs`. Undefined when the probe answers 501 (not on this runtime).
+ */
+async function perOperationMs(
+  probe: Bare,
+  query: string,
+  n: number,
+  warmup: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const time = async (count: number): Promise<number | undefined> => {
+    const start = performance.now();
+    const response = await fetch(`${probe.url}/?${query}&n=${count}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    if (response.status === 501) return undefined;
+    if (response.status !== 200) throw new Error(`${probe.url}/?${query}: ${text.slice(0, 200)}`);
+    return performance.now() - start;
+  };
+  if ((await time(warmup)) === undefined) return undefined;
+  const perOperation: number[] = [];
+  for (let round = 0; round < (QUICK ? 3 : 7); round++) {
+    const empty = (await time(0)) as number;
+    const full = (await time(n)) as number;
+    perOperation.push(Math.max(0, full - empty) / n);
+  }
+  return median(perOperation);
 }
 
 /** Vendors whose logout needs crypto of their own, and what it is. */
@@ -456,30 +475,22 @@ async function cryptoCase(runtime: Runtime): Promise<void> {
   if (vendors.length === 0) return;
   const probe = await startCryptoProbe(runtime);
   const N = 100;
-  const time = async (vendor: Vendor, n: number): Promise<number> => {
-    const start = performance.now();
-    const response = await fetch(`${probe.url}/?vendor=${vendor}&n=${n}`, {
-      signal: AbortSignal.timeout(LIMITS.requestMs * 10),
-    });
-    const text = await response.text();
-    if (response.status !== 200) throw new Error(`vendor-crypto ${vendor}: ${text.slice(0, 200)}`);
-    return performance.now() - start;
-  };
   try {
     for (const vendor of vendors) {
-      await time(vendor, 20);
-      const perLogout: number[] = [];
-      for (let round = 0; round < (QUICK ? 3 : 7); round++) {
-        const empty = await time(vendor, 0);
-        const full = await time(vendor, N);
-        perLogout.push(Math.max(0, full - empty) / N);
-      }
+      const perLogoutMs = await perOperationMs(
+        probe,
+        `vendor=${vendor}`,
+        N,
+        20,
+        LIMITS.requestMs * 10,
+      );
+      if (perLogoutMs === undefined) throw new Error(`vendor-crypto has no ${vendor}`);
       record(`crypto-${runtime}`, vendor, {
-        perLogoutMs: median(perLogout),
+        perLogoutMs,
         operation: VENDOR_CRYPTO[vendor] as string,
         n: N,
       });
-      progress(`crypto-${runtime} ${vendor}: ${ms(median(perLogout))} ms per logout`);
+      progress(`crypto-${runtime} ${vendor}: ${ms(perLogoutMs)} ms per logout`);
     }
   } finally {
     await probe.stop();
