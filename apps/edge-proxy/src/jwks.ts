@@ -67,11 +67,7 @@ export function remoteKeySet(
       const response = await deps.fetch(
         new Request(url, { headers: { accept: "application/json" }, redirect: "manual", signal }),
       );
-      const text = await readBounded(
-        response.body,
-        response.headers.get("content-length"),
-        MAX_JWKS_BYTES,
-      );
+      const text = await readBounded(response, MAX_JWKS_BYTES);
       if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
       set = JSON.parse(text);
     } catch (error) {

@@ -1,45 +1,58 @@
 // A body read as text up to a limit: a declared length over it is refused before reading, a stream
-// is cancelled as soon as it passes it, and bytes that are not UTF-8 are refused.
+// is cancelled as soon as it passes it, and bytes that are not UTF-8 are refused (a plain Error).
 
 /** The body is over the limit (declared or streamed); nothing more of it was read. */
 export class BodyTooLarge extends Error {
   override name = "BodyTooLarge";
 }
 
-/** The body could not be read, or is not UTF-8 text. */
-export class BodyUnreadable extends Error {
-  override name = "BodyUnreadable";
-}
+/** What `readBounded` reads: a Request or a Response. */
+export type BodyMessage = Pick<Body, "arrayBuffer" | "body"> & { readonly headers: Headers };
 
-/** Reads `body` (with its declared Content-Length, if any) as UTF-8 text of at most `maxBytes`. */
-export async function readBounded(
-  body: ReadableStream<Uint8Array> | null,
-  declaredLength: string | null,
-  maxBytes: number,
-): Promise<string> {
-  if (declaredLength !== null && Number(declaredLength) > maxBytes) {
-    await body?.cancel().catch(() => {});
-    throw new BodyTooLarge(`the body is over ${maxBytes} bytes`);
+/**
+ * Reads a request's or an answer's body as UTF-8 text of at most `maxBytes`. A declared
+ * Content-Length over the limit is refused before anything is read. Within it, and with no
+ * Content-Encoding at all, the runtime reads the body whole itself: its HTTP server and its fetch frame a
+ * body by that length, so no more can come (the bytes are counted again after), and its own read
+ * needs no stream reader (on Node the server's request then never builds a stream at all).
+ * Otherwise (no length, or an encoding whose decoded size the length does not tell) the stream is
+ * read and cancelled as soon as it passes the limit.
+ */
+export async function readBounded(message: BodyMessage, maxBytes: number): Promise<string> {
+  // `body` is read only where it is needed: on Node, asking for it builds the stream.
+  const { headers } = message;
+  const declared = headers.get("content-length");
+  const length = declared === null ? Number.NaN : Number(declared);
+  if (length > maxBytes) {
+    await message.body?.cancel().catch(() => {});
+    throw new BodyTooLarge();
   }
-  if (body === null) return "";
-  const reader = body.getReader();
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  let text = "";
-  let total = 0;
   try {
+    if (length >= 0 && !headers.has("content-encoding")) {
+      const bytes = await message.arrayBuffer();
+      if (bytes.byteLength > maxBytes) throw new BodyTooLarge();
+      return decoder.decode(bytes);
+    }
+    const { body } = message;
+    if (body === null) return "";
+    const reader = body.getReader();
+    let text = "";
+    let total = 0;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
       if (total > maxBytes) {
         await reader.cancel().catch(() => {});
-        throw new BodyTooLarge(`the body is over ${maxBytes} bytes`);
+        throw new BodyTooLarge();
       }
       text += decoder.decode(value, { stream: true });
     }
     return text + decoder.decode();
   } catch (error) {
     if (error instanceof BodyTooLarge) throw error;
-    throw new BodyUnreadable("the body could not be read as UTF-8 text");
+    // Any other failure: the body broke off, or is not UTF-8.
+    throw new Error("unreadable, or not UTF-8", { cause: error });
   }
 }

@@ -256,11 +256,7 @@ export class LogoutProviders {
           signal: AbortSignal.timeout(this.#deps.timeoutMs),
         }),
       );
-      const text = await readBounded(
-        response.body,
-        response.headers.get("content-length"),
-        MAX_DISCOVERY_BYTES,
-      );
+      const text = await readBounded(response, MAX_DISCOVERY_BYTES);
       if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
       document = JSON.parse(text);
     } catch (error) {
