@@ -1,7 +1,6 @@
 // createApp(config, deps) -> Hono: the proxy's HTTP API, with no globals: everything comes in config and deps.
 import type { FetchLike } from "@x/core-signing";
 import { Hono } from "hono/tiny";
-import { MemoryReplayGuard } from "./adapters/memory/replay-guard.ts";
 import { CallerAuth } from "./auth.ts";
 import { callerAuthConfigured, type ProxyConfig } from "./config.ts";
 import type { ProxyContext, ProxyEnv, RequestState, RouteContext } from "./context.ts";
@@ -58,8 +57,11 @@ export interface AppDeps {
    * address on Bun, Deno and Node (behind PROXY_TRUSTED_PROXIES, the client they forwarded for).
    */
   clientAddress?: (c: ProxyContext) => string | undefined;
-  /** eBET login notifications already seen: a Durable Object on Workers, memory elsewhere. */
-  replayGuard?: ReplayGuard;
+  /**
+   * eBET login notifications and logout tokens already seen, for every instance: Durable Objects on
+   * Workers, the store (SQLite, PostgreSQL, Deno KV) elsewhere; memory only for tests and demos.
+   */
+  replayGuard: ReplayGuard;
   /**
    * The per-caller rate limit (PROXY_RATE_LIMIT): Cloudflare's Rate Limiting binding on Workers,
    * token buckets in memory elsewhere. Required when the configuration sets a rate limit.
@@ -164,7 +166,7 @@ export function createApp(config: ProxyConfig, deps: AppDeps): Hono<ProxyEnv> {
   const ctx: RouteContext = {
     vendors: gateway.vendors,
     auth,
-    replay: deps.replayGuard ?? new MemoryReplayGuard({ now }),
+    replay: deps.replayGuard,
     outbox,
     universal,
     callerAuthConfigured: callerAuthConfigured(config),

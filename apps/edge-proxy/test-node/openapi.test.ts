@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
+import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import type { ProxyEnv, RouteContext } from "../src/context.ts";
@@ -318,7 +319,11 @@ describe("routes become operations", () => {
   });
 
   it("the documented X-Request-Id pattern is the one the app applies", async () => {
-    const app = createApp(loadConfig({}), { denyList: new MemoryDenyList(), log: () => {} });
+    const app = createApp(loadConfig({}), {
+      denyList: new MemoryDenyList(),
+      replayGuard: new MemoryReplayGuard(),
+      log: () => {},
+    });
     const parameter = generated().components.parameters.RequestId;
     const pattern = new RegExp(parameter?.schema.pattern ?? "^$");
     const ids = ["trace-42.a:b", "a/b+c=d", "has space", "-lead", "x".repeat(128), "x".repeat(129)];

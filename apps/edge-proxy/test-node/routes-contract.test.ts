@@ -4,6 +4,7 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
+import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import type { RouteDecl } from "../src/http/route.ts";
@@ -30,6 +31,7 @@ function served(vendors: readonly AnyVendor[]): string[] {
   const app = createApp(loadConfig({}, vendors), {
     vendors,
     denyList: new MemoryDenyList(),
+    replayGuard: new MemoryReplayGuard(),
     log: () => {},
   });
   return app.routes

@@ -2,6 +2,7 @@
 import { MemoryRevocationList } from "@x/fungame";
 import { describe, expect, it } from "vitest";
 import type openApiDocument from "../public/openapi.json";
+import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { KIND_STATUS, PROBLEM_KINDS } from "../src/problem.ts";
@@ -57,6 +58,7 @@ describe("operations routes", () => {
     const requested: string[] = [];
     const app = createApp(loadConfig({}), {
       denyList: new MemoryRevocationList(),
+      replayGuard: new MemoryReplayGuard(),
       log: () => {},
       assets: async (request) => {
         const path = new URL(request.url).pathname;
@@ -78,6 +80,7 @@ describe("operations routes", () => {
     expect(await readProblem(missing)).toMatchObject({ status: 404, code: "ASSET_NOT_FOUND" });
     const noAssets = createApp(loadConfig({}), {
       denyList: new MemoryRevocationList(),
+      replayGuard: new MemoryReplayGuard(),
       log: () => {},
     });
     expect(await readProblem(await noAssets.request("/docs"))).toMatchObject({

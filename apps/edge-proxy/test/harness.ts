@@ -12,6 +12,7 @@ import { createOneAccessSimulator, type OneAccessSimulator } from "@x/sdk-auth/t
 import openApiDocument from "../public/openapi.json" with { type: "json" };
 import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
 import { MemoryRateLimiter } from "../src/adapters/memory/rate-limiter.ts";
+import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
 import { type AppDeps, createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import type { DenyList } from "../src/ports.ts";
@@ -153,6 +154,7 @@ function build(
       : { rateLimiter: new MemoryRateLimiter(config.rateLimit, { now }) }),
     log: (line) => logs.push(line),
     openApi: openApiDocument,
+    replayGuard: new MemoryReplayGuard({ now }),
     ...options.deps,
   });
   const harness: Harness = {

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import openApiDocument from "../public/openapi.json" with { type: "json" };
 import { MemoryDenyList } from "../src/adapters/memory/deny-list.ts";
 import { MemoryRateLimiter } from "../src/adapters/memory/rate-limiter.ts";
+import { MemoryReplayGuard } from "../src/adapters/memory/replay-guard.ts";
 import { BindingRateLimiter } from "../src/adapters/workers/rate-limiter.ts";
 import { createApp } from "../src/app.ts";
 import { socketAddress } from "../src/client-address.ts";
@@ -181,9 +182,9 @@ describe("the rate limit", () => {
 
   it("is never dropped: an app is not built with PROXY_RATE_LIMIT and no rate limiter", () => {
     const config = loadConfig({ PROXY_RATE_LIMIT: "1/60" });
-    expect(() => createApp(config, { denyList: new MemoryDenyList() })).toThrow(
-      "PROXY_RATE_LIMIT needs deps.rateLimiter",
-    );
+    expect(() =>
+      createApp(config, { denyList: new MemoryDenyList(), replayGuard: new MemoryReplayGuard() }),
+    ).toThrow("PROXY_RATE_LIMIT needs deps.rateLimiter");
   });
 
   it("names an IPv6 caller by its /64 and an IPv4-mapped address by its IPv4 address", () => {
@@ -424,6 +425,7 @@ describe("on Workers", () => {
     );
     const app = createApp(loadConfig({ LANCENS_BASE_URL: "https://lancens.test:6443" }), {
       denyList: new MemoryDenyList(),
+      replayGuard: new MemoryReplayGuard(),
       rateLimiter: failing,
       log: (line) => logs.push(line),
       fetch: async () => new Response("{}", { status: 200 }),

@@ -86,6 +86,20 @@ describe("worker entry", () => {
     expect((await empty.request("/openapi.json")).status).toBe(404);
   });
 
+  it("refuses to start without REPLAY_GUARD: an isolate's own memory would let a replay through on every other one", async () => {
+    const response = await call(new Request("https://proxy.test/healthz"), {
+      REPLAY_GUARD: undefined,
+    });
+    const problem = await readProblem(response);
+    expect(problem).toMatchObject({ status: 500, kind: "misconfigured", code: "CONFIG_INVALID" });
+    expect(problem.errors).toEqual([
+      expect.objectContaining({
+        field: "REPLAY_GUARD",
+        message: expect.stringMatching(/required/),
+      }),
+    ]);
+  });
+
   it("answers every request with a 500 problem naming the invalid variables, never their values", async () => {
     const response = await call(new Request("https://proxy.test/healthz"), {
       UPSTREAM_TIMEOUT_MS: "soon",

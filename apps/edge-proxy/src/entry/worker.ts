@@ -80,16 +80,16 @@ async function buildApp(env: WorkerEnv): Promise<Hono<ProxyEnv>> {
     globalThis.__EDGE_PROXY_UNIVERSAL_LOGOUT__ === false
       ? withoutUniversalLogout(env, issues)
       : await registryOf(env, config.universalLogout, stores.outbox, issues);
-  if (issues.length > 0) throw new ConfigError(issues);
-  const assets = env.ASSETS;
   const { outbox, replayGuard, rateLimiter } = stores;
+  if (issues.length > 0 || replayGuard === undefined) throw new ConfigError(issues);
+  const assets = env.ASSETS;
   const metrics = metricsOf(env);
   return createApp(config, {
     denyList: stores.denyList,
     ...(metrics === undefined ? {} : { metrics }),
     // Set by Cloudflare's edge for every request; callers cannot forge it.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
-    ...(replayGuard === undefined ? {} : { replayGuard }),
+    replayGuard,
     // Cloudflare's Rate Limiting binding: one count per caller for every isolate of a location.
     ...(rateLimiter === undefined ? {} : { rateLimiter }),
     ...(outbox === undefined ? {} : { outbox: () => outbox }),
@@ -136,12 +136,7 @@ async function registryOf(
     // With LOGOUT_OUTBOX, workerStores names a missing OPEN_JOBS itself.
     if (env.OPEN_JOBS === undefined) needs("OPEN_JOBS", "is required with LOGOUT_OUTBOX");
   }
-  if (env.REPLAY_GUARD === undefined) {
-    needs(
-      "REPLAY_GUARD",
-      `${why}: the binding that takes each logout token's jti once for every isolate`,
-    );
-  }
+  // REPLAY_GUARD, which takes each logout token's jti once for every isolate, is required anyway.
   const keys = env.PROXY_STORE_KEYS;
   const sealing: SealingKeys | ConfigIssue =
     typeof keys === "string" && keys !== ""

@@ -10,8 +10,9 @@ import { placementOf } from "./shards.ts";
 
 /**
  * wrangler.toml's bindings, as `wrangler types` declares them (worker-configuration.d.ts): the
- * deny-list is required; without LOGOUT_OUTBOX `Prefer: respond-async` is ignored, OPEN_JOBS is
- * required with it, and without REPLAY_GUARD each isolate keeps its own seen-set. RATE_LIMITER, a
+ * deny-list and the replay guard are required (an isolate's own memory would let a replay through
+ * on every other isolate); without LOGOUT_OUTBOX `Prefer: respond-async` is ignored, OPEN_JOBS is
+ * required with it. RATE_LIMITER, a
  * `[[ratelimits]]` binding, is commented out in wrangler.toml (the rate limit is off by default),
  * so `wrangler types` does not declare it.
  */
@@ -29,7 +30,7 @@ export type WorkerEnv = WorkerBindings & Record<string, unknown>;
 
 export interface WorkerStores {
   denyList: DenyList;
-  /** Undefined without REPLAY_GUARD: the app keeps its own in memory. */
+  /** Undefined without REPLAY_GUARD, which `issues` then names. */
   replayGuard: ReplayGuard | undefined;
   /** Undefined without LOGOUT_OUTBOX: asynchronous logouts are answered synchronously. */
   outbox: LogoutOutbox | undefined;
@@ -54,6 +55,13 @@ export function workerStores(
   const issues: ConfigIssue[] = [...denyList.issues];
   for (const issue of replay.issues) {
     if (!issues.some(({ name }) => name === issue.name)) issues.push(issue);
+  }
+  if (env.REPLAY_GUARD === undefined) {
+    issues.push({
+      name: "REPLAY_GUARD",
+      message:
+        "is required: the binding that refuses a replayed notification or token in every isolate",
+    });
   }
   const outboxes = env.LOGOUT_OUTBOX;
   const counters = env.OPEN_JOBS;
