@@ -89,9 +89,11 @@ export interface VendorKit<E extends VendorError = VendorError> {
     parse: (response: Response) => T | Promise<T>,
   ): Promise<T>;
   /**
-   * The answer's body as text, refusing to buffer more than `maxBytes` (the stream is cancelled at
-   * the limit). An oversized body is an `upstream` error, code BAD_RESPONSE; a body that breaks off
-   * mid-answer is a retryable `unavailable` error, code NETWORK_ERROR.
+   * The answer's body as text, refusing to buffer more than `maxBytes`: a declared Content-Length
+   * over it is refused unread; within it, and with no Content-Encoding, the runtime reads the body
+   * whole and the bytes are counted again; otherwise the stream is cancelled at the limit. An
+   * oversized body is an `upstream` error, code BAD_RESPONSE; a body that breaks off mid-answer is
+   * a retryable `unavailable` error, code NETWORK_ERROR.
    */
   readText(response: Response, maxBytes?: number): Promise<string>;
   /** The answer's body parsed as JSON; an empty, truncated or non-JSON body is an `upstream` BAD_RESPONSE. */
@@ -299,30 +301,41 @@ function makeKit<E extends VendorError>(
     response: Response,
     maxBytes: number = DEFAULT_MAX_BODY_BYTES,
   ): Promise<string> => {
-    if (!response.body) return "";
-    const declared = Number(response.headers.get("content-length"));
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      await response.body.cancel().catch(() => {});
+    const length = response.headers.get("content-length");
+    const declared = length === null ? Number.NaN : Number(length);
+    if (declared > maxBytes) {
+      await response.body?.cancel().catch(() => {});
       throw badResponse(
         response.status,
         `${vendor} answered with ${declared} bytes, more than the ${maxBytes} accepted`,
       );
     }
-    const reader = response.body.getReader();
+    const tooLong = () =>
+      badResponse(
+        response.status,
+        `${vendor} answered with more than the ${maxBytes} bytes accepted`,
+      );
     const decoder = new TextDecoder();
     let text = "";
-    let total = 0;
     try {
+      // A declared length within the limit and no encoding: the runtime reads the answer whole
+      // itself. Its fetch frames a body by that length, so no more can come (the bytes are counted
+      // again after), and its own read is far cheaper than a reader loop (on Deno most of all).
+      if (declared >= 0 && !response.headers.has("content-encoding")) {
+        const bytes = await response.arrayBuffer();
+        if (bytes.byteLength > maxBytes) throw tooLong();
+        return decoder.decode(bytes);
+      }
+      if (!response.body) return "";
+      const reader = response.body.getReader();
+      let total = 0;
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         total += value.byteLength;
         if (total > maxBytes) {
           await reader.cancel().catch(() => {});
-          throw badResponse(
-            response.status,
-            `${vendor} answered with more than the ${maxBytes} bytes accepted`,
-          );
+          throw tooLong();
         }
         text += decoder.decode(value, { stream: true });
       }

@@ -342,6 +342,56 @@ describe("readBodyText", () => {
     expect(await readBodyText(new Response(stream), VENDOR)).toBe("A€B");
   });
 
+  test("an answer of declared length, not encoded, is read by the runtime whole, not through its stream", async () => {
+    const response = new Response("{\"ok\":\"é\"}", { headers: { "content-length": "13" } });
+    Object.defineProperty(response, "body", {
+      get() {
+        throw new Error("the stream was read");
+      },
+    });
+    expect(await readBodyText(response, VENDOR, 100)).toBe('{"ok":"é"}');
+  });
+
+  test("an answer longer than its declared length is BAD_RESPONSE, counted again after the read", async () => {
+    const response = new Response("x".repeat(500), { headers: { "content-length": "10" } });
+    expectVendorError(await rejection(readBodyText(response, VENDOR, 100)), {
+      code: "BAD_RESPONSE",
+      kind: "upstream",
+    });
+  });
+
+  test("an encoded answer is read as a stream despite its declared length, and cut off at the limit", async () => {
+    // The length of an encoded answer tells nothing of its decoded size.
+    const { stream, state } = chunkedBody(400, 100);
+    const response = new Response(stream, {
+      status: 200,
+      headers: { "content-length": "10", "content-encoding": "gzip" },
+    });
+    const error = await rejection(readBodyText(response, VENDOR, 1000));
+    expectVendorError(error, { code: "BAD_RESPONSE", kind: "upstream", upstreamStatus: 200 });
+    expect(state.cancelled).toBe(true);
+    expect(state.pulled).toBeLessThan(20);
+  });
+
+  test("an answer of declared length that breaks off is a retryable NETWORK_ERROR", async () => {
+    const cause = new Error("connection reset");
+    let sent = false;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) controller.error(cause);
+        else controller.enqueue(Uint8Array.of(0x41));
+        sent = true;
+      },
+    });
+    const response = new Response(stream, { status: 200, headers: { "content-length": "50" } });
+    const vendorError = expectVendorError(await rejection(readBodyText(response, VENDOR)), {
+      code: "NETWORK_ERROR",
+      kind: "unavailable",
+      upstreamStatus: 200,
+    });
+    expect(vendorError.retryable).toBe(true);
+  });
+
   test("a declared content-length over the limit is BAD_RESPONSE, and the body is cancelled", async () => {
     const { stream, state } = chunkedBody(1, 10);
     const response = new Response(stream, { status: 200, headers: { "content-length": "2000" } });
