@@ -22,7 +22,7 @@ function tooLarge(): ProblemError {
 
 async function readLimited(request: Request): Promise<string> {
   try {
-    return await readBounded(request, MAX_BODY_BYTES);
+    return await readBounded(request, MAX_BODY_BYTES, true);
   } catch (error) {
     if (error instanceof BodyTooLarge) throw tooLarge();
     throw new ProblemError({

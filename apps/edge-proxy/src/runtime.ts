@@ -1,7 +1,7 @@
 // The composition root: from a configuration, the vendors and the stores, the parts every entry and
 // the outbox's attempts share (the Retry-After gate, fetch per vendor, the vendors built once, and
 // the upstream policy of one call).
-import type { FetchLike } from "@x/core-signing";
+import { type FetchLike, fromPlatformFetch } from "@x/core-signing";
 import type { ProxyConfig } from "./config.ts";
 import { VendorGateway } from "./gateway.ts";
 import type { DenyList, MetricsSink, VendorCallMetric } from "./ports.ts";
@@ -54,7 +54,8 @@ export interface ProxyRuntime {
 }
 
 export function proxyRuntime(config: ProxyConfig, deps: RuntimeDeps): ProxyRuntime {
-  const baseFetch: FetchLike = deps.fetch ?? ((request) => fetch(request));
+  // The platform's own fetch: its answers are marked so, and read whole when their length allows.
+  const baseFetch: FetchLike = deps.fetch ?? ((request) => fetch(request).then(fromPlatformFetch));
   const now = deps.now ?? (() => Date.now());
   const random = deps.random ?? Math.random;
   const write = deps.log ?? ((line) => console.log(JSON.stringify(line)));

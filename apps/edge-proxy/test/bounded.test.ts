@@ -37,8 +37,34 @@ function declaredOnly(text: string, headers: Record<string, string>) {
 }
 
 describe("readBounded", () => {
-  it("reads a body of declared length with the runtime's own read, not the stream", async () => {
-    expect(await readBounded(declaredOnly('{"a":"é"}', {}), 64)).toBe('{"a":"é"}');
+  it("reads a framed body of declared length with the runtime's own read, not the stream", async () => {
+    expect(await readBounded(declaredOnly('{"a":"é"}', {}), 64, true)).toBe('{"a":"é"}');
+  });
+
+  it("reads a body it did not frame as a stream whatever it declares, and cuts it off at the limit", async () => {
+    const { stream, seen } = endless(new Uint8Array(1024).fill(0x61));
+    const answer = new Response(stream, { headers: { "content-length": "10" } });
+    await expect(readBounded(answer, 4096)).rejects.toBeInstanceOf(BodyTooLarge);
+    expect(seen.pulled).toBeLessThan(64 * 1024);
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it.each([
+    ["content-length", "1e1"],
+    ["content-length", "0x10"],
+    ["content-length", "+10"],
+    ["content-length", "10, 10"],
+    ["transfer-encoding", "chunked"],
+    ["content-encoding", "identity"],
+  ])("reads a framed body with %s: %j as a stream", async (name, value) => {
+    const { stream, seen } = endless(new Uint8Array(1024).fill(0x61));
+    const message = {
+      headers: new Headers({ "content-length": "16", [name]: value }),
+      body: stream,
+      arrayBuffer: () => Promise.reject(new Error("read whole")),
+    };
+    await expect(readBounded(message, 4096, true)).rejects.toBeInstanceOf(BodyTooLarge);
+    expect(seen.cancelled).toBe(true);
   });
 
   it("reads an encoded body as a stream even with a declared length, and cuts it off at the limit", async () => {
@@ -50,7 +76,7 @@ describe("readBounded", () => {
       // @ts-expect-error: duplex is required for a streamed body but not in every lib's RequestInit
       duplex: "half",
     });
-    await expect(readBounded(message, 4096)).rejects.toBeInstanceOf(BodyTooLarge);
+    await expect(readBounded(message, 4096, true)).rejects.toBeInstanceOf(BodyTooLarge);
     expect(seen.pulled).toBeLessThan(64 * 1024);
     expect(seen.cancelled).toBe(true);
   });
@@ -69,13 +95,13 @@ describe("readBounded", () => {
   it("counts the bytes again when the body is longer than its declared length", async () => {
     const message = declaredOnly("x".repeat(100), {});
     message.headers.set("content-length", "10");
-    await expect(readBounded(message, 50)).rejects.toBeInstanceOf(BodyTooLarge);
+    await expect(readBounded(message, 50, true)).rejects.toBeInstanceOf(BodyTooLarge);
   });
 
   it("refuses bytes that are not UTF-8 on both paths", async () => {
     const bad = new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
     const declared = new Response(bad, { headers: { "content-length": String(bad.byteLength) } });
-    await expect(readBounded(declared, 64)).rejects.toThrow(/not UTF-8/);
+    await expect(readBounded(declared, 64, true)).rejects.toThrow(/not UTF-8/);
     const streamed = new Response(
       new ReadableStream<Uint8Array>({
         start(controller) {
@@ -98,19 +124,24 @@ describe("a request body that is not UTF-8", () => {
   it("is 400 INVALID_BODY, declared or streamed, and nothing goes upstream", async () => {
     const h = await createHarness();
     const bad = new Uint8Array([...encoder.encode('{"username":"u'), 0xc3, 0x28, 0x22, 0x7d]);
-    for (const body of [
-      bad,
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          controller.enqueue(bad);
-          controller.close();
-        },
-      }),
-    ]) {
+    const streamed = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bad);
+        controller.close();
+      },
+    });
+    const bodies: [BodyInit, string | undefined][] = [
+      [bad, String(bad.byteLength)],
+      [streamed, undefined],
+    ];
+    for (const [body, length] of bodies) {
       const response = await h.app.fetch(
         new Request("http://proxy.test/v1/lancens/logout", {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: {
+            "content-type": "application/json",
+            ...(length === undefined ? {} : { "content-length": length }),
+          },
           body,
           // @ts-expect-error: duplex is required for a streamed body but not in every lib's RequestInit
           duplex: "half",

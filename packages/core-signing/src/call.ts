@@ -23,6 +23,23 @@ export interface CallOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS: number = 10_000;
+
+/** Answers that came straight from the platform's own fetch: see `fromPlatformFetch`. */
+const platformAnswers = new WeakSet<Response>();
+
+/**
+ * Marks `response` as the platform's own fetch returned it, and returns it. The platform's HTTP
+ * client frames a body by its Content-Length (and keeps Content-Encoding when it decodes one), so
+ * `readText` may let the runtime read such an answer whole when its declared length is within the
+ * limit; any other answer (from a test double, a service binding, a wrapper that rewrites
+ * headers) is read as a stream and cut off at the limit, whatever it declares. `call` marks the
+ * answers of the global fetch it uses by default; a host that hands a kit its own wrapper of the
+ * global fetch marks them itself.
+ */
+export function fromPlatformFetch(response: Response): Response {
+  platformAnswers.add(response);
+  return response;
+}
 /** Vendor answers are small; anything larger than this is refused rather than buffered. */
 export const DEFAULT_MAX_BODY_BYTES: number = 1024 * 1024;
 
@@ -231,7 +248,7 @@ function makeKit<E extends VendorError>(
     parse: (response: Response) => T | Promise<T>,
   ): Promise<T> => {
     const timeoutMs = checkTimeout(options?.timeoutMs);
-    const fetcher: FetchLike = options?.fetch ?? ((input) => fetch(input));
+    const fetcher: FetchLike = options?.fetch ?? ((input) => fetch(input).then(fromPlatformFetch));
     const outer = options?.signal;
     if (outer?.aborted) throw outer.reason;
     const controller = new AbortController();
@@ -301,27 +318,35 @@ function makeKit<E extends VendorError>(
     response: Response,
     maxBytes: number = DEFAULT_MAX_BODY_BYTES,
   ): Promise<string> => {
-    const length = response.headers.get("content-length");
+    const { headers } = response;
+    const length = headers.get("content-length");
     const declared = length === null ? Number.NaN : Number(length);
-    if (declared > maxBytes) {
-      await response.body?.cancel().catch(() => {});
-      throw badResponse(
-        response.status,
-        `${vendor} answered with ${declared} bytes, more than the ${maxBytes} accepted`,
-      );
-    }
     const tooLong = () =>
       badResponse(
         response.status,
         `${vendor} answered with more than the ${maxBytes} bytes accepted`,
       );
+    if (declared > maxBytes) {
+      // A HEAD or 304 answer declares a length it does not send.
+      if (!response.body) return "";
+      await response.body.cancel().catch(() => {});
+      throw badResponse(
+        response.status,
+        `${vendor} answered with ${declared} bytes, more than the ${maxBytes} accepted`,
+      );
+    }
     const decoder = new TextDecoder();
     let text = "";
     try {
-      // A declared length within the limit and no encoding: the runtime reads the answer whole
-      // itself. Its fetch frames a body by that length, so no more can come (the bytes are counted
-      // again after), and its own read is far cheaper than a reader loop (on Deno most of all).
-      if (declared >= 0 && !response.headers.has("content-encoding")) {
+      // The platform's own answer, of a plain declared length within the limit, not encoded: the
+      // runtime reads it whole itself (no more than that length can come; the bytes are counted
+      // again after), far cheaper than a reader loop (on Deno most of all).
+      if (
+        platformAnswers.has(response) &&
+        /^\d+$/.test(length as string) &&
+        !headers.has("content-encoding") &&
+        !headers.has("transfer-encoding")
+      ) {
         const bytes = await response.arrayBuffer();
         if (bytes.byteLength > maxBytes) throw tooLong();
         return decoder.decode(bytes);

@@ -8,6 +8,7 @@ export {
   DEFAULT_TIMEOUT_MS,
   defineVendor,
   type FetchLike,
+  fromPlatformFetch,
   invalidInput,
   type KitCallOptions,
   readBodyJson,

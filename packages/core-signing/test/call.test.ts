@@ -7,6 +7,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   defineVendor,
   type FetchLike,
+  fromPlatformFetch,
   invalidInput,
   readBodyJson,
   readBodyText,
@@ -342,8 +343,10 @@ describe("readBodyText", () => {
     expect(await readBodyText(new Response(stream), VENDOR)).toBe("A€B");
   });
 
-  test("an answer of declared length, not encoded, is read by the runtime whole, not through its stream", async () => {
-    const response = new Response("{\"ok\":\"é\"}", { headers: { "content-length": "13" } });
+  test("the platform's answer of declared length, not encoded, is read by the runtime whole, not through its stream", async () => {
+    const response = fromPlatformFetch(
+      new Response('{"ok":"é"}', { headers: { "content-length": "11" } }),
+    );
     Object.defineProperty(response, "body", {
       get() {
         throw new Error("the stream was read");
@@ -352,12 +355,80 @@ describe("readBodyText", () => {
     expect(await readBodyText(response, VENDOR, 100)).toBe('{"ok":"é"}');
   });
 
-  test("an answer longer than its declared length is BAD_RESPONSE, counted again after the read", async () => {
-    const response = new Response("x".repeat(500), { headers: { "content-length": "10" } });
+  test("the platform's answer longer than its declared length is BAD_RESPONSE, counted again after the read", async () => {
+    const response = fromPlatformFetch(
+      new Response("x".repeat(500), { headers: { "content-length": "10" } }),
+    );
     expectVendorError(await rejection(readBodyText(response, VENDOR, 100)), {
       code: "BAD_RESPONSE",
       kind: "upstream",
     });
+  });
+
+  test("any other answer is read as a stream whatever it declares, and cut off at the limit", async () => {
+    // A test double, a service binding or a wrapper may declare a length its body does not keep.
+    const { stream, state } = chunkedBody(400, 100);
+    const response = new Response(stream, { status: 200, headers: { "content-length": "10" } });
+    expectVendorError(await rejection(readBodyText(response, VENDOR, 1000)), {
+      code: "BAD_RESPONSE",
+      upstreamStatus: 200,
+    });
+    expect(state.cancelled).toBe(true);
+    expect(state.pulled).toBeLessThan(20);
+  });
+
+  test.each(["1e1", "0x10", " 10", "+5", "10, 10", ""])(
+    "the platform's answer declaring %j is read as a stream",
+    async (length) => {
+      const { stream, state } = chunkedBody(3, 4);
+      const response = fromPlatformFetch(
+        new Response(stream, { headers: { "content-length": length } }),
+      );
+      expect(await readBodyText(response, VENDOR, 100)).toBe("a".repeat(12));
+      expect(state.pulled).toBe(3);
+    },
+  );
+
+  test("a chunked answer of the platform is read as a stream even with a length", async () => {
+    const { stream, state } = chunkedBody(3, 4);
+    const response = fromPlatformFetch(
+      new Response(stream, { headers: { "content-length": "12", "transfer-encoding": "chunked" } }),
+    );
+    expect(await readBodyText(response, VENDOR, 100)).toBe("a".repeat(12));
+    expect(state.pulled).toBe(3);
+  });
+
+  test("an answer without a body that declares more than the limit (HEAD, 304) is empty", async () => {
+    const head = new Response(null, { status: 200, headers: { "content-length": "5000" } });
+    expect(await readBodyText(head, VENDOR, 100)).toBe("");
+  });
+
+  test("call marks the answers of the global fetch it uses by default as the platform's", async () => {
+    const original = globalThis.fetch;
+    globalThis.fetch = async () => {
+      const response = new Response('{"a":1}', { headers: { "content-length": "7" } });
+      Object.defineProperty(response, "body", {
+        get() {
+          throw new Error("the stream was read");
+        },
+      });
+      return response;
+    };
+    try {
+      const kit = defineVendor(VENDOR);
+      const text = await kit.call(new Request("https://vendor.test/x"), {}, (response) =>
+        kit.readText(response, 100),
+      );
+      expect(text).toBe('{"a":1}');
+      // With a fetch of its own, the same answer is read as a stream: here, the stream throws.
+      await expect(
+        kit.call(new Request("https://vendor.test/x"), { fetch: globalThis.fetch }, (response) =>
+          kit.readText(response, 100),
+        ),
+      ).rejects.toThrow();
+    } finally {
+      globalThis.fetch = original;
+    }
   });
 
   test("an encoded answer is read as a stream despite its declared length, and cut off at the limit", async () => {
@@ -373,7 +444,7 @@ describe("readBodyText", () => {
     expect(state.pulled).toBeLessThan(20);
   });
 
-  test("an answer of declared length that breaks off is a retryable NETWORK_ERROR", async () => {
+  test("the platform's answer of declared length that breaks off is a retryable NETWORK_ERROR", async () => {
     const cause = new Error("connection reset");
     let sent = false;
     const stream = new ReadableStream<Uint8Array>({
@@ -383,7 +454,9 @@ describe("readBodyText", () => {
         sent = true;
       },
     });
-    const response = new Response(stream, { status: 200, headers: { "content-length": "50" } });
+    const response = fromPlatformFetch(
+      new Response(stream, { status: 200, headers: { "content-length": "50" } }),
+    );
     const vendorError = expectVendorError(await rejection(readBodyText(response, VENDOR)), {
       code: "NETWORK_ERROR",
       kind: "unavailable",

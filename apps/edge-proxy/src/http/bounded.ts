@@ -11,25 +11,34 @@ export type BodyMessage = Pick<Body, "arrayBuffer" | "body"> & { readonly header
 
 /**
  * Reads a request's or an answer's body as UTF-8 text of at most `maxBytes`. A declared
- * Content-Length over the limit is refused before anything is read. Within it, and with no
- * Content-Encoding at all, the runtime reads the body whole itself: its HTTP server and its fetch frame a
- * body by that length, so no more can come (the bytes are counted again after), and its own read
- * needs no stream reader (on Node the server's request then never builds a stream at all).
- * Otherwise (no length, or an encoding whose decoded size the length does not tell) the stream is
- * read and cancelled as soon as it passes the limit.
+ * Content-Length over the limit is refused before anything is read. A body the runtime itself
+ * `framed` (a request its HTTP server received), with a plain declared length within the limit and
+ * neither Content-Encoding nor Transfer-Encoding, is read whole by the runtime: its server reads no
+ * more than that length (the bytes are counted again after), and its own read needs no stream
+ * reader (on Node the server's request then never builds a stream at all). Any other body, an
+ * answer a fetch handed over included, is read as a stream and cancelled as soon as it passes the
+ * limit, whatever it declares.
  */
-export async function readBounded(message: BodyMessage, maxBytes: number): Promise<string> {
+export async function readBounded(
+  message: BodyMessage,
+  maxBytes: number,
+  framed = false,
+): Promise<string> {
   // `body` is read only where it is needed: on Node, asking for it builds the stream.
   const { headers } = message;
   const declared = headers.get("content-length");
-  const length = declared === null ? Number.NaN : Number(declared);
-  if (length > maxBytes) {
+  if (Number(declared) > maxBytes) {
     await message.body?.cancel().catch(() => {});
     throw new BodyTooLarge();
   }
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
   try {
-    if (length >= 0 && !headers.has("content-encoding")) {
+    if (
+      framed &&
+      /^\d+$/.test(declared as string) &&
+      !headers.has("content-encoding") &&
+      !headers.has("transfer-encoding")
+    ) {
       const bytes = await message.arrayBuffer();
       if (bytes.byteLength > maxBytes) throw new BodyTooLarge();
       return decoder.decode(bytes);

@@ -311,7 +311,7 @@ function queueClaimed(
 /** A trigger's body as text; undefined when it is over MAX_TRIGGER_BYTES or cannot be read as UTF-8. */
 async function readTriggerBody(c: ProxyContext): Promise<string | undefined> {
   try {
-    return await readBounded(c.req.raw, MAX_TRIGGER_BYTES);
+    return await readBounded(c.req.raw, MAX_TRIGGER_BYTES, true);
   } catch {
     return undefined;
   }
