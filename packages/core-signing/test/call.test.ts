@@ -305,6 +305,13 @@ describe("checkBaseUrl", () => {
 });
 
 /** A body of `chunks` chunks of `size` bytes, recording how far it was read and whether cancelled. */
+/** Makes the runtime's whole read of `response` fail: only the stream path can read it. */
+function refuseWholeRead(response: Response): void {
+  Object.defineProperty(response, "arrayBuffer", {
+    value: () => Promise.reject(new Error("read whole")),
+  });
+}
+
 function chunkedBody(chunks: number, size: number, fill = 0x61) {
   const state = { pulled: 0, cancelled: false };
   const stream = new ReadableStream<Uint8Array>({
@@ -377,13 +384,14 @@ describe("readBodyText", () => {
     expect(state.pulled).toBeLessThan(20);
   });
 
-  test.each(["1e1", "0x10", " 10", "+5", "10, 10", ""])(
+  test.each(["1e1", "0x10", "+10", "10, 10", ""])(
     "the platform's answer declaring %j is read as a stream",
     async (length) => {
       const { stream, state } = chunkedBody(3, 4);
       const response = fromPlatformFetch(
         new Response(stream, { headers: { "content-length": length } }),
       );
+      refuseWholeRead(response);
       expect(await readBodyText(response, VENDOR, 100)).toBe("a".repeat(12));
       expect(state.pulled).toBe(3);
     },
@@ -394,6 +402,7 @@ describe("readBodyText", () => {
     const response = fromPlatformFetch(
       new Response(stream, { headers: { "content-length": "12", "transfer-encoding": "chunked" } }),
     );
+    refuseWholeRead(response);
     expect(await readBodyText(response, VENDOR, 100)).toBe("a".repeat(12));
     expect(state.pulled).toBe(3);
   });
@@ -434,10 +443,12 @@ describe("readBodyText", () => {
   test("an encoded answer is read as a stream despite its declared length, and cut off at the limit", async () => {
     // The length of an encoded answer tells nothing of its decoded size.
     const { stream, state } = chunkedBody(400, 100);
-    const response = new Response(stream, {
-      status: 200,
-      headers: { "content-length": "10", "content-encoding": "gzip" },
-    });
+    const response = fromPlatformFetch(
+      new Response(stream, {
+        status: 200,
+        headers: { "content-length": "10", "content-encoding": "gzip" },
+      }),
+    );
     const error = await rejection(readBodyText(response, VENDOR, 1000));
     expectVendorError(error, { code: "BAD_RESPONSE", kind: "upstream", upstreamStatus: 200 });
     expect(state.cancelled).toBe(true);
