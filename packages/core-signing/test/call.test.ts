@@ -305,6 +305,18 @@ describe("checkBaseUrl", () => {
 });
 
 /** A body of `chunks` chunks of `size` bytes, recording how far it was read and whether cancelled. */
+/** A body that sends one byte, then fails with `cause`, as a connection reset mid-answer. */
+function breaksOffAfterOneByte(cause: Error): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) controller.error(cause);
+      else controller.enqueue(Uint8Array.of(0x41));
+      sent = true;
+    },
+  });
+}
+
 /** Makes the runtime's whole read of `response` fail: only the stream path can read it. */
 function refuseWholeRead(response: Response): void {
   Object.defineProperty(response, "arrayBuffer", {
@@ -457,14 +469,7 @@ describe("readBodyText", () => {
 
   test("the platform's answer of declared length that breaks off is a retryable NETWORK_ERROR", async () => {
     const cause = new Error("connection reset");
-    let sent = false;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent) controller.error(cause);
-        else controller.enqueue(Uint8Array.of(0x41));
-        sent = true;
-      },
-    });
+    const stream = breaksOffAfterOneByte(cause);
     const response = fromPlatformFetch(
       new Response(stream, { status: 200, headers: { "content-length": "50" } }),
     );
@@ -546,14 +551,7 @@ describe("readBodyText", () => {
 
   test("a body that fails mid-stream is a retryable NETWORK_ERROR", async () => {
     const cause = new Error("connection reset");
-    let sent = false;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent) controller.error(cause);
-        else controller.enqueue(Uint8Array.of(0x41));
-        sent = true;
-      },
-    });
+    const stream = breaksOffAfterOneByte(cause);
     const error = await rejection(readBodyText(new Response(stream, { status: 200 }), VENDOR));
     const vendorError = expectVendorError(error, {
       code: "NETWORK_ERROR",
