@@ -6,7 +6,6 @@ export type SqlValue = string | number | null;
 
 export type Dialect = "sqlite" | "postgres";
 
-/** One connection (SQLite) or pool (PostgreSQL), and the transactions taken on it. */
 /** How one statement outside a transaction is committed. */
 export interface StatementOptions {
   /**
@@ -18,6 +17,7 @@ export interface StatementOptions {
   flush?: boolean;
 }
 
+/** One connection (SQLite) or pool (PostgreSQL), and the transactions taken on it. */
 export interface SqlDriver {
   readonly dialect: Dialect;
   /** What the startup line says the store is, e.g. "SQLite, /var/lib/edge-proxy/proxy.db (WAL)". */

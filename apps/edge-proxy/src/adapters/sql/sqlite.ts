@@ -13,8 +13,9 @@ export interface SyncDatabase {
 /**
  * Settings every connection gets: WAL, so readers do not wait for the writer; FULL sync, so a
  * logout answered 202 is on disk before the answer (WAL's NORMAL may lose the last commits on
- * a power loss; a statement run with `flush: false`, a lease, is the one exception); no busy timeout, as SQLite's own would block the event loop while it waits:
- * the driver waits for the write lock itself (BUSY_WAIT_MS).
+ * a power loss; a statement run with `flush: false`, a lease, is the one exception); no busy
+ * timeout, as SQLite's own would block the event loop while it waits: the driver waits for the
+ * write lock itself (BUSY_WAIT_MS).
  */
 export const PRAGMAS = [
   "PRAGMA journal_mode = WAL",
