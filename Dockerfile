@@ -7,8 +7,9 @@
 # docs/deploy.md says how to run it; apps/edge-proxy/test-node/dockerfile.test.ts checks it.
 
 # The build: the workspace packages compiled to dist/, the proxy's /docs assets and openapi.json
-# generated, then `pnpm deploy` writes the proxy's own files (package.json "files": src, public) and
-# its production dependencies to /out, the workspace packages as folders of their published files.
+# generated and its Node entry built as JavaScript (dist/node), then `pnpm deploy` writes the
+# proxy's own files (package.json "files": src, dist, public) and its production dependencies to
+# /out, the workspace packages as folders of their published files.
 FROM node:24-slim AS build
 WORKDIR /repo
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.base.json ./
@@ -20,7 +21,7 @@ RUN pnpm install --frozen-lockfile --filter "@x/edge-proxy..." \
  && pnpm --filter "@x/edge-proxy..." run build \
  && pnpm --filter @x/edge-proxy deploy --prod --legacy /out
 
-# The image: what `node src/entry/node.ts` reads at run time and nothing else (no tests, no build
+# The image: what `node dist/node/node.mjs` reads at run time and nothing else (no tests, no build
 # tools). The files belong to root, so the process cannot change its own code; /data is its own.
 FROM node:24-slim
 WORKDIR /app
@@ -39,4 +40,4 @@ STOPSIGNAL SIGTERM
 # Slim images have no curl: Node asks /healthz itself.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/healthz').then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "src/entry/node.ts"]
+CMD ["node", "dist/node/node.mjs"]

@@ -21,6 +21,8 @@ export function wranglerDevArgs(options: {
   persistTo?: string | undefined;
   extra?: string[];
 }): string[];
+/** dist/node/node.mjs, the built Node entry; throws, naming the build, when it is missing. */
+export function nodeEntry(): string;
 /** The command that runs an entry; on Deno, with write access to `env.PROXY_DATA_DIR` (default data/) only. */
 export function entryCommand(
   runtime: "node" | "bun" | "deno",

@@ -75,6 +75,20 @@ export function wranglerDevArgs({ port, inspectorPort, envFile, persistTo, extra
 }
 
 /**
+ * The Node entry as deployed: the JavaScript `npm run build` makes of src/entry/node.ts
+ * (scripts/build-node.mjs), which the Dockerfile's image runs too.
+ */
+export function nodeEntry() {
+  const built = join(APP, "dist", "node", "node.mjs");
+  if (!existsSync(built)) {
+    throw new Error(
+      `${built} is not built: run \`npm start\` or \`npm run build\` at the repository root`,
+    );
+  }
+  return built;
+}
+
+/**
  * The command, arguments and extra environment that run one of the proxy's entries, listening on
  * `port` (0: any free port; the entry prints the one it got).
  */
@@ -82,7 +96,7 @@ export function entryCommand(runtime, env = {}) {
   const entry = (name) => join(APP, "src", "entry", name);
   switch (runtime) {
     case "node":
-      return { command: process.execPath, args: [entry("node.ts")], env: {} };
+      return { command: process.execPath, args: [nodeEntry()], env: {} };
     case "bun":
       return {
         command: bunBinary(),

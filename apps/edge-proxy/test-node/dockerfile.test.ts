@@ -110,7 +110,7 @@ describe("the Dockerfile", () => {
   it.each<[string, (text: string) => string, RegExp]>([
     [
       "a CMD in shell form",
-      (t) => t.replace('CMD ["node", "src/entry/node.ts"]', "CMD node src/entry/node.ts"),
+      (t) => t.replace('CMD ["node", "dist/node/node.mjs"]', "CMD node dist/node/node.mjs"),
       /CMD in shell form/,
     ],
     ["an ENTRYPOINT", (t) => `${t}ENTRYPOINT ["tini", "--"]\n`, /ENTRYPOINT/],
@@ -315,6 +315,7 @@ describe("the image's command line, run outside a container", () => {
   it("runs in pnpm deploy's output, which holds the proxy's runtime files and no tests", async () => {
     expect(readdirSync(deployed).sort()).toEqual([
       "README.md",
+      "dist",
       "node_modules",
       "package.json",
       "public",
@@ -324,8 +325,9 @@ describe("the image's command line, run outside a container", () => {
       readdirSync(join(deployed, dir), { withFileTypes: true }).flatMap((entry) =>
         entry.isDirectory() ? own(join(dir, entry.name)) : [join(dir, entry.name)],
       );
-    const files = [...own("src"), ...own("public")];
-    expect(files).toContain(join("src", "entry", "node.ts"));
+    const files = [...own("src"), ...own("dist"), ...own("public")];
+    expect(files).toContain(join("dist", "node", "node.mjs"));
+    expect(files).toContain(join("src", "entry", "bun.ts"));
     expect(files).toContain(join("public", "docs", "index.html"));
     expect(files.filter((file) => /\.test\.|(^|\/)test(-[a-z]+)?\//.test(file))).toEqual([]);
     // The workspace packages are folders of their own, not links back into the repository.
