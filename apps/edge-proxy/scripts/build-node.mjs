@@ -3,7 +3,8 @@
 // adapter), chunks beside it. Node then parses plain JavaScript: no type stripping at start, and
 // about 40 MB less resident memory than running the TypeScript source (docs/performance.md).
 // The entry finds public/ two folders up, as src/entry/node.ts does.
-import { rm, stat } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -28,6 +29,15 @@ const result = await build({
   metafile: true,
   logLevel: "warning",
 });
+// What the bundle was built from, each file with a digest of its content, for `nodeEntry`
+// (scripts/start-runtimes.mjs) to tell a bundle that no longer matches its sources.
+const inputs = {};
+for (const file of Object.keys(result.metafile.inputs).sort()) {
+  inputs[file] = createHash("sha256")
+    .update(await readFile(join(APP, file)))
+    .digest("hex");
+}
+await writeFile(join(OUT, "inputs.json"), `${JSON.stringify(inputs, null, 1)}\n`);
 let bytes = 0;
 for (const file of Object.keys(result.metafile.outputs)) {
   if (file.endsWith(".mjs")) bytes += (await stat(join(APP, file))).size;

@@ -21,7 +21,9 @@ export function wranglerDevArgs(options: {
   persistTo?: string | undefined;
   extra?: string[];
 }): string[];
-/** dist/node/node.mjs, the built Node entry; throws, naming the build, when it is missing. */
+/** Why the built Node entry under `app` (default apps/edge-proxy) cannot run: missing, or built from files changed since. */
+export function builtEntryProblem(app?: string): string | undefined;
+/** dist/node/node.mjs, the built Node entry; throws, naming the build, when it is missing or stale. */
 export function nodeEntry(): string;
 /** The command that runs an entry; on Deno, with write access to `env.PROXY_DATA_DIR` (default data/) only. */
 export function entryCommand(

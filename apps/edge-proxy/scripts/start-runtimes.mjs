@@ -1,6 +1,7 @@
 // Finds the runtimes and tools the proxy runs under (Node, Bun, Deno, wrangler) and runs them as process groups.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -75,17 +76,44 @@ export function wranglerDevArgs({ port, inspectorPort, envFile, persistTo, extra
 }
 
 /**
+ * Why the built Node entry under `app` cannot be run, or undefined when it can: missing, or built
+ * from files whose content has changed since (dist/node/inputs.json, written by
+ * scripts/build-node.mjs, holds each one's digest).
+ */
+export function builtEntryProblem(app = APP) {
+  const built = join(app, "dist", "node", "node.mjs");
+  const build =
+    "run `npm run build` at the repository root (or `node scripts/build-node.mjs` in apps/edge-proxy)";
+  let inputs;
+  try {
+    inputs = JSON.parse(readFileSync(join(app, "dist", "node", "inputs.json"), "utf8"));
+  } catch {
+    return `${built} is not built: ${build}`;
+  }
+  if (!existsSync(built)) return `${built} is not built: ${build}`;
+  for (const [input, digest] of Object.entries(inputs)) {
+    let content;
+    try {
+      content = readFileSync(join(app, input));
+    } catch {
+      return `${built} was built from ${input}, which is gone: ${build}`;
+    }
+    if (createHash("sha256").update(content).digest("hex") !== digest) {
+      return `${built} was built from an older ${input}: ${build}`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * The Node entry as deployed: the JavaScript `npm run build` makes of src/entry/node.ts
- * (scripts/build-node.mjs), which the Dockerfile's image runs too.
+ * (scripts/build-node.mjs), which the Dockerfile's image runs too. Throws, saying what to run,
+ * when it is missing or older than its sources.
  */
 export function nodeEntry() {
-  const built = join(APP, "dist", "node", "node.mjs");
-  if (!existsSync(built)) {
-    throw new Error(
-      `${built} is not built: run \`npm start\` or \`npm run build\` at the repository root`,
-    );
-  }
-  return built;
+  const problem = builtEntryProblem();
+  if (problem !== undefined) throw new Error(problem);
+  return join(APP, "dist", "node", "node.mjs");
 }
 
 /**

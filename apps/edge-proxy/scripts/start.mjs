@@ -7,6 +7,7 @@ import { startDemoProvider } from "./demo-idp.mjs";
 import { startSimulators } from "./simulators.mjs";
 import {
   APP,
+  builtEntryProblem,
   entryCommand,
   freePort,
   portIsFree,
@@ -191,6 +192,9 @@ function checkCheckout() {
       `this checkout lacks ${missing.map(([path, what]) => `${path} (${what})`).join(", ")}`,
     );
   }
+  // The universal-logout demo runs the built Node entry: say so before anything starts.
+  const unbuilt = builtEntryProblem();
+  if (unbuilt !== undefined) throw new StartError(unbuilt);
 }
 
 async function main() {
