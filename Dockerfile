@@ -21,8 +21,10 @@ RUN pnpm install --frozen-lockfile --filter "@x/edge-proxy..." \
  && pnpm --filter "@x/edge-proxy..." run build \
  && pnpm --filter @x/edge-proxy deploy --prod --legacy /out
 
-# The image: what `node dist/node/node.mjs` reads at run time and nothing else (no tests, no build
-# tools). The files belong to root, so the process cannot change its own code; /data is its own.
+# The image: pnpm deploy's output, no tests and no build tools. `node dist/node/node.mjs` reads only
+# dist/ and public/; src/ and node_modules/ are there for the Bun image of docs/deploy.md, which
+# runs the same folder. The files belong to root, so the process cannot change its own code; /data
+# is its own.
 FROM node:24-slim
 WORKDIR /app
 COPY --from=build /out/ ./

@@ -1068,12 +1068,24 @@ async function memoryCase(sims: Simulators, proxy: RunningProxy): Promise<void> 
   const window = Math.max(1, Math.floor(measured.length / 3));
   const startMb = medianOrNaN(measured.slice(0, window).map((s) => s.mb));
   const endMb = medianOrNaN(measured.slice(-window).map((s) => s.mb));
+  // The trend over every sample of the window (least squares), for a slow rise that the ends'
+  // medians and their allowance would pass: a leak shows as a slope a longer run confirms.
+  const meanAt = measured.reduce((sum, s) => sum + s.at, 0) / measured.length;
+  const meanMb = measured.reduce((sum, s) => sum + s.mb, 0) / measured.length;
+  let covariance = 0;
+  let variance = 0;
+  for (const sample of measured) {
+    covariance += (sample.at - meanAt) * (sample.mb - meanMb);
+    variance += (sample.at - meanAt) ** 2;
+  }
+  const slopeMbPerMin = variance > 0 ? (covariance / variance) * 60 : Number.NaN;
   const errors = result.non2xx + result.errors + result.timeouts + result.mismatches;
   record("memory", proxy.runtime, {
     rssStartMb: startMb,
     rssEndMb: endMb,
     rssMaxMb: Math.max(...measured.map((s) => s.mb)),
     growthMb: endMb - startMb,
+    slopeMbPerMin,
     seconds,
     rps: result["2xx"] / (seconds + warmupSeconds),
     errors,
@@ -1721,7 +1733,17 @@ function printReport(): void {
   );
   section(
     `memory under constant load (${SETTINGS.memory.rps} logouts/s across the vendors, ${SETTINGS.memory.seconds} s after ${SETTINGS.memory.warmupSeconds} s of warm-up)`,
-    ["case", "runtime", "RSS start MB", "RSS end MB", "growth MB", "max MB", "rps", "errors"],
+    [
+      "case",
+      "runtime",
+      "RSS start MB",
+      "RSS end MB",
+      "growth MB",
+      "trend MB/min",
+      "max MB",
+      "rps",
+      "errors",
+    ],
     (row) => row.case === "memory",
     (row) => [
       row.case,
@@ -1729,6 +1751,7 @@ function printReport(): void {
       ms(row.figures.rssStartMb, 1),
       ms(row.figures.rssEndMb, 1),
       ms(row.figures.growthMb, 1),
+      ms(row.figures.slopeMbPerMin, 1),
       ms(row.figures.rssMaxMb, 1),
       ms(row.figures.rps, 0),
       String(row.figures.errors),

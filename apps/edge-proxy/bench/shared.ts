@@ -209,7 +209,7 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
-/** One of the proxy's entries (src/entry/<runtime>.ts) listening on 127.0.0.1. */
+/** One of the proxy's entries (runtimes.entryCommand: Node's built one, Bun's and Deno's sources) listening on 127.0.0.1. */
 export interface Entry {
   url: string;
   group: ProcessGroup;

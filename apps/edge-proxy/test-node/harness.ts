@@ -129,7 +129,7 @@ export interface RunningEntry {
 }
 
 /**
- * Spawns one of the proxy's entries (src/entry/<runtime>.ts) with this environment on port 0, its
+ * Spawns one of the proxy's entries (runtimes.entryCommand) with this environment on port 0, its
  * stores in a data directory of its own (removed when it stops) unless the environment names one.
  */
 export async function startEntry(
