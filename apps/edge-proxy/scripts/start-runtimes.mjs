@@ -108,7 +108,7 @@ export function builtEntryProblem(app = APP) {
 /**
  * The Node entry as deployed: the JavaScript `npm run build` makes of src/entry/node.ts
  * (scripts/build-node.mjs), which the Dockerfile's image runs too. Throws, saying what to run,
- * when it is missing or older than its sources.
+ * when it is missing or was built from files that have changed since.
  */
 export function nodeEntry() {
   const problem = builtEntryProblem();
